@@ -1,0 +1,78 @@
+"""Replay files of raw frames through the engine.
+
+A frame file holds one raw venue frame per line, plain, gzip (`.gz`) or zstd (`.zst`). A line may
+start with the local receive time in nanoseconds and a space (`<recv_ns> {...}`); without it the
+receive time is unknown and set to 0. The engine only uses venue time, so either way the same
+file always gives the same state.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+import zstandard
+
+from scalper.engine import Engine
+from scalper.errors import InputError
+
+ProgressCallback = Callable[[int], None]
+"""Called with the number of (compressed) file bytes consumed so far."""
+
+
+def open_frames(path: Path) -> tuple[BinaryIO, BinaryIO]:
+    """Open a frame file; returns (decompressed line stream, underlying raw file)."""
+    try:
+        raw = path.open("rb")
+    except OSError as exc:
+        raise InputError(f"cannot open {path}: {exc.strerror}") from exc
+    if path.suffix == ".gz":
+        return gzip.GzipFile(fileobj=raw), raw  # type: ignore[return-value]
+    if path.suffix == ".zst":
+        reader = zstandard.ZstdDecompressor().stream_reader(raw)
+        return io.BufferedReader(reader), raw  # type: ignore[arg-type]
+    return raw, raw
+
+
+def split_line(line: bytes) -> tuple[int, bytes] | None:
+    """(recv_ns, frame) of one line, or None for a blank line."""
+    line = line.strip()
+    if not line:
+        return None
+    if line[:1].isdigit():
+        stamp, _, frame = line.partition(b" ")
+        if stamp.isdigit():
+            return int(stamp), frame
+    return 0, line
+
+
+def iter_frames(
+    path: Path, progress: ProgressCallback | None = None
+) -> Iterator[tuple[int, bytes]]:
+    """Yield (recv_ns, frame) for every non-blank line of a frame file."""
+    stream, raw = open_frames(path)
+    with raw, stream:
+        try:
+            for count, line in enumerate(stream, 1):
+                item = split_line(line)
+                if item is not None:
+                    yield item
+                if progress is not None and count % 4096 == 0:
+                    progress(raw.tell())
+        except (OSError, EOFError, zstandard.ZstdError) as exc:
+            raise InputError(f"{path}: unreadable after {raw.tell()} bytes: {exc}") from exc
+    if progress is not None:
+        progress(path.stat().st_size)
+
+
+def replay_file(engine: Engine, path: Path, progress: ProgressCallback | None = None) -> int:
+    """Feed every frame of `path` to `engine`; returns the number of frames."""
+    count = 0
+    on_frame = engine.on_frame
+    for recv_ns, frame in iter_frames(path, progress):
+        on_frame(frame, recv_ns)
+        count += 1
+    return count

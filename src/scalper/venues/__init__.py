@@ -1,0 +1,1 @@
+"""Venue adapters: each translates one exchange's wire format into our events."""

@@ -1,0 +1,1 @@
+"""Bybit v5: wire decoding (pure) and, later, connections."""

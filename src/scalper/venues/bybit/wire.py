@@ -1,0 +1,315 @@
+"""Bybit v5 public WebSocket frames -> our typed events. Pure functions, no I/O.
+
+Frame shapes: /docs/v5/websocket/public/orderbook, /trade and /ticker; control replies (acks,
+pongs): /docs/v5/ws/connect. `decode_frame` never raises: anything it cannot read comes back as a
+`MalformedFrame` with a kind to count by, and with the topic and symbol when they can be salvaged,
+so that a broken book frame can still trigger a resync of that one book.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+import msgspec
+
+from scalper.events import (
+    BUY,
+    SELL,
+    UNKNOWN_SIDE,
+    BookUpdate,
+    ControlMessage,
+    Event,
+    Level,
+    MalformedFrame,
+    TickerFields,
+    TickerUpdate,
+    Trade,
+    TradeBatch,
+)
+
+BOOK_DEPTHS: Final = frozenset({1, 50, 200, 500, 1000})
+"""Order-book depths we decode. 1/50/200/1000 are live (/docs/v5/websocket/public/orderbook);
+500 was retired in 2025 but Bybit's historical archives still hold it."""
+
+_MS_TO_NS: Final = 1_000_000
+_SAMPLE_CHARS: Final = 200
+_ROUTE_CACHE_LIMIT: Final = 65_536
+_TOPIC_IN_BYTES: Final = re.compile(rb'"topic"\s*:\s*"([A-Za-z0-9._-]{1,100})"')
+
+_BOOK: Final = "orderbook"
+_TRADE: Final = "publicTrade"
+_TICKER: Final = "tickers"
+
+
+class _Envelope(msgspec.Struct):
+    """The outer frame; `data` stays raw until the topic says what it is."""
+
+    topic: str | None = None
+    type: str | None = None
+    ts: int | None = None
+    cts: int | None = None
+    data: msgspec.Raw = msgspec.Raw(b"null")
+    op: str | None = None
+    success: bool | None = None
+    ret_msg: str | None = None
+    conn_id: str | None = None
+    req_id: str | None = None
+
+
+class _BookData(msgspec.Struct):
+    s: str
+    b: list[Level]
+    a: list[Level]
+    u: int
+    seq: int = 0
+
+
+class _TradeData(msgspec.Struct):
+    T: int
+    s: str
+    p: float
+    v: float
+    S: str = ""
+    L: str | None = None
+    i: str = ""
+    BT: bool = False
+
+
+class _TickerData(msgspec.Struct, rename="camel"):
+    symbol: str
+    last_price: float | None = None
+    mark_price: float | None = None
+    index_price: float | None = None
+    bid1_price: float | None = None
+    bid1_size: float | None = None
+    ask1_price: float | None = None
+    ask1_size: float | None = None
+    high_price24h: float | None = None
+    low_price24h: float | None = None
+    prev_price24h: float | None = None
+    price24h_pcnt: float | None = None
+    volume24h: float | None = None
+    turnover24h: float | None = None
+    open_interest: float | None = None
+    open_interest_value: float | None = None
+    funding_rate: float | None = None
+    next_funding_time: int | None = None
+
+
+class _LenientTickerData(msgspec.Struct, rename="camel"):
+    """Fallback when a ticker carries empty strings where numbers belong ("" means no value)."""
+
+    symbol: str
+    last_price: str | None = None
+    mark_price: str | None = None
+    index_price: str | None = None
+    bid1_price: str | None = None
+    bid1_size: str | None = None
+    ask1_price: str | None = None
+    ask1_size: str | None = None
+    high_price24h: str | None = None
+    low_price24h: str | None = None
+    prev_price24h: str | None = None
+    price24h_pcnt: str | None = None
+    volume24h: str | None = None
+    turnover24h: str | None = None
+    open_interest: str | None = None
+    open_interest_value: str | None = None
+    funding_rate: str | None = None
+    next_funding_time: str | None = None
+
+
+# strict=False lets msgspec parse Bybit's decimal strings ("71419.80") straight into floats in C.
+_ENVELOPE_DECODER: Final = msgspec.json.Decoder(_Envelope)
+_BOOK_DECODER: Final = msgspec.json.Decoder(_BookData, strict=False)
+_TRADES_DECODER: Final = msgspec.json.Decoder(list[_TradeData], strict=False)
+_TICKER_DECODER: Final = msgspec.json.Decoder(_TickerData, strict=False)
+_LENIENT_TICKER_DECODER: Final = msgspec.json.Decoder(_LenientTickerData, strict=False)
+
+_SIDES: Final = {"Buy": BUY, "Sell": SELL}
+_route_cache: dict[str, tuple[str, int, str] | None] = {}
+
+
+def parse_topic(topic: str) -> tuple[str, int, str] | None:
+    """Split a topic into (channel, depth, symbol); depth is 0 for non-book channels.
+
+    Returns None for a topic we do not decode (unknown channel, unsupported depth).
+    """
+    route = _route_cache.get(topic)
+    if route is not None or topic in _route_cache:
+        return route
+    route = _parse_topic_uncached(topic)
+    if len(_route_cache) >= _ROUTE_CACHE_LIMIT:  # bounded: unknown topics could be endless
+        _route_cache.clear()
+    _route_cache[topic] = route
+    return route
+
+
+def _parse_topic_uncached(topic: str) -> tuple[str, int, str] | None:
+    parts = topic.split(".")
+    if len(parts) == 3 and parts[0] == _BOOK and parts[1].isdigit() and parts[2]:
+        depth = int(parts[1])
+        return (_BOOK, depth, parts[2]) if depth in BOOK_DEPTHS else None
+    if len(parts) == 2 and parts[0] in (_TRADE, _TICKER) and parts[1]:
+        return (parts[0], 0, parts[1])
+    return None
+
+
+def decode_frame(raw: bytes, recv_ns: int) -> Event:
+    """Decode one raw WebSocket frame into an event; never raises."""
+    try:
+        envelope = _ENVELOPE_DECODER.decode(raw)
+    except msgspec.ValidationError as exc:
+        return _malformed(raw, recv_ns, "bad_envelope", str(exc))
+    except msgspec.DecodeError as exc:
+        return _malformed(raw, recv_ns, "not_json", str(exc))
+    topic = envelope.topic
+    if topic is None:
+        return _control(envelope, raw, recv_ns)
+    route = parse_topic(topic)
+    if route is None:
+        return _malformed(raw, recv_ns, "unknown_topic", f"topic {topic!r} is not decoded")
+    channel, depth, symbol = route
+    if envelope.ts is None:
+        return _malformed(raw, recv_ns, "missing_ts", f"{topic}: no 'ts' field")
+    try:
+        if channel == _BOOK:
+            return _book(envelope, depth, symbol, recv_ns)
+        if channel == _TRADE:
+            return _trades(envelope, symbol, recv_ns)
+        return _ticker(envelope, symbol, recv_ns)
+    except msgspec.DecodeError as exc:
+        return _malformed(raw, recv_ns, f"bad_{channel}_data", f"{topic}: {exc}")
+    except _FrameError as exc:
+        return _malformed(raw, recv_ns, exc.kind, f"{topic}: {exc}")
+
+
+class _FrameError(Exception):
+    """A frame that parsed but breaks the protocol (wrong type, symbol mismatch)."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def _book(envelope: _Envelope, depth: int, symbol: str, recv_ns: int) -> BookUpdate:
+    kind = envelope.type
+    if kind != "delta" and kind != "snapshot":
+        raise _FrameError("bad_type", f"book frame type {kind!r}")
+    data = _BOOK_DECODER.decode(envelope.data)
+    if data.s != symbol:
+        raise _FrameError("symbol_mismatch", f"data.s {data.s!r} in a {symbol} book frame")
+    ts_ms = envelope.cts if envelope.cts is not None else envelope.ts
+    return BookUpdate(
+        symbol,
+        depth,
+        kind == "snapshot",
+        data.b,
+        data.a,
+        data.u,
+        data.seq,
+        ts_ms * _MS_TO_NS,  # type: ignore[operator]  # ts checked by the caller
+        recv_ns,
+    )
+
+
+def _trades(envelope: _Envelope, symbol: str, recv_ns: int) -> TradeBatch:
+    rows = _TRADES_DECODER.decode(envelope.data)
+    if not rows:
+        raise _FrameError("empty_trades", "trade frame with no trades")
+    sides = _SIDES
+    trades = []
+    for row in rows:
+        if row.s != symbol:
+            raise _FrameError("symbol_mismatch", f"trade for {row.s!r} in a {symbol} frame")
+        trades.append(
+            Trade(
+                symbol,
+                row.p,
+                row.v,
+                sides.get(row.S, UNKNOWN_SIDE),
+                row.T * _MS_TO_NS,
+                recv_ns,
+                row.i,
+                row.L,
+                row.BT,
+            )
+        )
+    return TradeBatch(symbol, trades, trades[-1].ts_event_ns, recv_ns)
+
+
+def _ticker(envelope: _Envelope, symbol: str, recv_ns: int) -> TickerUpdate:
+    kind = envelope.type
+    if kind != "delta" and kind != "snapshot":
+        raise _FrameError("bad_type", f"ticker frame type {kind!r}")
+    try:
+        data: _TickerData | _LenientTickerData = _TICKER_DECODER.decode(envelope.data)
+    except msgspec.ValidationError:
+        data = _LENIENT_TICKER_DECODER.decode(envelope.data)
+    if data.symbol != symbol:
+        raise _FrameError("symbol_mismatch", f"data.symbol {data.symbol!r} in a {symbol} frame")
+    fields = TickerFields(
+        last_price=_number(data.last_price),
+        mark_price=_number(data.mark_price),
+        index_price=_number(data.index_price),
+        bid1_price=_number(data.bid1_price),
+        bid1_size=_number(data.bid1_size),
+        ask1_price=_number(data.ask1_price),
+        ask1_size=_number(data.ask1_size),
+        high_price_24h=_number(data.high_price24h),
+        low_price_24h=_number(data.low_price24h),
+        prev_price_24h=_number(data.prev_price24h),
+        price_24h_pcnt=_number(data.price24h_pcnt),
+        volume_24h=_number(data.volume24h),
+        turnover_24h=_number(data.turnover24h),
+        open_interest=_number(data.open_interest),
+        open_interest_value=_number(data.open_interest_value),
+        funding_rate=_number(data.funding_rate),
+        next_funding_time_ms=_integer(data.next_funding_time),
+    )
+    ts_ms: int = envelope.ts  # type: ignore[assignment]  # checked by the caller
+    return TickerUpdate(symbol, kind == "snapshot", fields, ts_ms * _MS_TO_NS, recv_ns)
+
+
+def _number(value: float | str | None) -> float | None:
+    if value is None or isinstance(value, float):
+        return value
+    try:
+        return float(value) if value else None
+    except ValueError as exc:
+        raise _FrameError("bad_ticker_data", f"not a number: {value!r}") from exc
+
+
+def _integer(value: int | str | None) -> int | None:
+    if value is None or isinstance(value, int):
+        return value
+    try:
+        return int(value) if value else None
+    except ValueError as exc:
+        raise _FrameError("bad_ticker_data", f"not an integer: {value!r}") from exc
+
+
+def _control(envelope: _Envelope, raw: bytes, recv_ns: int) -> Event:
+    if envelope.op is None:
+        return _malformed(raw, recv_ns, "unknown_message", "neither a topic nor an op")
+    return ControlMessage(
+        op=envelope.op,
+        success=envelope.success if envelope.success is not None else True,
+        message=envelope.ret_msg or "",
+        recv_ns=recv_ns,
+        req_id=envelope.req_id or "",
+        conn_id=envelope.conn_id or "",
+    )
+
+
+def _malformed(raw: bytes, recv_ns: int, kind: str, detail: str) -> MalformedFrame:
+    """Build a MalformedFrame, salvaging the topic (and so the symbol) from the bytes if we can."""
+    topic = symbol = None
+    match = _TOPIC_IN_BYTES.search(raw[:300])
+    if match is not None:
+        topic = match.group(1).decode("ascii")
+        route = parse_topic(topic)
+        symbol = route[2] if route is not None else None
+    sample = raw[:_SAMPLE_CHARS].decode("utf-8", errors="replace")
+    return MalformedFrame(kind, detail, sample, recv_ns, symbol, topic)

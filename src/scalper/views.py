@@ -1,0 +1,181 @@
+"""Read-only views of engine state, as plain Structs for JSON, tables and the API.
+
+Every figure is computed from the state as it is now (as of the engine's last event).
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from scalper.book import OrderBook
+from scalper.candles import Candle
+from scalper.engine import Engine, SymbolCounters, SymbolState
+from scalper.events import Level, TickerFields
+from scalper.flow import FlowTotals
+from scalper.metrics import Imbalance, Wall, imbalance, walls
+
+DEFAULT_LEVELS = 25
+
+
+class BookView(msgspec.Struct):
+    depth: int
+    state: str
+    out_of_sync_reason: str | None
+    update_id: int
+    ts_event_ns: int
+    best_bid: Level | None
+    best_ask: Level | None
+    mid: float | None
+    spread: float | None
+    spread_bps: float | None
+    microprice: float | None
+    bids: list[Level]
+    asks: list[Level]
+    trimmed_levels: int
+
+
+class FlowView(msgspec.Struct):
+    buy_volume: float
+    sell_volume: float
+    buy_count: int
+    sell_count: int
+    buy_notional: float
+    sell_notional: float
+    delta: float
+    volume: float
+
+
+class CandleView(msgspec.Struct):
+    start_ns: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+    turnover: float
+    trades: int
+    buy_volume: float
+    sell_volume: float
+    delta: float
+    vwap: float
+    ofi: float
+
+
+class ImbalanceView(msgspec.Struct):
+    values: Imbalance
+    label: str
+
+
+class WallsView(msgspec.Struct):
+    bids: list[Wall]
+    asks: list[Wall]
+
+
+class SymbolView(msgspec.Struct):
+    symbol: str
+    last_event_ns: int
+    counters: SymbolCounters
+    book: BookView | None
+    imbalance: ImbalanceView | None
+    walls: WallsView | None
+    cumulative: FlowView
+    windows: dict[str, FlowView]
+    unclassified_trades: int
+    candles: dict[str, list[CandleView]]
+    late_trades: dict[str, int]
+    ticker: TickerFields
+
+
+def book_view(book: OrderBook, levels: int = DEFAULT_LEVELS) -> BookView:
+    return BookView(
+        depth=book.depth,
+        state=book.state.value,
+        out_of_sync_reason=book.out_of_sync_reason,
+        update_id=book.update_id,
+        ts_event_ns=book.ts_event_ns,
+        best_bid=book.best_bid(),
+        best_ask=book.best_ask(),
+        mid=book.mid(),
+        spread=book.spread(),
+        spread_bps=book.spread_bps(),
+        microprice=book.microprice(),
+        bids=book.bids.top(levels),
+        asks=book.asks.top(levels),
+        trimmed_levels=book.trimmed_levels,
+    )
+
+
+def flow_view(totals: FlowTotals) -> FlowView:
+    return FlowView(
+        buy_volume=totals.buy_volume,
+        sell_volume=totals.sell_volume,
+        buy_count=totals.buy_count,
+        sell_count=totals.sell_count,
+        buy_notional=totals.buy_notional,
+        sell_notional=totals.sell_notional,
+        delta=totals.delta,
+        volume=totals.volume,
+    )
+
+
+def candle_view(candle: Candle) -> CandleView:
+    return CandleView(
+        start_ns=candle.start_ns,
+        open=candle.open,
+        high=candle.high,
+        low=candle.low,
+        close=candle.close,
+        volume=candle.volume,
+        turnover=candle.turnover,
+        trades=candle.trades,
+        buy_volume=candle.buy_volume,
+        sell_volume=candle.sell_volume,
+        delta=candle.delta,
+        vwap=candle.vwap,
+        ofi=candle.ofi,
+    )
+
+
+def symbol_view(engine: Engine, state: SymbolState, levels: int = DEFAULT_LEVELS) -> SymbolView:
+    """The full state of one symbol as of the engine's last event."""
+    book = state.book
+    windows = engine.config.flow_windows_ns
+    return SymbolView(
+        symbol=state.symbol,
+        last_event_ns=state.last_event_ns,
+        counters=state.counters,
+        book=book_view(book, levels) if book is not None else None,
+        imbalance=_imbalance_view(book) if book is not None else None,
+        walls=WallsView(walls(book.bids), walls(book.asks)) if book is not None else None,
+        cumulative=flow_view(state.flow.totals),
+        windows={
+            name: flow_view(state.flow.window(span, engine.clock_ns))
+            for name, span in windows.items()
+        },
+        unclassified_trades=state.flow.unclassified_trades,
+        candles={
+            name: [candle_view(candle) for candle in series.closed]
+            for name, series in state.candles.items()
+        },
+        late_trades={name: series.late_trades for name, series in state.candles.items()},
+        ticker=state.ticker.fields,
+    )
+
+
+def _imbalance_view(book: OrderBook) -> ImbalanceView:
+    values = imbalance(book)
+    return ImbalanceView(values, values.label)
+
+
+def engine_view(engine: Engine, levels: int = DEFAULT_LEVELS) -> dict[str, object]:
+    """Every symbol's state (sorted by symbol) plus engine-wide counters."""
+    return {
+        "clock_ns": engine.clock_ns,
+        "frames": engine.frames,
+        "control_messages": engine.control_messages,
+        "malformed": dict(sorted(engine.malformed.items())),
+        "symbols": {
+            name: symbol_view(engine, engine.symbols[name], levels)
+            for name in sorted(engine.symbols)
+        },
+    }

@@ -1,0 +1,248 @@
+"""Engine routing, sync signalling, trade side, candles and determinism."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from scalper.config import EngineConfig
+from scalper.engine import (
+    BookSyncChanged,
+    CandleClosed,
+    ControlReceived,
+    Engine,
+    LargeTrade,
+    ResyncNeeded,
+)
+from scalper.views import engine_view
+
+XRP = (
+    Path(__file__).resolve().parents[3]
+    / "shared"
+    / "data"
+    / "bybit"
+    / "2024-12-01_XRPUSDT_ob500.jsonl"
+)
+SEC = 1_000_000_000
+
+
+def book_frame(
+    kind: str, u: int, bids: list, asks: list, ts_ms: int, symbol: str = "BTCUSDT", depth: int = 50
+) -> bytes:
+    data = {
+        "s": symbol,
+        "b": [[str(p), str(s)] for p, s in bids],
+        "a": [[str(p), str(s)] for p, s in asks],
+        "u": u,
+        "seq": u * 10,
+    }
+    frame = {"topic": f"orderbook.{depth}.{symbol}", "type": kind, "ts": ts_ms, "data": data}
+    frame["cts"] = ts_ms - 1
+    return json.dumps(frame).encode()
+
+
+def trade_frame(trades: list[tuple[int, str, float, float, str]], symbol: str = "BTCUSDT") -> bytes:
+    data = [
+        {
+            "T": t,
+            "s": symbol,
+            "S": side,
+            "v": str(v),
+            "p": str(p),
+            "L": tick,
+            "i": f"id{i}",
+            "BT": False,
+        }
+        for i, (t, side, p, v, tick) in enumerate(trades)
+    ]
+    ts = max(t for t, *_ in trades) + 2
+    return json.dumps(
+        {"topic": f"publicTrade.{symbol}", "type": "snapshot", "ts": ts, "data": data}
+    ).encode()
+
+
+@pytest.fixture
+def engine_with_log() -> tuple[Engine, list]:
+    engine = Engine(EngineConfig(large_trade_notional=10_000.0))
+    seen: list = []
+    engine.subscribe(seen.append)
+    return engine, seen
+
+
+def seed_book(engine: Engine, ts_ms: int = 1_000_000) -> None:
+    engine.on_frame(
+        book_frame("snapshot", 100, [(100.0, 1), (99.5, 2)], [(100.5, 3), (101, 4)], ts_ms), 0
+    )
+
+
+def test_real_xrp_frames_keep_the_book_in_sync() -> None:
+    engine = Engine()
+    for line in XRP.read_bytes().splitlines():
+        engine.on_frame(line, 0)
+    state = engine.symbols["XRPUSDT"]
+    assert state.book is not None and state.book.in_sync
+    assert state.book.update_id == 20254918
+    assert (state.counters.snapshots, state.counters.gaps, state.counters.crossed) == (1, 0, 0)
+    assert state.counters.book_frames == 50
+    assert engine.malformed == {}
+
+
+def test_gap_requests_one_resync_and_ignores_deltas_until_snapshot(engine_with_log) -> None:
+    engine, seen = engine_with_log
+    seed_book(engine)
+    engine.on_frame(book_frame("delta", 101, [(100.0, 5)], [], 1_000_020), 0)
+    engine.on_frame(book_frame("delta", 103, [(100.0, 6)], [], 1_000_040), 0)
+    engine.on_frame(book_frame("delta", 104, [(100.0, 7)], [], 1_000_060), 0)
+    state = engine.symbols["BTCUSDT"]
+    assert state.counters.gaps == 1
+    assert state.counters.ignored_deltas == 1
+    assert state.book is not None and not state.book.in_sync
+    assert state.book.best_bid() == (100.0, 5.0)
+    resyncs = [n for n in seen if isinstance(n, ResyncNeeded)]
+    assert resyncs == [ResyncNeeded("BTCUSDT", "orderbook.50.BTCUSDT", "update id 103 after 101")]
+    seed_book(engine, 1_000_080)
+    assert state.book.in_sync
+    assert isinstance(seen[-1], BookSyncChanged) and seen[-1].state == "in_sync"
+
+
+def test_u_equal_one_resets_the_book(engine_with_log) -> None:
+    engine, _ = engine_with_log
+    seed_book(engine)
+    engine.on_frame(book_frame("delta", 1, [(90.0, 1)], [(91.0, 1)], 1_000_020), 0)
+    state = engine.symbols["BTCUSDT"]
+    assert state.counters.resets == 1
+    assert state.book is not None and state.book.in_sync
+    assert state.book.bids.top(5) == [(90.0, 1.0)]
+    assert state.book.asks.top(5) == [(91.0, 1.0)]
+
+
+def test_crossed_book_is_out_of_sync(engine_with_log) -> None:
+    engine, seen = engine_with_log
+    seed_book(engine)
+    engine.on_frame(book_frame("delta", 101, [(100.6, 1)], [], 1_000_020), 0)
+    state = engine.symbols["BTCUSDT"]
+    assert state.counters.crossed == 1
+    assert any(isinstance(n, ResyncNeeded) for n in seen)
+
+
+def test_malformed_book_frame_is_counted_logged_once_and_resyncs(engine_with_log, caplog) -> None:
+    engine, seen = engine_with_log
+    seed_book(engine)
+    good = book_frame("delta", 101, [(100.0, 5)], [], 1_000_020)
+    with caplog.at_level(logging.WARNING, logger="scalper.engine"):
+        engine.on_frame(good[: len(good) // 2], 0)
+        engine.on_frame(good[: len(good) // 3], 0)
+        engine.on_frame(b"not json at all", 0)
+    assert engine.malformed == {"not_json": 3}
+    assert len(caplog.records) == 1
+    state = engine.symbols["BTCUSDT"]
+    assert state.counters.malformed == 2
+    assert state.book is not None and not state.book.in_sync
+    assert [n.reason for n in seen if isinstance(n, ResyncNeeded)] == [
+        "malformed book frame (not_json)"
+    ]
+
+
+def test_trade_side_is_the_aggressor_side_not_the_tick_direction(engine_with_log) -> None:
+    engine, _ = engine_with_log
+    engine.on_frame(
+        trade_frame(
+            [
+                (1_000_000, "Sell", 100.0, 2.0, "PlusTick"),
+                (1_000_001, "Buy", 99.0, 0.5, "MinusTick"),
+            ]
+        ),
+        0,
+    )
+    totals = engine.symbols["BTCUSDT"].flow.totals
+    assert (totals.sell_volume, totals.buy_volume) == (2.0, 0.5)
+    assert totals.delta == -1.5
+
+
+def test_trades_before_any_book_build_candles_and_close_on_later_events(engine_with_log) -> None:
+    engine, seen = engine_with_log
+    t0 = 1_700_000_100_000  # ms, a multiple of 5 min
+    engine.on_frame(trade_frame([(t0 + 1_000, "Buy", 100.0, 1.0, "PlusTick")]), 0)
+    engine.on_frame(trade_frame([(t0 + 2_000, "Sell", 101.0, 1.0, "PlusTick")]), 0)
+    assert not [n for n in seen if isinstance(n, CandleClosed)]
+    # a book frame 31 s later closes the first 15 s candle and a flat one after it
+    engine.on_frame(book_frame("snapshot", 5, [(100, 1)], [(101, 1)], t0 + 31_000 + 1), 0)
+    closed = [n for n in seen if isinstance(n, CandleClosed) and n.timeframe == "15s"]
+    assert [c.candle.start_ns for c in closed] == [t0 * 1_000_000, (t0 + 15_000) * 1_000_000]
+    first, flat = closed[0].candle, closed[1].candle
+    assert (first.open, first.high, first.low, first.close, first.volume) == (100, 101, 100, 101, 2)
+    assert (flat.open, flat.close, flat.volume) == (101, 101, 0)
+    engine.close_candles_until((t0 + 60_000) * 1_000_000)
+    one_minute = [n for n in seen if isinstance(n, CandleClosed) and n.timeframe == "1m"]
+    assert len(one_minute) == 1
+
+
+def test_large_trades_are_flagged(engine_with_log) -> None:
+    engine, seen = engine_with_log
+    engine.on_frame(
+        trade_frame(
+            [
+                (1_000_000, "Buy", 100.0, 150.0, "PlusTick"),
+                (1_000_001, "Buy", 100.0, 1.0, "ZeroPlusTick"),
+            ]
+        ),
+        0,
+    )
+    large = [n for n in seen if isinstance(n, LargeTrade)]
+    assert len(large) == 1 and large[0].notional == 15_000.0
+    assert list(engine.large_trades) == large
+
+
+def test_ticker_deltas_merge_into_the_snapshot() -> None:
+    engine = Engine()
+    snap = {
+        "topic": "tickers.BTCUSDT",
+        "type": "snapshot",
+        "ts": 1,
+        "cs": 5,
+        "data": {
+            "symbol": "BTCUSDT",
+            "lastPrice": "100.5",
+            "markPrice": "100.4",
+            "fundingRate": "0.0001",
+        },
+    }
+    delta = {
+        "topic": "tickers.BTCUSDT",
+        "type": "delta",
+        "ts": 2,
+        "cs": 6,
+        "data": {"symbol": "BTCUSDT", "lastPrice": "101"},
+    }
+    engine.on_frame(json.dumps(snap).encode(), 0)
+    engine.on_frame(json.dumps(delta).encode(), 0)
+    fields = engine.symbols["BTCUSDT"].ticker.fields
+    assert (fields.last_price, fields.mark_price, fields.funding_rate) == (101.0, 100.4, 0.0001)
+
+
+def test_control_messages_reach_subscribers(engine_with_log) -> None:
+    engine, seen = engine_with_log
+    engine.on_frame(
+        b'{"success":false,"ret_msg":"error:handler not found,topic:orderbook.500.X",'
+        b'"conn_id":"c1","req_id":"r7","op":"subscribe"}',
+        0,
+    )
+    (note,) = [n for n in seen if isinstance(n, ControlReceived)]
+    assert (note.message.success, note.message.req_id) == (False, "r7")
+
+
+def test_same_frames_give_byte_identical_state() -> None:
+    frames = XRP.read_bytes().splitlines()
+    frames.append(trade_frame([(1733011201000, "Buy", 1.95, 100.0, "PlusTick")], "XRPUSDT"))
+
+    def run() -> bytes:
+        engine = Engine()
+        for line in frames:
+            engine.on_frame(line, 0)
+        return msgspec.json.encode(engine_view(engine))
+
+    assert run() == run()
