@@ -16,13 +16,13 @@ demo: $(STAMP)  ## run the engine on the bundled synthetic market and print the 
 	$(VENV)/bin/scalper demo $(ARGS)
 
 test: $(STAMP)  ## lint, architecture contract and the whole test suite
-	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest $(ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 bench: $(STAMP)  ## benchmark: decode floor vs engine vs seed-style, prints a table
 	$(PY) -m bench $(ARGS)
