@@ -137,13 +137,13 @@ def test_malformed_book_frame_is_counted_logged_once_and_resyncs(engine_with_log
         engine.on_frame(good[: len(good) // 2], 0)
         engine.on_frame(good[: len(good) // 3], 0)
         engine.on_frame(b"not json at all", 0)
-    assert engine.malformed == {"not_json": 3}
-    assert len(caplog.records) == 1
+    assert engine.malformed == {"truncated": 2, "not_json": 1}
+    assert len(caplog.records) == 2  # once per kind
     state = engine.symbols["BTCUSDT"]
     assert state.counters.malformed == 2
     assert state.book is not None and not state.book.in_sync
     assert [n.reason for n in seen if isinstance(n, ResyncNeeded)] == [
-        "malformed book frame (not_json)"
+        "malformed book frame (truncated)"
     ]
 
 

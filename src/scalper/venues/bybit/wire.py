@@ -35,6 +35,7 @@ BOOK_DEPTHS: Final = frozenset({1, 50, 200, 500, 1000})
 _MS_TO_NS: Final = 1_000_000
 _SAMPLE_CHARS: Final = 200
 _ROUTE_CACHE_LIMIT: Final = 65_536
+_ASCII_DIGITS: Final = re.compile(r"[0-9]{1,6}\Z")
 _TOPIC_IN_BYTES: Final = re.compile(rb'"topic"\s*:\s*"([A-Za-z0-9._-]{1,100})"')
 
 _BOOK: Final = "orderbook"
@@ -85,9 +86,9 @@ class _TickerData(msgspec.Struct, rename="camel"):
     bid1_size: float | None = None
     ask1_price: float | None = None
     ask1_size: float | None = None
-    high_price24h: float | None = None
-    low_price24h: float | None = None
-    prev_price24h: float | None = None
+    high_price24h: float | None = msgspec.field(default=None, name="highPrice24h")
+    low_price24h: float | None = msgspec.field(default=None, name="lowPrice24h")
+    prev_price24h: float | None = msgspec.field(default=None, name="prevPrice24h")
     price24h_pcnt: float | None = None
     volume24h: float | None = None
     turnover24h: float | None = None
@@ -108,9 +109,9 @@ class _LenientTickerData(msgspec.Struct, rename="camel"):
     bid1_size: str | None = None
     ask1_price: str | None = None
     ask1_size: str | None = None
-    high_price24h: str | None = None
-    low_price24h: str | None = None
-    prev_price24h: str | None = None
+    high_price24h: str | None = msgspec.field(default=None, name="highPrice24h")
+    low_price24h: str | None = msgspec.field(default=None, name="lowPrice24h")
+    prev_price24h: str | None = msgspec.field(default=None, name="prevPrice24h")
     price24h_pcnt: str | None = None
     volume24h: str | None = None
     turnover24h: str | None = None
@@ -128,6 +129,11 @@ _TICKER_DECODER: Final = msgspec.json.Decoder(_TickerData, strict=False)
 _LENIENT_TICKER_DECODER: Final = msgspec.json.Decoder(_LenientTickerData, strict=False)
 
 _SIDES: Final = {"Buy": BUY, "Sell": SELL}
+_DATA_ERROR_KIND: Final = {
+    _BOOK: "bad_book_data",
+    _TRADE: "bad_trade_data",
+    _TICKER: "bad_ticker_data",
+}
 _route_cache: dict[str, tuple[str, int, str] | None] = {}
 
 
@@ -148,7 +154,7 @@ def parse_topic(topic: str) -> tuple[str, int, str] | None:
 
 def _parse_topic_uncached(topic: str) -> tuple[str, int, str] | None:
     parts = topic.split(".")
-    if len(parts) == 3 and parts[0] == _BOOK and parts[1].isdigit() and parts[2]:
+    if len(parts) == 3 and parts[0] == _BOOK and _ASCII_DIGITS.match(parts[1]) and parts[2]:
         depth = int(parts[1])
         return (_BOOK, depth, parts[2]) if depth in BOOK_DEPTHS else None
     if len(parts) == 2 and parts[0] in (_TRADE, _TICKER) and parts[1]:
@@ -159,11 +165,20 @@ def _parse_topic_uncached(topic: str) -> tuple[str, int, str] | None:
 def decode_frame(raw: bytes, recv_ns: int) -> Event:
     """Decode one raw WebSocket frame into an event; never raises."""
     try:
+        return _decode(raw, recv_ns)
+    except RecursionError:  # msgspec raises it, not DecodeError, for JSON nested ~1000 deep
+        return _malformed(raw, recv_ns, "too_deep", "JSON nested too deeply")
+
+
+def _decode(raw: bytes, recv_ns: int) -> Event:
+    try:
         envelope = _ENVELOPE_DECODER.decode(raw)
     except msgspec.ValidationError as exc:
         return _malformed(raw, recv_ns, "bad_envelope", str(exc))
     except msgspec.DecodeError as exc:
-        return _malformed(raw, recv_ns, "not_json", str(exc))
+        cut_short = raw.strip() and str(exc).startswith("Input data was truncated")
+        kind = "truncated" if cut_short else "not_json"
+        return _malformed(raw, recv_ns, kind, str(exc))
     topic = envelope.topic
     if topic is None:
         return _control(envelope, raw, recv_ns)
@@ -180,9 +195,21 @@ def decode_frame(raw: bytes, recv_ns: int) -> Event:
             return _trades(envelope, symbol, recv_ns)
         return _ticker(envelope, symbol, recv_ns)
     except msgspec.DecodeError as exc:
-        return _malformed(raw, recv_ns, f"bad_{channel}_data", f"{topic}: {exc}")
+        return _malformed(raw, recv_ns, _DATA_ERROR_KIND[channel], f"{topic}: {exc}")
     except _FrameError as exc:
         return _malformed(raw, recv_ns, exc.kind, f"{topic}: {exc}")
+
+
+def _check_levels(levels: list[Level], side: str) -> None:
+    """Reject NaN, infinite, non-positive prices and negative sizes (they would corrupt the book).
+
+    Two C-level passes (map/sum, map/min) instead of a Python loop: this runs on every book frame.
+    """
+    if not levels:
+        return
+    total = sum(map(sum, levels))
+    if total - total != 0.0 or min(map(min, levels)) < 0.0 or min(levels)[0] <= 0.0:
+        raise _FrameError("bad_level", f"{side} levels hold a non-finite or negative number")
 
 
 class _FrameError(Exception):
@@ -198,6 +225,8 @@ def _book(envelope: _Envelope, depth: int, symbol: str, recv_ns: int) -> BookUpd
     if kind != "delta" and kind != "snapshot":
         raise _FrameError("bad_type", f"book frame type {kind!r}")
     data = _BOOK_DECODER.decode(envelope.data)
+    _check_levels(data.b, "bid")
+    _check_levels(data.a, "ask")
     if data.s != symbol:
         raise _FrameError("symbol_mismatch", f"data.s {data.s!r} in a {symbol} book frame")
     ts_ms = envelope.cts if envelope.cts is not None else envelope.ts
