@@ -1,0 +1,7 @@
+"""Benchmarks of scalper: `python -m bench` (or `make bench`) prints the whole table.
+
+- `bench.__main__`: decode floors vs the engine vs the seed-style reference, on the same frames;
+- `bench.seed_style`: the reference, what the replaced Node.js system did;
+- `bench.book_structures`: which structure should hold a book side;
+- `bench.memory`: the engine's memory once every candle history is full.
+"""

@@ -1,0 +1,388 @@
+"""`python -m bench`: decode floors vs the engine vs the seed-style reference, on the same frames.
+
+The synthetic market (scalper.venues.simulator.market) is generated once and held in memory as
+one bytes blob plus offsets. Each implementation then runs in its own forked child process (so
+its peak RSS is its own) over the same frames, twice: a throughput pass with no per-frame
+timing, then a fresh instance timing each frame with perf_counter_ns over the first
+`--timing-frames` frames. Every implementation pays the same harness cost (a slice of the blob
+and one call per frame); the "harness" row shows that cost alone.
+
+Then the book-structure comparison (bench/book_structures.py) and the memory check
+(bench/memory.py, in a fresh interpreter). Targets are printed as PASS/FAIL; the exit status is
+0 whatever they say.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import multiprocessing
+import os
+import platform
+import resource
+import sys
+import time
+from array import array
+from collections import Counter
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any, Final
+
+import msgspec
+from rich.console import Console
+from rich.table import Table
+
+from bench import book_structures, memory
+from bench.seed_style import SeedStyleEngine
+from scalper.venues.simulator.market import MarketConfig, SyntheticMarket
+
+OnFrame = Callable[[bytes, int], Any]
+
+ENGINE_VS_DECODE_TARGET: Final = 0.30
+ENGINE_VS_SEED_TARGET: Final = 4.0
+MB: Final = 2**20
+
+
+# -- the frames --------------------------------------------------------------------------------
+
+
+class Frames:
+    """All frames in one bytes blob: frame i is blob[offsets[i]:offsets[i + 1]].
+
+    One object instead of a million: reading frames in a forked child copies no pages, so the
+    child's RSS growth is its own work.
+    """
+
+    def __init__(self, blob: bytes, offsets: array, recv_ns: array) -> None:
+        self.blob = blob
+        self.offsets = offsets
+        self.recv_ns = recv_ns
+
+    def __len__(self) -> int:
+        return len(self.recv_ns)
+
+
+def generate(config: MarketConfig) -> tuple[Frames, Counter[str], float]:
+    """Generate the market's frames into a Frames (in this process)."""
+    started = time.perf_counter()
+    chunks: list[bytes] = []
+    offsets = array("q", [0])
+    recv = array("q")
+    mix: Counter[str] = Counter()
+    position = 0
+    for recv_ns, raw in SyntheticMarket(config).frames():
+        chunks.append(raw)
+        position += len(raw)
+        offsets.append(position)
+        recv.append(recv_ns)
+        mix[raw[10:14].decode()] += 1  # after '{"topic":"'
+    blob = b"".join(chunks)
+    elapsed = time.perf_counter() - started
+    names = {"orde": "book", "publ": "trade", "tick": "ticker"}
+    return Frames(blob, offsets, recv), Counter({names[k]: v for k, v in mix.items()}), elapsed
+
+
+def _generate_child(config: MarketConfig, conn: Connection) -> None:
+    frames, mix, elapsed = generate(config)
+    conn.send((frames.offsets.tobytes(), frames.recv_ns.tobytes(), dict(mix), elapsed))
+    conn.send_bytes(frames.blob)
+    conn.close()
+
+
+def generate_isolated(config: MarketConfig) -> tuple[Frames, Counter[str], float]:
+    """Generate in a forked child and receive the result, so that the memory generation used
+    and freed is not resident in this process (and in the benchmark children forked from it),
+    where the implementations would reuse it without any RSS growth."""
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_generate_child, args=(config, sender))
+    process.start()
+    sender.close()
+    offsets_bytes, recv_bytes, mix, elapsed = receiver.recv()
+    blob = receiver.recv_bytes()
+    process.join()
+    offsets, recv = array("q"), array("q")
+    offsets.frombytes(offsets_bytes)
+    recv.frombytes(recv_bytes)
+    return Frames(blob, offsets, recv), Counter(mix), elapsed
+
+
+# -- the implementations -----------------------------------------------------------------------
+
+
+def _harness() -> OnFrame:
+    def nothing(raw: bytes, recv_ns: int) -> None:
+        return None
+
+    return nothing
+
+
+def _decode_generic() -> OnFrame:
+    decode = msgspec.json.decode
+
+    def on_frame(raw: bytes, recv_ns: int) -> Any:
+        return decode(raw)
+
+    return on_frame
+
+
+def _decode_typed() -> OnFrame:
+    from scalper.venues.bybit.wire import decode_frame
+
+    return decode_frame
+
+
+def _engine() -> OnFrame:
+    from scalper.config import EngineConfig
+    from scalper.engine import Engine
+
+    return Engine(EngineConfig()).on_frame
+
+
+def _seed_style() -> OnFrame:
+    return SeedStyleEngine().on_frame
+
+
+IMPLEMENTATIONS: Final[dict[str, tuple[str, Callable[[], OnFrame]]]] = {
+    "harness": ("slice + call, no work", _harness),
+    "decode A": ("msgspec.json.decode (generic)", _decode_generic),
+    "decode B": ("wire.decode_frame (typed)", _decode_typed),
+    "engine": ("Engine.on_frame", _engine),
+    "seed-style": ("bench/seed_style.py", _seed_style),
+}
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _throughput(on_frame: OnFrame, frames: Frames) -> float:
+    blob, offsets, recv = frames.blob, frames.offsets, frames.recv_ns
+    started = time.perf_counter()
+    for i in range(len(recv)):
+        on_frame(blob[offsets[i] : offsets[i + 1]], recv[i])
+    return time.perf_counter() - started
+
+
+def _latencies(on_frame: OnFrame, frames: Frames, count: int) -> list[int]:
+    blob, offsets, recv = frames.blob, frames.offsets, frames.recv_ns
+    clock = time.perf_counter_ns
+    out = array("q", bytes(8 * count))
+    for i in range(count):
+        raw = blob[offsets[i] : offsets[i + 1]]
+        recv_ns = recv[i]
+        started = clock()
+        on_frame(raw, recv_ns)
+        out[i] = clock() - started
+    return sorted(out)
+
+
+def _child(name: str, frames: Frames, timing_frames: int, conn: Connection) -> None:
+    """Run one implementation: throughput pass, then a timed pass on a fresh instance."""
+    try:
+        rss_at_fork = _rss_bytes()
+        factory = IMPLEMENTATIONS[name][1]
+        on_frame = factory()
+        elapsed = _throughput(on_frame, frames)
+        del on_frame
+        gc.collect()
+        latencies = _latencies(factory(), frames, min(timing_frames, len(frames)))
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+        conn.send(
+            {
+                "fps": len(frames) / elapsed,
+                "us": elapsed / len(frames) * 1e6,
+                "p50": latencies[len(latencies) // 2] / 1000,
+                "p99": latencies[int(len(latencies) * 0.99)] / 1000,
+                "peak_mb": peak / MB,
+                "growth_mb": max(0, peak - rss_at_fork) / MB,
+            }
+        )
+    except Exception as exc:  # the engine may not exist yet: report it, keep benchmarking
+        conn.send({"error": f"{type(exc).__name__}: {exc}"})
+    finally:
+        conn.close()
+
+
+def run_isolated(name: str, frames: Frames, timing_frames: int) -> dict[str, Any]:
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_child, args=(name, frames, timing_frames, sender))
+    process.start()
+    sender.close()
+    try:
+        result: dict[str, Any] = receiver.recv()
+    except EOFError:
+        result = {"error": "child died without a result"}
+    process.join()
+    if process.exitcode not in (0, None) and "error" not in result:
+        result["error"] = f"child exit code {process.exitcode}"
+    return result
+
+
+# -- reporting ---------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, str]:
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    cpu = line.partition(":")[2].strip()
+                    break
+    except OSError:
+        pass
+    return {
+        "cpu": f"{cpu} ({os.cpu_count()} logical cpus)",
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "msgspec": msgspec.__version__,
+        "platform": platform.platform(),
+    }
+
+
+def _verdict(ok: bool) -> str:
+    return "[green]PASS[/green]" if ok else "[red]FAIL[/red]"
+
+
+def _results_table(results: dict[str, dict[str, Any]], timing_frames: int) -> Table:
+    table = Table(title=f"Throughput and latency (latency over the first {timing_frames:,} frames)")
+    for column in ("implementation", "what", "frames/s", "µs/frame", "p50 µs", "p99 µs"):
+        table.add_column(
+            column, justify="left" if column in ("implementation", "what") else "right"
+        )
+    table.add_column("peak RSS MB", justify="right")
+    table.add_column("growth MB", justify="right")
+    for name, result in results.items():
+        what = IMPLEMENTATIONS[name][0]
+        if "error" in result:
+            table.add_row(name, what, f"[red]failed: {result['error']}[/red]", *[""] * 5)
+            continue
+        table.add_row(
+            name,
+            what,
+            f"{result['fps']:,.0f}",
+            f"{result['us']:.2f}",
+            f"{result['p50']:.2f}",
+            f"{result['p99']:.2f}",
+            f"{result['peak_mb']:.0f}",
+            f"{result['growth_mb']:.1f}",
+        )
+    return table
+
+
+def _ratios_table(results: dict[str, dict[str, Any]]) -> Table | None:
+    engine = results.get("engine", {})
+    if "fps" not in engine:
+        return None
+    table = Table(title="Ratios of frames/s and targets")
+    for column in ("ratio", "value", "target", "verdict"):
+        table.add_column(column, justify="left" if column == "ratio" else "right")
+    for name, label in (("decode A", "generic decode"), ("decode B", "typed decode")):
+        if "fps" in results.get(name, {}):
+            ratio = engine["fps"] / results[name]["fps"]
+            table.add_row(
+                f"engine / {label} ({name})",
+                f"{ratio:.0%}",
+                f">= {ENGINE_VS_DECODE_TARGET:.0%}",
+                _verdict(ratio >= ENGINE_VS_DECODE_TARGET),
+            )
+    if "fps" in results.get("seed-style", {}):
+        ratio = engine["fps"] / results["seed-style"]["fps"]
+        table.add_row(
+            "engine / seed-style",
+            f"{ratio:.2f}x",
+            f">= {ENGINE_VS_SEED_TARGET:.0f}x",
+            _verdict(ratio >= ENGINE_VS_SEED_TARGET),
+        )
+    return table
+
+
+def _structures_table(results: dict[int, dict[str, float]]) -> Table:
+    table = Table(title="Book side structures: µs per update (apply + best bid/ask), best of 3")
+    table.add_column("structure")
+    for depth in results:
+        table.add_column(f"depth {depth}", justify="right")
+    for name in book_structures.STRUCTURES:
+        table.add_row(name, *[f"{results[depth][name]:.2f}" for depth in results])
+    return table
+
+
+def _memory_table(result: dict[str, Any]) -> Table:
+    table = Table(title="Memory: engine with every 1 h candle history full (fresh interpreter)")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    if "error" in result:
+        table.add_row("[red]failed[/red]", " ".join(result["error"]))
+        return table
+    table.add_row("stream", f"{result['frames']:,} frames, {result['symbols']} symbols, 3,700 s")
+    table.add_row(
+        "candle series with a full history",
+        f"{result['full_candle_series']} / {result['candle_series']}",
+    )
+    table.add_row("RSS after import scalper (baseline)", f"{result['baseline_mb']:.1f} MB")
+    engine_mb = result["engine_mb"]
+    table.add_row(
+        "RSS above baseline",
+        f"{engine_mb:.1f} MB  (target <= {result['target_mb']:.0f} MB: "
+        f"{_verdict(engine_mb <= result['target_mb'])})",
+    )
+    table.add_row("feed time", f"{result['seconds']:.1f} s")
+    return table
+
+
+# -- main --------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--symbols", type=int, default=300)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--timing-frames", type=int, default=200_000, help="frames timed one by one (p50/p99)"
+    )
+    parser.add_argument("--no-structures", action="store_true", help="skip the book structures")
+    parser.add_argument("--no-memory", action="store_true", help="skip the memory check")
+    args = parser.parse_args(argv)
+    console = Console(width=None if sys.stdout.isatty() else 140)
+    started = time.perf_counter()
+
+    for key, value in machine().items():
+        console.print(f"{key:9} {value}")
+
+    config = MarketConfig(symbols=args.symbols, seconds=args.seconds, seed=args.seed)
+    frames, mix, generated = generate_isolated(config)
+    total = len(frames)
+    shares = ", ".join(f"{kind} {count / total:.0%}" for kind, count in mix.most_common())
+    console.print(
+        f"market    {args.symbols} symbols x {args.seconds:g} s, seed {args.seed}: "
+        f"{total:,} frames ({shares}), {len(frames.blob) / MB:.0f} MB, "
+        f"generated in {generated:.1f} s ({total / generated:,.0f} frames/s)"
+    )
+    gc.collect()
+    gc.freeze()  # children never touch the parent's objects, so their RSS growth is their own
+
+    results: dict[str, dict[str, Any]] = {}
+    for name in IMPLEMENTATIONS:
+        console.print(f"running   {name} ...", style="dim")
+        results[name] = run_isolated(name, frames, args.timing_frames)
+    console.print(_results_table(results, min(args.timing_frames, total)))
+    ratios = _ratios_table(results)
+    if ratios is not None:
+        console.print(ratios)
+    del frames
+
+    if not args.no_structures:
+        console.print("running   book structures ...", style="dim")
+        console.print(_structures_table(book_structures.measure()))
+    if not args.no_memory:
+        console.print("running   memory check ...", style="dim")
+        console.print(_memory_table(memory.run()))
+    console.print(f"total bench time {time.perf_counter() - started:.0f} s", style="dim")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
