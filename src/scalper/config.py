@@ -42,8 +42,8 @@ class EngineConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Rolling flow windows by event time."""
     large_trade_notional: PositiveFloat = 100_000.0
     """A trade of at least this price * size is flagged as large."""
-    recent_trades: PositiveInt = 200
-    """Trades kept per symbol for display."""
+    recent_trades: PositiveInt = 100
+    """Trades kept per symbol for display (the trade tape)."""
     recent_large_trades: PositiveInt = 500
     """Large trades kept across all symbols."""
 

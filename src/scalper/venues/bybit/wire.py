@@ -9,7 +9,8 @@ so that a broken book frame can still trigger a resync of that one book.
 from __future__ import annotations
 
 import re
-from typing import Final
+import sys
+from typing import Annotated, Any, Final
 
 import msgspec
 
@@ -20,7 +21,6 @@ from scalper.events import (
     BookUpdate,
     ControlMessage,
     Event,
-    Level,
     MalformedFrame,
     TickerFields,
     TickerUpdate,
@@ -44,7 +44,7 @@ _TICKER: Final = "tickers"
 
 
 class _Envelope(msgspec.Struct):
-    """The outer frame; `data` stays raw until the topic says what it is."""
+    """The outer frame; `data` stays raw until the topic says what it is (the slow path)."""
 
     topic: str | None = None
     type: str | None = None
@@ -58,10 +58,16 @@ class _Envelope(msgspec.Struct):
     req_id: str | None = None
 
 
+# Constraints are checked by msgspec in C while decoding (NaN fails every comparison), so a
+# non-finite, non-positive price or a negative size never reaches the book.
+_Price = Annotated[float, msgspec.Meta(gt=0.0, le=sys.float_info.max)]
+_Size = Annotated[float, msgspec.Meta(ge=0.0, le=sys.float_info.max)]
+
+
 class _BookData(msgspec.Struct):
     s: str
-    b: list[Level]
-    a: list[Level]
+    b: list[tuple[_Price, _Size]]
+    a: list[tuple[_Price, _Size]]
     u: int
     seq: int = 0
 
@@ -69,8 +75,8 @@ class _BookData(msgspec.Struct):
 class _TradeData(msgspec.Struct):
     T: int
     s: str
-    p: float
-    v: float
+    p: _Price
+    v: _Size
     S: str = ""
     L: str | None = None
     i: str = ""
@@ -78,6 +84,8 @@ class _TradeData(msgspec.Struct):
 
 
 class _TickerData(msgspec.Struct, rename="camel"):
+    """Field order after `symbol` matches events.TickerFields, so astuple() maps across."""
+
     symbol: str
     last_price: float | None = None
     mark_price: float | None = None
@@ -121,14 +129,50 @@ class _LenientTickerData(msgspec.Struct, rename="camel"):
     next_funding_time: str | None = None
 
 
+class _BookFrame(msgspec.Struct):
+    """A whole book frame, decoded in one pass (the fast path)."""
+
+    topic: str
+    type: str
+    ts: int
+    data: _BookData
+    cts: int | None = None
+
+
+class _TradeFrame(msgspec.Struct):
+    topic: str
+    type: str
+    ts: int
+    data: list[_TradeData]
+
+
+class _TickerFrame(msgspec.Struct):
+    topic: str
+    type: str
+    ts: int
+    data: _TickerData
+
+
 # strict=False lets msgspec parse Bybit's decimal strings ("71419.80") straight into floats in C.
-_ENVELOPE_DECODER: Final = msgspec.json.Decoder(_Envelope)
+_ENVELOPE_DECODER: Final = msgspec.json.Decoder(_Envelope, strict=False)
 _BOOK_DECODER: Final = msgspec.json.Decoder(_BookData, strict=False)
 _TRADES_DECODER: Final = msgspec.json.Decoder(list[_TradeData], strict=False)
 _TICKER_DECODER: Final = msgspec.json.Decoder(_TickerData, strict=False)
 _LENIENT_TICKER_DECODER: Final = msgspec.json.Decoder(_LenientTickerData, strict=False)
 
+_FAST_PREFIX: Final = b'{"topic":"'
+_FAST_DECODERS: Final = {
+    b"orderbook.": msgspec.json.Decoder(_BookFrame, strict=False),
+    b"publicTrad": msgspec.json.Decoder(_TradeFrame, strict=False),
+    b"tickers.": msgspec.json.Decoder(_TickerFrame, strict=False),
+}
+"""Bybit writes `topic` first; keyed by the bytes after `{"topic":"` (10 or 8 of them)."""
+
 _SIDES: Final = {"Buy": BUY, "Sell": SELL}
+_TICK_DIRECTIONS: Final = {
+    name: name for name in ("PlusTick", "ZeroPlusTick", "MinusTick", "ZeroMinusTick")
+}
+"""Shared strings for `L`, so kept trades share one copy (/docs/v5/websocket/public/trade)."""
 _DATA_ERROR_KIND: Final = {
     _BOOK: "bad_book_data",
     _TRADE: "bad_trade_data",
@@ -163,14 +207,47 @@ def _parse_topic_uncached(topic: str) -> tuple[str, int, str] | None:
 
 
 def decode_frame(raw: bytes, recv_ns: int) -> Event:
-    """Decode one raw WebSocket frame into an event; never raises."""
+    """Decode one raw WebSocket frame into an event; never raises.
+
+    Market frames take a one-pass fast path (the topic prefix picks the frame type: 1.5 µs for
+    a book delta here, against 3.1 µs for envelope-then-data); anything that fails it goes the
+    slow path, which finds the precise error.
+    """
     try:
-        return _decode(raw, recv_ns)
+        if raw.startswith(_FAST_PREFIX):
+            decoder = _FAST_DECODERS.get(raw[10:20]) or _FAST_DECODERS.get(raw[10:18])
+            if decoder is not None:
+                event = _decode_fast(decoder, raw, recv_ns)
+                if event is not None:
+                    return event
+        return _decode_slow(raw, recv_ns)
     except RecursionError:  # msgspec raises it, not DecodeError, for JSON nested ~1000 deep
         return _malformed(raw, recv_ns, "too_deep", "JSON nested too deeply")
 
 
-def _decode(raw: bytes, recv_ns: int) -> Event:
+def _decode_fast(
+    decoder: msgspec.json.Decoder[Any], raw: bytes, recv_ns: int
+) -> BookUpdate | TradeBatch | TickerUpdate | None:
+    """The event, or None to let the slow path find and name whatever is wrong."""
+    try:
+        frame = decoder.decode(raw)
+        route = parse_topic(frame.topic)
+        if route is None:
+            return None
+        channel, depth, symbol = route
+        if channel == _BOOK and type(frame) is _BookFrame:
+            ts = frame.cts if frame.cts is not None else frame.ts
+            return _book(frame.type, ts, frame.data, depth, symbol, recv_ns)
+        if channel == _TRADE and type(frame) is _TradeFrame:
+            return _trades(frame.data, symbol, recv_ns)
+        if channel == _TICKER and type(frame) is _TickerFrame:
+            return _ticker(frame.type, frame.ts, frame.data, symbol, recv_ns)
+    except (msgspec.DecodeError, _FrameError):
+        return None
+    return None
+
+
+def _decode_slow(raw: bytes, recv_ns: int) -> Event:
     try:
         envelope = _ENVELOPE_DECODER.decode(raw)
     except msgspec.ValidationError as exc:
@@ -186,30 +263,21 @@ def _decode(raw: bytes, recv_ns: int) -> Event:
     if route is None:
         return _malformed(raw, recv_ns, "unknown_topic", f"topic {topic!r} is not decoded")
     channel, depth, symbol = route
-    if envelope.ts is None:
+    ts = envelope.ts
+    if ts is None:
         return _malformed(raw, recv_ns, "missing_ts", f"{topic}: no 'ts' field")
     try:
         if channel == _BOOK:
-            return _book(envelope, depth, symbol, recv_ns)
+            data = _BOOK_DECODER.decode(envelope.data)
+            book_ts = envelope.cts if envelope.cts is not None else ts
+            return _book(envelope.type, book_ts, data, depth, symbol, recv_ns)
         if channel == _TRADE:
-            return _trades(envelope, symbol, recv_ns)
-        return _ticker(envelope, symbol, recv_ns)
+            return _trades(_TRADES_DECODER.decode(envelope.data), symbol, recv_ns)
+        return _ticker(envelope.type, ts, _decode_ticker_data(envelope.data), symbol, recv_ns)
     except msgspec.DecodeError as exc:
         return _malformed(raw, recv_ns, _DATA_ERROR_KIND[channel], f"{topic}: {exc}")
     except _FrameError as exc:
         return _malformed(raw, recv_ns, exc.kind, f"{topic}: {exc}")
-
-
-def _check_levels(levels: list[Level], side: str) -> None:
-    """Reject NaN, infinite, non-positive prices and negative sizes (they would corrupt the book).
-
-    Two C-level passes (map/sum, map/min) instead of a Python loop: this runs on every book frame.
-    """
-    if not levels:
-        return
-    total = sum(map(sum, levels))
-    if total - total != 0.0 or min(map(min, levels)) < 0.0 or min(levels)[0] <= 0.0:
-        raise _FrameError("bad_level", f"{side} levels hold a non-finite or negative number")
 
 
 class _FrameError(Exception):
@@ -220,16 +288,13 @@ class _FrameError(Exception):
         self.kind = kind
 
 
-def _book(envelope: _Envelope, depth: int, symbol: str, recv_ns: int) -> BookUpdate:
-    kind = envelope.type
+def _book(
+    kind: str | None, ts_ms: int, data: _BookData, depth: int, symbol: str, recv_ns: int
+) -> BookUpdate:
     if kind != "delta" and kind != "snapshot":
         raise _FrameError("bad_type", f"book frame type {kind!r}")
-    data = _BOOK_DECODER.decode(envelope.data)
-    _check_levels(data.b, "bid")
-    _check_levels(data.a, "ask")
     if data.s != symbol:
         raise _FrameError("symbol_mismatch", f"data.s {data.s!r} in a {symbol} book frame")
-    ts_ms = envelope.cts if envelope.cts is not None else envelope.ts
     return BookUpdate(
         symbol,
         depth,
@@ -238,21 +303,22 @@ def _book(envelope: _Envelope, depth: int, symbol: str, recv_ns: int) -> BookUpd
         data.a,
         data.u,
         data.seq,
-        ts_ms * _MS_TO_NS,  # type: ignore[operator]  # ts checked by the caller
+        ts_ms * _MS_TO_NS,
         recv_ns,
     )
 
 
-def _trades(envelope: _Envelope, symbol: str, recv_ns: int) -> TradeBatch:
-    rows = _TRADES_DECODER.decode(envelope.data)
+def _trades(rows: list[_TradeData], symbol: str, recv_ns: int) -> TradeBatch:
     if not rows:
         raise _FrameError("empty_trades", "trade frame with no trades")
     sides = _SIDES
+    ticks = _TICK_DIRECTIONS
     trades = []
+    append = trades.append
     for row in rows:
         if row.s != symbol:
             raise _FrameError("symbol_mismatch", f"trade for {row.s!r} in a {symbol} frame")
-        trades.append(
+        append(
             Trade(
                 symbol,
                 row.p,
@@ -261,43 +327,35 @@ def _trades(envelope: _Envelope, symbol: str, recv_ns: int) -> TradeBatch:
                 row.T * _MS_TO_NS,
                 recv_ns,
                 row.i,
-                row.L,
+                ticks.get(row.L, row.L),  # type: ignore[arg-type]
                 row.BT,
             )
         )
     return TradeBatch(symbol, trades, trades[-1].ts_event_ns, recv_ns)
 
 
-def _ticker(envelope: _Envelope, symbol: str, recv_ns: int) -> TickerUpdate:
-    kind = envelope.type
+def _decode_ticker_data(raw: msgspec.Raw) -> _TickerData | _LenientTickerData:
+    try:
+        return _TICKER_DECODER.decode(raw)
+    except msgspec.ValidationError:
+        return _LENIENT_TICKER_DECODER.decode(raw)
+
+
+def _ticker(
+    kind: str | None,
+    ts_ms: int,
+    data: _TickerData | _LenientTickerData,
+    symbol: str,
+    recv_ns: int,
+) -> TickerUpdate:
     if kind != "delta" and kind != "snapshot":
         raise _FrameError("bad_type", f"ticker frame type {kind!r}")
-    try:
-        data: _TickerData | _LenientTickerData = _TICKER_DECODER.decode(envelope.data)
-    except msgspec.ValidationError:
-        data = _LENIENT_TICKER_DECODER.decode(envelope.data)
     if data.symbol != symbol:
         raise _FrameError("symbol_mismatch", f"data.symbol {data.symbol!r} in a {symbol} frame")
-    fields = TickerFields(
-        last_price=_number(data.last_price),
-        mark_price=_number(data.mark_price),
-        index_price=_number(data.index_price),
-        bid1_price=_number(data.bid1_price),
-        bid1_size=_number(data.bid1_size),
-        ask1_price=_number(data.ask1_price),
-        ask1_size=_number(data.ask1_size),
-        high_price_24h=_number(data.high_price24h),
-        low_price_24h=_number(data.low_price24h),
-        prev_price_24h=_number(data.prev_price24h),
-        price_24h_pcnt=_number(data.price24h_pcnt),
-        volume_24h=_number(data.volume24h),
-        turnover_24h=_number(data.turnover24h),
-        open_interest=_number(data.open_interest),
-        open_interest_value=_number(data.open_interest_value),
-        funding_rate=_number(data.funding_rate),
-        next_funding_time_ms=_integer(data.next_funding_time),
-    )
-    ts_ms: int = envelope.ts  # type: ignore[assignment]  # checked by the caller
+    values = msgspec.structs.astuple(data)[1:]
+    if type(data) is _LenientTickerData:
+        values = (*map(_number, values[:-1]), _integer(values[-1]))
+    fields = TickerFields(*values)
     return TickerUpdate(symbol, kind == "snapshot", fields, ts_ms * _MS_TO_NS, recv_ns)
 
 
