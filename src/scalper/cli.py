@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import sys
 import time
@@ -13,11 +14,14 @@ import msgspec
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
+from scalper.app import LiveOptions, run_live, serve_simulator_until_stopped
 from scalper.config import EngineConfig
 from scalper.engine import Engine
 from scalper.errors import ScalperError
 from scalper.replay import replay_file
 from scalper.summary import summary_table
+from scalper.venues.simulator.faults import parse_fault_spec
+from scalper.venues.simulator.server import ExchangeSimulator, SimulatorConfig, serve_simulator
 from scalper.views import engine_view
 
 _TABLE_WIDTH = 200
@@ -36,22 +40,66 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--levels", type=int, default=25, help="book levels a side in --json")
     replay.add_argument("--no-progress", action="store_true", help="never show a progress bar")
 
-    demo = commands.add_parser(
-        "demo", help="run the engine on a synthetic Bybit market and print the summary"
+    run = commands.add_parser("run", help="run the engine on the live Bybit v5 public feed")
+    run.add_argument("--symbols", help="comma-separated symbols (default: top --top by turnover)")
+    run.add_argument("--top", type=int, default=300, help="symbols ranked by 24 h turnover")
+    run.add_argument("--category", choices=("linear", "spot"), default="linear")
+    run.add_argument("--testnet", action="store_true", help="use Bybit's testnet")
+    run.add_argument("--rest-url", help="REST base URL (overrides mainnet/testnet)")
+    run.add_argument("--ws-url", help="public WebSocket URL (overrides mainnet/testnet)")
+    run.add_argument("--duration", type=float, help="stop after this many seconds")
+    run.add_argument(
+        "--stale-after",
+        type=float,
+        default=10.0,
+        help="seconds without a frame before a connection is replaced",
     )
-    demo.add_argument("--symbols", type=int, default=20, help="number of symbols")
-    demo.add_argument("--seconds", type=float, default=60.0, help="seconds of market time")
-    demo.add_argument("--seed", type=int, default=1)
+
+    simulate = commands.add_parser("simulate", help="serve a local Bybit v5-compatible exchange")
+    simulate.add_argument("--host", default="127.0.0.1")
+    simulate.add_argument("--port", type=int, default=9100)
+    _market_arguments(simulate, symbols=300)
+    simulate.add_argument("--replay", type=Path, metavar="FILE", help="serve a frame file instead")
+    simulate.add_argument("--speed", type=float, default=1.0, help="replay speed multiplier")
+
+    demo = commands.add_parser(
+        "demo", help="the simulator and the live feed against it, in one process"
+    )
+    _market_arguments(demo, symbols=50)
+    demo.add_argument("--duration", type=float, help="stop after this many seconds")
+    demo.add_argument(
+        "--offline",
+        action="store_true",
+        help="no sockets: run the synthetic "
+        "market straight through the engine for --seconds of market time",
+    )
+    demo.add_argument("--seconds", type=float, default=60.0, help="market time for --offline")
     demo.add_argument("--json", type=Path, metavar="OUT", help="write the final state as JSON")
     return parser
+
+
+def _market_arguments(parser: argparse.ArgumentParser, symbols: int) -> None:
+    parser.add_argument("--symbols", type=int, default=symbols, help="synthetic symbols")
+    parser.add_argument("--rate", type=float, default=1.0, help="event-rate multiplier")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--faults",
+        default="",
+        help="random faults, e.g. 'gap_per_frame=0.001,drop_per_s=0.005,reject_symbols=A+B'",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("scalper").setLevel(logging.INFO)
     try:
         if args.command == "replay":
             return _replay(args)
+        if args.command == "run":
+            return _run(args)
+        if args.command == "simulate":
+            return _simulate(args)
         return _demo(args)
     except ScalperError as exc:
         print(f"scalper: {exc}", file=sys.stderr)
@@ -86,7 +134,79 @@ def _replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    from scalper.venues.bybit.rest import MAINNET_REST, MAINNET_WS, TESTNET_REST, TESTNET_WS
+
+    rest_url = args.rest_url or (TESTNET_REST if args.testnet else MAINNET_REST)
+    ws_url = args.ws_url or (TESTNET_WS if args.testnet else MAINNET_WS).format(
+        category=args.category
+    )
+    symbols = tuple(s.strip().upper() for s in (args.symbols or "").split(",") if s.strip())
+    options = LiveOptions(
+        rest_url=rest_url,
+        ws_url=ws_url,
+        category=args.category,
+        top=args.top,
+        symbols=symbols,
+        duration_s=args.duration,
+        stale_after_s=args.stale_after,
+    )
+    engine = asyncio.run(run_live(options))
+    _finish(engine, None, 25)
+    return 0
+
+
+def _simulator_config(args: argparse.Namespace, market_process: bool) -> SimulatorConfig:
+    """`market_process` generates the market in a child process (a core's worth at 300 symbols)."""
+    return SimulatorConfig(
+        symbols=args.symbols,
+        seed=args.seed,
+        rate=args.rate,
+        replay_speed=getattr(args, "speed", 1.0),
+        market_process=market_process,
+        faults=parse_fault_spec(args.faults),
+    )
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from scalper.replay import iter_frames
+
+    replay = iter_frames(args.replay) if args.replay else None
+
+    def ready(simulator: ExchangeSimulator) -> None:
+        print(
+            f"simulator: REST {simulator.rest_url}  WS {simulator.ws_url('linear')}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    config = _simulator_config(args, market_process=args.replay is None)
+    asyncio.run(serve_simulator_until_stopped(config, args.host, args.port, replay, ready))
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
+    if args.offline:
+        return _demo_offline(args)
+
+    async def demo() -> Engine:
+        simulator = await serve_simulator(_simulator_config(args, market_process=False))
+        try:
+            options = LiveOptions(
+                rest_url=simulator.rest_url,
+                ws_url=simulator.ws_url("linear"),
+                top=args.symbols,
+                duration_s=args.duration,
+            )
+            return await run_live(options)
+        finally:
+            await simulator.stop()
+
+    _finish(asyncio.run(demo()), args.json, 25)
+    return 0
+
+
+def _demo_offline(args: argparse.Namespace) -> int:
     from scalper.venues.simulator.market import MarketConfig, generate_frames
 
     market = MarketConfig(symbols=args.symbols, seconds=args.seconds, seed=args.seed)

@@ -1,0 +1,125 @@
+"""Publishing one frame: apply it to the published truth, apply any fault due on it, fan out.
+
+The truth is updated with every frame the venue publishes, including those a fault keeps from
+clients (a gap, a broken frame, a stall): the venue's book moved on, its clients just missed it.
+A reset publishes the current book as a `u` = 1 snapshot and renumbers the symbol's later
+deltas from 2 with a per-topic offset, so truth and clients keep agreeing on `u`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from typing import Final
+
+import msgspec
+
+from scalper.venues.bybit.wire import parse_topic
+from scalper.venues.simulator.faults import FaultDice, NoFaultDice
+from scalper.venues.simulator.published import (
+    BOOK_DECODER,
+    HEAD_DECODER,
+    TICKER_DECODER,
+    TRADE_DECODER,
+    BookFrame,
+    PublishedMarket,
+)
+from scalper.venues.simulator.sessions import WebSocketDesk
+
+_U_FIELD: Final = re.compile(rb'"u"\s*:\s*\d+')
+_TOPIC_PREFIX: Final = b'{"topic":"'
+
+
+class Publisher:
+    """Turns source frames into published frames: truth first, then faults, then fan-out."""
+
+    def __init__(
+        self,
+        truth: PublishedMarket,
+        desk: WebSocketDesk,
+        dice: FaultDice | NoFaultDice,
+        fault_counts: dict[str, int],
+    ) -> None:
+        self.truth = truth
+        self.desk = desk
+        self.dice = dice
+        self.fault_counts = fault_counts
+        self.frames_published = 0
+        self.source_errors = 0
+        """Source frames the truth could not read (sent as they were)."""
+        self._pending: dict[str, deque[str]] = {}
+        self._offsets: dict[str, int] = {}
+
+    def inject(self, symbol: str, kind: str) -> None:
+        """Let fault `kind` strike the next book delta of `symbol`."""
+        self._pending.setdefault(symbol, deque()).append(kind)
+
+    def publish(self, raw: bytes) -> None:
+        """Apply one frame to the truth and send it (or what a fault makes of it)."""
+        self.frames_published += 1
+        topic = _topic(raw)
+        route = parse_topic(topic) if topic is not None else None
+        if route is None:
+            self.source_errors += 1
+            return
+        channel, depth, symbol = route
+        try:
+            if channel == "orderbook":
+                self._publish_book(topic, symbol, depth, BOOK_DECODER.decode(raw), raw)  # type: ignore[arg-type]
+                return
+            if channel == "publicTrade":
+                self.truth.tape(symbol).apply(TRADE_DECODER.decode(raw).data)
+            else:
+                self.truth.ticker(topic, symbol).apply(TICKER_DECODER.decode(raw))  # type: ignore[arg-type]
+        except (msgspec.DecodeError, ValueError):
+            self.source_errors += 1  # a recording may hold broken frames: sent as they were
+        self.desk.fan_out(topic, raw)  # type: ignore[arg-type]
+
+    def _publish_book(
+        self, topic: str, symbol: str, depth: int, frame: BookFrame, raw: bytes
+    ) -> None:
+        book = self.truth.book(topic, symbol, depth)
+        fault = None
+        if frame.type == "snapshot":
+            self._offsets.pop(topic, None)  # a real snapshot restarts the numbering
+            book.learn_text(raw)
+        else:
+            fault = self._next_book_fault(symbol)
+        if fault == "reset" and book.has_snapshot:
+            self.desk.fan_out(topic, book.restart())
+            self._offsets[topic] = frame.data.u - 2
+        offset = self._offsets.get(topic, 0)
+        update_id = frame.data.u - offset
+        if offset:
+            raw = _U_FIELD.sub(b'"u":%d' % update_id, raw, count=1)
+        book.apply(frame, update_id)
+        if fault is not None:
+            self.fault_counts[fault] += 1
+        if fault == "gap":
+            return
+        if fault == "malformed":
+            raw = raw.replace(b'"data":', b'"data"=', 1) if b'"data":' in raw else b"\x00" + raw
+        elif fault == "truncated":
+            raw = raw[: len(raw) // 2]
+        self.desk.fan_out(topic, raw)
+
+    def _next_book_fault(self, symbol: str) -> str | None:
+        pending = self._pending.get(symbol)
+        if pending:
+            kind = pending.popleft()
+            if not pending:
+                del self._pending[symbol]
+            return kind
+        return self.dice.book_frame_fault()
+
+
+def _topic(raw: bytes) -> str | None:
+    """The frame's topic: read off the bytes when it comes first, as Bybit writes it."""
+    if raw.startswith(_TOPIC_PREFIX):
+        end = raw.find(b'"', 10)
+        if end > 10:
+            return raw[10:end].decode("ascii", "replace")
+    try:
+        return HEAD_DECODER.decode(raw).topic
+    except msgspec.DecodeError:
+        return None

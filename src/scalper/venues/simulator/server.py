@@ -1,0 +1,434 @@
+"""The local Bybit v5-compatible exchange: a market source paced by the wall clock, served on
+loopback over WebSocket (`/v5/public/linear`, `/v5/public/spot`) and REST (`/v5/market/*`).
+
+Data flow: source (synthetic market or recorded file) -> pump (sends each frame once due, holds
+frames while a delay is on) -> publish (applies the frame to the published truth, applies
+per-frame faults, renumbers `u` after a reset) -> fan-out to each subscriber's bounded queue ->
+one writer task per connection. The pump never awaits a client.
+
+    async with ExchangeSimulator(SimulatorConfig(symbols=20)) as simulator:
+        url = simulator.ws_url("linear")   # ws://127.0.0.1:<port>/v5/public/linear
+        ...
+        simulator.inject_gap("SYM003USDT")
+        bids, asks = simulator.published_book("SYM003USDT")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from typing import Annotated, Any, Final
+
+import msgspec
+import uvicorn
+
+from scalper.errors import ConfigError
+from scalper.events import Level
+from scalper.venues.simulator.faults import FAULT_KINDS, FaultConfig, fault_dice
+from scalper.venues.simulator.published import PublishedMarket
+from scalper.venues.simulator.publisher import Publisher
+from scalper.venues.simulator.rest import MarketEndpoints
+from scalper.venues.simulator.sessions import Message, Receive, Send, WebSocketDesk
+from scalper.venues.simulator.source import (
+    RECORDED_BOOK_DEPTHS,
+    Catalog,
+    market_process_frames,
+    replay_frames,
+    synthetic_catalog,
+    synthetic_frames,
+    synthetic_market,
+)
+
+WS_PATHS: Final = {"/v5/public/linear": "linear", "/v5/public/spot": "spot"}
+"""Public stream paths (/docs/v5/ws/connect); both serve the same market."""
+_BATCH: Final = 256
+"""Frames the pump publishes before yielding to the event loop: ~10 ms of work at most, so
+handshakes and sends keep moving even when the source is behind."""
+_IDLE_S: Final = 0.01
+"""Longest pump sleep: bounds how late a delay's end or a stop is noticed."""
+_HOLD_LIMIT: Final = 1_000_000
+"""Frames held during a delay, at most; when full, the delay ends early and they are sent."""
+
+PositiveInt = Annotated[int, msgspec.Meta(gt=0)]
+
+
+class SimulatorConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """What to simulate and how; defaults in one place."""
+
+    symbols: PositiveInt = 300
+    """Synthetic symbols (SYM000USDT ...)."""
+    seed: int = 1
+    """Seeds the market, connection ids and (unless FaultConfig.seed is set) the faults."""
+    rate: Annotated[float, msgspec.Meta(ge=1.0)] = 1.0
+    """Event-rate multiplier for load tests; timestamps stay wall-clock."""
+    depth: Annotated[int, msgspec.Meta(ge=10)] = 50
+    """Book depth of the synthetic market (its topics are orderbook.{depth}.*)."""
+    replay_speed: Annotated[float, msgspec.Meta(gt=0.0)] = 1.0
+    """A recorded source plays this many times faster than recorded."""
+    send_queue_frames: PositiveInt = 10_000
+    """Frames queued per connection, at most; a client that lets it fill is dropped."""
+    market_process: bool = False
+    """Generate the synthetic market in a child process (same frames; frees this process's
+    core for publishing: use it for a standalone server with many symbols)."""
+
+    def __post_init__(self) -> None:
+        # Constraints in Annotated metadata are checked when decoding, not by the constructor.
+        if self.symbols < 1 or self.rate < 1.0 or self.depth < 10 or self.replay_speed <= 0:
+            raise ConfigError(
+                f"simulator settings out of range (symbols={self.symbols}, rate={self.rate},"
+                f" depth={self.depth}, replay_speed={self.replay_speed}): the symbols must be"
+                " at least 1, the rate at least 1, the depth at least 10, the speed positive"
+            )
+        if self.send_queue_frames < 1:
+            raise ConfigError("send_queue_frames must be at least 1")
+
+    faults: FaultConfig = FaultConfig()
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """uvicorn without its signal handlers: the simulator runs inside someone else's loop, whose
+    owner decides what Ctrl-C does (asyncio.run cancels the main task)."""
+
+    def capture_signals(self) -> contextlib.AbstractContextManager[None]:  # type: ignore[override]
+        return contextlib.nullcontext()
+
+
+class _App:
+    """ASGI entry: WebSocket scopes go to the desk with uvicorn's own `send` (whose transport a
+    dropped connection aborts), everything else to the Starlette REST app."""
+
+    def __init__(self, desk: WebSocketDesk, rest: Callable[..., Any]) -> None:
+        self._desk = desk
+        self._rest = rest
+
+    async def __call__(self, scope: Message, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            await self._rest(scope, receive, send)
+            return
+        category = WS_PATHS.get(scope["path"])
+        if category is None:
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        await self._desk.serve(category, receive, send)
+
+
+class ExchangeSimulator:
+    """A Bybit v5 public market on loopback, with its published truth and fault injection."""
+
+    def __init__(
+        self,
+        config: SimulatorConfig | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        replay: Iterable[tuple[int, bytes]] | None = None,
+    ) -> None:
+        """`replay`: (recv_ns, frame) pairs of a recording (`scalper.replay.iter_frames(path)`)
+        to serve instead of the synthetic market, at `config.replay_speed`."""
+        self.config = config = config or SimulatorConfig()
+        self.host = host
+        self._requested_port = port
+        self._replay = replay
+        self.truth = PublishedMarket()
+        self.fault_counts: dict[str, int] = dict.fromkeys(FAULT_KINDS, 0)
+        """Faults injected so far, by kind (random and on demand)."""
+        self.catalog = Catalog(None, RECORDED_BOOK_DEPTHS)
+        self._desk = WebSocketDesk(
+            self.catalog,
+            self.truth.snapshot,
+            self.fault_counts,
+            config.seed,
+            config.send_queue_frames,
+        )
+        self._desk.rejected_symbols = frozenset(config.faults.reject_symbols)
+        self._dice = fault_dice(config.faults, config.seed)
+        self._publisher = Publisher(self.truth, self._desk, self._dice, self.fault_counts)
+        self._held: deque[bytes] = deque()
+        self._delay_until = 0.0
+        self._frames: Iterator[tuple[int, bytes]] | None = None
+        self._origin_ns = 0
+        self._second = -1
+        self._socket: socket.socket | None = None
+        self._server: _EmbeddedServer | None = None
+        self._serve_task: asyncio.Task[None] | None = None
+        self._pump_task: asyncio.Task[None] | None = None
+        self.port = 0
+        self.lag_ms = 0.0
+        """How late the pump is sending the frames now due (CPU-bound when large)."""
+        self.source_done = False
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Listen, build the source and start pumping; `port` is the bound port afterwards."""
+        if self._socket is not None or self._server is not None:
+            raise RuntimeError("a simulator starts once; make a new one")
+        self._socket = _listen(self.host, self._requested_port)  # first: a busy port costs nothing
+        self.port = self._socket.getsockname()[1]
+        try:
+            self._frames = self._open_source()
+            self._desk.catalog = self.catalog
+            app = _App(self._desk, MarketEndpoints(self.catalog, self.truth).app())
+            self._server = _EmbeddedServer(
+                uvicorn.Config(
+                    app,
+                    host=self.host,
+                    port=self.port,
+                    log_level="warning",
+                    # websockets-sansio, not "websockets": that one imports websockets.legacy,
+                    # deprecated since websockets 14 (a DeprecationWarning, an error in tests).
+                    ws="websockets-sansio",
+                    ws_per_message_deflate=False,
+                    lifespan="off",
+                    access_log=False,
+                    timeout_graceful_shutdown=5,
+                )
+            )
+            self._serve_task = asyncio.create_task(self._server.serve(sockets=[self._socket]))
+            while not self._server.started:
+                if self._serve_task.done():
+                    raise ConfigError(f"the simulator could not serve on {self.host}:{self.port}")
+                await asyncio.sleep(0.005)
+        except BaseException:
+            await self.stop()
+            raise
+        self._pump_task = asyncio.create_task(self._pump(self._frames), name="simulator-pump")
+
+    def _open_source(self) -> Iterator[tuple[int, bytes]]:
+        config = self.config
+        if self._replay is not None:
+            self._origin_ns = time.time_ns()
+            return replay_frames(self._replay, config.replay_speed, self._origin_ns)
+        market = synthetic_market(config.symbols, config.seed, config.rate, config.depth)
+        self.catalog = synthetic_catalog(market)
+        self._origin_ns = market.config.start_ms * 1_000_000
+        if config.market_process:
+            return market_process_frames(market.config)
+        return synthetic_frames(market)
+
+    async def stop(self) -> None:
+        """Stop the pump, close every connection (uvicorn sends close code 1012, "service
+        restart") and the server. Safe to call twice."""
+        if self._pump_task is not None:
+            self._pump_task.cancel()
+            await asyncio.wait([self._pump_task])
+            self._pump_task = None
+        close = getattr(self._frames, "close", None)
+        if close is not None:  # a recording's generator holds its file open
+            close()
+        self._frames = None
+        if self._server is not None and self._serve_task is not None:
+            self._server.should_exit = True
+            await asyncio.wait([self._serve_task])
+            self._serve_task = None
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+
+    async def __aenter__(self) -> ExchangeSimulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    def ws_url(self, category: str = "linear") -> str:
+        return f"ws://{self.host}:{self.port}/v5/public/{category}"
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    # -- truth ----------------------------------------------------------------------------------
+
+    @property
+    def symbols(self) -> list[str]:
+        """The source's symbols (for a recording: those published so far)."""
+        instruments = self.catalog.instruments
+        return list(instruments) if instruments is not None else self.truth.symbols()
+
+    def published_book(self, symbol: str) -> tuple[list[Level], list[Level]]:
+        """(bids, asks) best first of the book as published so far; empty before its snapshot."""
+        book = self.truth.books_by_symbol.get(symbol)
+        return book.levels() if book is not None else ([], [])
+
+    def published_update_id(self, symbol: str) -> int:
+        """`u` of the last book frame published for `symbol` (0 before any)."""
+        book = self.truth.books_by_symbol.get(symbol)
+        return book.update_id if book is not None else 0
+
+    def published_ticker(self, symbol: str) -> dict[str, Any]:
+        """The merged ticker fields published so far."""
+        ticker = self.truth.tickers.get(symbol)
+        return dict(ticker.values) if ticker is not None else {}
+
+    def recent_trades(self, symbol: str) -> list[dict[str, Any]]:
+        """The last trades published (at most 1,000), oldest first, as on the wire."""
+        tape = self.truth.tapes.get(symbol)
+        return [msgspec.structs.asdict(row) for row in tape.trades] if tape is not None else []
+
+    @property
+    def frames_published(self) -> int:
+        return self._publisher.frames_published
+
+    @property
+    def source_errors(self) -> int:
+        """Source frames the truth could not read (sent as they were)."""
+        return self._publisher.source_errors
+
+    @property
+    def connections(self) -> int:
+        """Open client connections (a dropped one no longer counts, even before its cleanup)."""
+        return sum(not session.closed for session in self._desk.sessions)
+
+    @property
+    def slow_clients_dropped(self) -> int:
+        """Connections dropped because they did not read fast enough."""
+        return self._desk.slow_clients_dropped
+
+    # -- faults on demand -----------------------------------------------------------------------
+
+    def drop_connections(self) -> int:
+        """Cut every client socket abruptly (no close frame); returns how many."""
+        self.fault_counts["drop"] += 1
+        return self._desk.drop_all()
+
+    def stall(self, seconds: float) -> None:
+        """Stall every open connection for `seconds`: sockets stay open, nothing at all is sent
+        (frames, acks, pongs) and the frames meanwhile are lost to them, so their books see a
+        gap afterwards. Connections opened during the stall are served normally."""
+        self.fault_counts["stall"] += 1
+        self._desk.stall(seconds)
+
+    def delay(self, seconds: float) -> None:
+        """Hold every frame for `seconds`, then deliver them all, late and in order."""
+        self.fault_counts["delay"] += 1
+        self._delay_until = max(self._delay_until, time.monotonic() + seconds)
+
+    def inject_gap(self, symbol: str) -> None:
+        """Do not send the next book delta of `symbol` to anyone (clients see `u` jump)."""
+        self._inject(symbol, "gap")
+
+    def inject_reset(self, symbol: str) -> None:
+        """Restart `symbol`'s book service: a snapshot with `u` = 1, then deltas from 2 on."""
+        self._inject(symbol, "reset")
+
+    def inject_malformed(self, symbol: str) -> None:
+        """Replace the next book delta of `symbol` by a frame that is not JSON."""
+        self._inject(symbol, "malformed")
+
+    def inject_truncated(self, symbol: str) -> None:
+        """Replace the next book delta of `symbol` by its first half."""
+        self._inject(symbol, "truncated")
+
+    def reject_subscriptions(self, symbols: Iterable[str]) -> None:
+        """From now on, subscribing to any topic of these symbols fails (empty: none does)."""
+        self._desk.rejected_symbols = frozenset(symbols)
+
+    def _inject(self, symbol: str, kind: str) -> None:
+        if not self.catalog.knows(symbol):
+            raise KeyError(f"unknown symbol {symbol!r}")
+        self._publisher.inject(symbol, kind)
+
+    def _timed_fault(self, kind: str) -> None:
+        faults = self.config.faults
+        if kind == "drop":
+            self.drop_connections()
+        elif kind == "stall":
+            self.stall(faults.stall_seconds)
+        else:
+            self.delay(faults.delay_seconds)
+
+    # -- pump -----------------------------------------------------------------------------------
+
+    async def _pump(self, frames: Iterator[tuple[int, bytes]]) -> None:
+        """Publish each frame once due; hold frames while a delay is on."""
+        pending = next(frames, None)
+        held = self._held
+        while pending is not None or held:
+            now = time.time_ns()
+            budget = _BATCH
+            while held and budget and time.monotonic() >= self._delay_until:
+                self._publisher.publish(held.popleft())
+                budget -= 1
+            while pending is not None and budget and pending[0] <= now:
+                self._take(pending)
+                pending = next(frames, None)
+                budget -= 1
+            if not budget:
+                await asyncio.sleep(0)
+                continue
+            self.lag_ms = max(0.0, (now - pending[0]) / 1e6) if pending is not None else 0.0
+            wait = _IDLE_S
+            if pending is not None:
+                wait = min(wait, (pending[0] - now) / 1e9)
+            if held:
+                wait = min(wait, self._delay_until - time.monotonic())
+            await asyncio.sleep(max(0.0, wait))
+        self.source_done = True
+
+    def _take(self, item: tuple[int, bytes]) -> None:
+        due_ns, raw = item
+        if not raw:  # the source had nothing ready yet
+            return
+        second = (due_ns - self._origin_ns) // 1_000_000_000
+        if second != self._second:
+            self._second = second
+            for kind in self._dice.timed_faults():
+                self._timed_fault(kind)
+        if self._held or time.monotonic() < self._delay_until:
+            if len(self._held) >= _HOLD_LIMIT:
+                self._delay_until = 0.0  # full: end the delay; the pump sends what it held
+            self._held.append(raw)
+            return
+        self._publisher.publish(raw)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket (bound here so that a busy port is a clear error, and port 0
+    gives a free one)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(1024)
+        sock.setblocking(False)
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    return sock
+
+
+async def serve_simulator(
+    config: SimulatorConfig | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    replay: Iterable[tuple[int, bytes]] | None = None,
+) -> ExchangeSimulator:
+    """A started simulator (call `await simulator.stop()` when done)."""
+    simulator = ExchangeSimulator(config, host=host, port=port, replay=replay)
+    await simulator.start()
+    return simulator
+
+
+async def run_simulator(
+    config: SimulatorConfig | None = None,
+    host: str = "127.0.0.1",
+    port: int = 9100,
+    replay: Iterable[tuple[int, bytes]] | None = None,
+    on_ready: Callable[[ExchangeSimulator], None] | None = None,
+) -> None:
+    """Serve until cancelled (Ctrl-C under asyncio.run), then shut down cleanly: the body of
+    `scalper simulate`. `on_ready` is called once listening (e.g. to print the URLs)."""
+    simulator = await serve_simulator(config, host, port, replay)
+    try:
+        if on_ready is not None:
+            on_ready(simulator)
+        await asyncio.Event().wait()
+    finally:
+        await simulator.stop()
