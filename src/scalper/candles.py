@@ -272,12 +272,6 @@ class CandleSeries:
         return self._open_start
 
     @property
-    def next_close_ns(self) -> int | None:
-        """The earliest time at which an event closes a candle; None before the first trade."""
-        start = self._open_start
-        return None if start is None else start + self.interval_ns
-
-    @property
     def forming_end_ns(self) -> int | None:
         """End of the forming candle (when a timer should close it); None if none is forming."""
         forming = self.forming

@@ -34,11 +34,6 @@ from scalper.venues.bybit.wire import decode_frame
 
 log = logging.getLogger(__name__)
 
-_IN_SYNC: Final = SyncState.IN_SYNC
-_APPLIED: Final = ApplyResult.APPLIED
-_IGNORED: Final = ApplyResult.IGNORED
-
-_NEVER: Final = 2**63 - 1
 _MAX_ERROR_KINDS: Final = 256
 """Distinct malformed-frame kinds remembered for log-once; wire.py produces about a dozen."""
 
@@ -102,7 +97,6 @@ class SymbolState:
     __slots__ = (
         "book",
         "books",
-        "candle_deadline_ns",
         "candles",
         "counters",
         "flow",
@@ -133,13 +127,6 @@ class SymbolState:
         self.counters = SymbolCounters()
         self.recent_trades: deque[Trade] = deque(maxlen=config.recent_trades)
         self.last_event_ns = 0
-        self.candle_deadline_ns = _NEVER
-        """No candle of this symbol closes before this event time (see `refresh_deadline`)."""
-
-    def refresh_deadline(self) -> None:
-        """Recompute `candle_deadline_ns` after any candle series changed."""
-        closes = [series.next_close_ns for series in self.candles.values()]
-        self.candle_deadline_ns = min((ts for ts in closes if ts is not None), default=_NEVER)
 
     def book_for(self, depth: int) -> OrderBook:
         book = self.books.get(depth)
@@ -198,7 +185,6 @@ class Engine:
         for state in self.symbols.values():
             for name, series in state.candles.items():
                 self._publish_candles(state.symbol, name, series.close_until(ts_ns))
-            state.refresh_deadline()
 
     def symbol(self, symbol: str) -> SymbolState:
         """The state of `symbol`, created empty on first use."""
@@ -218,31 +204,24 @@ class Engine:
         state = self.symbols.get(update.symbol) or self.symbol(update.symbol)
         counters = state.counters
         counters.book_frames += 1
-        counters.frames += 1
         ts = update.ts_event_ns
-        if ts > state.last_event_ns:
-            state.last_event_ns = ts
-            if ts > self.clock_ns:
-                self.clock_ns = ts
+        self._advance(state, ts)
         book = state.books.get(update.depth) or state.book_for(update.depth)
-        was_in_sync = book.state is _IN_SYNC
+        was_in_sync = book.state is SyncState.IN_SYNC
         result = book.apply(update)
         ofi = 0.0
-        if result is _APPLIED:
+        if result is ApplyResult.APPLIED:
             if book is state.book:
                 ofi = state.ofi.update(book.bids.best(), book.asks.best())
-        elif result is _IGNORED:
+        elif result is ApplyResult.IGNORED:
             counters.ignored_deltas += 1
         else:
             self._on_book_transition(state, book, result, was_in_sync)
-        # Most book frames change no candle: no OFI to add and no interval ends before the
-        # symbol's deadline. Skipping the three series calls then saves ~1 us a frame.
-        if book is state.book and (ofi != 0.0 or ts >= state.candle_deadline_ns):
+        if book is state.book:
             for name, series in state.candles.items():
                 closed = series.add_ofi(ts, ofi)
                 if closed:
                     self._publish_candles(state.symbol, name, closed)
-            state.refresh_deadline()
 
     def _on_book_transition(
         self, state: SymbolState, book: OrderBook, result: ApplyResult, was_in_sync: bool
@@ -289,7 +268,6 @@ class Engine:
             closed = series.add_batch(trades, sides, summary)
             if closed:
                 self._publish_candles(state.symbol, name, closed)
-        state.refresh_deadline()
         threshold = flow.large_trade_notional
         for trade, side in zip(trades, sides, strict=True):
             notional = trade.price * trade.size
