@@ -54,7 +54,7 @@ async def run_live(options: LiveOptions, engine: Engine | None = None) -> Engine
             settings.connection, stale_after_s=options.stale_after_s
         ),
     )
-    feed = LiveFeed(engine, symbols, settings)
+    feed = LiveFeed(engine, symbols, settings, {i.symbol: i for i in instruments})
     await feed.start()
     try:
         await wait_for_stop(

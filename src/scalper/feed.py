@@ -19,6 +19,7 @@ import msgspec
 from scalper.book import SyncState
 from scalper.engine import Engine, Notification, ResyncNeeded
 from scalper.events import BookUpdate, ControlMessage, TickerUpdate, TradeBatch
+from scalper.venues.bybit.rest import Instrument
 from scalper.venues.bybit.subscriptions import shard, topics_for
 from scalper.venues.bybit.wire import decode_frame
 from scalper.venues.bybit.ws import BybitConnection, ConnectionSettings, FrameSink
@@ -60,10 +61,18 @@ class SymbolFeedStats(msgspec.Struct):
 class LiveFeed:
     """Runs every connection of a symbol universe into one engine."""
 
-    def __init__(self, engine: Engine, symbols: list[str], settings: FeedSettings) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        symbols: list[str],
+        settings: FeedSettings,
+        instruments: dict[str, Instrument] | None = None,
+    ) -> None:
         self.engine = engine
         self.settings = settings
         self.symbols = list(symbols)
+        self.instruments = instruments or {}
+        """Tick size and quantity step per symbol, as the venue's REST API gave them."""
         self.symbol_stats: dict[str, SymbolFeedStats] = {s: SymbolFeedStats() for s in symbols}
         rng = random.Random(settings.seed)
         self.connections: list[BybitConnection] = []
