@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 import httpx
 import msgspec
 
+from scalper.api import create_app, serve_api
 from scalper.config import EngineConfig
 from scalper.engine import Engine
 from scalper.feed import FeedSettings, LiveFeed
@@ -33,6 +34,10 @@ class LiveOptions(msgspec.Struct, frozen=True):
     """Stop after this long (None: until SIGINT/SIGTERM)."""
     status_every_s: float = 10.0
     stale_after_s: float = 10.0
+    api_host: str = "127.0.0.1"
+    api_port: int = 8090
+    api: bool = True
+    """Serve the HTTP/WebSocket API (and, later, the dashboard) in this process."""
 
 
 async def run_live(options: LiveOptions, engine: Engine | None = None) -> Engine:
@@ -56,11 +61,18 @@ async def run_live(options: LiveOptions, engine: Engine | None = None) -> Engine
     )
     feed = LiveFeed(engine, symbols, settings, {i.symbol: i for i in instruments})
     await feed.start()
+    api = None
     try:
+        if options.api:
+            app = create_app(engine, feed, stale_after_s=options.stale_after_s)
+            api = await serve_api(app, options.api_host, options.api_port)
+            log.info("API on %s (OpenAPI at %s/docs)", api.url, api.url)
         await wait_for_stop(
             options.duration_s, lambda: _log_status(engine, feed), options.status_every_s
         )
     finally:
+        if api is not None:
+            await api.stop()
         await feed.stop()
     return engine
 

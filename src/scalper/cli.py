@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--rest-url", help="REST base URL (overrides mainnet/testnet)")
     run.add_argument("--ws-url", help="public WebSocket URL (overrides mainnet/testnet)")
     run.add_argument("--duration", type=float, help="stop after this many seconds")
+    _api_arguments(run)
     run.add_argument(
         "--stale-after",
         type=float,
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _market_arguments(demo, symbols=50)
     demo.add_argument("--duration", type=float, help="stop after this many seconds")
+    _api_arguments(demo)
     demo.add_argument(
         "--offline",
         action="store_true",
@@ -76,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seconds", type=float, default=60.0, help="market time for --offline")
     demo.add_argument("--json", type=Path, metavar="OUT", help="write the final state as JSON")
     return parser
+
+
+def _api_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="API address")
+    parser.add_argument("--port", type=int, default=8090, help="API port")
+    parser.add_argument("--no-api", action="store_true", help="do not serve the API")
 
 
 def _market_arguments(parser: argparse.ArgumentParser, symbols: int) -> None:
@@ -150,6 +158,9 @@ def _run(args: argparse.Namespace) -> int:
         symbols=symbols,
         duration_s=args.duration,
         stale_after_s=args.stale_after,
+        api_host=args.host,
+        api_port=args.port,
+        api=not args.no_api,
     )
     engine = asyncio.run(run_live(options))
     _finish(engine, None, 25)
@@ -197,6 +208,9 @@ def _demo(args: argparse.Namespace) -> int:
                 ws_url=simulator.ws_url("linear"),
                 top=args.symbols,
                 duration_s=args.duration,
+                api_host=args.host,
+                api_port=args.port,
+                api=not args.no_api,
             )
             return await run_live(options)
         finally:

@@ -192,6 +192,8 @@ def test_sigint_and_sigterm_shut_the_process_down_cleanly() -> None:
                 f"ws://127.0.0.1:{port}/v5/public/linear",
                 "--top",
                 "5",
+                "--port",
+                "0",
             )
             time.sleep(4)
             client.send_signal(sig)

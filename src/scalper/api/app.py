@@ -1,0 +1,286 @@
+"""The FastAPI application: routes that read engine state and answer JSON.
+
+Every route is `async def` so that it runs on the engine's loop, between two events: no route
+ever sees a half-applied update and none needs a lock. Nothing here mutates the engine.
+"""
+
+# No `from __future__ import annotations` here: FastAPI reads the route signatures, and the
+# timeframe parameter's schema depends on the engine, a local of create_app.
+
+import logging
+import time
+from typing import Annotated, Any, Final, Literal
+
+import msgspec
+from fastapi import FastAPI, HTTPException, Path, Query, Request, WebSocket
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from scalper.api.health import SERVING, HealthReporter, HealthView
+from scalper.api.prometheus import CONTENT_TYPE, exposition
+from scalper.api.responses import (
+    BasicView,
+    CandlesView,
+    ErrorBody,
+    SymbolsView,
+    TradesView,
+    basic_view,
+    candles_view,
+    monitor_trades,
+    recent_trades,
+    sort_rows,
+    symbol_row,
+)
+from scalper.api.stream import StreamHub
+from scalper.engine import Engine, SymbolState
+from scalper.feed import LiveFeed
+from scalper.views import BookView, SymbolView, book_view, symbol_view
+
+log = logging.getLogger(__name__)
+
+SortKey = Literal[
+    "symbol",
+    "-symbol",
+    "mid",
+    "-mid",
+    "spread_bps",
+    "-spread_bps",
+    "imbalance",
+    "-imbalance",
+    "delta_1m",
+    "-delta_1m",
+    "volume_5m",
+    "-volume_5m",
+    "last_update_age_ms",
+    "-last_update_age_ms",
+    "sync_state",
+    "-sync_state",
+]
+SymbolPath = Annotated[str, Path(min_length=1, max_length=64, description="case-insensitive")]
+MAX_LIMIT: Final = 1000
+
+_MODELS: Final = (
+    SymbolsView,
+    BasicView,
+    SymbolView,
+    CandlesView,
+    BookView,
+    TradesView,
+    HealthView,
+    ErrorBody,
+)
+_SCHEMAS, _COMPONENTS = msgspec.json.schema_components(
+    _MODELS, ref_template="#/components/schemas/{name}"
+)
+_SCHEMA_OF: Final = dict(zip(_MODELS, _SCHEMAS, strict=True))
+
+
+class MsgspecResponse(JSONResponse):
+    """JSON encoded by msgspec: the views are Structs, encoded without copying to dicts."""
+
+    def render(self, content: Any) -> bytes:
+        return msgspec.json.encode(content)
+
+
+def _doc(model: type, *errors: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` of a route: the model on 200 and an ErrorBody on each error code."""
+    error = {"content": {"application/json": {"schema": _SCHEMA_OF[ErrorBody]}}}
+    responses: dict[int | str, dict[str, Any]] = {
+        200: {"description": "OK", "content": {"application/json": {"schema": _SCHEMA_OF[model]}}}
+    }
+    for code in errors:
+        responses[code] = {"description": "error", **error}
+    return responses
+
+
+def create_app(
+    engine: Engine,
+    feed: LiveFeed | None = None,
+    started_ns: int | None = None,
+    stale_after_s: float = 10.0,
+    ws_tick_s: float = 0.25,
+    ws_queue_size: int = 1024,
+) -> FastAPI:
+    """The API over `engine` (and `feed`'s connections, for health).
+
+    `stale_after_s`: with no frame for this long, health answers 503. `ws_tick_s`: the
+    WebSocket state throttle. `ws_queue_size`: messages queued per WebSocket client before it
+    is dropped.
+    """
+    app = FastAPI(
+        title="scalper",
+        summary="Market-microstructure state of every tracked symbol (read-only).",
+        version="0.1.0",
+    )
+    health = HealthReporter(engine, feed, started_ns or time.time_ns(), stale_after_s)
+    hub = StreamHub(engine, feed, tick_s=ws_tick_s, queue_size=ws_queue_size)
+    app.state.hub = hub
+    app.state.health = health
+    _install_error_handlers(app)
+    _install_openapi(app)
+
+    def state_of(symbol: str) -> SymbolState:
+        name = symbol.upper()
+        state = engine.symbols.get(name)
+        if state is None:
+            raise HTTPException(404, f"unknown symbol {name}: GET /api/symbols lists them")
+        return state
+
+    @app.get("/api/symbols", response_class=MsgspecResponse, responses=_doc(SymbolsView, 422))
+    async def symbols(
+        sort: SortKey = "symbol",
+        limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
+    ) -> Response:
+        """Every tracked symbol: mid, spread, top-10 imbalance, 1 m delta, 5 m volume, age."""
+        now_ns = time.time_ns()
+        rows = [symbol_row(engine, state, feed, now_ns) for state in engine.symbols.values()]
+        rows = sort_rows(rows, sort)[:limit]
+        return MsgspecResponse(SymbolsView(len(rows), rows))
+
+    @app.get(
+        "/api/symbol/{symbol}/basic",
+        response_class=MsgspecResponse,
+        responses=_doc(BasicView, 404, 422),
+    )
+    async def basic(symbol: SymbolPath) -> Response:
+        """Top of book, spread, imbalance set, flow totals and windows, last update."""
+        return MsgspecResponse(basic_view(engine, state_of(symbol), feed, time.time_ns()))
+
+    @app.get(
+        "/api/symbol/{symbol}/profile",
+        response_class=MsgspecResponse,
+        responses=_doc(SymbolView, 404, 422),
+    )
+    async def profile(
+        symbol: SymbolPath, levels: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 10
+    ) -> Response:
+        """The full state: book (top `levels`), metrics, walls, flow, candles of every timeframe."""
+        return MsgspecResponse(symbol_view(engine, state_of(symbol), levels))
+
+    @app.get(
+        "/api/symbol/{symbol}/candles",
+        response_class=MsgspecResponse,
+        responses=_doc(CandlesView, 404, 422),
+    )
+    async def candles(
+        symbol: SymbolPath,
+        tf: Annotated[
+            str | None,
+            Query(
+                description="a timeframe (the engine's first by default)",
+                json_schema_extra={"enum": list(engine.config.timeframes)},
+            ),
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+    ) -> Response:
+        """The last `limit` closed candles of one timeframe (oldest first) and the forming one."""
+        timeframes = engine.config.timeframes
+        timeframe = timeframes[0] if tf is None else tf.lower()
+        if timeframe not in timeframes:
+            raise _bad_parameter("tf", tf, f"unknown timeframe; one of {', '.join(timeframes)}")
+        return MsgspecResponse(candles_view(state_of(symbol), timeframe, limit))
+
+    @app.get(
+        "/api/symbol/{symbol}/book",
+        response_class=MsgspecResponse,
+        responses=_doc(BookView, 404, 422),
+    )
+    async def book(
+        symbol: SymbolPath, depth: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 25
+    ) -> Response:
+        """The order book, `depth` levels a side."""
+        state = state_of(symbol)
+        if state.book is None:
+            raise HTTPException(404, f"no book yet for {state.symbol}")
+        return MsgspecResponse(book_view(state.book, depth))
+
+    @app.get(
+        "/api/symbol/{symbol}/trades",
+        response_class=MsgspecResponse,
+        responses=_doc(TradesView, 404, 422),
+    )
+    async def trades(
+        symbol: SymbolPath, limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50
+    ) -> Response:
+        """The symbol's most recent trades, newest first."""
+        return MsgspecResponse(recent_trades(state_of(symbol), engine, limit))
+
+    @app.get("/api/monitor/trades", response_class=MsgspecResponse, responses=_doc(TradesView, 422))
+    async def trade_monitor(
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100, large_only: bool = False
+    ) -> Response:
+        """Recent trades across every symbol, newest first; large trades flagged."""
+        return MsgspecResponse(monitor_trades(engine, limit, large_only))
+
+    @app.get(
+        "/api/monitor/health",
+        response_class=MsgspecResponse,
+        responses={**_doc(HealthView), 503: {"description": "feed down or stale (same body)"}},
+    )
+    async def health_check() -> Response:
+        """Connections, lag, gaps, resyncs, reconnects, decode errors, memory, uptime.
+
+        503 when no connection is open or no frame arrived within `stale_after_s`."""
+        report = health.report(len(hub.clients), hub.dropped)
+        return MsgspecResponse(report, status_code=200 if report.status in SERVING else 503)
+
+    @app.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE: {}}}})
+    async def metrics() -> Response:
+        """Prometheus exposition, read from the engine at scrape time."""
+        return Response(exposition(engine, health), media_type=CONTENT_TYPE)
+
+    @app.websocket("/ws")
+    async def stream(websocket: WebSocket) -> None:
+        await hub.serve(websocket)
+
+    return app
+
+
+def _bad_parameter(name: str, value: object, message: str) -> RequestValidationError:
+    return RequestValidationError(
+        [{"loc": ("query", name), "msg": message, "type": "value_error", "input": value}]
+    )
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    """Every error is JSON with a `message`; no stack trace ever reaches a client."""
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return MsgspecResponse(
+            ErrorBody(str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        errors = jsonable_encoder(exc.errors())
+        parts = [
+            f"{'.'.join(str(part) for part in error.get('loc', ()))}: {error.get('msg')}"
+            for error in errors
+        ]
+        return MsgspecResponse(
+            ErrorBody(f"invalid request: {'; '.join(parts)}", errors), status_code=422
+        )
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return MsgspecResponse(ErrorBody("internal error (logged on the server)"), status_code=500)
+
+
+def _install_openapi(app: FastAPI) -> None:
+    """FastAPI's schema plus the msgspec view schemas the routes reference."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, summary=app.summary, routes=app.routes
+            )
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(_COMPONENTS)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,231 @@
+"""The WebSocket stream: throttled per-symbol state and every closed candle, to each client.
+
+Client -> server: {"op": "subscribe" | "unsubscribe", "symbols": ["BTCUSDT", ...]}.
+Server -> client: {"type": "subscribed", "symbols": [...], "unknown": [...]},
+{"type": "state", "symbol": ..., "data": <basic view>}, {"type": "candle", "symbol": ...,
+"timeframe": ..., "candle": <candle view>}, {"type": "error", "message": ...}.
+
+The engine is never slowed by a client: the engine callback and the throttle tick only put
+into each client's bounded queue (`queue_size` messages) and a client whose queue is full is
+dropped (closed with 1008). State is sent at most once a tick (`tick_s`) per symbol and only
+when its frame counter moved, so the newest state always wins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, Final, Literal
+
+import msgspec
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from scalper.api.responses import basic_view
+from scalper.engine import CandleClosed, Engine, Notification
+from scalper.feed import LiveFeed
+from scalper.views import candle_view
+
+log = logging.getLogger(__name__)
+
+MAX_SYMBOLS_PER_CLIENT: Final = 1000
+"""A subscription above this is refused (bounds each tick's work per client)."""
+DROPPED_CLOSE_CODE: Final = 1008
+
+
+class ClientRequest(msgspec.Struct, forbid_unknown_fields=True):
+    op: Literal["subscribe", "unsubscribe"]
+    symbols: list[str]
+
+
+_decode_request = msgspec.json.Decoder(ClientRequest).decode
+_encode = msgspec.json.Encoder().encode
+
+
+class StreamClient:
+    """One WebSocket client: its subscriptions and bounded outgoing queue."""
+
+    def __init__(self, queue_size: int) -> None:
+        self.symbols: set[str] = set()
+        self.queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=queue_size)
+        self.sent_frames: dict[str, int] = {}
+        """The symbol's frame counter when its state was last queued: unchanged, no update."""
+        self.dropped = asyncio.Event()
+
+    def offer(self, message: bytes) -> bool:
+        """Queue a message; a full queue drops the client (policy: drop the slow client)."""
+        if self.dropped.is_set():
+            return False
+        try:
+            self.queue.put_nowait(message)
+        except asyncio.QueueFull:
+            self.dropped.set()
+            return False
+        return True
+
+
+class StreamHub:
+    """Every connected client, the engine subscription and the throttle tick."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        feed: LiveFeed | None,
+        tick_s: float = 0.25,
+        queue_size: int = 1024,
+    ) -> None:
+        self.engine = engine
+        self.feed = feed
+        self.tick_s = tick_s
+        self.queue_size = queue_size
+        self.clients: set[StreamClient] = set()
+        self.dropped = 0
+        self._tick_task: asyncio.Task[None] | None = None
+        engine.subscribe(self.on_notification)
+
+    def on_notification(self, notification: Notification) -> None:
+        """Engine callback (inline on the hot path): closed candles to subscribed clients."""
+        if type(notification) is not CandleClosed or not self.clients:
+            return
+        closed: CandleClosed = notification  # type: ignore[assignment]
+        message: bytes | None = None
+        for client in tuple(self.clients):  # _offer may drop a client from the set
+            if closed.symbol in client.symbols:
+                if message is None:
+                    message = _encode(
+                        {
+                            "type": "candle",
+                            "symbol": closed.symbol,
+                            "timeframe": closed.timeframe,
+                            "candle": candle_view(closed.candle),
+                        }
+                    )
+                self._offer(client, message)
+
+    def connect(self) -> StreamClient:
+        client = StreamClient(self.queue_size)
+        self.clients.add(client)
+        if self._tick_task is None:
+            self._tick_task = asyncio.get_running_loop().create_task(self._tick_forever())
+        return client
+
+    def disconnect(self, client: StreamClient) -> None:
+        self.clients.discard(client)
+        if not self.clients and self._tick_task is not None:
+            self._tick_task.cancel()
+            self._tick_task = None
+
+    def known(self, symbol: str) -> bool:
+        return symbol in self.engine.symbols or (
+            self.feed is not None and symbol in self.feed.symbol_stats
+        )
+
+    def handle_request(self, client: StreamClient, raw: str | bytes) -> bytes:
+        """Apply a client's request; returns the reply."""
+        try:
+            request = _decode_request(raw)
+        except msgspec.DecodeError as exc:
+            return _error(f"bad request: {exc}; send {{'op': 'subscribe', 'symbols': [...]}}")
+        symbols = [symbol.upper() for symbol in request.symbols]
+        if request.op == "unsubscribe":
+            client.symbols.difference_update(symbols)
+            return _encode({"type": "subscribed", "symbols": sorted(client.symbols), "unknown": []})
+        known = [symbol for symbol in symbols if self.known(symbol)]
+        unknown = sorted(set(symbols) - set(known))
+        if len(client.symbols | set(known)) > MAX_SYMBOLS_PER_CLIENT:
+            return _error(f"at most {MAX_SYMBOLS_PER_CLIENT} symbols per connection")
+        client.symbols.update(known)
+        for symbol in known:
+            client.sent_frames.pop(symbol, None)  # send the current state at the next tick
+        return _encode(
+            {"type": "subscribed", "symbols": sorted(client.symbols), "unknown": unknown}
+        )
+
+    def reply(self, client: StreamClient, raw: str | bytes) -> None:
+        self._offer(client, self.handle_request(client, raw))
+
+    def tick(self) -> None:
+        """Queue the state of every subscribed symbol whose frame counter moved."""
+        engine = self.engine
+        now_ns = time.time_ns()
+        encoded: dict[str, bytes] = {}
+        for client in list(self.clients):
+            for symbol in client.symbols:
+                state = engine.symbols.get(symbol)
+                if state is None or client.sent_frames.get(symbol) == state.counters.frames:
+                    continue
+                message = encoded.get(symbol)
+                if message is None:
+                    view = basic_view(engine, state, self.feed, now_ns)
+                    message = encoded[symbol] = _encode(
+                        {"type": "state", "symbol": symbol, "data": view}
+                    )
+                if not self._offer(client, message):
+                    break
+                client.sent_frames[symbol] = state.counters.frames
+
+    def _offer(self, client: StreamClient, message: bytes) -> bool:
+        if client.offer(message):
+            return True
+        if client in self.clients:
+            self.clients.discard(client)
+            self.dropped += 1
+            log.warning(
+                "websocket client dropped: its queue of %d messages is full", self.queue_size
+            )
+        return False
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick_s)
+            self.tick()
+
+    async def serve(self, websocket: WebSocket) -> None:
+        """Run one client until it leaves or is dropped."""
+        await websocket.accept()
+        client = self.connect()
+        tasks = [
+            asyncio.create_task(_read(websocket, client, self.reply)),
+            asyncio.create_task(_write(websocket, client)),
+            asyncio.create_task(client.dropped.wait()),
+        ]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            self.disconnect(client)
+        if client.dropped.is_set():
+            # The client is not reading, so the close frame may never go out: bounded wait.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(
+                    websocket.close(DROPPED_CLOSE_CODE, "too slow: queue full"), 1.0
+                )
+
+
+async def _read(
+    websocket: WebSocket, client: StreamClient, reply: Callable[[StreamClient, Any], None]
+) -> None:
+    with contextlib.suppress(WebSocketDisconnect):
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            raw = message.get("text") or message.get("bytes") or b""
+            reply(client, raw)
+
+
+async def _write(websocket: WebSocket, client: StreamClient) -> None:
+    with contextlib.suppress(WebSocketDisconnect):
+        while True:
+            message = await client.queue.get()
+            await websocket.send_text(message.decode())
+
+
+def _error(message: str) -> bytes:
+    return _encode({"type": "error", "message": message})

@@ -1,0 +1,396 @@
+"""The HTTP/WebSocket API over real loopback sockets, on an engine fed by the simulator."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import httpx
+import websockets
+from fastapi import FastAPI
+from prometheus_client.parser import text_string_to_metric_families
+
+from scalper.api import ApiServer, create_app, serve_api
+from scalper.book import SyncState
+from scalper.config import EngineConfig
+from scalper.engine import Engine
+from scalper.feed import FeedSettings, LiveFeed
+from scalper.venues.bybit.ws import ConnectionSettings
+from scalper.venues.simulator.server import ExchangeSimulator, SimulatorConfig, serve_simulator
+
+FAST_CANDLES = EngineConfig(timeframes=("2s", "1m", "5m"))
+
+
+@dataclass
+class Stack:
+    simulator: ExchangeSimulator
+    engine: Engine
+    feed: LiveFeed
+    app: FastAPI
+    server: ApiServer
+    http: httpx.AsyncClient
+
+    @property
+    def symbols(self) -> list[str]:
+        return self.simulator.symbols
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+def run_with_api(
+    scenario: Callable[[Stack], Awaitable[None]],
+    engine_config: EngineConfig | None = None,
+    rate: float = 1.0,
+    **app_options: float,
+) -> None:
+    """Simulator (5 symbols) -> live feed -> engine -> API, all on one loop; run `scenario`."""
+
+    async def main() -> None:
+        simulator = await serve_simulator(SimulatorConfig(symbols=5, seed=11, rate=rate))
+        engine = Engine(engine_config)
+        settings = FeedSettings(
+            ws_url=simulator.ws_url("linear"),
+            candle_grace_s=0.3,
+            candle_timer_s=0.1,
+            connection=ConnectionSettings(stale_after_s=20.0, backoff_initial_s=0.05),
+            seed=5,
+        )
+        feed = LiveFeed(engine, simulator.symbols, settings)
+        app = create_app(engine, feed, started_ns=time.time_ns(), **app_options)
+        server = await serve_api(app, port=0)
+        await feed.start()
+        try:
+            async with httpx.AsyncClient(base_url=server.url, timeout=10.0) as http:
+                stack = Stack(simulator, engine, feed, app, server, http)
+                await wait_until(
+                    lambda: all(
+                        (state := engine.symbols.get(s)) is not None
+                        and state.book is not None
+                        and state.book.state is SyncState.IN_SYNC
+                        and state.counters.trades > 0
+                        for s in simulator.symbols
+                    ),
+                    10,
+                    "books in sync and trades",
+                )
+                await scenario(stack)
+        finally:
+            await server.stop()
+            await feed.stop()
+            await simulator.stop()
+
+    asyncio.run(main())
+
+
+def test_every_endpoint_answers_from_the_engine() -> None:
+    async def scenario(stack: Stack) -> None:
+        http = stack.http
+        symbol = stack.symbols[0]
+
+        response = await http.get("/api/symbols")
+        assert response.status_code == 200
+        table = response.json()
+        assert table["count"] == 5
+        assert {row["symbol"] for row in table["symbols"]} == set(stack.symbols)
+        row = table["symbols"][0]
+        assert set(row) == {
+            "symbol",
+            "mid",
+            "spread_bps",
+            "imbalance",
+            "delta_1m",
+            "volume_5m",
+            "last_update_age_ms",
+            "sync_state",
+        }
+        assert row["sync_state"] == "in_sync" and row["mid"] > 0 and 0 <= row["imbalance"] <= 1
+        assert row["last_update_age_ms"] >= 0
+
+        ranked = (await http.get("/api/symbols", params={"sort": "-volume_5m", "limit": 3})).json()
+        volumes = [row["volume_5m"] for row in ranked["symbols"]]
+        assert ranked["count"] == 3 and volumes == sorted(volumes, reverse=True)
+
+        basic = (await http.get(f"/api/symbol/{symbol}/basic")).json()
+        assert basic["symbol"] == symbol
+        assert basic["best_bid"][0] < basic["best_ask"][0]
+        assert basic["imbalance"]["label"] in {"bid_pressure", "ask_pressure", "neutral"}
+        assert set(basic["imbalance"]["values"]) >= {"top1", "top5", "top10", "book"}
+        assert basic["cumulative"]["volume"] > 0 and basic["counters"]["frames"] > 0
+
+        profile = (await http.get(f"/api/symbol/{symbol}/profile")).json()
+        assert set(profile["candles"]) == {"15s", "1m", "5m"}
+        assert profile["book"]["depth"] == 50 and len(profile["book"]["bids"]) == 10
+        assert "walls" in profile and "windows" in profile
+
+        for tf in ("15s", "1m", "5m"):
+            candles = (await http.get(f"/api/symbol/{symbol}/candles", params={"tf": tf})).json()
+            assert candles["timeframe"] == tf and candles["forming"]["close"] > 0
+
+        book = (await http.get(f"/api/symbol/{symbol}/book", params={"depth": 5})).json()
+        assert len(book["bids"]) == 5 and len(book["asks"]) == 5 and book["state"] == "in_sync"
+
+        trades = (await http.get(f"/api/symbol/{symbol}/trades", params={"limit": 3})).json()
+        assert 1 <= trades["count"] <= 3
+        stamps = [trade["ts_event_ns"] for trade in trades["trades"]]
+        assert stamps == sorted(stamps, reverse=True)
+        assert {trade["symbol"] for trade in trades["trades"]} == {symbol}
+
+        monitor = (await http.get("/api/monitor/trades", params={"limit": 50})).json()
+        assert monitor["count"] == 50
+        assert len({trade["symbol"] for trade in monitor["trades"]}) > 1
+        assert all(isinstance(trade["large"], bool) for trade in monitor["trades"])
+
+        health = await http.get("/api/monitor/health")
+        assert health.status_code == 200, health.text
+        report = health.json()
+        assert report["status"] == "ok" and report["rss_bytes"] > 0 and report["uptime_s"] > 0
+        assert report["connections"][0]["state"] == "open"
+        assert report["connections"][0]["lag_ms"] is not None
+        assert report["data_dir"]["bytes_used"] is None and report["data_dir"]["note"]
+
+        metrics = await http.get("/metrics")
+        assert metrics.status_code == 200
+        families = {f.name: f for f in text_string_to_metric_families(metrics.text)}
+        assert families["scalper_engine_frames"].samples[0].value > 0
+        assert len(families["scalper_symbol_frames"].samples) == 5
+        assert families["scalper_up"].samples[0].value == 1.0
+
+        assert (await http.get("/docs")).status_code == 200
+        spec = (await http.get("/openapi.json")).json()
+        assert "/api/symbol/{symbol}/candles" in spec["paths"]
+
+    run_with_api(scenario)
+
+
+def test_errors_are_json_and_symbols_are_case_insensitive() -> None:
+    async def scenario(stack: Stack) -> None:
+        http = stack.http
+        symbol = stack.symbols[1]
+
+        lower = await http.get(f"/api/symbol/{symbol.lower()}/basic")
+        assert lower.status_code == 200 and lower.json()["symbol"] == symbol
+
+        for path in ("/api/symbol/NOPEUSDT/basic", "/api/symbol/NOPEUSDT/book", "/api/nothing"):
+            response = await http.get(path)
+            assert response.status_code == 404, path
+            assert response.headers["content-type"].startswith("application/json")
+            assert response.json()["message"]
+        assert "NOPEUSDT" in (await http.get("/api/symbol/nopeusdt/trades")).json()["message"]
+
+        bad = [
+            (f"/api/symbol/{symbol}/candles", {"tf": "7m"}),
+            (f"/api/symbol/{symbol}/candles", {"limit": 0}),
+            (f"/api/symbol/{symbol}/book", {"depth": "deep"}),
+            ("/api/symbols", {"sort": "-price"}),
+            ("/api/monitor/trades", {"limit": 10**9}),
+        ]
+        for path, params in bad:
+            response = await http.get(path, params=params)
+            assert response.status_code == 422, (path, params)
+            body = response.json()
+            assert body["message"].startswith("invalid request"), body
+            assert "Traceback" not in response.text
+
+    run_with_api(scenario)
+
+
+def test_an_unexpected_error_is_a_json_500_without_a_trace() -> None:
+    async def scenario(stack: Stack) -> None:
+        @stack.app.get("/api/boom")
+        async def boom() -> None:
+            raise RuntimeError("secret internals")
+
+        response = await stack.http.get("/api/boom")
+        assert response.status_code == 500
+        assert response.json() == {"message": "internal error (logged on the server)"}
+        assert "secret" not in response.text
+
+    run_with_api(scenario)
+
+
+def test_health_is_503_while_the_feed_is_stalled_and_recovers() -> None:
+    async def scenario(stack: Stack) -> None:
+        http = stack.http
+        assert (await http.get("/api/monitor/health")).status_code == 200
+        stack.simulator.stall(3.0)
+        statuses: list[int] = []
+
+        async def poll_until(code: int, timeout: float) -> dict:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                response = await http.get("/api/monitor/health")
+                statuses.append(response.status_code)
+                if response.status_code == code:
+                    return response.json()
+                await asyncio.sleep(0.1)
+            raise AssertionError(f"health never answered {code}: {statuses}")
+
+        stalled = await poll_until(503, 3.0)
+        assert stalled["status"] == "stale" and "no frame" in stalled["reason"]
+        scraped = (await http.get("/metrics")).text
+        assert "scalper_up 0.0" in scraped
+        recovered = await poll_until(200, 5.0)
+        assert recovered["status"] == "ok"
+
+    run_with_api(scenario, stale_after_s=1.0)
+
+
+async def receive_json(ws: websockets.ClientConnection, timeout: float) -> dict:
+    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
+
+
+def test_websocket_streams_throttled_state_and_closed_candles() -> None:
+    async def scenario(stack: Stack) -> None:
+        url = stack.server.url.replace("http", "ws") + "/ws"
+        wanted = [stack.symbols[0].lower(), stack.symbols[2], "NOPEUSDT"]
+        async with websockets.connect(url) as ws:
+            await ws.send(json.dumps({"op": "subscribe", "symbols": wanted}))
+            ack = await receive_json(ws, 2)
+            assert ack == {
+                "type": "subscribed",
+                "symbols": sorted([stack.symbols[0], stack.symbols[2]]),
+                "unknown": ["NOPEUSDT"],
+            }
+            states: dict[str, list[float]] = {}
+            candle = None
+            started = time.monotonic()
+            while candle is None or len(states) < 2:
+                assert time.monotonic() - started < 8, "no closed candle or states within 8 s"
+                message = await receive_json(ws, 5)
+                if message["type"] == "state":
+                    assert message["data"]["symbol"] == message["symbol"]
+                    states.setdefault(message["symbol"], []).append(time.monotonic())
+                elif message["type"] == "candle":
+                    candle = message
+            assert set(states) == {stack.symbols[0], stack.symbols[2]}
+            assert candle["symbol"] in states and candle["timeframe"] == "2s"
+            assert candle["candle"]["close"] > 0
+            for stamps in states.values():  # throttled: 250 ms ticks, newest state only
+                assert len(stamps) <= (stamps[-1] - stamps[0]) / 0.2 + 1
+
+            await ws.send("not json")
+            while (message := await receive_json(ws, 2))["type"] != "error":
+                pass
+            assert "bad request" in message["message"]
+        await wait_until(lambda: not stack.app.state.hub.clients, 2, "the client to leave")
+
+    run_with_api(scenario, engine_config=FAST_CANDLES)
+
+
+def raw_websocket(port: int) -> socket.socket:
+    """A WebSocket client (after the handshake) with a tiny receive buffer."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        (
+            f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(1)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return sock
+
+
+def send_text(sock: socket.socket, text: str) -> None:
+    """One masked text frame (client to server), payload under 126 bytes."""
+    payload = text.encode()
+    assert len(payload) < 126
+    mask = os.urandom(4)
+    masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
+    sock.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + masked)
+
+
+def shrink_server_buffers(server: ApiServer, client: socket.socket) -> None:
+    """Make the server side of `client`'s connection buffer 4 KiB instead of megabytes (kernel
+    send buffer and asyncio write buffer), so a client that never reads fills its queue in well
+    under a second rather than after ~4 MB of loopback buffering."""
+    for connection in server._server.server_state.connections:  # type: ignore[attr-defined]
+        transport = connection.transport
+        if transport.get_extra_info("peername") == client.getsockname():
+            transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+            transport.set_write_buffer_limits(high=4096)
+            return
+    raise AssertionError("the server has no such connection")
+
+
+def test_a_websocket_client_that_never_reads_is_dropped() -> None:
+    async def scenario(stack: Stack) -> None:
+        hub = stack.app.state.hub
+        url = stack.server.url.replace("http", "ws") + "/ws"
+        frames_before = stack.engine.frames
+        stuck = await asyncio.to_thread(raw_websocket, stack.server.port)
+        try:
+            shrink_server_buffers(stack.server, stuck)
+            send_text(stuck, json.dumps({"op": "subscribe", "symbols": stack.symbols}))
+            # max_queue=None: keep reading to the close frame behind unread updates
+            async with websockets.connect(url, max_queue=None) as healthy:
+                await healthy.send(json.dumps({"op": "subscribe", "symbols": stack.symbols}))
+                await wait_until(lambda: hub.dropped >= 1, 10, "the stuck client to be dropped")
+                assert len(hub.clients) == 1
+                while (await receive_json(healthy, 2))["type"] != "state":
+                    pass  # the reading client keeps getting updates
+            health = (await stack.http.get("/api/monitor/health")).json()
+            assert health["ws_clients_dropped"] == 1
+            assert stack.engine.frames > frames_before
+        finally:
+            stuck.close()
+
+    run_with_api(scenario, ws_tick_s=0.02, ws_queue_size=32)
+
+
+def run_schemathesis(base_url: str, symbols: list[str]) -> int:
+    """Every operation with bounded generated examples; raises on the first server error.
+    Symbol paths get a tracked symbol (in any case) half the time, else a generated string.
+    Returns how many operations were exercised."""
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+    from schemathesis.checks import not_a_server_error
+
+    schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
+    operations = 0
+    for result in schema.get_all_operations():
+        operation = result.ok()
+
+        @settings(
+            max_examples=30, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        )
+        @given(
+            case=operation.as_strategy(),
+            symbol=st.sampled_from([*symbols, *(s.lower() for s in symbols), None]),
+        )
+        def check(case: schemathesis.Case, symbol: str | None) -> None:
+            if symbol is not None and case.path_parameters:
+                case.path_parameters = {"symbol": symbol}
+            case.call_and_validate(base_url=base_url, checks=[not_a_server_error])
+
+        check()
+        operations += 1
+    return operations
+
+
+def test_schemathesis_finds_no_server_error() -> None:
+    async def scenario(stack: Stack) -> None:
+        started = time.monotonic()
+        operations = await asyncio.to_thread(run_schemathesis, stack.server.url, stack.symbols)
+        assert operations == 9  # 8 JSON routes and /metrics
+        assert time.monotonic() - started < 30
+
+    run_with_api(scenario)
