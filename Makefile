@@ -1,4 +1,5 @@
-# Every target bootstraps .venv on first use, so a fresh machine needs nothing but python3.
+# Every target bootstraps .venv (and node_modules) on first use: a fresh machine needs python3,
+# node and npm.
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
@@ -6,13 +7,15 @@ ARGS   ?=
 
 .PHONY: demo test lint bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml package.json package-lock.json
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	npm ci --no-audit --no-fund  # the dashboard's charting library, copied into static/vendor/
+	npm run --silent build
 	touch $(STAMP)
 
-demo: $(STAMP)  ## run the engine on the bundled synthetic market and print the summary
+demo: $(STAMP)  ## simulator + live feed + engine + API/dashboard on :8090; Ctrl-C prints the summary
 	$(VENV)/bin/scalper demo $(ARGS)
 
 test: $(STAMP)  ## lint, architecture contract and the whole test suite

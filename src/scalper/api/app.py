@@ -8,6 +8,7 @@ ever sees a half-applied update and none needs a lock. Nothing here mutates the 
 # timeframe parameter's schema depends on the engine, a local of create_app.
 
 import logging
+import pathlib
 import time
 from typing import Annotated, Any, Final, Literal
 
@@ -16,7 +17,8 @@ from fastapi import FastAPI, HTTPException, Path, Query, Request, WebSocket
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from scalper.api.health import SERVING, HealthReporter, HealthView
@@ -61,6 +63,8 @@ SortKey = Literal[
 ]
 SymbolPath = Annotated[str, Path(min_length=1, max_length=64, description="case-insensitive")]
 MAX_LIMIT: Final = 1000
+DASHBOARD_DIR: Final = pathlib.Path(__file__).resolve().parent.parent / "web" / "static"
+"""The dashboard's static files (index.html, app.js; vendor/ is copied there by `npm run build`)."""
 
 _MODELS: Final = (
     SymbolsView,
@@ -236,6 +240,13 @@ def create_app(
     async def stream(websocket: WebSocket) -> None:
         await hub.serve(websocket)
 
+    @app.get("/", include_in_schema=False)
+    async def dashboard() -> FileResponse:
+        """The live dashboard (its assets are under /static/)."""
+        return FileResponse(DASHBOARD_DIR / "index.html")
+
+    # Under a prefix, not at "/": a mount at "/" would shadow every route added after it.
+    app.mount("/static", StaticFiles(directory=DASHBOARD_DIR), name="dashboard")
     return app
 
 

@@ -1,0 +1,422 @@
+// scalper order-flow dashboard: REST for the initial state, the /ws stream for live updates.
+// Plain ES module, no build step; the charting library is the vendored standalone build.
+const LC = window.LightweightCharts;
+const TIMEFRAMES = ["15s", "1m", "5m"];
+const LADDER_DEPTH = 20;
+const HEALTH_EVERY_MS = 3000;
+const DETAIL_MIN_INTERVAL_MS = 500; // book/tape/candle refresh: on WS ticks, at most this often
+
+const $ = (selector) => document.querySelector(selector);
+const fmt = (value, digits = 2) =>
+  value === null || value === undefined || Number.isNaN(value) ? "—" : Number(value).toFixed(digits);
+const compact = (value) =>
+  value === null || value === undefined
+    ? "—"
+    : Math.abs(value) >= 1e6
+      ? `${(value / 1e6).toFixed(2)}M`
+      : Math.abs(value) >= 1e3
+        ? `${(value / 1e3).toFixed(1)}k`
+        : Number(value).toFixed(2);
+const digitsBySymbol = new Map(); // learnt from the book's price levels (the tick size)
+const guessDigits = (price) => (price >= 1000 ? 1 : price >= 10 ? 3 : price >= 1 ? 4 : 6);
+const decimalsOf = (price, symbol = dash.symbol) => digitsBySymbol.get(symbol) ?? guessDigits(price);
+const decimalsInLevels = (levels) =>
+  Math.min(8, Math.max(0, ...levels.map(([price]) => (String(price).split(".")[1] || "").length)));
+
+async function getJSON(path) {
+  const response = await fetch(path, { cache: "no-store" });
+  if (!response.ok && response.status !== 503) throw new Error(`${path}: HTTP ${response.status}`);
+  return response.json();
+}
+
+// ---- state exposed for tests and debugging ----
+const dash = {
+  symbol: null,
+  timeframe: "15s",
+  candles: [],
+  ladderUpdates: 0,
+  lastBook: null,
+  stateMessages: 0,
+  candleMessages: 0,
+  ws: "connecting",
+};
+window.__dashboard = dash;
+
+// ---- scanner ----
+const rows = new Map(); // symbol -> row values (the /api/symbols row shape)
+let sortKey = "imbalance";
+let sortDesc = true;
+
+function rowFromState(symbol, data) {
+  const windows = data.windows || {};
+  const oneMinute = windows["1m"];
+  const fiveMinutes = windows["5m"];
+  const previous = rows.get(symbol) || {};
+  return {
+    symbol,
+    mid: data.mid,
+    spread_bps: data.spread_bps,
+    imbalance: data.imbalance ? data.imbalance.values.top10 : null,
+    delta_1m: oneMinute ? oneMinute.delta : previous.delta_1m,
+    volume_5m: fiveMinutes ? fiveMinutes.volume : previous.volume_5m,
+    last_update_age_ms: data.last_update_age_ms,
+    sync_state: data.sync_state,
+  };
+}
+
+let scannerDirty = false;
+function renderScanner() {
+  scannerDirty = false;
+  const list = [...rows.values()];
+  list.sort((a, b) => {
+    const x = a[sortKey];
+    const y = b[sortKey];
+    if (x === null || x === undefined) return 1;
+    if (y === null || y === undefined) return -1;
+    const order = typeof x === "string" ? x.localeCompare(y) : x - y;
+    return sortDesc ? -order : order;
+  });
+  const body = $("#scanner tbody");
+  const html = list
+    .map((row) => {
+      const imbalanceClass = row.imbalance > 0.55 ? "pos" : row.imbalance < 0.45 ? "neg" : "";
+      const deltaClass = row.delta_1m > 0 ? "pos" : row.delta_1m < 0 ? "neg" : "";
+      const selected = row.symbol === dash.symbol ? " selected" : "";
+      return (
+        `<tr data-symbol="${row.symbol}" class="${selected}">` +
+        `<td>${row.symbol}</td>` +
+        `<td class="num">${row.mid == null ? "—" : fmt(row.mid, decimalsOf(row.mid, row.symbol))}</td>` +
+        `<td class="num">${fmt(row.spread_bps, 2)}</td>` +
+        `<td class="num ${imbalanceClass}">${fmt(row.imbalance, 3)}</td>` +
+        `<td class="num ${deltaClass}">${compact(row.delta_1m)}</td>` +
+        `<td class="num">${compact(row.volume_5m)}</td>` +
+        `<td class="num">${fmt(row.last_update_age_ms, 0)}</td></tr>`
+      );
+    })
+    .join("");
+  body.innerHTML = html;
+  for (const th of document.querySelectorAll("#scanner th[data-sort]")) {
+    th.classList.toggle("sorted", th.dataset.sort === sortKey);
+    th.classList.toggle("asc", th.dataset.sort === sortKey && !sortDesc);
+  }
+}
+const markScannerDirty = () => {
+  if (!scannerDirty) {
+    scannerDirty = true;
+    requestAnimationFrame(renderScanner);
+  }
+};
+
+$("#scanner thead").addEventListener("click", (event) => {
+  const th = event.target.closest("th[data-sort]");
+  if (!th) return;
+  if (sortKey === th.dataset.sort) sortDesc = !sortDesc;
+  else {
+    sortKey = th.dataset.sort;
+    sortDesc = sortKey !== "symbol";
+  }
+  renderScanner();
+});
+$("#scanner tbody").addEventListener("click", (event) => {
+  const tr = event.target.closest("tr[data-symbol]");
+  if (tr) selectSymbol(tr.dataset.symbol);
+});
+
+// ---- chart: price, volume, delta per candle, cumulative delta (one time scale, four panes) ----
+const chartElement = $("#chart");
+const chart = LC.createChart(chartElement, {
+  autoSize: true,
+  layout: {
+    background: { type: "solid", color: "#161c24" },
+    textColor: "#d5dbe3",
+    attributionLogo: false,
+    panes: { separatorColor: "#263040" },
+  },
+  grid: { vertLines: { color: "#1e2632" }, horzLines: { color: "#1e2632" } },
+  timeScale: { timeVisible: true, secondsVisible: true, borderColor: "#263040" },
+  rightPriceScale: { borderColor: "#263040" },
+  crosshair: { mode: 0 },
+});
+const priceSeries = chart.addSeries(LC.CandlestickSeries, {
+  upColor: "#26a69a",
+  downColor: "#ef5350",
+  borderVisible: false,
+  wickUpColor: "#26a69a",
+  wickDownColor: "#ef5350",
+});
+const volumeSeries = chart.addSeries(LC.HistogramSeries, { priceFormat: { type: "volume" } }, 1);
+const deltaSeries = chart.addSeries(LC.HistogramSeries, { priceFormat: { type: "volume" } }, 2);
+const cumDeltaSeries = chart.addSeries(
+  LC.LineSeries,
+  { color: "#4c8dff", lineWidth: 2, priceFormat: { type: "volume" } },
+  3,
+);
+for (const [index, height] of [[1, 70], [2, 70], [3, 80]]) {
+  const pane = chart.panes()[index];
+  if (pane) pane.setHeight(height);
+}
+
+const toTime = (candle) => Math.floor(candle.start_ns / 1e9);
+const volumeBar = (c) => ({ time: toTime(c), value: c.volume, color: c.close >= c.open ? "#26a69a88" : "#ef535088" });
+const deltaBar = (c) => ({ time: toTime(c), value: c.delta, color: c.delta >= 0 ? "#26a69a" : "#ef5350" });
+const priceBar = (c) => ({ time: toTime(c), open: c.open, high: c.high, low: c.low, close: c.close });
+
+function drawCandles(list, full) {
+  // list: oldest first, the forming candle last (if any). Merge by start time.
+  const byTime = new Map(dash.candles.map((c) => [c.start_ns, c]));
+  if (full) byTime.clear();
+  for (const c of list) byTime.set(c.start_ns, c);
+  const merged = [...byTime.values()].sort((a, b) => a.start_ns - b.start_ns).slice(-500);
+  const previousLast = dash.candles.length ? dash.candles[dash.candles.length - 1].start_ns : null;
+  const firstNew = Math.min(...list.map((c) => c.start_ns));
+  dash.candles = merged;
+  let running = 0;
+  const cumulative = merged.map((c) => ({ time: toTime(c), value: (running += c.delta) }));
+  if (full || previousLast === null || firstNew < previousLast) {
+    priceSeries.setData(merged.map(priceBar));
+    volumeSeries.setData(merged.map(volumeBar));
+    deltaSeries.setData(merged.map(deltaBar));
+  } else {
+    // Only the newest candles changed: update in place (keeps the user's zoom and scroll).
+    for (const c of merged.filter((c) => c.start_ns >= previousLast)) {
+      priceSeries.update(priceBar(c));
+      volumeSeries.update(volumeBar(c));
+      deltaSeries.update(deltaBar(c));
+    }
+  }
+  cumDeltaSeries.setData(cumulative);
+  if (full) chart.timeScale().fitContent();
+  const last = merged[merged.length - 1];
+  chartElement.dataset.symbol = dash.symbol;
+  chartElement.dataset.timeframe = dash.timeframe;
+  chartElement.dataset.candles = String(merged.length);
+  chartElement.dataset.lastTime = last ? String(toTime(last)) : "";
+  chartElement.dataset.firstTime = merged.length ? String(toTime(merged[0])) : "";
+  if (last) {
+    priceSeries.applyOptions({
+      priceFormat: { type: "price", precision: decimalsOf(last.close), minMove: 10 ** -decimalsOf(last.close) },
+    });
+  }
+}
+
+async function loadCandles(full) {
+  const symbol = dash.symbol;
+  const timeframe = dash.timeframe;
+  const view = await getJSON(
+    `/api/symbol/${encodeURIComponent(symbol)}/candles?tf=${timeframe}&limit=${full ? 300 : 2}`,
+  );
+  if (symbol !== dash.symbol || timeframe !== dash.timeframe) return; // switched meanwhile
+  const list = [...view.candles];
+  if (view.forming) list.push(view.forming);
+  drawCandles(list, full);
+}
+
+// ---- order-book ladder and imbalance gauges ----
+function renderLadder(book) {
+  const asks = book.asks.slice(0, LADDER_DEPTH);
+  const bids = book.bids.slice(0, LADDER_DEPTH);
+  const biggest = Math.max(1e-12, ...asks.map((l) => l[1]), ...bids.map((l) => l[1]));
+  digitsBySymbol.set(dash.symbol, decimalsInLevels([...asks, ...bids]));
+  const digits = decimalsOf(book.mid || (bids[0] ? bids[0][0] : 1));
+  const bar = (size) => `<div class="bar" style="width:${((100 * size) / biggest).toFixed(1)}%"></div>`;
+  const askRows = asks
+    .slice()
+    .reverse()
+    .map(([price, size]) =>
+      `<tr class="ask-row"><td></td><td class="num price">${fmt(price, digits)}</td>` +
+      `<td class="num ask">${bar(size)}<span>${compact(size)}</span></td></tr>`)
+    .join("");
+  const bidRows = bids
+    .map(([price, size]) =>
+      `<tr class="bid-row"><td class="num bid">${bar(size)}<span>${compact(size)}</span></td>` +
+      `<td class="num price">${fmt(price, digits)}</td><td></td></tr>`)
+    .join("");
+  const spread = `<tr class="spread"><td colspan="3">spread ${fmt(book.spread, digits)} · ${fmt(book.spread_bps, 2)} bps</td></tr>`;
+  const ladder = $("#ladder");
+  ladder.querySelector("tbody").innerHTML = askRows + spread + bidRows;
+  dash.ladderUpdates += 1;
+  dash.lastBook = { update_id: book.update_id, best_bid: book.best_bid, best_ask: book.best_ask };
+  ladder.dataset.updates = String(dash.ladderUpdates);
+  ladder.dataset.updateId = String(book.update_id);
+  $("#book-state").textContent = book.state;
+}
+
+function renderGauges(imbalance) {
+  if (!imbalance) return;
+  const keys = ["top1", "top5", "top10", "top25", "bps10", "bps50", "book"];
+  $("#gauges").innerHTML = keys
+    .map((key) => {
+      const value = imbalance.values[key];
+      const pct = Math.max(0, Math.min(1, value ?? 0.5)) * 100;
+      return (
+        `<div class="gauge" data-key="${key}"><span>${key}</span>` +
+        `<div class="track"><div class="fill" style="width:${pct.toFixed(1)}%"></div><div class="mid"></div></div>` +
+        `<span class="num">${fmt(value, 2)}</span></div>`
+      );
+    })
+    .join("");
+  const label = $("#imb-label");
+  label.textContent = imbalance.label.replace("_", " ");
+  label.className = `label ${imbalance.label === "bid_pressure" ? "pos" : imbalance.label === "ask_pressure" ? "neg" : ""}`;
+}
+
+// ---- trades tape ----
+function renderTape(view) {
+  $("#tape tbody").innerHTML = view.trades
+    .map((t) => {
+      const time = new Date(t.ts_event_ns / 1e6).toISOString().slice(11, 23);
+      return (
+        `<tr class="${t.side}${t.large ? " large" : ""}"><td>${time}</td>` +
+        `<td class="num">${fmt(t.price, decimalsOf(t.price))}</td>` +
+        `<td class="num">${compact(t.size)}</td><td class="num">${compact(t.notional)}</td></tr>`
+      );
+    })
+    .join("");
+}
+
+// ---- selected symbol detail: refreshed on WS state ticks, never in a tight loop ----
+let detailInFlight = false;
+let detailLast = 0;
+let detailPending = false;
+async function refreshDetail() {
+  const now = performance.now();
+  if (detailInFlight || now - detailLast < DETAIL_MIN_INTERVAL_MS) {
+    detailPending = true;
+    return;
+  }
+  detailInFlight = true;
+  detailPending = false;
+  detailLast = now;
+  const symbol = dash.symbol;
+  try {
+    const path = `/api/symbol/${encodeURIComponent(symbol)}`;
+    const [book, trades] = await Promise.all([
+      getJSON(`${path}/book?depth=${LADDER_DEPTH}`).catch(() => null),
+      getJSON(`${path}/trades?limit=40`),
+      loadCandles(false),
+    ]);
+    if (symbol === dash.symbol) {
+      if (book && book.bids) renderLadder(book);
+      renderTape(trades);
+    }
+  } catch (error) {
+    console.warn("refresh failed", error);
+  } finally {
+    detailInFlight = false;
+    if (detailPending) setTimeout(refreshDetail, DETAIL_MIN_INTERVAL_MS);
+  }
+}
+
+async function selectSymbol(symbol) {
+  if (!symbol) return;
+  dash.symbol = symbol;
+  dash.candles = [];
+  dash.ladderUpdates = 0;
+  $("#symbol-title").textContent = symbol;
+  const url = new URL(location.href);
+  url.searchParams.set("symbol", symbol);
+  url.searchParams.set("tf", dash.timeframe);
+  history.replaceState(null, "", url);
+  renderScanner();
+  await loadCandles(true);
+  detailLast = 0;
+  await refreshDetail();
+}
+
+async function selectTimeframe(timeframe) {
+  dash.timeframe = timeframe;
+  for (const button of document.querySelectorAll("#timeframes button")) {
+    button.classList.toggle("active", button.dataset.tf === timeframe);
+  }
+  if (dash.symbol) {
+    const url = new URL(location.href);
+    url.searchParams.set("tf", timeframe);
+    history.replaceState(null, "", url);
+    dash.candles = [];
+    await loadCandles(true);
+  }
+}
+$("#timeframes").addEventListener("click", (event) => {
+  const button = event.target.closest("button[data-tf]");
+  if (button) selectTimeframe(button.dataset.tf);
+});
+
+// ---- WebSocket ----
+let socket = null;
+let retryMs = 500;
+function setWsStatus(state) {
+  dash.ws = state;
+  const pill = $("#ws-status");
+  pill.dataset.state = state;
+  pill.textContent = `ws: ${state}`;
+}
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  socket = new WebSocket(`${scheme}://${location.host}/ws`);
+  socket.addEventListener("open", () => {
+    retryMs = 500;
+    setWsStatus("open");
+    socket.send(JSON.stringify({ op: "subscribe", symbols: [...rows.keys()] }));
+  });
+  socket.addEventListener("message", (event) => {
+    const message = JSON.parse(event.data);
+    if (message.type === "state") {
+      dash.stateMessages += 1;
+      rows.set(message.symbol, rowFromState(message.symbol, message.data));
+      markScannerDirty();
+      if (message.symbol === dash.symbol) {
+        const d = message.data;
+        const digits = decimalsOf(d.mid || 1);
+        $("#quote").textContent =
+          `bid ${d.best_bid ? fmt(d.best_bid[0], digits) : "—"}  ask ${d.best_ask ? fmt(d.best_ask[0], digits) : "—"}` +
+          `  micro ${fmt(d.microprice, digits)}  cumΔ ${compact(d.cumulative.delta)}  ${d.sync_state}`;
+        renderGauges(d.imbalance);
+        refreshDetail();
+      }
+    } else if (message.type === "candle") {
+      dash.candleMessages += 1;
+      if (message.symbol === dash.symbol && message.timeframe === dash.timeframe) {
+        drawCandles([message.candle], false);
+      }
+    } else if (message.type === "error") {
+      console.warn("stream error:", message.message);
+    }
+  });
+  socket.addEventListener("close", () => {
+    setWsStatus("closed");
+    setTimeout(connect, retryMs);
+    retryMs = Math.min(retryMs * 2, 10000);
+  });
+}
+
+// ---- feed health ----
+async function pollHealth() {
+  try {
+    const report = await getJSON("/api/monitor/health");
+    const pill = $("#health");
+    pill.dataset.status = report.status;
+    pill.textContent =
+      `feed: ${report.status} · ${report.books_in_sync}/${report.symbols} in sync · ` +
+      `last frame ${fmt(report.last_frame_age_ms, 0)} ms`;
+    pill.title = report.reason || "GET /api/monitor/health";
+  } catch (error) {
+    $("#health").dataset.status = "down";
+    $("#health").textContent = "feed: unreachable";
+  }
+  setTimeout(pollHealth, HEALTH_EVERY_MS);
+}
+
+// ---- start ----
+async function start() {
+  const params = new URLSearchParams(location.search);
+  const timeframe = TIMEFRAMES.includes(params.get("tf")) ? params.get("tf") : "15s";
+  const table = await getJSON("/api/symbols");
+  for (const row of table.symbols) rows.set(row.symbol, row);
+  renderScanner();
+  await selectTimeframe(timeframe);
+  const wanted = (params.get("symbol") || "").toUpperCase();
+  await selectSymbol(rows.has(wanted) ? wanted : table.symbols[0]?.symbol);
+  connect();
+  pollHealth();
+}
+start();

@@ -1,0 +1,219 @@
+"""The dashboard in headless Chromium against simulator -> live feed -> engine -> API.
+
+Needs Debian's Chromium at /usr/bin/chromium (CI installs it; `apt-get install chromium`) and
+the vendored charting library (`npm ci && npm run build`, run by the Makefile's bootstrap).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from scalper.api import create_app, serve_api
+from scalper.api.app import DASHBOARD_DIR
+from scalper.book import SyncState
+from scalper.engine import Engine
+from scalper.feed import FeedSettings, LiveFeed
+from scalper.venues.bybit.ws import ConnectionSettings
+from scalper.venues.simulator.server import SimulatorConfig, serve_simulator
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+VENDOR = DASHBOARD_DIR / "vendor" / "lightweight-charts.standalone.production.js"
+SCREENSHOT = Path(__file__).resolve().parents[2] / "artifacts" / "dashboard.png"
+
+
+@dataclass
+class LiveStack:
+    """Simulator + feed + API on an event loop in a background thread."""
+
+    url: str = ""
+    symbols: list[str] = field(default_factory=list)
+    ready: threading.Event = field(default_factory=threading.Event)
+    error: BaseException | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+    stop: asyncio.Event | None = None
+
+
+def _run_stack(stack: LiveStack) -> None:
+    async def main() -> None:
+        stack.loop = asyncio.get_running_loop()
+        stack.stop = asyncio.Event()
+        simulator = await serve_simulator(SimulatorConfig(symbols=5, seed=11, rate=1.0))
+        engine = Engine()
+        settings = FeedSettings(
+            ws_url=simulator.ws_url("linear"),
+            candle_grace_s=0.3,
+            candle_timer_s=0.1,
+            connection=ConnectionSettings(stale_after_s=20.0, backoff_initial_s=0.05),
+            seed=5,
+        )
+        feed = LiveFeed(engine, simulator.symbols, settings)
+        server = await serve_api(create_app(engine, feed, ws_tick_s=0.25), port=0)
+        await feed.start()
+        try:
+            deadline = time.monotonic() + 15
+            while not all(
+                (state := engine.symbols.get(s)) is not None
+                and state.book is not None
+                and state.book.state is SyncState.IN_SYNC
+                and state.counters.trades > 0
+                for s in simulator.symbols
+            ):
+                if time.monotonic() > deadline:
+                    raise AssertionError("books not in sync with trades within 15 s")
+                await asyncio.sleep(0.05)
+            stack.url = server.url
+            stack.symbols = list(simulator.symbols)
+            stack.ready.set()
+            await stack.stop.wait()
+        finally:
+            await server.stop()
+            await feed.stop()
+            await simulator.stop()
+
+    try:
+        asyncio.run(main())
+    except BaseException as exc:  # reported to the test thread
+        stack.error = exc
+        stack.ready.set()
+
+
+@pytest.fixture
+def live_stack() -> Iterator[LiveStack]:
+    stack = LiveStack()
+    thread = threading.Thread(target=_run_stack, args=(stack,), daemon=True)
+    thread.start()
+    assert stack.ready.wait(30), "the simulator stack did not start within 30 s"
+    if stack.error is not None:
+        raise stack.error
+    try:
+        yield stack
+    finally:
+        if stack.loop is not None and stack.stop is not None:
+            stack.loop.call_soon_threadsafe(stack.stop.set)
+        thread.join(15)
+
+
+def _dashboard_state(page: object) -> dict:
+    return page.evaluate(  # type: ignore[attr-defined]
+        """() => {
+            const d = window.__dashboard;
+            const chart = document.querySelector('#chart').dataset;
+            return {
+                symbol: d.symbol, timeframe: d.timeframe, ws: d.ws,
+                candles: d.candles.length,
+                starts: d.candles.map(c => c.start_ns),
+                closes: d.candles.map(c => c.close),
+                chartSymbol: chart.symbol, chartTimeframe: chart.timeframe,
+                chartCandles: Number(chart.candles),
+                ladderUpdates: d.ladderUpdates, updateId: d.lastBook && d.lastBook.update_id,
+                ladderRows: document.querySelectorAll('#ladder tbody tr').length,
+                scannerRows: document.querySelectorAll('#scanner tbody tr').length,
+                tapeRows: document.querySelectorAll('#tape tbody tr').length,
+                health: document.querySelector('#health').dataset.status,
+                stateMessages: d.stateMessages,
+            };
+        }"""
+    )
+
+
+def test_dashboard_renders_live_data(live_stack: LiveStack) -> None:
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: install Debian's Chromium (apt-get install -y chromium); "
+            "the dashboard test needs it and does not skip"
+        )
+    assert VENDOR.exists(), f"{VENDOR} is missing: run `npm ci && npm run build` (or make)"
+    from playwright.sync_api import sync_playwright
+
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page.on(
+                "console",
+                lambda message: errors.append(message.text) if message.type == "error" else None,
+            )
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(f"{live_stack.url}/?tf=15s", wait_until="load")
+
+            # The scanner lists every symbol and the first one is selected with its candles.
+            page.wait_for_function(
+                "() => window.__dashboard && window.__dashboard.candles.length > 0"
+                " && window.__dashboard.ladderUpdates > 0"
+                " && document.querySelectorAll('#scanner tbody tr').length === 5"
+                " && window.__dashboard.ws === 'open'",
+                timeout=15_000,
+            )
+            first = _dashboard_state(page)
+            assert first["symbol"] == sorted(live_stack.symbols)[0] == first["chartSymbol"]
+            assert first["chartTimeframe"] == "15s" and first["chartCandles"] == first["candles"]
+            assert all(close > 0 for close in first["closes"])
+            assert 3 <= first["ladderRows"] <= 2 * 20 + 1
+            assert page.locator("#chart canvas").count() > 0
+
+            # The ladder keeps updating over the WebSocket ticks.
+            page.wait_for_function(
+                f"() => window.__dashboard.ladderUpdates >= {first['ladderUpdates'] + 3}"
+                f" && window.__dashboard.lastBook.update_id !== {first['updateId']}",
+                timeout=15_000,
+            )
+
+            # Switching symbol redraws the chart with the other symbol's candles.
+            other = sorted(live_stack.symbols)[2]
+            page.click(f"#scanner tbody tr[data-symbol='{other}']")
+            page.wait_for_function(
+                f"() => document.querySelector('#chart').dataset.symbol === '{other}'"
+                " && window.__dashboard.candles.length > 0",
+                timeout=10_000,
+            )
+            switched = _dashboard_state(page)
+            assert switched["symbol"] == other
+            assert switched["closes"][-1] != first["closes"][-1]
+
+            # Switching timeframe redraws 5 m candles (starts on a 5 minute grid).
+            page.click("#timeframes button[data-tf='5m']")
+            page.wait_for_function(
+                "() => document.querySelector('#chart').dataset.timeframe === '5m'"
+                " && window.__dashboard.candles.length > 0",
+                timeout=10_000,
+            )
+            five = _dashboard_state(page)
+            assert all(start % 300_000_000_000 == 0 for start in five["starts"])
+            page.click("#timeframes button[data-tf='15s']")
+            page.wait_for_function(
+                "() => document.querySelector('#chart').dataset.timeframe === '15s'",
+                timeout=10_000,
+            )
+            page.wait_for_function(
+                "() => document.querySelector('#health').dataset.status === 'ok'"
+                " && document.querySelectorAll('#tape tbody tr').length > 0",
+                timeout=10_000,
+            )
+
+            # Sorting the scanner by imbalance (descending) orders the rows.
+            page.click("#scanner th[data-sort='imbalance']")
+            page.click("#scanner th[data-sort='delta_1m']")
+            page.click("#scanner th[data-sort='imbalance']")
+            page.wait_for_timeout(300)
+            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOT))
+        finally:
+            browser.close()
+    assert errors == [], f"console errors: {errors}"
