@@ -5,19 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 
 import uvicorn
 from fastapi import FastAPI
 
+from scalper.embedded_server import EmbeddedServer, listen
 from scalper.errors import ConfigError
-
-
-class _EmbeddedServer(uvicorn.Server):
-    """uvicorn without its signal handlers: the loop's owner decides what Ctrl-C does."""
-
-    def capture_signals(self) -> contextlib.AbstractContextManager[None]:  # type: ignore[override]
-        return contextlib.nullcontext()
 
 
 class ApiServer:
@@ -44,8 +37,8 @@ class ApiServer:
 
 async def serve_api(app: FastAPI, host: str = "127.0.0.1", port: int = 8090) -> ApiServer:
     """Start serving `app` on this loop; returns once listening."""
-    sock = _listen(host, port)
-    server = _EmbeddedServer(
+    sock = listen(host, port)
+    server = EmbeddedServer(
         uvicorn.Config(
             app,
             host=host,
@@ -67,17 +60,3 @@ async def serve_api(app: FastAPI, host: str = "127.0.0.1", port: int = 8090) -> 
             raise ConfigError(f"the API could not serve on {host}:{port}")
         await asyncio.sleep(0.005)
     return ApiServer(server, task, host, sock.getsockname()[1])
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(1024)
-        sock.setblocking(False)
-    except OSError as exc:
-        sock.close()
-        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
-    return sock

@@ -16,7 +16,6 @@ one writer task per connection. The pump never awaits a client.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
 import time
 from collections import deque
@@ -26,6 +25,7 @@ from typing import Annotated, Any, Final
 import msgspec
 import uvicorn
 
+from scalper.embedded_server import EmbeddedServer, listen
 from scalper.errors import ConfigError
 from scalper.events import Level
 from scalper.venues.simulator.faults import FAULT_KINDS, FaultConfig, fault_dice
@@ -89,14 +89,6 @@ class SimulatorConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     faults: FaultConfig = FaultConfig()
 
 
-class _EmbeddedServer(uvicorn.Server):
-    """uvicorn without its signal handlers: the simulator runs inside someone else's loop, whose
-    owner decides what Ctrl-C does (asyncio.run cancels the main task)."""
-
-    def capture_signals(self) -> contextlib.AbstractContextManager[None]:  # type: ignore[override]
-        return contextlib.nullcontext()
-
-
 class _App:
     """ASGI entry: WebSocket scopes go to the desk with uvicorn's own `send` (whose transport a
     dropped connection aborts), everything else to the Starlette REST app."""
@@ -153,7 +145,7 @@ class ExchangeSimulator:
         self._origin_ns = 0
         self._second = -1
         self._socket: socket.socket | None = None
-        self._server: _EmbeddedServer | None = None
+        self._server: EmbeddedServer | None = None
         self._serve_task: asyncio.Task[None] | None = None
         self._pump_task: asyncio.Task[None] | None = None
         self.port = 0
@@ -167,13 +159,13 @@ class ExchangeSimulator:
         """Listen, build the source and start pumping; `port` is the bound port afterwards."""
         if self._socket is not None or self._server is not None:
             raise RuntimeError("a simulator starts once; make a new one")
-        self._socket = _listen(self.host, self._requested_port)  # first: a busy port costs nothing
+        self._socket = listen(self.host, self._requested_port)  # first: a busy port costs nothing
         self.port = self._socket.getsockname()[1]
         try:
             self._frames = self._open_source()
             self._desk.catalog = self.catalog
             app = _App(self._desk, MarketEndpoints(self.catalog, self.truth).app())
-            self._server = _EmbeddedServer(
+            self._server = EmbeddedServer(
                 uvicorn.Config(
                     app,
                     host=self.host,
@@ -386,22 +378,6 @@ class ExchangeSimulator:
             self._held.append(raw)
             return
         self._publisher.publish(raw)
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    """A listening TCP socket (bound here so that a busy port is a clear error, and port 0
-    gives a free one)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(1024)
-        sock.setblocking(False)
-    except OSError as exc:
-        sock.close()
-        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
-    return sock
 
 
 async def serve_simulator(
