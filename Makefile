@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 ARGS   ?=
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench bench-load clean
 
 $(STAMP): pyproject.toml package.json package-lock.json
 	python3 -m venv $(VENV)
@@ -29,6 +29,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)  ## benchmark: decode floor vs engine vs seed-style, prints a table
 	$(PY) -m bench $(ARGS)
+
+bench-load: $(STAMP)  ## live path: simulator process vs feed + engine (ARGS="--symbols 300 --rate 10")
+	$(PY) -m bench.load $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
