@@ -34,6 +34,11 @@ from scalper.venues.bybit.wire import decode_frame
 
 log = logging.getLogger(__name__)
 
+# Enum members as module constants: ~140 ns saved per lookup on the hot path (see book.py).
+_IN_SYNC: Final = SyncState.IN_SYNC
+_APPLIED: Final = ApplyResult.APPLIED
+_IGNORED: Final = ApplyResult.IGNORED
+
 _MAX_ERROR_KINDS: Final = 256
 """Distinct malformed-frame kinds remembered for log-once; wire.py produces about a dozen."""
 
@@ -207,13 +212,13 @@ class Engine:
         ts = update.ts_event_ns
         self._advance(state, ts)
         book = state.books.get(update.depth) or state.book_for(update.depth)
-        was_in_sync = book.state is SyncState.IN_SYNC
+        was_in_sync = book.state is _IN_SYNC
         result = book.apply(update)
         ofi = 0.0
-        if result is ApplyResult.APPLIED:
+        if result is _APPLIED:
             if book is state.book:
                 ofi = state.ofi.update(book.bids.best(), book.asks.best())
-        elif result is ApplyResult.IGNORED:
+        elif result is _IGNORED:
             counters.ignored_deltas += 1
         else:
             self._on_book_transition(state, book, result, was_in_sync)
