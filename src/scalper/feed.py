@@ -39,6 +39,8 @@ class FeedSettings(msgspec.Struct, frozen=True):
     candle_grace_s: float = 2.0
     """A candle is closed on the wall clock once its end plus this grace has passed."""
     candle_timer_s: float = 0.5
+    rate_window_s: float = 5.0
+    """Per-symbol frames/s is measured over windows of this length."""
     resync_retry_s: float = 3.0
     """A book still out of sync this long after its last resync request is resynced again; it
     is also the shortest interval between two requests for one topic (no flood on flapping)."""
@@ -56,6 +58,10 @@ class SymbolFeedStats(msgspec.Struct):
     """Local receive time minus the venue's event time of the last frame."""
     max_lag_ns: int = 0
     resyncs_sent: int = 0
+    frames_per_s: float = 0.0
+    """Frames received per second over the last rate window (updated by the feed's timer)."""
+    rate_window_frames: int = 0
+    rate_window_start_ns: int = 0
 
 
 class LiveFeed:
@@ -141,8 +147,23 @@ class LiveFeed:
         grace_ns = int(self.settings.candle_grace_s * 1e9)
         while True:
             await asyncio.sleep(self.settings.candle_timer_s)
-            self.engine.close_candles_until(time.time_ns() - grace_ns)
+            now_ns = time.time_ns()
+            self.engine.close_candles_until(now_ns - grace_ns)
             self._heal_books()
+            self._update_rates(now_ns)
+
+    def _update_rates(self, now_ns: int) -> None:
+        """Per-symbol frames/s over `rate_window_s`: timer work only, nothing per frame."""
+        window_ns = int(self.settings.rate_window_s * 1e9)
+        for stats in self.symbol_stats.values():
+            elapsed = now_ns - stats.rate_window_start_ns
+            if stats.rate_window_start_ns == 0:
+                stats.rate_window_start_ns = now_ns
+                stats.rate_window_frames = stats.frames
+            elif elapsed >= window_ns:
+                stats.frames_per_s = (stats.frames - stats.rate_window_frames) * 1e9 / elapsed
+                stats.rate_window_start_ns = now_ns
+                stats.rate_window_frames = stats.frames
 
     def _heal_books(self) -> None:
         depth = self.settings.depth

@@ -117,6 +117,7 @@ def test_fifty_symbols_heal_from_every_fault_and_match_the_truth() -> None:
         assert sum(c.stats.reconnects for c in feed.connections) >= 2 * len(feed.connections)
         assert sum(c.stats.stale_timeouts for c in feed.connections) >= 1
         assert feed.symbol_stats[gap].resyncs_sent >= 1
+        assert all(feed.symbol_stats[s].frames_per_s > 0 for s in symbols)
         assert simulator.fault_counts["gap"] >= 1 and simulator.fault_counts["drop"] >= 1
 
     asyncio.run(scenario())
