@@ -18,6 +18,7 @@ from scalper.app import LiveOptions, run_live, serve_simulator_until_stopped
 from scalper.config import EngineConfig
 from scalper.engine import Engine
 from scalper.errors import ScalperError
+from scalper.logs import configure_logging
 from scalper.replay import replay_file
 from scalper.summary import summary_table
 from scalper.venues.simulator.faults import parse_fault_spec
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--ws-url", help="public WebSocket URL (overrides mainnet/testnet)")
     run.add_argument("--duration", type=float, help="stop after this many seconds")
     _api_arguments(run)
+    _log_arguments(run)
     run.add_argument(
         "--stale-after",
         type=float,
@@ -60,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--host", default="127.0.0.1")
     simulate.add_argument("--port", type=int, default=9100)
     _market_arguments(simulate, symbols=300)
+    _log_arguments(simulate)
     simulate.add_argument("--replay", type=Path, metavar="FILE", help="serve a frame file instead")
     simulate.add_argument("--speed", type=float, default=1.0, help="replay speed multiplier")
 
@@ -69,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     _market_arguments(demo, symbols=50)
     demo.add_argument("--duration", type=float, help="stop after this many seconds")
     _api_arguments(demo)
+    _log_arguments(demo)
     demo.add_argument(
         "--offline",
         action="store_true",
@@ -78,6 +82,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seconds", type=float, default=60.0, help="market time for --offline")
     demo.add_argument("--json", type=Path, metavar="OUT", help="write the final state as JSON")
     return parser
+
+
+def _log_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--log-file",
+        type=Path,
+        help="also log to this file, rotated at 10 MB with 3 old files kept",
+    )
 
 
 def _api_arguments(parser: argparse.ArgumentParser) -> None:
@@ -99,8 +111,7 @@ def _market_arguments(parser: argparse.ArgumentParser, symbols: int) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("scalper").setLevel(logging.INFO)
+    configure_logging(logging.INFO, getattr(args, "log_file", None))
     try:
         if args.command == "replay":
             return _replay(args)

@@ -103,6 +103,8 @@ class BybitConnection:
                     settings.backoff_initial_s, settings.backoff_max_s, self._rng
                 )
             except (OSError, WebSocketException, TimeoutError) as exc:
+                if self._stopping:  # our own close on shutdown: nothing was lost
+                    break
                 self.stats.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("%s: connection lost (%s)", self.name, self.stats.last_error)
             if self._stopping:
