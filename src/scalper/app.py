@@ -17,6 +17,7 @@ from scalper.config import EngineConfig
 from scalper.engine import Engine
 from scalper.feed import FeedSettings, LiveFeed
 from scalper.venues.bybit.rest import fetch_universe
+from scalper.venues.bybit.ws import ConnectionSettings
 from scalper.venues.simulator.server import ExchangeSimulator, SimulatorConfig, serve_simulator
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ class LiveOptions(msgspec.Struct, frozen=True):
     api_host: str = "127.0.0.1"
     api_port: int = 8090
     api: bool = True
-    """Serve the HTTP/WebSocket API (and, later, the dashboard) in this process."""
+    """Serve the HTTP/WebSocket API and the dashboard in this process."""
 
 
 async def run_live(options: LiveOptions, engine: Engine | None = None) -> Engine:
@@ -52,12 +53,10 @@ async def run_live(options: LiveOptions, engine: Engine | None = None) -> Engine
         )
     symbols = [instrument.symbol for instrument in instruments]
     log.info("tracking %d %s symbols from %s", len(symbols), options.category, options.ws_url)
-    settings = FeedSettings(ws_url=options.ws_url, category=options.category)
-    settings = msgspec.structs.replace(
-        settings,
-        connection=msgspec.structs.replace(
-            settings.connection, stale_after_s=options.stale_after_s
-        ),
+    settings = FeedSettings(
+        ws_url=options.ws_url,
+        category=options.category,
+        connection=ConnectionSettings(stale_after_s=options.stale_after_s),
     )
     feed = LiveFeed(engine, symbols, settings, {i.symbol: i for i in instruments})
     await feed.start()
