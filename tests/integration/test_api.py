@@ -15,14 +15,13 @@ import httpx
 import websockets
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
+from tests.integration.support import api_stack, wait_until
 
-from scalper.api import ApiServer, create_app, serve_api
-from scalper.book import SyncState
+from scalper.api import ApiServer
 from scalper.config import EngineConfig
 from scalper.engine import Engine
-from scalper.feed import FeedSettings, LiveFeed
-from scalper.venues.bybit.ws import ConnectionSettings
-from scalper.venues.simulator.server import ExchangeSimulator, SimulatorConfig, serve_simulator
+from scalper.feed import LiveFeed
+from scalper.venues.simulator.server import ExchangeSimulator
 
 FAST_CANDLES = EngineConfig(timeframes=("2s", "1m", "5m"))
 
@@ -41,14 +40,6 @@ class Stack:
         return self.simulator.symbols
 
 
-async def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
 def run_with_api(
     scenario: Callable[[Stack], Awaitable[None]],
     engine_config: EngineConfig | None = None,
@@ -58,38 +49,13 @@ def run_with_api(
     """Simulator (5 symbols) -> live feed -> engine -> API, all on one loop; run `scenario`."""
 
     async def main() -> None:
-        simulator = await serve_simulator(SimulatorConfig(symbols=5, seed=11, rate=rate))
-        engine = Engine(engine_config)
-        settings = FeedSettings(
-            ws_url=simulator.ws_url("linear"),
-            candle_grace_s=0.3,
-            candle_timer_s=0.1,
-            connection=ConnectionSettings(stale_after_s=20.0, backoff_initial_s=0.05),
-            seed=5,
-        )
-        feed = LiveFeed(engine, simulator.symbols, settings)
-        app = create_app(engine, feed, started_ns=time.time_ns(), **app_options)
-        server = await serve_api(app, port=0)
-        await feed.start()
-        try:
-            async with httpx.AsyncClient(base_url=server.url, timeout=10.0) as http:
-                stack = Stack(simulator, engine, feed, app, server, http)
-                await wait_until(
-                    lambda: all(
-                        (state := engine.symbols.get(s)) is not None
-                        and state.book is not None
-                        and state.book.state is SyncState.IN_SYNC
-                        and state.counters.trades > 0
-                        for s in simulator.symbols
-                    ),
-                    10,
-                    "books in sync and trades",
-                )
-                await scenario(stack)
-        finally:
-            await server.stop()
-            await feed.stop()
-            await simulator.stop()
+        async with (
+            api_stack(engine_config, rate, **app_options) as live,
+            httpx.AsyncClient(base_url=live.server.url, timeout=10.0) as http,
+        ):
+            await scenario(
+                Stack(live.simulator, live.engine, live.feed, live.app, live.server, http)
+            )
 
     asyncio.run(main())
 

@@ -8,20 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from tests.integration.support import api_stack
 
-from scalper.api import create_app, serve_api
 from scalper.api.app import DASHBOARD_DIR
-from scalper.book import SyncState
-from scalper.engine import Engine
-from scalper.feed import FeedSettings, LiveFeed
-from scalper.venues.bybit.ws import ConnectionSettings
-from scalper.venues.simulator.server import SimulatorConfig, serve_simulator
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -53,38 +47,11 @@ def _run_stack(stack: LiveStack) -> None:
     async def main() -> None:
         stack.loop = asyncio.get_running_loop()
         stack.stop = asyncio.Event()
-        simulator = await serve_simulator(SimulatorConfig(symbols=5, seed=11, rate=1.0))
-        engine = Engine()
-        settings = FeedSettings(
-            ws_url=simulator.ws_url("linear"),
-            candle_grace_s=0.3,
-            candle_timer_s=0.1,
-            connection=ConnectionSettings(stale_after_s=20.0, backoff_initial_s=0.05),
-            seed=5,
-        )
-        feed = LiveFeed(engine, simulator.symbols, settings)
-        server = await serve_api(create_app(engine, feed, ws_tick_s=0.25), port=0)
-        await feed.start()
-        try:
-            deadline = time.monotonic() + 15
-            while not all(
-                (state := engine.symbols.get(s)) is not None
-                and state.book is not None
-                and state.book.state is SyncState.IN_SYNC
-                and state.counters.trades > 0
-                for s in simulator.symbols
-            ):
-                if time.monotonic() > deadline:
-                    raise AssertionError("books not in sync with trades within 15 s")
-                await asyncio.sleep(0.05)
-            stack.url = server.url
-            stack.symbols = list(simulator.symbols)
+        async with api_stack(ready_timeout=15, ws_tick_s=0.25) as live:
+            stack.url = live.server.url
+            stack.symbols = list(live.symbols)
             stack.ready.set()
             await stack.stop.wait()
-        finally:
-            await server.stop()
-            await feed.stop()
-            await simulator.stop()
 
     try:
         asyncio.run(main())

@@ -10,9 +10,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 
 import httpx
+from tests.integration.support import wait_until
 
 from scalper.book import SyncState
 from scalper.engine import Engine
@@ -34,14 +34,6 @@ def feed_settings(simulator: ExchangeSimulator, per_connection: int = 20) -> Fee
         connection=FAST_HEALING,
         seed=7,
     )
-
-
-async def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 def all_in_sync(engine: Engine, symbols: list[str]) -> bool:

@@ -1,0 +1,88 @@
+"""Shared pieces of the loopback tests: waiting on a condition, and the simulator -> live feed ->
+engine -> API stack that the API and dashboard tests both run."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+
+from scalper.api import ApiServer, create_app, serve_api
+from scalper.book import SyncState
+from scalper.config import EngineConfig
+from scalper.engine import Engine
+from scalper.feed import FeedSettings, LiveFeed
+from scalper.venues.bybit.ws import ConnectionSettings
+from scalper.venues.simulator.server import ExchangeSimulator, SimulatorConfig, serve_simulator
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll `condition` every 50 ms; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+@dataclass
+class ApiStack:
+    simulator: ExchangeSimulator
+    engine: Engine
+    feed: LiveFeed
+    app: FastAPI
+    server: ApiServer
+
+    @property
+    def symbols(self) -> list[str]:
+        return self.simulator.symbols
+
+
+def books_ready(engine: Engine, symbols: list[str]) -> bool:
+    """Every symbol has a book in sync and has seen trades."""
+    return all(
+        (state := engine.symbols.get(s)) is not None
+        and state.book is not None
+        and state.book.state is SyncState.IN_SYNC
+        and state.counters.trades > 0
+        for s in symbols
+    )
+
+
+@asynccontextmanager
+async def api_stack(
+    engine_config: EngineConfig | None = None,
+    rate: float = 1.0,
+    ready_timeout: float = 10.0,
+    **app_options: float,
+) -> AsyncIterator[ApiStack]:
+    """Simulator (5 symbols) -> live feed -> engine -> API on port 0, ready when every book is
+    in sync with trades; everything stopped on exit."""
+    simulator = await serve_simulator(SimulatorConfig(symbols=5, seed=11, rate=rate))
+    engine = Engine(engine_config)
+    settings = FeedSettings(
+        ws_url=simulator.ws_url("linear"),
+        candle_grace_s=0.3,
+        candle_timer_s=0.1,
+        connection=ConnectionSettings(stale_after_s=20.0, backoff_initial_s=0.05),
+        seed=5,
+    )
+    feed = LiveFeed(engine, simulator.symbols, settings)
+    app = create_app(engine, feed, started_ns=time.time_ns(), **app_options)
+    server = await serve_api(app, port=0)
+    await feed.start()
+    try:
+        await wait_until(
+            lambda: books_ready(engine, simulator.symbols),
+            ready_timeout,
+            "books in sync with trades",
+        )
+        yield ApiStack(simulator, engine, feed, app, server)
+    finally:
+        await server.stop()
+        await feed.stop()
+        await simulator.stop()
