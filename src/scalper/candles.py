@@ -299,6 +299,19 @@ class CandleSeries:
         self.closed.extend(done)
         return done
 
+    def restore(self, candles: Sequence[Candle]) -> None:
+        """Load closed candles from a recording (warm start), before any event.
+
+        Only the last `history` are kept. The next event starts a new candle without filling
+        the gap since the last restored one: no data is not a flat market.
+        """
+        if self._open_start is not None or self.forming is not None:
+            raise ValueError("restore() is only possible before the first event")
+        kept = sorted(candles, key=lambda candle: candle.start_ns)[-self.history :]
+        self.closed.extend(kept)
+        if kept:
+            self._last_close = kept[-1].close
+
     def add_trade(self, ts_ns: int, price: float, size: float, side: int) -> Sequence[Candle]:
         """Close what `ts_ns` ends, then add the trade to the forming candle.
 

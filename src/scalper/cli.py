@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import logging
 import sys
 import time
@@ -13,13 +14,23 @@ from pathlib import Path
 import msgspec
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+from rich.table import Table
 
-from scalper.app import LiveOptions, run_live, serve_simulator_until_stopped
-from scalper.config import EngineConfig
+from scalper.app import (
+    LiveOptions,
+    PacedReplay,
+    replay_paced,
+    run_live,
+    serve_simulator_until_stopped,
+)
+from scalper.config import EngineConfig, parse_size, parse_time_ns
 from scalper.engine import Engine
-from scalper.errors import ScalperError
+from scalper.errors import ConfigError, ScalperError
 from scalper.logs import configure_logging
-from scalper.replay import replay_file
+from scalper.replay import replay_file, replay_recording
+from scalper.storage.query import run_query
+from scalper.storage.reader import recorded_rows
+from scalper.storage.recorder import RecorderSettings
 from scalper.summary import summary_table
 from scalper.venues.simulator.faults import parse_fault_spec
 from scalper.venues.simulator.server import ExchangeSimulator, SimulatorConfig, serve_simulator
@@ -35,11 +46,41 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    replay = commands.add_parser("replay", help="replay a file of raw frames through the engine")
-    replay.add_argument("file", type=Path, help="one raw frame per line; plain, .gz or .zst")
+    replay = commands.add_parser(
+        "replay", help="replay a recording (data dir) or a file of raw frames through the engine"
+    )
+    replay.add_argument(
+        "file",
+        type=Path,
+        metavar="DATA_DIR|FILE",
+        help="a recorder's data dir, or a frame file (one raw frame per line; plain, .gz, .zst)",
+    )
     replay.add_argument("--json", type=Path, metavar="OUT", help="write the final state as JSON")
     replay.add_argument("--levels", type=int, default=25, help="book levels a side in --json")
     replay.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    replay.add_argument(
+        "--from",
+        dest="start",
+        metavar="T",
+        help="data dir: from this receive "
+        "time (ISO 8601, UTC unless an offset is given, or epoch s/ms/ns)",
+    )
+    replay.add_argument("--to", dest="end", metavar="T", help="data dir: up to this receive time")
+    replay.add_argument("--symbols", help="data dir: only these symbols (comma-separated)")
+    replay.add_argument(
+        "--speed",
+        type=float,
+        help="data dir: replay paced at this multiple of recorded time, serving the API and "
+        "dashboard (--host/--port) meanwhile; default: as fast as possible",
+    )
+    _api_arguments(replay)
+
+    query = commands.add_parser(
+        "query", help="SQL (DuckDB) over a data dir's tables: candles, metrics, frames"
+    )
+    query.add_argument("sql", help='e.g. "select symbol, count(*) from candles group by 1"')
+    query.add_argument("--data-dir", type=Path, default=Path("data"), help="default: ./data")
+    query.add_argument("--csv", action="store_true", help="print CSV instead of a table")
 
     run = commands.add_parser("run", help="run the engine on the live Bybit v5 public feed")
     run.add_argument("--symbols", help="comma-separated symbols (default: top --top by turnover)")
@@ -51,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--duration", type=float, help="stop after this many seconds")
     _api_arguments(run)
     _log_arguments(run)
+    _record_arguments(run, Path("data"))
     run.add_argument(
         "--stale-after",
         type=float,
@@ -73,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--duration", type=float, help="stop after this many seconds")
     _api_arguments(demo)
     _log_arguments(demo)
+    _record_arguments(demo, Path("data/demo"))
     demo.add_argument(
         "--offline",
         action="store_true",
@@ -90,6 +133,33 @@ def _log_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help="also log to this file, rotated at 10 MB with 3 old files kept",
     )
+
+
+def _record_arguments(parser: argparse.ArgumentParser, data_dir: Path) -> None:
+    parser.add_argument(
+        "--data-dir", type=Path, default=data_dir, help=f"recording directory (default: {data_dir})"
+    )
+    parser.add_argument("--no-record", action="store_true", help="record nothing")
+    parser.add_argument(
+        "--max-disk", default="20GB", help="disk budget of the data dir; oldest segments go first"
+    )
+    parser.add_argument(
+        "--retention",
+        type=float,
+        default=30.0,
+        metavar="DAYS",
+        help="delete segments older than this",
+    )
+
+
+def _recording(args: argparse.Namespace) -> dict[str, object]:
+    """The LiveOptions fields of the recording flags."""
+    if args.no_record:
+        return {"data_dir": None}
+    settings = RecorderSettings(
+        max_disk_bytes=parse_size(args.max_disk), retention_days=args.retention
+    )
+    return {"data_dir": args.data_dir, "recorder": settings}
 
 
 def _api_arguments(parser: argparse.ArgumentParser) -> None:
@@ -117,6 +187,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _replay(args)
         if args.command == "run":
             return _run(args)
+        if args.command == "query":
+            return _query(args)
         if args.command == "simulate":
             return _simulate(args)
         return _demo(args)
@@ -133,6 +205,10 @@ def _stdout() -> Console:
 
 def _replay(args: argparse.Namespace) -> int:
     path: Path = args.file
+    if path.is_dir():
+        return _replay_recording(args)
+    if args.start or args.end or args.symbols or args.speed:
+        raise ConfigError("--from, --to, --symbols and --speed need a data dir, not a file")
     engine = Engine(EngineConfig())
     started = time.perf_counter()
     if args.no_progress or not sys.stderr.isatty():
@@ -150,6 +226,56 @@ def _replay(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - started
     _finish(engine, args.json, args.levels if args.json else 25)
     print(f"replayed {frames} frames in {elapsed:.2f} s", file=sys.stderr)
+    return 0
+
+
+def _replay_recording(args: argparse.Namespace) -> int:
+    data_dir: Path = args.file
+    from_ns = parse_time_ns(args.start) if args.start else None
+    to_ns = parse_time_ns(args.end) if args.end else None
+    symbols = (
+        [s.strip().upper() for s in args.symbols.split(",") if s.strip()] if args.symbols else None
+    )
+    engine = Engine(EngineConfig())
+    started = time.perf_counter()
+    if args.speed is not None:
+        if args.speed <= 0:
+            raise ConfigError("--speed must be positive")
+        options = PacedReplay(
+            data_dir, args.speed, from_ns, to_ns, symbols, args.host, args.port, api=not args.no_api
+        )
+        frames = asyncio.run(replay_paced(engine, options))
+    elif args.no_progress or not sys.stderr.isatty():
+        frames = replay_recording(engine, data_dir, from_ns, to_ns, symbols)
+    else:
+        columns = (*Progress.get_default_columns()[:2], TimeRemainingColumn())
+        with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+            task = progress.add_task(f"replay {data_dir}", total=recorded_rows(data_dir))
+            frames = replay_recording(
+                engine,
+                data_dir,
+                from_ns,
+                to_ns,
+                symbols,
+                lambda done: progress.update(task, completed=done),
+            )
+    elapsed = time.perf_counter() - started
+    _finish(engine, args.json, args.levels if args.json else 25)
+    print(f"replayed {frames} recorded rows in {elapsed:.2f} s", file=sys.stderr)
+    return 0
+
+
+def _query(args: argparse.Namespace) -> int:
+    columns, rows = run_query(args.data_dir, args.sql)
+    if args.csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(rows)
+        return 0
+    table = Table(*columns)
+    for row in rows:
+        table.add_row(*("" if value is None else str(value) for value in row))
+    _stdout().print(table)
     return 0
 
 
@@ -172,6 +298,7 @@ def _run(args: argparse.Namespace) -> int:
         api_host=args.host,
         api_port=args.port,
         api=not args.no_api,
+        **_recording(args),  # type: ignore[arg-type]
     )
     engine = asyncio.run(run_live(options))
     _finish(engine, None, 25)
@@ -222,6 +349,8 @@ def _demo(args: argparse.Namespace) -> int:
                 api_host=args.host,
                 api_port=args.port,
                 api=not args.no_api,
+                source="simulator-linear",
+                **_recording(args),  # type: ignore[arg-type]
             )
             return await run_live(options)
         finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 from typing import Annotated, Final
 
@@ -72,3 +73,38 @@ class EngineConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     @property
     def flow_windows_ns(self) -> dict[str, int]:
         return {name: parse_duration_ns(name) for name in self.flow_windows}
+
+
+_SIZE: Final = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?$", re.IGNORECASE)
+_SIZE_UNITS: Final = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
+
+
+def parse_size(text: str) -> int:
+    """'20GB' -> 20_000_000_000, '512MiB' -> 536_870_912, '1000' -> 1000 (bytes)."""
+    match = _SIZE.match(text.strip())
+    if match is None:
+        raise ConfigError(f"not a size: {text!r} (use e.g. 500MB, 20GB, 1.5GiB)")
+    number, unit = float(match.group(1)), (match.group(2) or "").lower()
+    factor = 1024 ** "kmgt".index(unit[0]) * 1024 if "i" in unit else _SIZE_UNITS[unit[:1]]
+    return int(number * factor)
+
+
+def parse_time_ns(text: str) -> int:
+    """A point in time: ISO 8601 (UTC unless an offset is given), or epoch s / ms / ns."""
+    text = text.strip()
+    if text.isdigit():
+        value = int(text)
+        if value < 10**11:
+            return value * 1_000_000_000
+        if value < 10**14:
+            return value * 1_000_000
+        return value
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ConfigError(
+            f"not a time: {text!r} (use e.g. 2026-11-25T19:00 (UTC), or epoch seconds/ms/ns)"
+        ) from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.UTC)
+    return int(moment.timestamp()) * 1_000_000_000 + moment.microsecond * 1_000

@@ -13,12 +13,13 @@ import contextlib
 import logging
 import random
 import time
+from typing import Protocol
 
 import msgspec
 
 from scalper.book import SyncState
 from scalper.engine import Engine, Notification, ResyncNeeded
-from scalper.events import BookUpdate, ControlMessage, TickerUpdate, TradeBatch
+from scalper.events import BookUpdate, ControlMessage, Event, TickerUpdate, TradeBatch
 from scalper.venues.bybit.rest import Instrument
 from scalper.venues.bybit.subscriptions import shard, topics_for
 from scalper.venues.bybit.wire import decode_frame
@@ -27,6 +28,14 @@ from scalper.venues.bybit.ws import BybitConnection, ConnectionSettings, FrameSi
 log = logging.getLogger(__name__)
 
 _MARKET_EVENTS = (BookUpdate, TradeBatch, TickerUpdate)
+
+
+class FrameRecorder(Protocol):
+    """Where the feed writes what the engine is given, in the order it is given (the recorder)."""
+
+    def record_frame(self, raw: bytes, recv_ns: int, event: Event) -> None: ...
+
+    def record_clock(self, until_ns: int, now_ns: int) -> None: ...
 
 
 class FeedSettings(msgspec.Struct, frozen=True):
@@ -73,8 +82,10 @@ class LiveFeed:
         symbols: list[str],
         settings: FeedSettings,
         instruments: dict[str, Instrument] | None = None,
+        recorder: FrameRecorder | None = None,
     ) -> None:
         self.engine = engine
+        self.recorder = recorder
         self.settings = settings
         self.symbols = list(symbols)
         self.instruments = instruments or {}
@@ -106,9 +117,12 @@ class LiveFeed:
     def _sink_for(self, connection: BybitConnection) -> FrameSink:
         engine = self.engine
         stats_by_symbol = self.symbol_stats
+        recorder = self.recorder
 
         def on_frame(raw: bytes, recv_ns: int) -> None:
             event = decode_frame(raw, recv_ns)
+            if recorder is not None:
+                recorder.record_frame(raw, recv_ns, event)
             if type(event) in _MARKET_EVENTS:
                 stats = stats_by_symbol.get(event.symbol)  # type: ignore[union-attr]
                 if stats is not None:
@@ -148,6 +162,8 @@ class LiveFeed:
         while True:
             await asyncio.sleep(self.settings.candle_timer_s)
             now_ns = time.time_ns()
+            if self.recorder is not None:
+                self.recorder.record_clock(now_ns - grace_ns, now_ns)
             self.engine.close_candles_until(now_ns - grace_ns)
             self._heal_books()
             self._update_rates(now_ns)

@@ -1,4 +1,4 @@
-"""Replay files of raw frames through the engine.
+"""Replay raw frames through the engine: from a frame file, or from a recorder's data directory.
 
 A frame file holds one raw venue frame per line, plain, gzip (`.gz`) or zstd (`.zst`). A line may
 start with the local receive time in nanoseconds and a space (`<recv_ns> {...}`); without it the
@@ -18,6 +18,8 @@ import zstandard
 
 from scalper.engine import Engine
 from scalper.errors import InputError
+from scalper.storage.layout import CLOCK_TOPIC
+from scalper.storage.reader import Record, iter_recorded
 
 ProgressCallback = Callable[[int], None]
 """Called with the number of (compressed) file bytes consumed so far."""
@@ -75,4 +77,36 @@ def replay_file(engine: Engine, path: Path, progress: ProgressCallback | None = 
     for recv_ns, frame in iter_frames(path, progress):
         on_frame(frame, recv_ns)
         count += 1
+    return count
+
+
+def apply_record(engine: Engine, record: Record) -> None:
+    """Apply one recorded row: a frame, or the live feed's wall-clock candle close."""
+    recv_ns, ts_ns, topic, payload = record
+    if topic == CLOCK_TOPIC:
+        engine.close_candles_until(ts_ns)
+    else:
+        engine.on_frame(payload, recv_ns)
+
+
+def replay_recording(
+    engine: Engine,
+    data_dir: Path,
+    from_ns: int | None = None,
+    to_ns: int | None = None,
+    symbols: list[str] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Feed a data directory's recorded frames to `engine` in receive order; returns the count.
+
+    `progress` is called now and then with the number of rows applied so far.
+    """
+    count = 0
+    for record in iter_recorded(data_dir, from_ns, to_ns, symbols):
+        apply_record(engine, record)
+        count += 1
+        if progress is not None and count % 8192 == 0:
+            progress(count)
+    if progress is not None:
+        progress(count)
     return count

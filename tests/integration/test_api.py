@@ -124,7 +124,7 @@ def test_every_endpoint_answers_from_the_engine() -> None:
         assert report["status"] == "ok" and report["rss_bytes"] > 0 and report["uptime_s"] > 0
         assert report["connections"][0]["state"] == "open"
         assert report["connections"][0]["lag_ms"] is not None
-        assert report["data_dir"]["bytes_used"] is None and report["data_dir"]["note"]
+        assert report["data_dir"]["recording"] is False and report["data_dir"]["bytes_used"] is None
 
         metrics = await http.get("/metrics")
         assert metrics.status_code == 200

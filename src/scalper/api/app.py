@@ -39,6 +39,7 @@ from scalper.api.responses import (
 from scalper.api.stream import StreamHub
 from scalper.engine import Engine, SymbolState
 from scalper.feed import LiveFeed
+from scalper.storage.recorder import Recorder
 from scalper.views import BookView, SymbolView, book_view, symbol_view
 
 log = logging.getLogger(__name__)
@@ -107,8 +108,9 @@ def create_app(
     stale_after_s: float = 10.0,
     ws_tick_s: float = 0.25,
     ws_queue_size: int = 1024,
+    recorder: Recorder | None = None,
 ) -> FastAPI:
-    """The API over `engine` (and `feed`'s connections, for health).
+    """The API over `engine` (and `feed`'s connections and `recorder`'s disk, for health).
 
     `stale_after_s`: with no frame for this long, health answers 503. `ws_tick_s`: the
     WebSocket state throttle. `ws_queue_size`: messages queued per WebSocket client before it
@@ -119,7 +121,7 @@ def create_app(
         summary="Market-microstructure state of every tracked symbol (read-only).",
         version="0.1.0",
     )
-    health = HealthReporter(engine, feed, started_ns or time.time_ns(), stale_after_s)
+    health = HealthReporter(engine, feed, started_ns or time.time_ns(), stale_after_s, recorder)
     hub = StreamHub(engine, feed, tick_s=ws_tick_s, queue_size=ws_queue_size)
     app.state.hub = hub
     app.state.health = health

@@ -15,6 +15,8 @@ import psutil
 
 from scalper.engine import Engine
 from scalper.feed import LiveFeed
+from scalper.storage.budget import WARN_AT
+from scalper.storage.recorder import Recorder, RecorderStats
 from scalper.venues.bybit.ws import BybitConnection
 
 SERVING: Final = frozenset({"ok", "degraded"})
@@ -44,9 +46,16 @@ class ConnectionHealth(msgspec.Struct):
 
 
 class DataDirHealth(msgspec.Struct):
+    path: str | None = None
+    recording: bool = False
     bytes_used: int | None = None
-    available: bool = False
-    note: str = "no recorder yet: nothing is written to disk"
+    max_bytes: int | None = None
+    usage_pct: float | None = None
+    warning: str | None = None
+    """Set when usage is at or above 80 % of the budget, or when frames were dropped."""
+    files: int | None = None
+    segments: int | None = None
+    recorder: RecorderStats | None = None
 
 
 class HealthView(msgspec.Struct):
@@ -81,9 +90,15 @@ class HealthReporter:
     """Builds the health view; knows which symbols each connection carries."""
 
     def __init__(
-        self, engine: Engine, feed: LiveFeed | None, started_ns: int, stale_after_s: float
+        self,
+        engine: Engine,
+        feed: LiveFeed | None,
+        started_ns: int,
+        stale_after_s: float,
+        recorder: Recorder | None = None,
     ) -> None:
         self.engine = engine
+        self.recorder = recorder
         self.feed = feed
         self.started_ns = started_ns
         self.stale_after_s = stale_after_s
@@ -118,7 +133,36 @@ class HealthReporter:
             connections=connections,
             ws_clients=ws_clients,
             ws_clients_dropped=ws_clients_dropped,
-            data_dir=DataDirHealth(),
+            data_dir=self._data_dir(),
+        )
+
+    def _data_dir(self) -> DataDirHealth:
+        recorder = self.recorder
+        if recorder is None:
+            return DataDirHealth()
+        usage = recorder.usage
+        stats = recorder.refresh_stats()
+        share = usage.share
+        warnings = []
+        if usage.warning:
+            warnings.append(
+                f"disk usage at {100 * (share or 0):.0f}% of the budget "
+                f"(warns from {100 * WARN_AT:.0f}%)"
+            )
+        if stats.frames_dropped:
+            warnings.append(f"{stats.frames_dropped} frames dropped: the writer fell behind")
+        if stats.write_errors:
+            warnings.append(f"{stats.write_errors} write errors, last: {stats.last_error}")
+        return DataDirHealth(
+            path=str(recorder.data_dir),
+            recording=True,
+            bytes_used=usage.bytes_used,
+            max_bytes=usage.max_bytes,
+            usage_pct=None if share is None else round(100 * share, 2),
+            warning="; ".join(warnings) or None,
+            files=usage.files,
+            segments=usage.segments,
+            recorder=stats,
         )
 
     def _connections(self) -> list[BybitConnection]:

@@ -1,0 +1,1 @@
+"""Recording to disk: segments, the recorder, the disk budget, reading back, queries."""

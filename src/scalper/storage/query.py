@@ -1,0 +1,72 @@
+"""`scalper query`: DuckDB over a data directory's candles, metrics and raw frames.
+
+Each stream is a view over its complete segments (Hive partitioning adds a `date` column). A
+stream with no segment yet is an empty table of the right columns, so queries still run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from scalper.errors import InputError
+from scalper.storage.layout import (
+    CANDLE_SCHEMA,
+    METRICS_SCHEMA,
+    RAW_SCHEMA,
+    candles_root,
+    metrics_root,
+)
+from scalper.storage.segments import SEGMENT_SUFFIX
+
+TABLES: dict[str, pa.Schema] = {
+    "candles": CANDLE_SCHEMA,
+    "metrics": METRICS_SCHEMA,
+    "frames": RAW_SCHEMA,
+}
+
+
+def _glob(data_dir: Path, table: str) -> tuple[str, bool]:
+    """The segment glob of a table and whether any segment matches it."""
+    if table == "candles":
+        root, pattern = candles_root(data_dir), f"date=*/*{SEGMENT_SUFFIX}"
+    elif table == "metrics":
+        root, pattern = metrics_root(data_dir), f"date=*/*{SEGMENT_SUFFIX}"
+    else:
+        root, pattern = data_dir / "raw", f"*/date=*/*{SEGMENT_SUFFIX}"
+    return str(root / pattern), any(root.glob(pattern))
+
+
+def connect(data_dir: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with one view per recorded stream of `data_dir`."""
+    if not data_dir.is_dir():
+        raise InputError(f"no data directory at {data_dir}")
+    connection = duckdb.connect()
+    for table, schema in TABLES.items():
+        glob, found = _glob(data_dir, table)
+        if found:
+            source = f"read_parquet('{_quoted(glob)}', hive_partitioning = true)"
+            connection.execute(f"CREATE VIEW {table} AS SELECT * FROM {source}")
+        else:
+            empty = schema.empty_table()  # noqa: F841 (read by DuckDB's replacement scan)
+            connection.execute(f"CREATE TABLE {table} AS SELECT * FROM empty")
+    return connection
+
+
+def _quoted(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def run_query(data_dir: Path, sql: str) -> tuple[list[str], list[tuple[object, ...]]]:
+    """(column names, rows) of one SQL statement over the data directory."""
+    connection = connect(data_dir)
+    try:
+        result = connection.execute(sql)
+    except duckdb.Error as exc:
+        raise InputError(f"query failed: {exc}") from exc
+    if result.description is None:
+        return [], []
+    columns = [column[0] for column in result.description]
+    return columns, result.fetchall()

@@ -1,0 +1,145 @@
+"""Reading a data directory back: recorded frames in receive order, and recent candles.
+
+Only complete segments are read. A journal or partial file (a segment being written, or left by
+a crash and not yet recovered) is skipped with a warning, as is a segment that cannot be read.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from scalper.errors import InputError
+from scalper.storage.layout import CANDLE_SCHEMA, candles_root, raw_root, raw_sources
+from scalper.storage.segments import JOURNAL_SUFFIX, complete_segments, iter_segment_tables
+
+log = logging.getLogger(__name__)
+
+Record = tuple[int, int, str, bytes]
+"""(recv_ns, ts_ns, topic, payload) of one recorded row, in receive order."""
+
+
+def _warn_unfinished(root: Path) -> None:
+    for journal in sorted(root.glob(f"date=*/*{JOURNAL_SUFFIX}")):
+        log.warning(
+            "skipping %s: a segment still being written or left by a crash "
+            "(the next `scalper run` on this directory recovers it)",
+            journal,
+        )
+
+
+def _segments(root: Path, from_ns: int | None, to_ns: int | None) -> list[Path]:
+    _warn_unfinished(root)
+    segments = complete_segments(root)
+    if from_ns is not None:
+        # A segment's name is its first time key: the one before the first later one may
+        # still hold rows at or after from_ns.
+        names = [int(p.name.split(".", 1)[0]) for p in segments]
+        first = max(0, sum(1 for n in names if n <= from_ns) - 1)
+        segments = segments[first:]
+    if to_ns is not None:
+        segments = [p for p in segments if int(p.name.split(".", 1)[0]) <= to_ns]
+    return segments
+
+
+def _records_of(
+    path: Path, from_ns: int | None, to_ns: int | None, symbols: frozenset[str] | None
+) -> Iterator[Record]:
+    try:
+        for table in iter_segment_tables(path, sort_by="seq"):
+            yield from _filtered_records(table, from_ns, to_ns, symbols)
+    except (pa.ArrowInvalid, OSError) as exc:
+        log.warning("skipping unreadable segment %s: %s", path, exc)
+
+
+def _filtered_records(
+    table: pa.Table, from_ns: int | None, to_ns: int | None, symbols: frozenset[str] | None
+) -> Iterator[Record]:
+    mask = None
+    recv = table["recv_ns"]
+    if from_ns is not None:
+        mask = pc.greater_equal(recv, from_ns)
+    if to_ns is not None:
+        upper = pc.less(recv, to_ns)
+        mask = upper if mask is None else pc.and_(mask, upper)
+    if symbols is not None:
+        # Rows without a symbol (acks, wall-clock candle closes) are kept: they apply to all.
+        wanted = pc.or_(
+            pc.is_in(table["symbol"], pa.array(sorted(symbols))), pc.equal(table["symbol"], "")
+        )
+        mask = wanted if mask is None else pc.and_(mask, wanted)
+    if mask is not None:
+        table = table.filter(mask)
+    yield from zip(
+        table["recv_ns"].to_pylist(),
+        table["ts_ns"].to_pylist(),
+        table["topic"].to_pylist(),
+        table["payload"].to_pylist(),
+        strict=True,
+    )
+
+
+def recorded_segments(data_dir: Path) -> list[Path]:
+    """Every complete raw segment of every source."""
+    return [
+        p for source in raw_sources(data_dir) for p in complete_segments(raw_root(data_dir, source))
+    ]
+
+
+def iter_recorded(
+    data_dir: Path,
+    from_ns: int | None = None,
+    to_ns: int | None = None,
+    symbols: Iterable[str] | None = None,
+) -> Iterator[Record]:
+    """Every recorded row in receive order (several sources are merged by receive time)."""
+    if not (data_dir / "raw").is_dir():
+        raise InputError(f"{data_dir} holds no recording (no raw/ directory)")
+    wanted = frozenset(s.upper() for s in symbols) if symbols else None
+    streams = [
+        _source_records(raw_root(data_dir, source), from_ns, to_ns, wanted)
+        for source in raw_sources(data_dir)
+    ]
+    if len(streams) == 1:
+        yield from streams[0]
+    else:
+        yield from heapq.merge(*streams, key=lambda record: record[0])
+
+
+def _source_records(
+    root: Path, from_ns: int | None, to_ns: int | None, symbols: frozenset[str] | None
+) -> Iterator[Record]:
+    for path in _segments(root, from_ns, to_ns):
+        yield from _records_of(path, from_ns, to_ns, symbols)
+
+
+def recorded_rows(data_dir: Path) -> int:
+    """Rows in the complete raw segments (from their footers; the progress bar's total)."""
+    total = 0
+    for path in recorded_segments(data_dir):
+        try:
+            total += pq.ParquetFile(path).metadata.num_rows
+        except (pa.ArrowInvalid, OSError):
+            continue
+    return total
+
+
+def read_recent_candles(data_dir: Path, since_ns: int) -> pa.Table:
+    """Candles recorded with a start at or after `since_ns` (for the warm start)."""
+    tables = []
+    for path in _segments(candles_root(data_dir), since_ns, None):
+        try:
+            table = pq.read_table(path, schema=CANDLE_SCHEMA)
+        except (pa.ArrowInvalid, OSError) as exc:
+            log.warning("skipping unreadable segment %s: %s", path, exc)
+            continue
+        tables.append(table.filter(pc.greater_equal(table["start_ns"], since_ns)))
+    if not tables:
+        return CANDLE_SCHEMA.empty_table()
+    return pa.concat_tables(tables)

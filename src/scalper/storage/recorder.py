@@ -1,0 +1,343 @@
+"""The recorder: every frame as received, closed candles and per-second metrics, on disk.
+
+The event loop only appends a tuple per frame to a list (`record_frame`, ~1 µs) and hands full
+chunks to a bounded queue; a writer thread turns chunks into Arrow batches and segments (see
+segments.py). Ingestion never waits on disk: when the queue is full the chunk is dropped and
+counted (`frames_dropped`, reported by health), because a stalled disk must not stall the books.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Final
+
+import msgspec
+import pyarrow as pa
+
+from scalper.engine import CandleClosed, Engine, Notification
+from scalper.events import Event
+from scalper.storage.budget import DiskUsage, disk_usage, enforce_budget
+from scalper.storage.layout import (
+    CANDLE_FORMAT,
+    CLOCK_TOPIC,
+    METRICS_FORMAT,
+    candles_root,
+    metrics_root,
+    raw_format,
+    raw_root,
+)
+from scalper.storage.rows import candle_row, metrics_rows
+from scalper.storage.segments import (
+    JOURNAL_SUFFIX,
+    PARTIAL_SUFFIX,
+    SegmentFormat,
+    SegmentWriter,
+    recover_journal,
+)
+
+log = logging.getLogger(__name__)
+
+_TOPIC_PREFIX: Final = b'{"topic":"'
+_RAW: Final = "raw"
+_CANDLES: Final = "candles"
+_METRICS: Final = "metrics"
+_NS_PER_DAY: Final = 86_400_000_000_000
+
+
+class RecorderSettings(msgspec.Struct, frozen=True):
+    """What is kept and how. Sizes in bytes, None for no limit."""
+
+    max_disk_bytes: int | None = 20 * 2**30
+    retention_days: float | None = 30.0
+    zstd_level: int = 6
+    """zstd level of the raw segments (the journal always uses level 1)."""
+    chunk_rows: int = 4096
+    """Frames handed to the writer at once (also handed over by `flush`)."""
+    queue_chunks: int = 256
+    """Chunks waiting for the writer before new ones are dropped."""
+    sync_every_s: float = 1.0
+    """The journals are fsynced this often: a crash loses at most this much plus the queue."""
+    budget_every_s: float = 5.0
+    max_segment_bytes: int | None = None
+    """A segment is closed early at this size; default: 1/32 of the budget (at most 2 GiB)."""
+
+    @property
+    def segment_cap(self) -> int | None:
+        if self.max_segment_bytes is not None:
+            return self.max_segment_bytes
+        if self.max_disk_bytes is None:
+            return None
+        return min(2**31, max(64 * 1024, self.max_disk_bytes // 32))
+
+
+class RecorderStats(msgspec.Struct):
+    frames_recorded: int = 0
+    frames_dropped: int = 0
+    chunks_dropped: int = 0
+    candles_recorded: int = 0
+    metrics_rows_recorded: int = 0
+    segments_written: int = 0
+    segments_deleted: int = 0
+    segments_recovered: int = 0
+    write_errors: int = 0
+    last_error: str = ""
+    queue_depth: int = 0
+    queue_capacity: int = 0
+    writer_cpu_s: float = 0.0
+    """CPU time of the writer thread so far."""
+
+
+_Chunk = tuple[str, list[tuple[object, ...]]]
+
+
+def rows_to_batch(rows: list[tuple[object, ...]], schema: pa.Schema) -> pa.RecordBatch:
+    """Row tuples (in the schema's column order) as one Arrow batch."""
+    columns = zip(*rows, strict=True)
+    return pa.RecordBatch.from_arrays(
+        [pa.array(column, field.type) for column, field in zip(columns, schema, strict=True)],
+        schema=schema,
+    )
+
+
+class Recorder:
+    """Records one source's frames (e.g. `bybit-linear`) plus candles and metrics under a dir."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        settings: RecorderSettings | None = None,
+        source: str = "bybit-linear",
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self.data_dir = data_dir
+        self.settings = settings or RecorderSettings()
+        self.source = source
+        self.stats = RecorderStats(queue_capacity=self.settings.queue_chunks)
+        self._clock = clock
+        self._queue: queue.Queue[_Chunk | None] = queue.Queue(self.settings.queue_chunks)
+        self._raw_rows: list[tuple[object, ...]] = []
+        self._candle_rows: list[tuple[object, ...]] = []
+        self._seq = 0
+        cap = self.settings.segment_cap
+        self._formats: dict[str, SegmentFormat] = {
+            _RAW: raw_format(self.settings.zstd_level),
+            _CANDLES: CANDLE_FORMAT,
+            _METRICS: METRICS_FORMAT,
+        }
+        self._writers = {
+            _RAW: SegmentWriter(raw_root(data_dir, source), self._formats[_RAW], cap),
+            _CANDLES: SegmentWriter(candles_root(data_dir), CANDLE_FORMAT, cap),
+            _METRICS: SegmentWriter(metrics_root(data_dir), METRICS_FORMAT, cap),
+        }
+        self._usage = DiskUsage(0, 0, 0, self.settings.max_disk_bytes)
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Recover what a crash left, apply the budget, start the writer thread."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.recover()
+        self._enforce_budget()
+        self._thread = threading.Thread(target=self._write_loop, name="recorder", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Hand over what is pending, then close every segment (complete and visible)."""
+        if self._thread is None:
+            return
+        self.flush()
+        self._queue.put(None)
+        self._thread.join()
+        self._thread = None
+
+    def recover(self) -> int:
+        """Turn journals left by a crash into segments; returns how many were recovered."""
+        recovered = 0
+        for journal in sorted(self.data_dir.rglob(f"*{JOURNAL_SUFFIX}")):
+            fmt = self._format_of(journal)
+            segment, rows, torn = recover_journal(journal, fmt)
+            recovered += segment is not None
+            log.warning(
+                "recovered %s after a crash: %d rows%s",
+                segment or journal,
+                rows,
+                " (a torn last chunk was dropped)" if torn else "",
+            )
+        for partial in self.data_dir.rglob(f"*{PARTIAL_SUFFIX}"):
+            log.warning("removing %s: an unfinished segment without its journal", partial)
+            partial.unlink(missing_ok=True)
+        self.stats.segments_recovered += recovered
+        return recovered
+
+    def _format_of(self, path: Path) -> SegmentFormat:
+        top = path.relative_to(self.data_dir).parts[0]
+        return self._formats.get(top, self._formats[_RAW])
+
+    # -- the event-loop side -------------------------------------------------------------------
+
+    def record_frame(self, raw: bytes, recv_ns: int, event: Event) -> None:
+        """Keep one frame as received (before it is applied, so the order is the engine's)."""
+        topic = raw[10 : raw.find(b'"', 10)].decode() if raw.startswith(_TOPIC_PREFIX) else ""
+        rows = self._raw_rows
+        rows.append(
+            (
+                self._seq,
+                recv_ns,
+                getattr(event, "ts_event_ns", 0),
+                topic,
+                getattr(event, "symbol", None) or "",
+                raw,
+            )
+        )
+        self._seq += 1
+        if len(rows) >= self.settings.chunk_rows:
+            self._hand_over(_RAW, rows)
+            self._raw_rows = []
+
+    def record_clock(self, until_ns: int, now_ns: int) -> None:
+        """Keep a wall-clock candle close, so a replay closes the same candles."""
+        self._raw_rows.append((self._seq, now_ns, until_ns, CLOCK_TOPIC, "", b""))
+        self._seq += 1
+
+    def on_notification(self, notification: Notification) -> None:
+        """Engine subscriber: closed candles go to the candles stream."""
+        if type(notification) is CandleClosed:
+            self._candle_rows.append(
+                candle_row(
+                    self._clock(),
+                    notification.symbol,  # type: ignore[union-attr]
+                    notification.timeframe,  # type: ignore[union-attr]
+                    notification.candle,  # type: ignore[union-attr]
+                )
+            )
+
+    def record_metrics(self, engine: Engine, ts_ns: int) -> None:
+        """One metrics row per symbol as of now (call once a second)."""
+        rows = metrics_rows(engine, ts_ns)
+        if rows:
+            self._hand_over(_METRICS, rows)
+
+    def flush(self) -> None:
+        """Hand every pending row to the writer (call a few times a second)."""
+        if self._raw_rows:
+            self._hand_over(_RAW, self._raw_rows)
+            self._raw_rows = []
+        if self._candle_rows:
+            self._hand_over(_CANDLES, self._candle_rows)
+            self._candle_rows = []
+
+    def _hand_over(self, stream: str, rows: list[tuple[object, ...]]) -> None:
+        try:
+            self._queue.put_nowait((stream, rows))
+        except queue.Full:
+            self.stats.chunks_dropped += 1
+            if stream == _RAW:
+                self.stats.frames_dropped += len(rows)
+            log.warning(
+                "recorder queue full: dropped %d %s rows (disk too slow?)", len(rows), stream
+            )
+
+    # -- health ------------------------------------------------------------------------------
+
+    @property
+    def usage(self) -> DiskUsage:
+        """Disk usage as of the writer's last check (every `budget_every_s`)."""
+        return self._usage
+
+    def refresh_stats(self) -> RecorderStats:
+        self.stats.queue_depth = self._queue.qsize()
+        return self.stats
+
+    # -- the writer thread -------------------------------------------------------------------
+
+    def _write_loop(self) -> None:
+        settings = self.settings
+        last_sync = last_budget = time.monotonic()
+        while True:
+            try:
+                item = self._queue.get(timeout=settings.sync_every_s)
+            except queue.Empty:
+                item = ("", [])
+            if item is None:
+                break
+            if item[1]:
+                self._write(*item)
+            now = time.monotonic()
+            if now - last_sync >= settings.sync_every_s:
+                last_sync = now
+                self._guarded(self._sync)
+            if now - last_budget >= settings.budget_every_s:
+                last_budget = now
+                self._enforce_budget()
+            self.stats.writer_cpu_s = time.thread_time()
+        for writer in self._writers.values():
+            self._guarded(writer.close)
+        self.stats.segments_written = sum(w.segments_written for w in self._writers.values())
+        self._enforce_budget()
+        self.stats.writer_cpu_s = time.thread_time()
+
+    def _write(self, stream: str, rows: list[tuple[object, ...]]) -> None:
+        writer = self._writers[stream]
+        batch = rows_to_batch(rows, writer.fmt.schema)
+        closed = self._guarded(lambda: writer.append(batch))
+        if closed is False:
+            return
+        if stream == _RAW:
+            self.stats.frames_recorded += len(rows)
+        elif stream == _CANDLES:
+            self.stats.candles_recorded += len(rows)
+        else:
+            self.stats.metrics_rows_recorded += len(rows)
+        if closed is not None:
+            self.stats.segments_written = sum(w.segments_written for w in self._writers.values())
+            self._enforce_budget()
+
+    def _sync(self) -> None:
+        for writer in self._writers.values():
+            writer.sync()
+
+    def _guarded(self, action: Callable[[], object]) -> object:
+        """Run a disk action; a failure is counted and logged, never raised (returns False)."""
+        try:
+            return action()
+        except (OSError, pa.ArrowException) as exc:
+            self.stats.write_errors += 1
+            self.stats.last_error = str(exc)
+            log.error("recorder write failed: %s", exc)
+            return False
+
+    def _enforce_budget(self) -> None:
+        settings = self.settings
+        reserve = 0
+        cap = settings.segment_cap
+        if cap is not None:
+            for writer in self._writers.values():
+                used = writer.current.bytes_on_disk if writer.current is not None else 0
+                reserve += max(0, 2 * cap - used)
+        retention = (
+            None if settings.retention_days is None else int(settings.retention_days * _NS_PER_DAY)
+        )
+        try:
+            deleted = enforce_budget(
+                self.data_dir, settings.max_disk_bytes, retention, self._clock(), reserve
+            )
+            self.stats.segments_deleted += len(deleted)
+            self._usage = disk_usage(self.data_dir, settings.max_disk_bytes)
+        except OSError as exc:
+            self.stats.write_errors += 1
+            self.stats.last_error = str(exc)
+            log.error("disk budget check failed: %s", exc)
+            return
+        if self._usage.warning:
+            log.warning(
+                "data dir %s at %.0f%% of its %d-byte budget",
+                self.data_dir,
+                100 * (self._usage.share or 0.0),
+                settings.max_disk_bytes,
+            )

@@ -1,0 +1,101 @@
+"""Rows of the candles and metrics streams, read from engine state (no I/O)."""
+
+from __future__ import annotations
+
+from scalper.candles import Candle
+from scalper.engine import Engine, SymbolState
+from scalper.metrics import imbalance
+
+CandleRow = tuple[
+    int, str, str, int, float, float, float, float, float, float, int, float, float, float
+]
+MetricsRow = tuple[object, ...]
+
+
+def candle_row(recorded_ns: int, symbol: str, timeframe: str, candle: Candle) -> CandleRow:
+    """One closed candle in CANDLE_SCHEMA's column order."""
+    return (
+        recorded_ns,
+        symbol,
+        timeframe,
+        candle.start_ns,
+        candle.open,
+        candle.high,
+        candle.low,
+        candle.close,
+        candle.volume,
+        candle.turnover,
+        candle.trades,
+        candle.buy_volume,
+        candle.sell_volume,
+        candle.ofi,
+    )
+
+
+def candle_from_row(row: dict[str, object]) -> Candle:
+    """The Candle of a row read back (a dict of CANDLE_SCHEMA columns)."""
+    return Candle(
+        start_ns=int(row["start_ns"]),  # type: ignore[call-overload]
+        open=float(row["open"]),  # type: ignore[arg-type]
+        high=float(row["high"]),  # type: ignore[arg-type]
+        low=float(row["low"]),  # type: ignore[arg-type]
+        close=float(row["close"]),  # type: ignore[arg-type]
+        volume=float(row["volume"]),  # type: ignore[arg-type]
+        turnover=float(row["turnover"]),  # type: ignore[arg-type]
+        trades=int(row["trades"]),  # type: ignore[call-overload]
+        buy_volume=float(row["buy_volume"]),  # type: ignore[arg-type]
+        sell_volume=float(row["sell_volume"]),  # type: ignore[arg-type]
+        ofi=float(row["ofi"]),  # type: ignore[arg-type]
+    )
+
+
+def metrics_rows(engine: Engine, ts_ns: int) -> list[MetricsRow]:
+    """One METRICS_SCHEMA row per symbol that has a book: the state as of the last event."""
+    windows = engine.config.flow_windows_ns
+    now = engine.clock_ns
+    rows: list[MetricsRow] = []
+    for symbol in sorted(engine.symbols):
+        state = engine.symbols[symbol]
+        if state.book is not None:
+            rows.append(_metrics_row(state, ts_ns, now, windows))
+    return rows
+
+
+def _metrics_row(
+    state: SymbolState, ts_ns: int, now_ns: int, windows: dict[str, int]
+) -> MetricsRow:
+    book = state.book
+    assert book is not None
+    bid = book.best_bid()
+    ask = book.best_ask()
+    values = imbalance(book)
+    flow = state.flow
+    deltas = [
+        flow.window(windows[name], now_ns).delta if name in windows else None
+        for name in ("10s", "1m", "5m")
+    ]
+    volume_1m = flow.window(windows["1m"], now_ns).volume if "1m" in windows else None
+    last_price = state.recent_trades[-1].price if state.recent_trades else None
+    return (
+        ts_ns,
+        state.symbol,
+        state.last_event_ns,
+        book.state.value,
+        bid[0] if bid else None,
+        ask[0] if ask else None,
+        book.mid(),
+        book.spread_bps(),
+        book.microprice(),
+        values.book,
+        values.top1,
+        values.top5,
+        values.top10,
+        values.top25,
+        values.bps10,
+        values.bps25,
+        values.bps50,
+        *deltas,
+        volume_1m,
+        flow.totals.delta,
+        last_price,
+    )

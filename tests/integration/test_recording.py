@@ -1,0 +1,248 @@
+"""The recorder for real: SIGKILL mid-segment, and a live run (simulator with faults) that replays
+to the same state; the CLI's `replay DATA_DIR`, `query` and the health report."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from itertools import islice
+from pathlib import Path
+
+import httpx
+import msgspec
+import pytest
+from tests.integration.support import wait_until
+
+from scalper.api import create_app, serve_api
+from scalper.app import PacedReplay, replay_paced
+from scalper.config import EngineConfig
+from scalper.engine import Engine
+from scalper.feed import FeedSettings, LiveFeed
+from scalper.replay import replay_recording
+from scalper.storage.reader import iter_recorded
+from scalper.storage.recorder import Recorder, RecorderSettings
+from scalper.storage.segments import JOURNAL_SUFFIX, complete_segments
+from scalper.venues.bybit.wire import decode_frame
+from scalper.venues.bybit.ws import ConnectionSettings
+from scalper.venues.simulator.faults import FaultConfig
+from scalper.venues.simulator.market import MarketConfig, SyntheticMarket
+from scalper.venues.simulator.server import SimulatorConfig, serve_simulator
+from scalper.views import engine_view
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+CHILD = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from scalper.storage.recorder import Recorder, RecorderSettings
+    from scalper.venues.bybit.wire import decode_frame
+    from scalper.venues.simulator.market import MarketConfig, SyntheticMarket
+
+    settings = RecorderSettings(
+        max_disk_bytes=None, retention_days=None, chunk_rows=100, sync_every_s=0.05,
+        max_segment_bytes=40_000,
+    )
+    recorder = Recorder(Path(sys.argv[1]), settings, source="test")
+    recorder.start()
+    for count, (recv_ns, raw) in enumerate(
+        SyntheticMarket(MarketConfig(symbols=5, seconds=3600, seed=9)).frames(), 1
+    ):
+        recorder.record_frame(raw, recv_ns, decode_frame(raw, recv_ns))
+        if count % 100 == 0:
+            time.sleep(0.002)  # about 50k frames/s: the writer keeps up
+    """
+)
+
+
+def test_sigkill_mid_segment_keeps_earlier_segments_and_recovers_the_rest(tmp_path: Path) -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(tmp_path)],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT / "src")},
+        stderr=subprocess.PIPE,
+    )
+    raw_root = tmp_path / "raw" / "test"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            journals = list(raw_root.glob(f"date=*/*{JOURNAL_SUFFIX}"))
+            if len(complete_segments(raw_root)) >= 3 and any(
+                j.stat().st_size > 10_000 for j in journals
+            ):
+                break
+            assert child.poll() is None, child.stderr.read().decode()  # type: ignore[union-attr]
+            time.sleep(0.02)
+        else:
+            pytest.fail("the child wrote no complete segments in 60 s")
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.kill()
+        child.wait()
+        child.stderr.close()  # type: ignore[union-attr]
+
+    # Reading right after the crash: complete segments only, byte-identical, in order.
+    before = [(recv, payload) for recv, _, _, payload in iter_recorded(tmp_path)]
+    assert len(before) >= 300
+    market = SyntheticMarket(MarketConfig(symbols=5, seconds=3600, seed=9))
+    expected = list(islice(market.frames(), len(before) + 100_000))
+    assert before == expected[: len(before)]
+
+    # The next recorder on the directory turns the journal into a segment.
+    recovered = Recorder(tmp_path, RecorderSettings(max_disk_bytes=None), source="test")
+    assert recovered.recover() >= 1
+    assert not list(tmp_path.rglob(f"*{JOURNAL_SUFFIX}")) and not list(tmp_path.rglob("*.partial"))
+    after = [(recv, payload) for recv, _, _, payload in iter_recorded(tmp_path)]
+    assert len(after) > len(before)
+    assert after == expected[: len(after)]
+
+
+async def _live_run(data_dir: Path, config: EngineConfig, seconds: float) -> tuple[Engine, dict]:
+    """Simulator with faults -> live feed (recording) -> engine; returns engine and health."""
+    faults = FaultConfig(gap_per_frame=0.003, drop_per_s=0.05, malformed_per_frame=0.002)
+    simulator = await serve_simulator(SimulatorConfig(symbols=4, seed=21, rate=2.0, faults=faults))
+    engine = Engine(config)
+    recorder = Recorder(data_dir, RecorderSettings(chunk_rows=256), source="sim")
+    recorder.start()
+    engine.subscribe(recorder.on_notification)
+    settings = FeedSettings(
+        ws_url=simulator.ws_url("linear"),
+        candle_grace_s=0.2,
+        candle_timer_s=0.1,
+        resync_retry_s=0.3,
+        connection=ConnectionSettings(stale_after_s=5.0, backoff_initial_s=0.05),
+        seed=3,
+    )
+    feed = LiveFeed(engine, simulator.symbols, settings, recorder=recorder)
+    server = await serve_api(create_app(engine, feed, recorder=recorder), port=0)
+    await feed.start()
+    try:
+        started = time.monotonic()
+        while time.monotonic() - started < seconds:
+            await asyncio.sleep(0.25)
+            recorder.record_metrics(engine, time.time_ns())
+            recorder.flush()
+        await wait_until(
+            lambda: sum(s.counters.gaps for s in engine.symbols.values()) > 0,
+            10,
+            "a sequence gap from the fault injector",
+        )
+        await asyncio.sleep(1.0)  # let the writer check the disk budget once
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            health = (await client.get("/api/monitor/health")).json()
+    finally:
+        await server.stop()
+        await feed.stop()
+        await simulator.stop()
+        recorder.stop()
+    return engine, health
+
+
+def test_live_run_with_faults_replays_to_identical_state(tmp_path: Path) -> None:
+    config = EngineConfig(timeframes=("1s", "5s"), candle_history="1h")
+    live, health = asyncio.run(_live_run(tmp_path, config, seconds=6.0))
+    counters = [s.counters for s in live.symbols.values()]
+    assert sum(c.gaps for c in counters) > 0 and sum(c.snapshots for c in counters) > 4
+    assert sum(len(s.candles["1s"].closed) for s in live.symbols.values()) > 10
+
+    replayed = Engine(config)
+    rows = replay_recording(replayed, tmp_path)
+    assert rows >= live.frames
+    encode = msgspec.json.encode
+    assert encode(engine_view(replayed, 50)) == encode(engine_view(live, 50))
+
+    data_dir = health["data_dir"]
+    assert data_dir["recording"] is True and data_dir["path"] == str(tmp_path)
+    assert data_dir["bytes_used"] > 0 and data_dir["max_bytes"] == 20 * 2**30
+    assert data_dir["recorder"]["frames_recorded"] > 0
+    assert data_dir["recorder"]["frames_dropped"] == 0 and data_dir["warning"] is None
+
+
+def run_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "scalper.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def recorded_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data dir recorded from 6,000 synthetic frames through an engine, with candles."""
+    data_dir = tmp_path_factory.mktemp("recorded")
+    engine = Engine(EngineConfig(timeframes=("1s", "15s")))
+    recorder = Recorder(data_dir, RecorderSettings(retention_days=None), source="sim")
+    recorder.start()
+    engine.subscribe(recorder.on_notification)
+    for recv_ns, raw in islice(SyntheticMarket(MarketConfig(symbols=3, seed=4)).frames(), 6000):
+        event = decode_frame(raw, recv_ns)
+        recorder.record_frame(raw, recv_ns, event)
+        engine.on_event(event)
+    recorder.stop()
+    return data_dir
+
+
+def test_cli_replay_data_dir_with_filters_and_query(recorded_dir: Path, tmp_path: Path) -> None:
+    whole = run_cli("replay", recorded_dir, "--json", tmp_path / "all.json")
+    assert whole.returncode == 0, whole.stderr
+    assert "replayed 6000 recorded rows" in whole.stderr
+    state = msgspec.json.decode((tmp_path / "all.json").read_bytes())
+    assert sorted(state["symbols"]) == ["SYM000USDT", "SYM001USDT", "SYM002USDT"]
+
+    one = run_cli("replay", recorded_dir, "--symbols", "sym001usdt", "--json", tmp_path / "1.json")
+    assert one.returncode == 0, one.stderr
+    only = msgspec.json.decode((tmp_path / "1.json").read_bytes())
+    assert list(only["symbols"]) == ["SYM001USDT"]
+    assert only["symbols"]["SYM001USDT"]["book"] == state["symbols"]["SYM001USDT"]["book"]
+
+    first_recv = next(iter_recorded(recorded_dir))[0]
+    late = run_cli("replay", recorded_dir, "--from", str(first_recv + 2 * 10**9), "--no-progress")
+    assert late.returncode == 0 and "replayed" in late.stderr
+    assert int(late.stderr.split("replayed ")[1].split()[0]) < 6000
+
+    query = run_cli(
+        "query",
+        "select timeframe, count(*) as n from candles group by 1 order by 1",
+        "--data-dir",
+        recorded_dir,
+        "--csv",
+    )
+    assert query.returncode == 0, query.stderr
+    lines = query.stdout.splitlines()
+    assert lines[0] == "timeframe,n" and lines[1].startswith("15s,") and lines[2].startswith("1s,")
+
+    bad = run_cli("query", "select nope from candles", "--data-dir", recorded_dir)
+    assert bad.returncode == 2 and "query failed" in bad.stderr and "Traceback" not in bad.stderr
+    missing = run_cli("replay", recorded_dir, "--speed", "0")
+    assert missing.returncode == 2 and "--speed" in missing.stderr
+
+
+def test_paced_replay_serves_the_api_while_it_runs(recorded_dir: Path, caplog) -> None:
+    async def scenario() -> tuple[int, dict]:
+        engine = Engine(EngineConfig())
+        options = PacedReplay(recorded_dir, speed=20.0, api_port=0, api=False)
+        server = await serve_api(create_app(engine), port=0)
+        task = asyncio.create_task(replay_paced(engine, options))
+        try:
+            await wait_until(lambda: engine.frames > 100, 10, "the replay to start")
+            async with httpx.AsyncClient(base_url=server.url) as client:
+                rows = (await client.get("/api/symbols")).json()
+            mid_run = engine.frames
+            count = await task
+        finally:
+            await server.stop()
+        assert mid_run < count  # paced: the API answered before the replay ended
+        return count, rows
+
+    with caplog.at_level(logging.INFO):
+        count, rows = asyncio.run(scenario())
+    assert count == 6000
+    assert {row["symbol"] for row in rows["symbols"]} <= {"SYM000USDT", "SYM001USDT", "SYM002USDT"}

@@ -1,0 +1,275 @@
+"""The recorder and its segments: round trip, rolls, journal recovery, budget, warm start, query."""
+
+from __future__ import annotations
+
+import logging
+import time
+from itertools import islice
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from scalper.candles import Candle, CandleSeries
+from scalper.config import ConfigError, EngineConfig, parse_size, parse_time_ns
+from scalper.engine import CandleClosed, Engine
+from scalper.events import BUY
+from scalper.replay import replay_recording
+from scalper.storage.budget import disk_usage
+from scalper.storage.layout import CLOCK_TOPIC, RAW_SCHEMA, raw_format
+from scalper.storage.query import run_query
+from scalper.storage.reader import iter_recorded
+from scalper.storage.recorder import Recorder, RecorderSettings, rows_to_batch
+from scalper.storage.segments import (
+    HOUR_NS,
+    JOURNAL_SUFFIX,
+    OpenSegment,
+    complete_segments,
+    read_journal,
+    recover_journal,
+)
+from scalper.storage.warm import warm_start
+from scalper.venues.bybit.wire import decode_frame
+from scalper.venues.simulator.market import MarketConfig, SyntheticMarket
+
+T0 = 1_764_000_000 * 10**9 - (1_764_000_000 * 10**9) % HOUR_NS  # an hour boundary
+
+
+def market_frames(count: int, symbols: int = 5, seed: int = 3) -> list[tuple[int, bytes]]:
+    """The first `count` frames of a synthetic market, receive times moved to start at T0."""
+    market = SyntheticMarket(MarketConfig(symbols=symbols, seconds=3600, seed=seed))
+    frames = list(islice(market.frames(), count))
+    base = frames[0][0]
+    return [(T0 + recv - base, raw) for recv, raw in frames]
+
+
+def record(recorder: Recorder, frames: list[tuple[int, bytes]]) -> None:
+    for recv_ns, raw in frames:
+        recorder.record_frame(raw, recv_ns, decode_frame(raw, recv_ns))
+
+
+def small(**overrides: object) -> RecorderSettings:
+    settings = {"chunk_rows": 64, "max_disk_bytes": None, "retention_days": None}
+    settings.update(overrides)
+    return RecorderSettings(**settings)  # type: ignore[arg-type]
+
+
+def test_frames_read_back_byte_identical_and_in_order(tmp_path: Path, xrp_frames) -> None:
+    frames = [(T0 + i, raw) for i, raw in enumerate(xrp_frames)]
+    frames += [(recv + 1000, raw) for recv, raw in market_frames(3000)]
+    recorder = Recorder(tmp_path, small(), source="test", clock=lambda: T0)
+    recorder.start()
+    record(recorder, frames)
+    recorder.record_clock(T0 + 5, T0 + 10**12)
+    recorder.stop()
+    rows = list(iter_recorded(tmp_path))
+    assert [(recv, payload) for recv, _, topic, payload in rows[:-1]] == frames
+    assert rows[-1][2] == CLOCK_TOPIC and rows[-1][1] == T0 + 5
+    assert rows[0][2] == "orderbook.500.XRPUSDT"
+    assert recorder.stats.frames_recorded == len(frames) + 1
+    assert recorder.stats.frames_dropped == 0
+
+
+def test_rows_are_sorted_by_topic_within_a_row_group_on_disk(tmp_path: Path) -> None:
+    recorder = Recorder(tmp_path, small(), source="test")
+    recorder.start()
+    record(recorder, market_frames(500))
+    recorder.stop()
+    (segment,) = complete_segments(tmp_path / "raw" / "test")
+    topics = pq.read_table(segment)["topic"].to_pylist()
+    assert topics == sorted(topics)
+
+
+def test_one_segment_per_hour_and_filters(tmp_path: Path) -> None:
+    frames = market_frames(900, symbols=3)
+    stamped = [(T0 + i * (HOUR_NS // 300), raw) for i, (_, raw) in enumerate(frames)]
+    recorder = Recorder(tmp_path, small(), source="test")
+    recorder.start()
+    record(recorder, stamped)
+    recorder.stop()
+    segments = complete_segments(tmp_path / "raw" / "test")
+    assert len(segments) == 3  # 900 frames over three hours, chunks of 64 rows
+    assert recorder.stats.segments_written >= 3
+    window = list(iter_recorded(tmp_path, from_ns=T0 + HOUR_NS, to_ns=T0 + 2 * HOUR_NS))
+    assert [r[0] for r in window] == [t for t, _ in stamped if T0 + HOUR_NS <= t < T0 + 2 * HOUR_NS]
+    symbol = "SYM001USDT"
+    only = list(iter_recorded(tmp_path, symbols=[symbol.lower()]))
+    assert only and all(symbol.encode() in payload for *_, payload in only)
+
+
+def test_torn_journal_recovers_complete_chunks(tmp_path: Path) -> None:
+    fmt = raw_format()
+    segment = OpenSegment(tmp_path / "date=2025-11-24", T0, fmt)
+    recorder = Recorder(tmp_path / "unused", small(chunk_rows=1000), source="test")
+    frames = market_frames(300)
+    record(recorder, frames)
+    rows = recorder._raw_rows  # the rows the writer thread would get
+    for start in range(0, 300, 100):
+        segment.append(rows_to_batch(rows[start : start + 100], RAW_SCHEMA))
+    # A crash: the process dies with the files open (closing the handles flushes nothing more).
+    segment._parquet.close()
+    segment._journal_file.close()
+    journal = segment.journal_path
+    size = journal.stat().st_size
+    with journal.open("r+b") as file:
+        file.truncate(size - 50)  # a crash in the middle of the last chunk
+    batches, torn = read_journal(journal)
+    assert torn and sum(b.num_rows for b in batches) == 200
+    path, count, torn = recover_journal(journal, fmt)
+    assert path is not None and count == 200 and torn
+    assert not journal.exists() and not segment.partial_path.exists()
+    table = pq.read_table(path).sort_by("seq")
+    assert table["payload"].to_pylist() == [raw for _, raw in frames[:200]]
+
+
+def test_reader_skips_an_unfinished_segment_with_a_warning(tmp_path: Path, caplog) -> None:
+    recorder = Recorder(tmp_path, small(), source="test")
+    recorder.start()
+    record(recorder, market_frames(200))
+    recorder.stop()
+    unfinished = tmp_path / "raw" / "test" / "date=2025-11-24" / f"{T0 + HOUR_NS}{JOURNAL_SUFFIX}"
+    unfinished.write_bytes(b"not an arrow stream")
+    with caplog.at_level(logging.WARNING):
+        rows = list(iter_recorded(tmp_path))
+    assert len(rows) == 200
+    assert "skipping" in caplog.text and unfinished.name in caplog.text
+    # The next recorder on the directory recovers (here: drops) it without crashing.
+    again = Recorder(tmp_path, small(), source="test")
+    assert again.recover() == 0
+    assert not unfinished.exists()
+
+
+def test_tiny_budget_deletes_oldest_and_stays_under(tmp_path: Path) -> None:
+    budget = 400_000
+    settings = small(max_disk_bytes=budget, max_segment_bytes=40_000, chunk_rows=256)
+    recorder = Recorder(tmp_path, settings, source="test")
+    recorder.start()
+    frames = market_frames(40_000, symbols=20)
+    peak = 0
+    for start in range(0, len(frames), 2000):
+        record(recorder, frames[start : start + 2000])
+        recorder.flush()
+        _wait_idle(recorder)
+        peak = max(peak, disk_usage(tmp_path, budget).bytes_used)
+    recorder.stop()
+    assert recorder.stats.segments_deleted > 0
+    assert peak <= budget
+    assert disk_usage(tmp_path, budget).bytes_used <= budget
+    first_kept = int(complete_segments(tmp_path / "raw" / "test")[0].name.split(".")[0])
+    assert first_kept > frames[0][0]  # the oldest went first
+
+
+def _wait_idle(recorder: Recorder) -> None:
+    deadline = time.monotonic() + 30
+    while recorder._queue.qsize() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.05)
+
+
+def test_retention_deletes_old_segments(tmp_path: Path) -> None:
+    day = 24 * HOUR_NS
+    now = [T0]
+    recorder = Recorder(tmp_path, small(retention_days=1.0), source="test", clock=lambda: now[0])
+    recorder.start()
+    record(recorder, market_frames(100))
+    recorder.stop()
+    assert len(complete_segments(tmp_path / "raw" / "test")) == 1
+    now[0] = T0 + 3 * day
+    later = Recorder(tmp_path, small(retention_days=1.0), source="test", clock=lambda: now[0])
+    later.start()
+    later.stop()
+    assert complete_segments(tmp_path / "raw" / "test") == []
+
+
+def test_full_queue_drops_and_counts_never_blocks(tmp_path: Path) -> None:
+    recorder = Recorder(tmp_path, small(queue_chunks=1, chunk_rows=10), source="test")
+    # Not started: nothing drains the queue, as with a stalled disk.
+    record(recorder, market_frames(35))
+    assert recorder.stats.chunks_dropped == 2
+    assert recorder.stats.frames_dropped == 20
+
+
+def test_candles_and_metrics_recorded_and_queryable(tmp_path: Path) -> None:
+    engine = Engine(EngineConfig(timeframes=("1s", "5s")))
+    recorder = Recorder(tmp_path, small(), source="test")
+    recorder.start()
+    engine.subscribe(recorder.on_notification)
+    for recv_ns, raw in market_frames(4000):
+        engine.on_frame(raw, recv_ns)
+    recorder.record_metrics(engine, T0)
+    recorder.stop()
+    columns, rows = run_query(
+        tmp_path, "select timeframe, count(*) from candles group by 1 order by 1"
+    )
+    assert columns[0] == "timeframe" and [r[0] for r in rows] == ["1s", "5s"]
+    closed = sum(len(s.candles["1s"].closed) for s in engine.symbols.values())
+    assert dict(rows)["1s"] == closed == recorder.stats.candles_recorded - dict(rows)["5s"]
+    _, metric_rows = run_query(tmp_path, "select count(*), min(mid) > 0 from metrics")
+    assert metric_rows == [(len(engine.symbols), True)]
+
+
+def test_query_on_an_empty_data_dir_gives_empty_tables(tmp_path: Path) -> None:
+    assert run_query(tmp_path, "select count(*) from candles")[1] == [(0,)]
+    assert run_query(tmp_path, "select count(*) from frames")[1] == [(0,)]
+
+
+def test_warm_start_restores_recent_candles_without_filling_the_gap(tmp_path: Path) -> None:
+    config = EngineConfig(timeframes=("15s",), candle_history="1h")
+    now = T0 + HOUR_NS
+    recorder = Recorder(tmp_path, small(), source="test", clock=lambda: now)
+    recorder.start()
+    for i, start in enumerate((now - 2 * HOUR_NS, now - 60 * 10**9, now - 45 * 10**9)):
+        candle = Candle(start, 1.0 + i, 2.0 + i, 0.5, 1.5 + i, volume=3.0, trades=2)
+        recorder.on_notification(CandleClosed("XRPUSDT", "15s", candle))
+    recorder.stop()
+    engine = Engine(config)
+    assert warm_start(engine, tmp_path, now) == 2  # the 2-hour-old one is outside the history
+    series = engine.symbols["XRPUSDT"].candles["15s"]
+    assert [c.start_ns for c in series.closed] == [now - 60 * 10**9, now - 45 * 10**9]
+    series.add_trade(now + 10**9, 9.0, 1.0, BUY)
+    assert len(series.closed) == 2 and series.forming is not None  # no flats for the gap
+
+
+def test_restore_only_before_events() -> None:
+    series = CandleSeries(10, 5)
+    series.add_trade(5, 1.0, 1.0, BUY)
+    with pytest.raises(ValueError):
+        series.restore([Candle(0, 1.0, 1.0, 1.0, 1.0)])
+
+
+def test_replay_recording_applies_clock_rows(tmp_path: Path) -> None:
+    config = EngineConfig(timeframes=("1s",))
+    live = Engine(config)
+    recorder = Recorder(tmp_path, small(), source="test")
+    recorder.start()
+    frames = market_frames(2000)
+    for recv_ns, raw in frames:
+        event = decode_frame(raw, recv_ns)
+        recorder.record_frame(raw, recv_ns, event)
+        live.on_event(event)
+    until = live.clock_ns + 5 * 10**9
+    recorder.record_clock(until, until)
+    live.close_candles_until(until)
+    recorder.stop()
+    replayed = Engine(config)
+    assert replay_recording(replayed, tmp_path) == len(frames) + 1
+    for name, state in live.symbols.items():
+        assert list(state.candles["1s"].closed) == list(replayed.symbols[name].candles["1s"].closed)
+        assert state.candles["1s"].forming is None
+
+
+@pytest.mark.parametrize(
+    ("text", "size"), [("20GB", 20 * 10**9), ("512MiB", 512 * 2**20), ("1000", 1000)]
+)
+def test_parse_size(text: str, size: int) -> None:
+    assert parse_size(text) == size
+
+
+def test_parse_time() -> None:
+    assert parse_time_ns("2025-11-24T16:00") == parse_time_ns("1764000000")
+    assert parse_time_ns("2025-11-24T17:00+01:00") == 1_764_000_000 * 10**9
+    assert parse_time_ns("1764000000000") == 1_764_000_000 * 10**9
+    with pytest.raises(ConfigError):
+        parse_time_ns("yesterday")
+    with pytest.raises(ConfigError):
+        parse_size("lots")
