@@ -32,7 +32,7 @@ import msgspec
 from rich.console import Console
 from rich.table import Table
 
-from bench import book_structures, memory
+from bench import book_structures, memory, recording
 from bench.seed_style import SeedStyleEngine
 from scalper.venues.simulator.market import MarketConfig, SyntheticMarket
 
@@ -309,6 +309,50 @@ def _structures_table(results: dict[int, dict[str, float]]) -> Table:
     return table
 
 
+def _recording_table(results: dict[str, dict[str, Any]]) -> Table:
+    first = next((r for r in results.values() if "frames" in r), {})
+    title = "Recorder: frames to segments, read back, replayed"
+    if first:
+        title += (
+            f"\n{first['frames']:,} frames of {first['json_bytes_per_frame']:.0f} B of JSON,"
+            f" receive times stretched over {first['span_h']:.1f} h; default: zstd 6, grouped"
+            " by topic, book frames split"
+        )
+    table = Table(title=title)
+    table.add_column("variant")
+    for column in (
+        "B/frame",
+        "vs JSON",
+        "raw files",
+        "loop µs",
+        "writer µs",
+        "CPU µs",
+        "dropped",
+        "read back",
+        "read fps",
+        "replay fps",
+    ):
+        table.add_column(column, justify="right")
+    for name, r in results.items():
+        if "error" in r:
+            table.add_row(name, f"[red]failed: {r['error']}[/red]", *[""] * 9)
+            continue
+        table.add_row(
+            name,
+            f"{r['bytes_per_frame']:.1f}",
+            f"{r['ratio']:.1%} {_verdict(r['ratio'] <= recording.RATIO_TARGET)}",
+            str(r["raw_files"]),
+            f"{r['loop_us']:.2f}",
+            f"{r['writer_us']:.2f}",
+            f"{r['cpu_us']:.2f}",
+            f"{r['dropped']:,}",
+            "identical" if r["identical"] else "[red]DIFFERENT[/red]",
+            f"{r['read_fps']:,.0f}",
+            f"{r['replay_fps']:,.0f}",
+        )
+    return table
+
+
 def _memory_table(result: dict[str, Any]) -> Table:
     table = Table(title="Memory: engine with every 1 h candle history full (fresh interpreter)")
     table.add_column("measure")
@@ -345,6 +389,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-structures", action="store_true", help="skip the book structures")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory check")
+    parser.add_argument("--no-recording", action="store_true", help="skip the recorder")
     args = parser.parse_args(argv)
     console = Console(width=None if sys.stdout.isatty() else 140)
     started = time.perf_counter()
@@ -372,6 +417,9 @@ def main(argv: list[str] | None = None) -> int:
     ratios = _ratios_table(results)
     if ratios is not None:
         console.print(ratios)
+    if not args.no_recording:
+        console.print("running   recorder variants ...", style="dim")
+        console.print(_recording_table(recording.measure(frames)))
     del frames
 
     if not args.no_structures:

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 from tests.integration.support import wait_until
@@ -171,7 +172,7 @@ def _cli(*args: str) -> subprocess.Popen[bytes]:
     )
 
 
-def test_sigint_and_sigterm_shut_the_process_down_cleanly() -> None:
+def test_sigint_and_sigterm_shut_the_process_down_cleanly(tmp_path: Path) -> None:
     port = _free_port()
     simulator = _cli("simulate", "--port", str(port), "--symbols", "5")
     try:
@@ -187,6 +188,8 @@ def test_sigint_and_sigterm_shut_the_process_down_cleanly() -> None:
                 "5",
                 "--port",
                 "0",
+                "--data-dir",
+                str(tmp_path / sig.name),
             )
             time.sleep(4)
             client.send_signal(sig)
@@ -194,6 +197,9 @@ def test_sigint_and_sigterm_shut_the_process_down_cleanly() -> None:
             assert client.returncode == 0, err.decode()
             assert b"Traceback" not in err, err.decode()
             assert b"SYM000USDT" in out and b"in_sync" in out
+            # The recording was closed on the way out: complete segments, no journal left.
+            assert list((tmp_path / sig.name / "raw" / "bybit-linear").glob("date=*/*.parquet"))
+            assert not list((tmp_path / sig.name).rglob("*.journal"))
         simulator.send_signal(signal.SIGTERM)
         _, err = simulator.communicate(timeout=15)
         assert simulator.returncode == 0, err.decode()

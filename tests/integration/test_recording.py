@@ -4,6 +4,7 @@ to the same state; the CLI's `replay DATA_DIR`, `query` and the health report.""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -47,7 +48,7 @@ CHILD = textwrap.dedent(
 
     settings = RecorderSettings(
         max_disk_bytes=None, retention_days=None, chunk_rows=100, sync_every_s=0.05,
-        max_segment_bytes=40_000,
+        max_segment_bytes=400_000,
     )
     recorder = Recorder(Path(sys.argv[1]), settings, source="test")
     recorder.start()
@@ -72,11 +73,8 @@ def test_sigkill_mid_segment_keeps_earlier_segments_and_recovers_the_rest(tmp_pa
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            journals = list(raw_root.glob(f"date=*/*{JOURNAL_SUFFIX}"))
-            if len(complete_segments(raw_root)) >= 3 and any(
-                j.stat().st_size > 10_000 for j in journals
-            ):
-                break
+            if len(complete_segments(raw_root)) >= 2 and _journal_bytes(raw_root) > 100_000:
+                break  # a segment is half written: kill now
             assert child.poll() is None, child.stderr.read().decode()  # type: ignore[union-attr]
             time.sleep(0.02)
         else:
@@ -99,8 +97,18 @@ def test_sigkill_mid_segment_keeps_earlier_segments_and_recovers_the_rest(tmp_pa
     assert recovered.recover() >= 1
     assert not list(tmp_path.rglob(f"*{JOURNAL_SUFFIX}")) and not list(tmp_path.rglob("*.partial"))
     after = [(recv, payload) for recv, _, _, payload in iter_recorded(tmp_path)]
-    assert len(after) > len(before)
+    # Usually the journal adds the half-written segment's rows; if the kill fell between the
+    # rename of a finished segment and the deletion of its journal, there is nothing to add.
+    assert len(after) >= len(before)
     assert after == expected[: len(after)]
+
+
+def _journal_bytes(root: Path) -> int:
+    total = 0
+    for journal in root.glob(f"date=*/*{JOURNAL_SUFFIX}"):
+        with contextlib.suppress(FileNotFoundError):  # closed and deleted meanwhile
+            total += journal.stat().st_size
+    return total
 
 
 async def _live_run(data_dir: Path, config: EngineConfig, seconds: float) -> tuple[Engine, dict]:

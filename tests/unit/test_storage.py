@@ -16,10 +16,10 @@ from scalper.engine import CandleClosed, Engine
 from scalper.events import BUY
 from scalper.replay import replay_recording
 from scalper.storage.budget import disk_usage
-from scalper.storage.layout import CLOCK_TOPIC, RAW_SCHEMA, raw_format
+from scalper.storage.layout import CLOCK_TOPIC, raw_format
 from scalper.storage.query import run_query
-from scalper.storage.reader import iter_recorded
-from scalper.storage.recorder import Recorder, RecorderSettings, rows_to_batch
+from scalper.storage.reader import frame_payloads, iter_recorded
+from scalper.storage.recorder import Recorder, RecorderSettings, binary_array
 from scalper.storage.segments import (
     HOUR_NS,
     JOURNAL_SUFFIX,
@@ -70,14 +70,20 @@ def test_frames_read_back_byte_identical_and_in_order(tmp_path: Path, xrp_frames
     assert recorder.stats.frames_dropped == 0
 
 
-def test_rows_are_sorted_by_topic_within_a_row_group_on_disk(tmp_path: Path) -> None:
+def test_rows_are_grouped_by_topic_within_a_row_group_on_disk(tmp_path: Path) -> None:
     recorder = Recorder(tmp_path, small(), source="test")
     recorder.start()
     record(recorder, market_frames(500))
     recorder.stop()
     (segment,) = complete_segments(tmp_path / "raw" / "test")
-    topics = pq.read_table(segment)["topic"].to_pylist()
-    assert topics == sorted(topics)
+    table = pq.read_table(segment)
+    topics = table["topic"].to_pylist()
+    runs = [topic for i, topic in enumerate(topics) if i == 0 or topics[i - 1] != topic]
+    assert len(runs) == len(set(topics)) > 10  # each topic in one run
+    seqs = table["seq"].to_pylist()
+    for topic in set(topics):  # arrival order kept within a topic
+        mine = [seq for seq, t in zip(seqs, topics, strict=True) if t == topic]
+        assert mine == sorted(mine)
 
 
 def test_one_segment_per_hour_and_filters(tmp_path: Path) -> None:
@@ -100,12 +106,12 @@ def test_one_segment_per_hour_and_filters(tmp_path: Path) -> None:
 def test_torn_journal_recovers_complete_chunks(tmp_path: Path) -> None:
     fmt = raw_format()
     segment = OpenSegment(tmp_path / "date=2025-11-24", T0, fmt)
-    recorder = Recorder(tmp_path / "unused", small(chunk_rows=1000), source="test")
     frames = market_frames(300)
-    record(recorder, frames)
-    rows = recorder._raw_rows  # the rows the writer thread would get
-    for start in range(0, 300, 100):
-        segment.append(rows_to_batch(rows[start : start + 100], RAW_SCHEMA))
+    recorder = Recorder(tmp_path / "unused", small(chunk_rows=100), source="test")
+    record(recorder, frames)  # not started: the three chunks wait in its queue
+    for _ in range(3):
+        _, chunk = recorder._queue.get_nowait()
+        segment.append(chunk.to_batch())
     # A crash: the process dies with the files open (closing the handles flushes nothing more).
     segment._parquet.close()
     segment._journal_file.close()
@@ -119,7 +125,14 @@ def test_torn_journal_recovers_complete_chunks(tmp_path: Path) -> None:
     assert path is not None and count == 200 and torn
     assert not journal.exists() and not segment.partial_path.exists()
     table = pq.read_table(path).sort_by("seq")
-    assert table["payload"].to_pylist() == [raw for _, raw in frames[:200]]
+    assert frame_payloads(table) == [raw for _, raw in frames[:200]]
+    assert table["payload"].to_pylist().count(b"") > 50  # book frames stored split
+
+
+def test_binary_array_holds_the_same_bytes() -> None:
+    values = [b"", b'{"a":1}', b"\x00\xff" * 300, b"x"]
+    assert binary_array(values).to_pylist() == values
+    assert binary_array([]).to_pylist() == []
 
 
 def test_reader_skips_an_unfinished_segment_with_a_warning(tmp_path: Path, caplog) -> None:
@@ -273,3 +286,16 @@ def test_parse_time() -> None:
         parse_time_ns("yesterday")
     with pytest.raises(ConfigError):
         parse_size("lots")
+
+
+def test_query_frames_gives_the_exact_frame_bytes(tmp_path: Path, xrp_frames) -> None:
+    frames = [(T0 + i, raw) for i, raw in enumerate(xrp_frames)] + market_frames(500)
+    frames.sort()
+    recorder = Recorder(tmp_path, small(), source="test")
+    recorder.start()
+    record(recorder, frames)
+    recorder.stop()
+    columns, rows = run_query(tmp_path, "select recv_ns, payload, date from frames order by seq")
+    assert columns == ["recv_ns", "payload", "date"]
+    assert [(recv, bytes(payload)) for recv, payload, _ in rows] == frames
+    assert rows[0][2] is not None

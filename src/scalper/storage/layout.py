@@ -28,9 +28,21 @@ RAW_SCHEMA: Final = pa.schema(
         pa.field("topic", pa.string(), nullable=False),
         pa.field("symbol", pa.string(), nullable=False),
         pa.field("payload", pa.binary(), nullable=False),
+        pa.field("book_type", pa.string()),
+        pa.field("book_ts", pa.int64()),
+        pa.field("bids", pa.binary()),
+        pa.field("asks", pa.binary()),
+        pa.field("book_u", pa.int64()),
+        pa.field("book_seq", pa.int64()),
+        pa.field("book_cts", pa.int64()),
     ]
 )
-"""`seq` is the receive order within a run; `ts_ns` the venue's event time (0 if none)."""
+"""`seq` is the receive order within a run; `ts_ns` the venue's event time (0 if none). An
+order-book frame may be stored split (book_frames.py): `payload` empty, the `book_*`, `bids`
+and `asks` columns set; readers join it back to the exact bytes."""
+
+BOOK_COLUMNS: Final = ("book_type", "book_ts", "bids", "asks", "book_u", "book_seq", "book_cts")
+"""The split parts of a book frame, in BookParts order."""
 
 CANDLE_SCHEMA: Final = pa.schema(
     [
@@ -86,14 +98,14 @@ METRICS_SCHEMA: Final = pa.schema(
 """`ts_ns`: the wall-clock second of the snapshot; `event_ns`: the symbol's last venue time."""
 
 
-def raw_format(zstd_level: int = 6) -> SegmentFormat:
+def raw_format(zstd_level: int = 6, sort_by_topic: bool = True) -> SegmentFormat:
     return SegmentFormat(
         RAW_SCHEMA,
         time_column="recv_ns",
-        sort_by=("topic", "seq"),
+        group_by="topic" if sort_by_topic else None,
         zstd_level=zstd_level,
-        dictionary_columns=("topic", "symbol"),
-        delta_columns=("seq",),
+        dictionary_columns=("topic", "symbol", "book_type"),
+        delta_columns=("seq", "ts_ns", "book_ts", "book_u", "book_seq", "book_cts"),
     )
 
 
@@ -109,7 +121,7 @@ CANDLE_FORMAT: Final = SegmentFormat(
 METRICS_FORMAT: Final = SegmentFormat(
     METRICS_SCHEMA,
     time_column="ts_ns",
-    sort_by=("symbol", "ts_ns"),
+    group_by="symbol",
     dictionary_columns=("symbol", "book_state"),
     roll_ns=DERIVED_ROLL_NS,
 )

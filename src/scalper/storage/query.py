@@ -7,6 +7,7 @@ stream with no segment yet is an empty table of the right columns, so queries st
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Final
 
 import duckdb
 import pyarrow as pa
@@ -39,6 +40,20 @@ def _glob(data_dir: Path, table: str) -> tuple[str, bool]:
     return str(root / pattern), any(root.glob(pattern))
 
 
+_FRAME_PAYLOAD: Final = """
+    CASE WHEN book_u IS NULL THEN payload ELSE encode(
+        '{"topic":"' || topic || '","type":"' || book_type || '","ts":' || book_ts
+        || ',"data":{"s":"' || symbol || '","b":[' || decode(bids) || '],"a":['
+        || decode(asks) || '],"u":' || book_u || ',"seq":' || book_seq || '},"cts":'
+        || book_cts || '}'
+    ) END
+"""
+"""The frame bytes of a raw row in SQL: book frames stored split are joined back
+(the same as book_frames.join_book_frame)."""
+
+_FRAME_COLUMNS: Final = f"seq, recv_ns, ts_ns, topic, symbol, {_FRAME_PAYLOAD} AS payload, date"
+
+
 def connect(data_dir: Path) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with one view per recorded stream of `data_dir`."""
     if not data_dir.is_dir():
@@ -46,12 +61,15 @@ def connect(data_dir: Path) -> duckdb.DuckDBPyConnection:
     connection = duckdb.connect()
     for table, schema in TABLES.items():
         glob, found = _glob(data_dir, table)
+        columns = _FRAME_COLUMNS if table == "frames" else "*"
         if found:
-            source = f"read_parquet('{_quoted(glob)}', hive_partitioning = true)"
-            connection.execute(f"CREATE VIEW {table} AS SELECT * FROM {source}")
+            source = (
+                f"read_parquet('{_quoted(glob)}', hive_partitioning = true, union_by_name = true)"
+            )
+            connection.execute(f"CREATE VIEW {table} AS SELECT {columns} FROM {source}")
         else:
-            empty = schema.empty_table()  # noqa: F841 (read by DuckDB's replacement scan)
-            connection.execute(f"CREATE TABLE {table} AS SELECT * FROM empty")
+            empty = schema.empty_table().append_column("date", pa.array([], pa.string()))  # noqa: F841 (read by DuckDB's replacement scan)
+            connection.execute(f"CREATE TABLE {table} AS SELECT {columns} FROM empty")
     return connection
 
 

@@ -16,7 +16,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from scalper.errors import InputError
-from scalper.storage.layout import CANDLE_SCHEMA, candles_root, raw_root, raw_sources
+from scalper.storage.book_frames import join_book_frame
+from scalper.storage.layout import BOOK_COLUMNS, CANDLE_SCHEMA, candles_root, raw_root, raw_sources
 from scalper.storage.segments import JOURNAL_SUFFIX, complete_segments, iter_segment_tables
 
 log = logging.getLogger(__name__)
@@ -80,9 +81,23 @@ def _filtered_records(
         table["recv_ns"].to_pylist(),
         table["ts_ns"].to_pylist(),
         table["topic"].to_pylist(),
-        table["payload"].to_pylist(),
+        frame_payloads(table),
         strict=True,
     )
+
+
+def frame_payloads(table: pa.Table) -> list[bytes]:
+    """The frame bytes of every row: stored whole, or joined from split book columns."""
+    payloads: list[bytes] = table["payload"].to_pylist()
+    if "book_u" not in table.column_names or table["book_u"].null_count == len(table):
+        return payloads
+    topics = table["topic"].to_pylist()
+    symbols = table["symbol"].to_pylist()
+    columns = [table[name].to_pylist() for name in BOOK_COLUMNS]
+    for index, parts in enumerate(zip(*columns, strict=True)):
+        if parts[4] is not None:
+            payloads[index] = join_book_frame(topics[index], symbols[index], parts)  # type: ignore[arg-type]
+    return payloads
 
 
 def recorded_segments(data_dir: Path) -> list[Path]:

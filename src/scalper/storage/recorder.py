@@ -12,7 +12,9 @@ import logging
 import queue
 import threading
 import time
+from array import array
 from collections.abc import Callable
+from itertools import accumulate
 from pathlib import Path
 from typing import Final
 
@@ -21,11 +23,14 @@ import pyarrow as pa
 
 from scalper.engine import CandleClosed, Engine, Notification
 from scalper.events import Event
+from scalper.storage.book_frames import BOOK_TOPIC_PREFIX, split_book_frame
 from scalper.storage.budget import DiskUsage, disk_usage, enforce_budget
 from scalper.storage.layout import (
+    BOOK_COLUMNS,
     CANDLE_FORMAT,
     CLOCK_TOPIC,
     METRICS_FORMAT,
+    RAW_SCHEMA,
     candles_root,
     metrics_root,
     raw_format,
@@ -56,6 +61,10 @@ class RecorderSettings(msgspec.Struct, frozen=True):
     retention_days: float | None = 30.0
     zstd_level: int = 6
     """zstd level of the raw segments (the journal always uses level 1)."""
+    sort_by_topic: bool = True
+    """Store a raw row group's rows grouped by topic (smaller; `seq` keeps the receive order)."""
+    split_book_frames: bool = True
+    """Store book frames split into columns (smaller; joined back byte for byte on reading)."""
     chunk_rows: int = 4096
     """Frames handed to the writer at once (also handed over by `flush`)."""
     queue_chunks: int = 256
@@ -92,7 +101,76 @@ class RecorderStats(msgspec.Struct):
     """CPU time of the writer thread so far."""
 
 
-_Chunk = tuple[str, list[tuple[object, ...]]]
+class RawColumns:
+    """Raw frame rows kept column by column: appending to six lists on the event loop is
+    cheaper than a tuple per frame transposed by the writer (bench/recording.py)."""
+
+    __slots__ = ("payload", "recv_ns", "seq", "symbol", "topic", "ts_ns")
+
+    def __init__(self) -> None:
+        self.seq: list[int] = []
+        self.recv_ns: list[int] = []
+        self.ts_ns: list[int] = []
+        self.topic: list[str] = []
+        self.symbol: list[str] = []
+        self.payload: list[bytes] = []
+
+    def __len__(self) -> int:
+        return len(self.seq)
+
+    def to_batch(self, split_books: bool = True) -> pa.RecordBatch:
+        """The rows as a RAW_SCHEMA batch; book frames split into columns if `split_books`."""
+        int64 = pa.int64()
+        payload = self.payload
+        book: list[list[object]] = [[] for _ in BOOK_COLUMNS]
+        if split_books:
+            payload = []
+            for topic, symbol, raw in zip(self.topic, self.symbol, self.payload, strict=True):
+                parts = (
+                    split_book_frame(raw, topic, symbol)
+                    if topic.startswith(BOOK_TOPIC_PREFIX)
+                    else None
+                )
+                if parts is None:
+                    payload.append(raw)
+                    for column in book:
+                        column.append(None)
+                else:
+                    payload.append(b"")
+                    for column, value in zip(book, parts, strict=True):
+                        column.append(value)
+        else:
+            book = [[None] * len(self.seq) for _ in BOOK_COLUMNS]
+        types = {field.name: field.type for field in RAW_SCHEMA}
+        return pa.RecordBatch.from_arrays(
+            [
+                pa.array(self.seq, int64),
+                pa.array(self.recv_ns, int64),
+                pa.array(self.ts_ns, int64),
+                pa.array(self.topic, pa.string()),
+                pa.array(self.symbol, pa.string()),
+                binary_array(payload),
+                *(
+                    pa.array(column, types[name])
+                    for name, column in zip(BOOK_COLUMNS, book, strict=True)
+                ),
+            ],
+            schema=RAW_SCHEMA,
+        )
+
+
+def binary_array(values: list[bytes]) -> pa.Array:
+    """A binary array built from one joined buffer: ~5x faster than pa.array(values) for
+    frames of a few hundred bytes (bench/recording.py)."""
+    offsets = array("i", [0])
+    offsets.extend(accumulate(map(len, values)))
+    data = b"".join(values)
+    return pa.Array.from_buffers(
+        pa.binary(), len(values), [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
+
+
+_Chunk = tuple[str, "RawColumns | list[tuple[object, ...]]"]
 
 
 def rows_to_batch(rows: list[tuple[object, ...]], schema: pa.Schema) -> pa.RecordBatch:
@@ -120,12 +198,12 @@ class Recorder:
         self.stats = RecorderStats(queue_capacity=self.settings.queue_chunks)
         self._clock = clock
         self._queue: queue.Queue[_Chunk | None] = queue.Queue(self.settings.queue_chunks)
-        self._raw_rows: list[tuple[object, ...]] = []
+        self._raw = RawColumns()
         self._candle_rows: list[tuple[object, ...]] = []
         self._seq = 0
         cap = self.settings.segment_cap
         self._formats: dict[str, SegmentFormat] = {
-            _RAW: raw_format(self.settings.zstd_level),
+            _RAW: raw_format(self.settings.zstd_level, self.settings.sort_by_topic),
             _CANDLES: CANDLE_FORMAT,
             _METRICS: METRICS_FORMAT,
         }
@@ -183,26 +261,29 @@ class Recorder:
 
     def record_frame(self, raw: bytes, recv_ns: int, event: Event) -> None:
         """Keep one frame as received (before it is applied, so the order is the engine's)."""
-        topic = raw[10 : raw.find(b'"', 10)].decode() if raw.startswith(_TOPIC_PREFIX) else ""
-        rows = self._raw_rows
-        rows.append(
-            (
-                self._seq,
-                recv_ns,
-                getattr(event, "ts_event_ns", 0),
-                topic,
-                getattr(event, "symbol", None) or "",
-                raw,
-            )
+        columns = self._raw
+        columns.seq.append(self._seq)
+        columns.recv_ns.append(recv_ns)
+        columns.ts_ns.append(getattr(event, "ts_event_ns", 0))
+        columns.topic.append(
+            raw[10 : raw.find(b'"', 10)].decode() if raw.startswith(_TOPIC_PREFIX) else ""
         )
+        columns.symbol.append(getattr(event, "symbol", None) or "")
+        columns.payload.append(raw)
         self._seq += 1
-        if len(rows) >= self.settings.chunk_rows:
-            self._hand_over(_RAW, rows)
-            self._raw_rows = []
+        if len(columns.seq) >= self.settings.chunk_rows:
+            self._hand_over(_RAW, columns)
+            self._raw = RawColumns()
 
     def record_clock(self, until_ns: int, now_ns: int) -> None:
         """Keep a wall-clock candle close, so a replay closes the same candles."""
-        self._raw_rows.append((self._seq, now_ns, until_ns, CLOCK_TOPIC, "", b""))
+        columns = self._raw
+        columns.seq.append(self._seq)
+        columns.recv_ns.append(now_ns)
+        columns.ts_ns.append(until_ns)
+        columns.topic.append(CLOCK_TOPIC)
+        columns.symbol.append("")
+        columns.payload.append(b"")
         self._seq += 1
 
     def on_notification(self, notification: Notification) -> None:
@@ -225,14 +306,14 @@ class Recorder:
 
     def flush(self) -> None:
         """Hand every pending row to the writer (call a few times a second)."""
-        if self._raw_rows:
-            self._hand_over(_RAW, self._raw_rows)
-            self._raw_rows = []
+        if len(self._raw):
+            self._hand_over(_RAW, self._raw)
+            self._raw = RawColumns()
         if self._candle_rows:
             self._hand_over(_CANDLES, self._candle_rows)
             self._candle_rows = []
 
-    def _hand_over(self, stream: str, rows: list[tuple[object, ...]]) -> None:
+    def _hand_over(self, stream: str, rows: RawColumns | list[tuple[object, ...]]) -> None:
         try:
             self._queue.put_nowait((stream, rows))
         except queue.Full:
@@ -266,7 +347,7 @@ class Recorder:
                 item = ("", [])
             if item is None:
                 break
-            if item[1]:
+            if len(item[1]):
                 self._write(*item)
             now = time.monotonic()
             if now - last_sync >= settings.sync_every_s:
@@ -282,9 +363,12 @@ class Recorder:
         self._enforce_budget()
         self.stats.writer_cpu_s = time.thread_time()
 
-    def _write(self, stream: str, rows: list[tuple[object, ...]]) -> None:
+    def _write(self, stream: str, rows: RawColumns | list[tuple[object, ...]]) -> None:
         writer = self._writers[stream]
-        batch = rows_to_batch(rows, writer.fmt.schema)
+        if isinstance(rows, RawColumns):
+            batch = rows.to_batch(self.settings.split_book_frames)
+        else:
+            batch = rows_to_batch(rows, writer.fmt.schema)
         closed = self._guarded(lambda: writer.append(batch))
         if closed is False:
             return

@@ -1,0 +1,140 @@
+"""The recorder on the benchmark's stream: bytes on disk, files, CPU per frame, replay speed.
+
+Each variant runs in a forked child over the same in-memory frames (see bench/__main__.py):
+1. decode every frame (the cost the live feed pays anyway), timed alone;
+2. decode + `Recorder.record_frame` for every frame, then `stop()` (every segment closed);
+   the difference with pass 1 is the event loop's cost per frame; the writer thread's CPU time
+   is its own (`time.thread_time`), GIL contention included in pass 2;
+3. read every frame back (`iter_recorded`) and check it is byte-identical, in order;
+4. replay the data dir through a fresh engine (`replay_recording`).
+Receive times are stretched x `warp` (60 s of frames over 3 hours by default) so that the
+hourly segment roll is exercised: "raw files" is the number of raw segments for that span.
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import shutil
+import tempfile
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from scalper.config import EngineConfig
+from scalper.engine import Engine
+from scalper.replay import replay_recording
+from scalper.storage.layout import raw_root
+from scalper.storage.reader import iter_recorded
+from scalper.storage.recorder import Recorder, RecorderSettings
+from scalper.storage.segments import complete_segments
+from scalper.venues.bybit.wire import decode_frame
+
+if TYPE_CHECKING:
+    from bench.__main__ import Frames
+
+RATIO_TARGET: Final = 0.10
+"""Bytes on disk per byte of raw JSON (the recording issue's target)."""
+
+VARIANTS: Final[dict[str, RecorderSettings]] = {
+    "default": RecorderSettings(retention_days=None),
+    "zstd 3": RecorderSettings(retention_days=None, zstd_level=3),
+    "zstd 9": RecorderSettings(retention_days=None, zstd_level=9),
+    "books whole": RecorderSettings(retention_days=None, split_book_frames=False),
+    "plain": RecorderSettings(retention_days=None, split_book_frames=False, sort_by_topic=False),
+}
+"""default: zstd 6, rows grouped by topic, book frames split into columns (see
+scalper.storage.book_frames); "plain": zstd 6 Parquet of the frames in arrival order."""
+
+
+def _warped(frames: Frames, warp: float) -> list[int]:
+    recv = frames.recv_ns
+    first = recv[0]
+    return [first + int((r - first) * warp) for r in recv]
+
+
+def _run(settings: RecorderSettings, frames: Frames, warp: float, out: Connection) -> None:
+    directory = Path(tempfile.mkdtemp(prefix="scalper-bench-rec-"))
+    try:
+        out.send(_measure(settings, frames, warp, directory))
+    except Exception as exc:  # report, keep benchmarking
+        out.send({"error": f"{type(exc).__name__}: {exc}"})
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+        out.close()
+
+
+def _measure(settings: RecorderSettings, frames: Frames, warp: float, directory: Path) -> dict:
+    blob, offsets = frames.blob, frames.offsets
+    recv = _warped(frames, warp)
+    count = len(recv)
+    gc.collect()
+
+    started = time.perf_counter()
+    for i in range(count):
+        decode_frame(blob[offsets[i] : offsets[i + 1]], recv[i])
+    decode_s = time.perf_counter() - started
+
+    recorder = Recorder(directory, settings, source="bench")
+    recorder.start()
+    cpu = time.process_time()
+    started = time.perf_counter()
+    record = recorder.record_frame
+    for i in range(count):
+        raw = blob[offsets[i] : offsets[i + 1]]
+        record(raw, recv[i], decode_frame(raw, recv[i]))
+    loop_s = time.perf_counter() - started
+    recorder.stop()
+    total_cpu_s = time.process_time() - cpu
+    stats = recorder.stats
+    segments = complete_segments(raw_root(directory, "bench"))
+    disk = sum(path.stat().st_size for path in segments)
+
+    started = time.perf_counter()
+    identical = True
+    read = 0
+    for i, (recv_ns, _, _, payload) in enumerate(iter_recorded(directory)):
+        if recv_ns != recv[i] or payload != blob[offsets[i] : offsets[i + 1]]:
+            identical = False
+        read = i + 1
+    read_s = time.perf_counter() - started
+
+    engine = Engine(EngineConfig())
+    started = time.perf_counter()
+    replayed = replay_recording(engine, directory)
+    replay_s = time.perf_counter() - started
+    raw_json = len(blob) + count  # JSON lines: one newline per frame
+    span_h = (recv[-1] - recv[0]) / 3.6e12
+    return {
+        "frames": count,
+        "dropped": stats.frames_dropped,
+        "bytes_per_frame": disk / count,
+        "json_bytes_per_frame": raw_json / count,
+        "ratio": disk / raw_json,
+        "raw_files": len(segments),
+        "span_h": span_h,
+        "loop_us": max(0.0, loop_s - decode_s) / count * 1e6,
+        "writer_us": stats.writer_cpu_s / count * 1e6,
+        "cpu_us": max(0.0, total_cpu_s - decode_s) / count * 1e6,
+        "identical": identical and read == count,
+        "read_fps": read / read_s,
+        "replay_fps": replayed / replay_s,
+    }
+
+
+def measure(frames: Frames, warp: float = 180.0) -> dict[str, dict[str, Any]]:
+    """Every variant in its own forked child; {variant: figures or {"error": ...}}."""
+    context = multiprocessing.get_context("fork")
+    results: dict[str, dict[str, Any]] = {}
+    for name, settings in VARIANTS.items():
+        receiver, sender = context.Pipe(duplex=False)
+        process = context.Process(target=_run, args=(settings, frames, warp, sender))
+        process.start()
+        sender.close()
+        try:
+            results[name] = receiver.recv()
+        except EOFError:
+            results[name] = {"error": "child died without a result"}
+        process.join()
+    return results
