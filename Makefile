@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 ARGS   ?=
 
-.PHONY: demo test lint bench bench-load clean
+.PHONY: demo test lint bench bench-extra bench-load soak clean
 
 $(STAMP): pyproject.toml package.json package-lock.json
 	python3 -m venv $(VENV)
@@ -30,8 +30,15 @@ lint: $(STAMP)
 bench: $(STAMP)  ## benchmark: decode floor vs engine vs seed-style, prints a table
 	$(PY) -m bench $(ARGS)
 
+bench-extra: $(STAMP)  ## install the peers `make bench` compares with (cryptofeed, nautilus_trader)
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+
 bench-load: $(STAMP)  ## live path: simulator process vs feed + engine (ARGS="--symbols 300 --rate 10")
 	$(PY) -m bench.load $(ARGS)
+
+soak: $(STAMP)  ## long run of simulator + engine + API + recorder, sampled and judged (ARGS="--duration 20m")
+	$(PY) -m pip install --quiet -e '.[dev,soak]'
+	$(PY) -m bench.soak $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -32,7 +32,7 @@ import msgspec
 from rich.console import Console
 from rich.table import Table
 
-from bench import book_structures, memory, recording
+from bench import book_structures, memory, peers, recording
 from bench.seed_style import SeedStyleEngine
 from scalper.venues.simulator.market import MarketConfig, SyntheticMarket
 
@@ -390,8 +390,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-structures", action="store_true", help="skip the book structures")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory check")
     parser.add_argument("--no-recording", action="store_true", help="skip the recorder")
+    parser.add_argument(
+        "--no-peers", action="store_true", help="skip cryptofeed / nautilus_trader (bench/peers.py)"
+    )
+    parser.add_argument(
+        "--peer-seconds", type=float, default=20.0, help="market seconds for the peers section"
+    )
     args = parser.parse_args(argv)
-    console = Console(width=None if sys.stdout.isatty() else 140)
+    console = Console(width=None if sys.stdout.isatty() else 220)
     started = time.perf_counter()
 
     for key, value in machine().items():
@@ -422,6 +428,13 @@ def main(argv: list[str] | None = None) -> int:
         console.print(_recording_table(recording.measure(frames)))
     del frames
 
+    if not args.no_peers:
+        console.print("running   peers (bench/peers.py) ...", style="dim")
+        peer_frames = peers.synthetic_frames(
+            args.symbols, min(args.seconds, args.peer_seconds), args.seed
+        )
+        peers.print_peers(console, peers.run_peers(peer_frames), peers.DEFAULT_LEVELS)
+        del peer_frames
     if not args.no_structures:
         console.print("running   book structures ...", style="dim")
         console.print(_structures_table(book_structures.measure()))

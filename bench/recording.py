@@ -7,8 +7,9 @@ Each variant runs in a forked child over the same in-memory frames (see bench/__
    is its own (`time.thread_time`), GIL contention included in pass 2;
 3. read every frame back (`iter_recorded`) and check it is byte-identical, in order;
 4. replay the data dir through a fresh engine (`replay_recording`).
-Receive times are stretched x `warp` (60 s of frames over 3 hours by default) so that the
-hourly segment roll is exercised: "raw files" is the number of raw segments for that span.
+Receive times are stretched x `warp` (180 by default: 22 s of the 300-symbol market become
+about an hour) so that the hourly segment roll is exercised: "raw files" is the number of raw
+segments for that span.
 """
 
 from __future__ import annotations
@@ -48,16 +49,18 @@ VARIANTS: Final[dict[str, RecorderSettings]] = {
 scalper.storage.book_frames); "plain": zstd 6 Parquet of the frames in arrival order."""
 
 
-def _warped(frames: Frames, warp: float) -> list[int]:
-    recv = frames.recv_ns
+def _warped(frames: Frames, warp: float, limit: int) -> list[int]:
+    recv = frames.recv_ns[:limit]
     first = recv[0]
     return [first + int((r - first) * warp) for r in recv]
 
 
-def _run(settings: RecorderSettings, frames: Frames, warp: float, out: Connection) -> None:
+def _run(
+    settings: RecorderSettings, frames: Frames, warp: float, limit: int, out: Connection
+) -> None:
     directory = Path(tempfile.mkdtemp(prefix="scalper-bench-rec-"))
     try:
-        out.send(_measure(settings, frames, warp, directory))
+        out.send(_measure(settings, frames, warp, limit, directory))
     except Exception as exc:  # report, keep benchmarking
         out.send({"error": f"{type(exc).__name__}: {exc}"})
     finally:
@@ -65,9 +68,11 @@ def _run(settings: RecorderSettings, frames: Frames, warp: float, out: Connectio
         out.close()
 
 
-def _measure(settings: RecorderSettings, frames: Frames, warp: float, directory: Path) -> dict:
+def _measure(
+    settings: RecorderSettings, frames: Frames, warp: float, limit: int, directory: Path
+) -> dict:
     blob, offsets = frames.blob, frames.offsets
-    recv = _warped(frames, warp)
+    recv = _warped(frames, warp, limit)
     count = len(recv)
     gc.collect()
 
@@ -104,7 +109,7 @@ def _measure(settings: RecorderSettings, frames: Frames, warp: float, directory:
     started = time.perf_counter()
     replayed = replay_recording(engine, directory)
     replay_s = time.perf_counter() - started
-    raw_json = len(blob) + count  # JSON lines: one newline per frame
+    raw_json = offsets[count] + count  # JSON lines: one newline per frame
     span_h = (recv[-1] - recv[0]) / 3.6e12
     return {
         "frames": count,
@@ -123,13 +128,14 @@ def _measure(settings: RecorderSettings, frames: Frames, warp: float, directory:
     }
 
 
-def measure(frames: Frames, warp: float = 180.0) -> dict[str, dict[str, Any]]:
-    """Every variant in its own forked child; {variant: figures or {"error": ...}}."""
+def measure(frames: Frames, warp: float = 180.0, limit: int = 500_000) -> dict[str, dict[str, Any]]:
+    """Every variant in its own forked child, on the first `limit` frames (stretched x `warp`);
+    {variant: figures or {"error": ...}}."""
     context = multiprocessing.get_context("fork")
     results: dict[str, dict[str, Any]] = {}
     for name, settings in VARIANTS.items():
         receiver, sender = context.Pipe(duplex=False)
-        process = context.Process(target=_run, args=(settings, frames, warp, sender))
+        process = context.Process(target=_run, args=(settings, frames, warp, limit, sender))
         process.start()
         sender.close()
         try:

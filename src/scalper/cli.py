@@ -28,7 +28,6 @@ from scalper.engine import Engine
 from scalper.errors import ConfigError, ScalperError
 from scalper.logs import configure_logging
 from scalper.replay import replay_file, replay_recording
-from scalper.storage.query import run_query
 from scalper.storage.reader import recorded_rows
 from scalper.storage.recorder import RecorderSettings
 from scalper.summary import summary_table
@@ -266,6 +265,8 @@ def _replay_recording(args: argparse.Namespace) -> int:
 
 
 def _query(args: argparse.Namespace) -> int:
+    from scalper.storage.query import run_query  # DuckDB: ~40 MB, only loaded to query
+
     columns, rows = run_query(args.data_dir, args.sql)
     if args.csv:
         writer = csv.writer(sys.stdout, lineterminator="\n")
