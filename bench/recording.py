@@ -7,9 +7,9 @@ Each variant runs in a forked child over the same in-memory frames (see bench/__
    is its own (`time.thread_time`), GIL contention included in pass 2;
 3. read every frame back (`iter_recorded`) and check it is byte-identical, in order;
 4. replay the data dir through a fresh engine (`replay_recording`).
-Receive times are stretched x `warp` (180 by default: 22 s of the 300-symbol market become
-about an hour) so that the hourly segment roll is exercised: "raw files" is the number of raw
-segments for that span.
+Then `files_per_hour`: the first 60,000 frames with receive times stretched over three hours,
+recorded with the default settings, to count the raw segments an hour gives (stretching makes
+receive times less compressible, so byte figures come from the unstretched runs above).
 """
 
 from __future__ import annotations
@@ -128,7 +128,27 @@ def _measure(
     }
 
 
-def measure(frames: Frames, warp: float = 180.0, limit: int = 500_000) -> dict[str, dict[str, Any]]:
+def files_per_hour(frames: Frames, count: int = 60_000, hours: float = 3.0) -> float:
+    """Raw segments per hour of receive time, on `count` frames stretched over `hours`."""
+    count = min(count, len(frames))
+    span = frames.recv_ns[count - 1] - frames.recv_ns[0]
+    warp = hours * 3.6e12 / max(1, span)
+    directory = Path(tempfile.mkdtemp(prefix="scalper-bench-files-"))
+    try:
+        recorder = Recorder(directory, RecorderSettings(retention_days=None), source="bench")
+        recorder.start()
+        recv = _warped(frames, warp, count)
+        blob, offsets = frames.blob, frames.offsets
+        for i in range(count):
+            raw = blob[offsets[i] : offsets[i + 1]]
+            recorder.record_frame(raw, recv[i], decode_frame(raw, recv[i]))
+        recorder.stop()
+        return len(complete_segments(raw_root(directory, "bench"))) / hours
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def measure(frames: Frames, warp: float = 1.0, limit: int = 500_000) -> dict[str, dict[str, Any]]:
     """Every variant in its own forked child, on the first `limit` frames (stretched x `warp`);
     {variant: figures or {"error": ...}}."""
     context = multiprocessing.get_context("fork")

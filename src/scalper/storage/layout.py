@@ -30,30 +30,18 @@ RAW_SCHEMA: Final = pa.schema(
         pa.field("payload", pa.binary(), nullable=False),
         pa.field("book_type", pa.string()),
         pa.field("book_ts", pa.int64()),
-        pa.field("bid_prices", pa.binary()),
-        pa.field("bid_sizes", pa.binary()),
-        pa.field("ask_prices", pa.binary()),
-        pa.field("ask_sizes", pa.binary()),
+        pa.field("bids", pa.binary()),
+        pa.field("asks", pa.binary()),
         pa.field("book_u", pa.int64()),
         pa.field("book_seq", pa.int64()),
         pa.field("book_cts", pa.int64()),
     ]
 )
 """`seq` is the receive order within a run; `ts_ns` the venue's event time (0 if none). An
-order-book frame may be stored split (book_frames.py): `payload` empty, the `book_*`, `bid_*`
-and `ask_*` columns set; readers join it back to the exact bytes."""
+order-book frame may be stored split (book_frames.py): `payload` empty, the `book_*`, `bids`
+and `asks` columns set; readers join it back to the exact bytes."""
 
-BOOK_COLUMNS: Final = (
-    "book_type",
-    "book_ts",
-    "bid_prices",
-    "bid_sizes",
-    "ask_prices",
-    "ask_sizes",
-    "book_u",
-    "book_seq",
-    "book_cts",
-)
+BOOK_COLUMNS: Final = ("book_type", "book_ts", "bids", "asks", "book_u", "book_seq", "book_cts")
 """The split parts of a book frame, in BookParts order."""
 
 CANDLE_SCHEMA: Final = pa.schema(

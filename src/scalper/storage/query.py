@@ -43,24 +43,13 @@ def _glob(data_dir: Path, table: str) -> tuple[str, bool]:
 _FRAME_PAYLOAD: Final = """
     CASE WHEN book_u IS NULL THEN payload ELSE encode(
         '{"topic":"' || topic || '","type":"' || book_type || '","ts":' || book_ts
-        || ',"data":{"s":"' || symbol || '","b":[' || scalper_levels(bid_prices, bid_sizes)
-        || '],"a":[' || scalper_levels(ask_prices, ask_sizes) || '],"u":' || book_u
-        || ',"seq":' || book_seq || '},"cts":' || book_cts || '}'
+        || ',"data":{"s":"' || symbol || '","b":[' || decode(bids) || '],"a":['
+        || decode(asks) || '],"u":' || book_u || ',"seq":' || book_seq || '},"cts":'
+        || book_cts || '}'
     ) END
 """
 """The frame bytes of a raw row in SQL: book frames stored split are joined back
 (the same as book_frames.join_book_frame)."""
-
-_LEVELS_MACRO: Final = """
-    CREATE MACRO scalper_levels(prices, sizes) AS
-    CASE WHEN octet_length(prices) = 0 THEN '' ELSE
-        '["' || array_to_string(list_transform(
-            list_zip(string_split(decode(prices), ','), string_split(decode(sizes), ',')),
-            lambda pair: pair[1] || '","' || pair[2]
-        ), '"],["') || '"]'
-    END
-"""
-"""book_frames.join_levels in SQL."""
 
 _FRAME_COLUMNS: Final = f"seq, recv_ns, ts_ns, topic, symbol, {_FRAME_PAYLOAD} AS payload, date"
 
@@ -70,7 +59,6 @@ def connect(data_dir: Path) -> duckdb.DuckDBPyConnection:
     if not data_dir.is_dir():
         raise InputError(f"no data directory at {data_dir}")
     connection = duckdb.connect()
-    connection.execute(_LEVELS_MACRO)
     for table, schema in TABLES.items():
         glob, found = _glob(data_dir, table)
         columns = _FRAME_COLUMNS if table == "frames" else "*"

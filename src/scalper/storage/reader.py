@@ -95,7 +95,7 @@ def frame_payloads(table: pa.Table) -> list[bytes]:
     symbols = table["symbol"].to_pylist()
     columns = [table[name].to_pylist() for name in BOOK_COLUMNS]
     for index, parts in enumerate(zip(*columns, strict=True)):
-        if parts[0] is not None:
+        if parts[4] is not None:
             payloads[index] = join_book_frame(topics[index], symbols[index], parts)  # type: ignore[arg-type]
     return payloads
 
