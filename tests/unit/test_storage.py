@@ -299,3 +299,19 @@ def test_query_frames_gives_the_exact_frame_bytes(tmp_path: Path, xrp_frames) ->
     assert columns == ["recv_ns", "payload", "date"]
     assert [(recv, bytes(payload)) for recv, payload, _ in rows] == frames
     assert rows[0][2] is not None
+
+
+def test_health_warns_from_80_percent_of_the_budget(tmp_path: Path) -> None:
+    from scalper.api.health import HealthReporter
+    from scalper.storage.budget import DiskUsage
+
+    recorder = Recorder(tmp_path, small(max_disk_bytes=1000), source="test")
+    reporter = HealthReporter(Engine(), None, T0, 10.0, recorder)
+    recorder._usage = DiskUsage(bytes_used=790, files=3, segments=1, max_bytes=1000)
+    report = reporter.report().data_dir
+    assert report.recording and report.usage_pct == 79.0 and report.warning is None
+    recorder._usage = DiskUsage(bytes_used=850, files=3, segments=1, max_bytes=1000)
+    report = reporter.report().data_dir
+    assert report.warning is not None and "85%" in report.warning
+    recorder.stats.frames_dropped = 7
+    assert "7 frames dropped" in (reporter.report().data_dir.warning or "")

@@ -73,7 +73,8 @@ class RecorderSettings(msgspec.Struct, frozen=True):
     """The journals are fsynced this often: a crash loses at most this much plus the queue."""
     budget_every_s: float = 5.0
     max_segment_bytes: int | None = None
-    """A segment is closed early at this size; default: 1/32 of the budget (at most 2 GiB)."""
+    """A segment (with its journal) is closed early at this size, so that the budget can be kept
+    by deleting in small steps; default: 1/16 of the budget (at most 2 GiB)."""
 
     @property
     def segment_cap(self) -> int | None:
@@ -81,7 +82,7 @@ class RecorderSettings(msgspec.Struct, frozen=True):
             return self.max_segment_bytes
         if self.max_disk_bytes is None:
             return None
-        return min(2**31, max(64 * 1024, self.max_disk_bytes // 32))
+        return min(2**31, max(64 * 1024, self.max_disk_bytes // 16))
 
 
 class RecorderStats(msgspec.Struct):
@@ -220,6 +221,9 @@ class Recorder:
     def start(self) -> None:
         """Recover what a crash left, apply the budget, start the writer thread."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        # Arrow's default pool (mimalloc) keeps freed row-group buffers (tens of MB) for reuse;
+        # the system allocator returns them. The soak in the README ran with this setting.
+        pa.set_memory_pool(pa.system_memory_pool())
         self.recover()
         self._enforce_budget()
         self._thread = threading.Thread(target=self._write_loop, name="recorder", daemon=True)
@@ -398,12 +402,11 @@ class Recorder:
 
     def _enforce_budget(self) -> None:
         settings = self.settings
-        reserve = 0
+        # Room for the raw segment being written to reach its cap; candles and metrics
+        # segments close every 15 minutes and stay small.
         cap = settings.segment_cap
-        if cap is not None:
-            for writer in self._writers.values():
-                used = writer.current.bytes_on_disk if writer.current is not None else 0
-                reserve += max(0, 2 * cap - used)
+        raw = self._writers[_RAW].current
+        reserve = 0 if cap is None else max(0, cap - (raw.bytes_on_disk if raw else 0))
         retention = (
             None if settings.retention_days is None else int(settings.retention_days * _NS_PER_DAY)
         )
