@@ -33,6 +33,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import book_structures, memory, peers, recording
+from bench.isolation import rss_bytes, run_forked
 from bench.seed_style import SeedStyleEngine
 from scalper.venues.simulator.market import MarketConfig, SyntheticMarket
 
@@ -152,11 +153,6 @@ IMPLEMENTATIONS: Final[dict[str, tuple[str, Callable[[], OnFrame]]]] = {
 }
 
 
-def _rss_bytes() -> int:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
 def _throughput(on_frame: OnFrame, frames: Frames) -> float:
     blob, offsets, recv = frames.blob, frames.offsets, frames.recv_ns
     started = time.perf_counter()
@@ -178,47 +174,29 @@ def _latencies(on_frame: OnFrame, frames: Frames, count: int) -> list[int]:
     return sorted(out)
 
 
-def _child(name: str, frames: Frames, timing_frames: int, conn: Connection) -> None:
+def _measure_implementation(name: str, frames: Frames, timing_frames: int) -> dict[str, Any]:
     """Run one implementation: throughput pass, then a timed pass on a fresh instance."""
-    try:
-        rss_at_fork = _rss_bytes()
-        factory = IMPLEMENTATIONS[name][1]
-        on_frame = factory()
-        elapsed = _throughput(on_frame, frames)
-        del on_frame
-        gc.collect()
-        latencies = _latencies(factory(), frames, min(timing_frames, len(frames)))
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
-        conn.send(
-            {
-                "fps": len(frames) / elapsed,
-                "us": elapsed / len(frames) * 1e6,
-                "p50": latencies[len(latencies) // 2] / 1000,
-                "p99": latencies[int(len(latencies) * 0.99)] / 1000,
-                "peak_mb": peak / MB,
-                "growth_mb": max(0, peak - rss_at_fork) / MB,
-            }
-        )
-    except Exception as exc:  # the engine may not exist yet: report it, keep benchmarking
-        conn.send({"error": f"{type(exc).__name__}: {exc}"})
-    finally:
-        conn.close()
+    rss_at_fork = rss_bytes()
+    factory = IMPLEMENTATIONS[name][1]
+    on_frame = factory()
+    elapsed = _throughput(on_frame, frames)
+    del on_frame
+    gc.collect()
+    latencies = _latencies(factory(), frames, min(timing_frames, len(frames)))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+    return {
+        "fps": len(frames) / elapsed,
+        "us": elapsed / len(frames) * 1e6,
+        "p50": latencies[len(latencies) // 2] / 1000,
+        "p99": latencies[int(len(latencies) * 0.99)] / 1000,
+        "peak_mb": peak / MB,
+        "growth_mb": max(0, peak - rss_at_fork) / MB,
+    }
 
 
 def run_isolated(name: str, frames: Frames, timing_frames: int) -> dict[str, Any]:
-    context = multiprocessing.get_context("fork")
-    receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_child, args=(name, frames, timing_frames, sender))
-    process.start()
-    sender.close()
-    try:
-        result: dict[str, Any] = receiver.recv()
-    except EOFError:
-        result = {"error": "child died without a result"}
-    process.join()
-    if process.exitcode not in (0, None) and "error" not in result:
-        result["error"] = f"child exit code {process.exitcode}"
-    return result
+    """One implementation in its own forked child (a failure, e.g. a missing engine, is a row)."""
+    return run_forked(_measure_implementation, name, frames, timing_frames)
 
 
 # -- reporting ---------------------------------------------------------------------------------

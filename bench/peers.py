@@ -57,6 +57,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from bench.isolation import rss_bytes, run_forked
 from scalper.events import BookUpdate, Level
 from scalper.venues.simulator.market import MarketConfig, SyntheticMarket
 
@@ -538,41 +539,15 @@ class PeerRow:
     note: str = ""
 
 
-def _rss_bytes() -> int:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-def _child(impl: Implementation, frames: FrameSet, levels: int, conn: Connection) -> None:
-    try:
-        rss_at_fork = _rss_bytes()
-        for module in impl.modules:
-            importlib.import_module(module)
-        imports = _rss_bytes() - rss_at_fork
-        measured = impl.run(frames, levels)
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
-        growth = max(0, peak - rss_at_fork)
-        conn.send({"measured": measured, "peak": peak, "growth": growth, "imports": imports})
-    except Exception as exc:  # a peer's failure is a row, not the end of the benchmark
-        conn.send({"error": f"{type(exc).__name__}: {exc}"})
-    finally:
-        conn.close()
-
-
-def _run_isolated(impl: Implementation, frames: FrameSet, levels: int) -> dict[str, Any]:
-    context = multiprocessing.get_context("fork")
-    receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_child, args=(impl, frames, levels, sender))
-    process.start()
-    sender.close()
-    try:
-        result: dict[str, Any] = receiver.recv()
-    except EOFError:
-        result = {"error": "child died without a result"}
-    process.join()
-    if process.exitcode not in (0, None) and "error" not in result:
-        result["error"] = f"child exit code {process.exitcode}"
-    return result
+def _measure_peer(impl: Implementation, frames: FrameSet, levels: int) -> dict[str, Any]:
+    rss_at_fork = rss_bytes()
+    for module in impl.modules:
+        importlib.import_module(module)
+    imports = rss_bytes() - rss_at_fork
+    measured = impl.run(frames, levels)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+    growth = max(0, peak - rss_at_fork)
+    return {"measured": measured, "peak": peak, "growth": growth, "imports": imports}
 
 
 def _installed(package: str) -> bool:
@@ -610,7 +585,7 @@ def run_peers(
                 continue
             if progress is not None:
                 progress(f"running   {impl.name} ...")
-            result = _run_isolated(impl, frames, levels)
+            result = run_forked(_measure_peer, impl, frames, levels)
             if "error" in result:
                 row.note = f"failed: {result['error']}"
                 continue

@@ -15,14 +15,13 @@ receive times less compressible, so byte figures come from the unstretched runs 
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import shutil
 import tempfile
 import time
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from bench.isolation import run_forked
 from scalper.config import EngineConfig
 from scalper.engine import Engine
 from scalper.replay import replay_recording
@@ -55,17 +54,14 @@ def _warped(frames: Frames, warp: float, limit: int) -> list[int]:
     return [first + int((r - first) * warp) for r in recv]
 
 
-def _run(
-    settings: RecorderSettings, frames: Frames, warp: float, limit: int, out: Connection
-) -> None:
+def _measure_in_tmp(
+    settings: RecorderSettings, frames: Frames, warp: float, limit: int
+) -> dict[str, Any]:
     directory = Path(tempfile.mkdtemp(prefix="scalper-bench-rec-"))
     try:
-        out.send(_measure(settings, frames, warp, limit, directory))
-    except Exception as exc:  # report, keep benchmarking
-        out.send({"error": f"{type(exc).__name__}: {exc}"})
+        return _measure(settings, frames, warp, limit, directory)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
-        out.close()
 
 
 def _measure(
@@ -151,16 +147,7 @@ def files_per_hour(frames: Frames, count: int = 60_000, hours: float = 3.0) -> f
 def measure(frames: Frames, warp: float = 1.0, limit: int = 500_000) -> dict[str, dict[str, Any]]:
     """Every variant in its own forked child, on the first `limit` frames (stretched x `warp`);
     {variant: figures or {"error": ...}}."""
-    context = multiprocessing.get_context("fork")
-    results: dict[str, dict[str, Any]] = {}
-    for name, settings in VARIANTS.items():
-        receiver, sender = context.Pipe(duplex=False)
-        process = context.Process(target=_run, args=(settings, frames, warp, limit, sender))
-        process.start()
-        sender.close()
-        try:
-            results[name] = receiver.recv()
-        except EOFError:
-            results[name] = {"error": "child died without a result"}
-        process.join()
-    return results
+    return {
+        name: run_forked(_measure_in_tmp, settings, frames, warp, limit)
+        for name, settings in VARIANTS.items()
+    }

@@ -42,6 +42,7 @@ import psutil
 import websockets
 
 from scalper.config import parse_duration_ns, parse_size
+from scalper.storage.budget import disk_usage
 
 DEFAULT_FAULTS: Final = (
     "gap_per_frame=0.00002,drop_per_s=0.002,stall_per_s=0.001,reset_per_frame=0.000005,"
@@ -85,15 +86,6 @@ def _cli(args: Sequence[str], log: Path) -> subprocess.Popen[bytes]:
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
-
-
-def _tree_bytes(path: Path) -> int:
-    total = 0
-    for folder, _, names in os.walk(path):
-        for name in names:
-            with contextlib.suppress(FileNotFoundError):
-                total += os.stat(os.path.join(folder, name)).st_size
-    return total
 
 
 class Client:
@@ -158,8 +150,8 @@ def _sample(
         "reconnects": sum(c.get("reconnects", 0) for c in connections),
         "gaps": sum(c.get("gaps", 0) for c in connections),
         "resyncs": sum(c.get("resyncs_sent", 0) for c in connections),
-        "disk_mb": round(_tree_bytes(data_dir) / 2**20, 2),
-        "log_mb": round(_tree_bytes(log_dir) / 2**20, 2),
+        "disk_mb": round(disk_usage(data_dir, None).bytes_used / 2**20, 2),
+        "log_mb": round(disk_usage(log_dir, None).bytes_used / 2**20, 2),
         "ws_messages": client.ws_messages,
         "api_errors": client.api_errors,
         "_worst_lag_ms": max(lags, default=0.0),
