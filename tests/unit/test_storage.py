@@ -315,3 +315,13 @@ def test_health_warns_from_80_percent_of_the_budget(tmp_path: Path) -> None:
     assert report.warning is not None and "85%" in report.warning
     recorder.stats.frames_dropped = 7
     assert "7 frames dropped" in (reporter.report().data_dir.warning or "")
+
+
+def test_candle_columns_follow_the_candle_fields() -> None:
+    from scalper.storage.layout import CANDLE_SCHEMA
+    from scalper.storage.rows import candle_from_row, candle_row
+
+    assert tuple(CANDLE_SCHEMA.names[3:]) == Candle.__struct_fields__
+    candle = Candle(60, 1.0, 2.0, 0.5, 1.5, 3.0, 4.5, 2, 2.0, 1.0, 0.25)
+    row = dict(zip(CANDLE_SCHEMA.names, candle_row(T0, "XRPUSDT", "1m", candle), strict=True))
+    assert candle_from_row(row) == candle

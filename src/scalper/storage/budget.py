@@ -8,7 +8,7 @@ from pathlib import Path
 
 import msgspec
 
-from scalper.storage.segments import HOUR_NS, SEGMENT_SUFFIX
+from scalper.storage.segments import HOUR_NS, SEGMENT_SUFFIX, segment_first_ns
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +50,6 @@ def disk_usage(data_dir: Path, max_bytes: int | None) -> DiskUsage:
     return DiskUsage(sum(size for _, size in files), len(files), segments, max_bytes)
 
 
-def _first_ns(path: Path) -> int:
-    stem = path.name.split(".", 1)[0]
-    return int(stem) if stem.isdigit() else 0
-
-
 def enforce_budget(
     data_dir: Path,
     max_bytes: int | None,
@@ -71,11 +66,13 @@ def enforce_budget(
     used = sum(size for _, size in files)
     segments = sorted(
         ((path, size) for path, size in files if path.name.endswith(SEGMENT_SUFFIX)),
-        key=lambda item: (_first_ns(item[0]), str(item[0])),
+        key=lambda item: (segment_first_ns(item[0]), str(item[0])),
     )
     deleted: list[Path] = []
     for path, size in segments:
-        expired = retention_ns is not None and _first_ns(path) + HOUR_NS < now_ns - retention_ns
+        expired = (
+            retention_ns is not None and segment_first_ns(path) + HOUR_NS < now_ns - retention_ns
+        )
         over = max_bytes is not None and used + reserve_bytes > max_bytes
         if not (expired or over):
             break

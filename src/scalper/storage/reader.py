@@ -18,7 +18,12 @@ import pyarrow.parquet as pq
 from scalper.errors import InputError
 from scalper.storage.book_frames import join_book_frame
 from scalper.storage.layout import BOOK_COLUMNS, CANDLE_SCHEMA, candles_root, raw_root, raw_sources
-from scalper.storage.segments import JOURNAL_SUFFIX, complete_segments, iter_segment_tables
+from scalper.storage.segments import (
+    JOURNAL_SUFFIX,
+    complete_segments,
+    iter_segment_tables,
+    segment_first_ns,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +46,10 @@ def _segments(root: Path, from_ns: int | None, to_ns: int | None) -> list[Path]:
     if from_ns is not None:
         # A segment's name is its first time key: the one before the first later one may
         # still hold rows at or after from_ns.
-        names = [int(p.name.split(".", 1)[0]) for p in segments]
-        first = max(0, sum(1 for n in names if n <= from_ns) - 1)
+        first = max(0, sum(1 for p in segments if segment_first_ns(p) <= from_ns) - 1)
         segments = segments[first:]
     if to_ns is not None:
-        segments = [p for p in segments if int(p.name.split(".", 1)[0]) <= to_ns]
+        segments = [p for p in segments if segment_first_ns(p) <= to_ns]
     return segments
 
 

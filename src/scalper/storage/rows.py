@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import msgspec
+
 from scalper.candles import Candle
 from scalper.engine import Engine, SymbolState
 from scalper.metrics import imbalance
@@ -13,40 +15,14 @@ MetricsRow = tuple[object, ...]
 
 
 def candle_row(recorded_ns: int, symbol: str, timeframe: str, candle: Candle) -> CandleRow:
-    """One closed candle in CANDLE_SCHEMA's column order."""
-    return (
-        recorded_ns,
-        symbol,
-        timeframe,
-        candle.start_ns,
-        candle.open,
-        candle.high,
-        candle.low,
-        candle.close,
-        candle.volume,
-        candle.turnover,
-        candle.trades,
-        candle.buy_volume,
-        candle.sell_volume,
-        candle.ofi,
-    )
+    """One closed candle in CANDLE_SCHEMA's column order (its last columns are Candle's fields,
+    in order)."""
+    return (recorded_ns, symbol, timeframe, *msgspec.structs.astuple(candle))
 
 
 def candle_from_row(row: dict[str, object]) -> Candle:
     """The Candle of a row read back (a dict of CANDLE_SCHEMA columns)."""
-    return Candle(
-        start_ns=int(row["start_ns"]),  # type: ignore[call-overload]
-        open=float(row["open"]),  # type: ignore[arg-type]
-        high=float(row["high"]),  # type: ignore[arg-type]
-        low=float(row["low"]),  # type: ignore[arg-type]
-        close=float(row["close"]),  # type: ignore[arg-type]
-        volume=float(row["volume"]),  # type: ignore[arg-type]
-        turnover=float(row["turnover"]),  # type: ignore[arg-type]
-        trades=int(row["trades"]),  # type: ignore[call-overload]
-        buy_volume=float(row["buy_volume"]),  # type: ignore[arg-type]
-        sell_volume=float(row["sell_volume"]),  # type: ignore[arg-type]
-        ofi=float(row["ofi"]),  # type: ignore[arg-type]
-    )
+    return Candle(*(row[name] for name in Candle.__struct_fields__))
 
 
 def metrics_rows(engine: Engine, ts_ns: int) -> list[MetricsRow]:
@@ -70,11 +46,11 @@ def _metrics_row(
     ask = book.best_ask()
     values = imbalance(book)
     flow = state.flow
-    deltas = [
-        flow.window(windows[name], now_ns).delta if name in windows else None
-        for name in ("10s", "1m", "5m")
-    ]
-    volume_1m = flow.window(windows["1m"], now_ns).volume if "1m" in windows else None
+    totals = {
+        name: flow.window(windows[name], now_ns) for name in ("10s", "1m", "5m") if name in windows
+    }
+    deltas = [totals[name].delta if name in totals else None for name in ("10s", "1m", "5m")]
+    volume_1m = totals["1m"].volume if "1m" in totals else None
     last_price = state.recent_trades[-1].price if state.recent_trades else None
     return (
         ts_ns,

@@ -91,6 +91,12 @@ def segment_name(first_ns: int) -> str:
     return f"{first_ns:019d}"
 
 
+def segment_first_ns(path: Path) -> int:
+    """The first time key a segment (or its journal or partial file) is named after; 0 if none."""
+    stem = path.name.split(".", 1)[0]
+    return int(stem) if stem.isdigit() else 0
+
+
 def date_partition(ts_ns: int) -> str:
     """`date=YYYY-MM-DD` (UTC) of a time in ns: Hive-style, so DuckDB sees a `date` column."""
     day = _EPOCH + datetime.timedelta(days=ts_ns // 86_400_000_000_000)
@@ -149,9 +155,7 @@ class OpenSegment:
         """Write what is pending, make the segment visible (atomic rename), drop the journal."""
         self._write_row_group()
         self._parquet.close()
-        _fsync_file(self.partial_path)
-        os.replace(self.partial_path, self.final_path)
-        _fsync_dir(self.directory)
+        _publish(self.partial_path, self.final_path)
         self._journal.close()
         self._journal_file.close()
         self.journal_path.unlink(missing_ok=True)
@@ -176,6 +180,13 @@ def _size(path: Path) -> int:
 def _fsync_file(path: Path) -> None:
     with path.open("rb") as file:
         os.fsync(file.fileno())
+
+
+def _publish(partial: Path, final: Path) -> None:
+    """Make a written segment visible, whole: fsync it, rename it atomically, fsync the dir."""
+    _fsync_file(partial)
+    os.replace(partial, final)
+    _fsync_dir(final.parent)
 
 
 class SegmentWriter:
@@ -257,9 +268,7 @@ def recover_journal(path: Path, fmt: SegmentFormat) -> tuple[Path | None, int, b
             table = pa.Table.from_batches(group, fmt.schema)
             writer.write_table(fmt.sorted_for_compression(table), row_group_size=len(table))
         writer.close()
-        _fsync_file(partial)
-        os.replace(partial, final)
-        _fsync_dir(final.parent)
+        _publish(partial, final)
         segment = final
     partial.unlink(missing_ok=True)
     path.unlink(missing_ok=True)
