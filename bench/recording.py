@@ -44,7 +44,7 @@ VARIANTS: Final[dict[str, RecorderSettings]] = {
     "books whole": RecorderSettings(retention_days=None, split_book_frames=False),
     "plain": RecorderSettings(retention_days=None, split_book_frames=False, sort_by_topic=False),
 }
-"""default: zstd 6, rows grouped by topic, book frames split into columns (see
+"""default: zstd 6, rows grouped by topic, book frames split into integer columns (see
 scalper.storage.book_frames); "plain": zstd 6 Parquet of the frames in arrival order."""
 
 

@@ -15,10 +15,11 @@ from scalper.config import ConfigError, EngineConfig, parse_size, parse_time_ns
 from scalper.engine import CandleClosed, Engine
 from scalper.events import BUY
 from scalper.replay import replay_recording
+from scalper.storage.book_frames import frame_payloads
 from scalper.storage.budget import disk_usage
-from scalper.storage.layout import CLOCK_TOPIC, raw_format
+from scalper.storage.layout import CLOCK_TOPIC, raw_format, raw_order
 from scalper.storage.query import run_query
-from scalper.storage.reader import frame_payloads, iter_recorded
+from scalper.storage.reader import iter_recorded
 from scalper.storage.recorder import Recorder, RecorderSettings, binary_array
 from scalper.storage.segments import (
     HOUR_NS,
@@ -80,10 +81,26 @@ def test_rows_are_grouped_by_topic_within_a_row_group_on_disk(tmp_path: Path) ->
     topics = table["topic"].to_pylist()
     runs = [topic for i, topic in enumerate(topics) if i == 0 or topics[i - 1] != topic]
     assert len(runs) == len(set(topics)) > 10  # each topic in one run
-    seqs = table["seq"].to_pylist()
+    assert table["seq"].null_count == len(table)  # receive times increase: they give the order
+    received = table["recv_ns"].to_pylist()
     for topic in set(topics):  # arrival order kept within a topic
-        mine = [seq for seq, t in zip(seqs, topics, strict=True) if t == topic]
+        mine = [recv for recv, t in zip(received, topics, strict=True) if t == topic]
         assert mine == sorted(mine)
+
+
+def test_seq_kept_where_receive_times_tie_or_step_back(tmp_path: Path) -> None:
+    frames = market_frames(400)
+    stamped = [(T0 + 10**10 + i // 3, raw) for i, (_, raw) in enumerate(frames[:200])]  # ties
+    stamped += [(T0 + 9 * 10**9 + i, raw) for i, (_, raw) in enumerate(frames[200:])]  # 1 s back
+    recorder = Recorder(tmp_path, small(), source="test")
+    recorder.start()
+    record(recorder, stamped)
+    recorder.stop()
+    assert [(recv, payload) for recv, _, _, payload in iter_recorded(tmp_path)] == stamped
+    (segment,) = complete_segments(tmp_path / "raw" / "test")
+    assert pq.read_table(segment)["seq"].null_count == 0
+    _, rows = run_query(tmp_path, "select payload from frames order by seq")
+    assert [bytes(payload) for (payload,) in rows] == [raw for _, raw in stamped]
 
 
 def test_one_segment_per_hour_and_filters(tmp_path: Path) -> None:
@@ -124,8 +141,8 @@ def test_torn_journal_recovers_complete_chunks(tmp_path: Path) -> None:
     path, count, torn = recover_journal(journal, fmt)
     assert path is not None and count == 200 and torn
     assert not journal.exists() and not segment.partial_path.exists()
-    table = pq.read_table(path).sort_by("seq")
-    assert frame_payloads(table) == [raw for _, raw in frames[:200]]
+    table = raw_order(pq.read_table(path))
+    assert frame_payloads(table).to_pylist() == [raw for _, raw in frames[:200]]
     assert table["payload"].to_pylist().count(b"") > 50  # book frames stored split
 
 
@@ -295,7 +312,8 @@ def test_query_frames_gives_the_exact_frame_bytes(tmp_path: Path, xrp_frames) ->
     recorder.start()
     record(recorder, frames)
     recorder.stop()
-    columns, rows = run_query(tmp_path, "select recv_ns, payload, date from frames order by seq")
+    sql = "select recv_ns, payload, date from frames order by recv_ns, seq"
+    columns, rows = run_query(tmp_path, sql)
     assert columns == ["recv_ns", "payload", "date"]
     assert [(recv, bytes(payload)) for recv, payload, _ in rows] == frames
     assert rows[0][2] is not None

@@ -40,16 +40,36 @@ def _glob(data_dir: Path, table: str) -> tuple[str, bool]:
     return str(root / pattern), any(root.glob(pattern))
 
 
-_FRAME_PAYLOAD: Final = """
+def _decimal_sql(digits: str, scale: str) -> str:
+    """SQL of book_frames._decimal_text: digits at a scale as text ("0" for zero)."""
+    unit = f"CAST(pow(10, {scale}) AS BIGINT)"
+    return (
+        f"CASE WHEN {digits} = 0 OR {scale} = 0 THEN CAST({digits} AS VARCHAR) ELSE "
+        f"CAST({digits} // {unit} AS VARCHAR) || '.' || "
+        f"substr(CAST({digits} % {unit} + {unit} AS VARCHAR), 2) END"
+    )
+
+
+def _levels_sql(side: str) -> str:
+    """SQL of book_frames._levels_text: `["p","q"],...` of one side's levels."""
+    price = _decimal_sql("level[1]", "price_scale")
+    size = _decimal_sql("level[2]", "size_scale")
+    return (
+        f"array_to_string(list_transform(list_zip({side}_prices, {side}_sizes), "
+        f"""lambda level: '["' || {price} || '","' || {size} || '"]'), ',')"""
+    )
+
+
+_FRAME_PAYLOAD: Final = f"""
     CASE WHEN book_u IS NULL THEN payload ELSE encode(
-        '{"topic":"' || topic || '","type":"' || book_type || '","ts":' || book_ts
-        || ',"data":{"s":"' || symbol || '","b":[' || decode(bids) || '],"a":['
-        || decode(asks) || '],"u":' || book_u || ',"seq":' || book_seq || '},"cts":'
-        || book_cts || '}'
+        '{{"topic":"' || topic || '","type":"' || book_type || '","ts":' || book_ts
+        || ',"data":{{"s":"' || symbol || '","b":[' || {_levels_sql("bid")} || '],"a":['
+        || {_levels_sql("ask")} || '],"u":' || book_u || ',"seq":' || book_seq || '}},"cts":'
+        || book_cts || '}}'
     ) END
 """
 """The frame bytes of a raw row in SQL: book frames stored split are joined back
-(the same as book_frames.join_book_frame)."""
+(the same as book_frames.join_book_frames)."""
 
 _FRAME_COLUMNS: Final = f"seq, recv_ns, ts_ns, topic, symbol, {_FRAME_PAYLOAD} AS payload, date"
 

@@ -16,8 +16,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from scalper.errors import InputError
-from scalper.storage.book_frames import join_book_frame
-from scalper.storage.layout import BOOK_COLUMNS, CANDLE_SCHEMA, candles_root, raw_root, raw_sources
+from scalper.storage.book_frames import frame_payloads
+from scalper.storage.layout import (
+    CANDLE_SCHEMA,
+    candles_root,
+    raw_order,
+    raw_root,
+    raw_sources,
+)
 from scalper.storage.segments import (
     JOURNAL_SUFFIX,
     complete_segments,
@@ -57,7 +63,7 @@ def _records_of(
     path: Path, from_ns: int | None, to_ns: int | None, symbols: frozenset[str] | None
 ) -> Iterator[Record]:
     try:
-        for table in iter_segment_tables(path, sort_by="seq"):
+        for table in iter_segment_tables(path, raw_order):
             yield from _filtered_records(table, from_ns, to_ns, symbols)
     except (pa.ArrowInvalid, OSError) as exc:
         log.warning("skipping unreadable segment %s: %s", path, exc)
@@ -85,23 +91,9 @@ def _filtered_records(
         table["recv_ns"].to_pylist(),
         table["ts_ns"].to_pylist(),
         table["topic"].to_pylist(),
-        frame_payloads(table),
+        frame_payloads(table).to_pylist(),
         strict=True,
     )
-
-
-def frame_payloads(table: pa.Table) -> list[bytes]:
-    """The frame bytes of every row: stored whole, or joined from split book columns."""
-    payloads: list[bytes] = table["payload"].to_pylist()
-    if "book_u" not in table.column_names or table["book_u"].null_count == len(table):
-        return payloads
-    topics = table["topic"].to_pylist()
-    symbols = table["symbol"].to_pylist()
-    columns = [table[name].to_pylist() for name in BOOK_COLUMNS]
-    for index, parts in enumerate(zip(*columns, strict=True)):
-        if parts[4] is not None:
-            payloads[index] = join_book_frame(topics[index], symbols[index], parts)  # type: ignore[arg-type]
-    return payloads
 
 
 def recorded_segments(data_dir: Path) -> list[Path]:

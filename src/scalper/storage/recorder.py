@@ -23,14 +23,12 @@ import pyarrow as pa
 
 from scalper.engine import CandleClosed, Engine, Notification
 from scalper.events import Event
-from scalper.storage.book_frames import BOOK_TOPIC_PREFIX, split_book_frame
 from scalper.storage.budget import DiskUsage, disk_usage, enforce_budget
 from scalper.storage.layout import (
-    BOOK_COLUMNS,
     CANDLE_FORMAT,
+    CHUNK_SCHEMA,
     CLOCK_TOPIC,
     METRICS_FORMAT,
-    RAW_SCHEMA,
     candles_root,
     metrics_root,
     raw_format,
@@ -119,30 +117,10 @@ class RawColumns:
     def __len__(self) -> int:
         return len(self.seq)
 
-    def to_batch(self, split_books: bool = True) -> pa.RecordBatch:
-        """The rows as a RAW_SCHEMA batch; book frames split into columns if `split_books`."""
+    def to_batch(self) -> pa.RecordBatch:
+        """The rows as a CHUNK_SCHEMA batch (book frames are split later, a row group at once,
+        by the segment format: see layout.encode_raw)."""
         int64 = pa.int64()
-        payload = self.payload
-        book: list[list[object]] = [[] for _ in BOOK_COLUMNS]
-        if split_books:
-            payload = []
-            for topic, symbol, raw in zip(self.topic, self.symbol, self.payload, strict=True):
-                parts = (
-                    split_book_frame(raw, topic, symbol)
-                    if topic.startswith(BOOK_TOPIC_PREFIX)
-                    else None
-                )
-                if parts is None:
-                    payload.append(raw)
-                    for column in book:
-                        column.append(None)
-                else:
-                    payload.append(b"")
-                    for column, value in zip(book, parts, strict=True):
-                        column.append(value)
-        else:
-            book = [[None] * len(self.seq) for _ in BOOK_COLUMNS]
-        types = {field.name: field.type for field in RAW_SCHEMA}
         return pa.RecordBatch.from_arrays(
             [
                 pa.array(self.seq, int64),
@@ -150,13 +128,9 @@ class RawColumns:
                 pa.array(self.ts_ns, int64),
                 pa.array(self.topic, pa.string()),
                 pa.array(self.symbol, pa.string()),
-                binary_array(payload),
-                *(
-                    pa.array(column, types[name])
-                    for name, column in zip(BOOK_COLUMNS, book, strict=True)
-                ),
+                binary_array(self.payload),
             ],
-            schema=RAW_SCHEMA,
+            schema=CHUNK_SCHEMA,
         )
 
 
@@ -204,7 +178,11 @@ class Recorder:
         self._seq = 0
         cap = self.settings.segment_cap
         self._formats: dict[str, SegmentFormat] = {
-            _RAW: raw_format(self.settings.zstd_level, self.settings.sort_by_topic),
+            _RAW: raw_format(
+                self.settings.zstd_level,
+                self.settings.sort_by_topic,
+                self.settings.split_book_frames,
+            ),
             _CANDLES: CANDLE_FORMAT,
             _METRICS: METRICS_FORMAT,
         }
@@ -370,7 +348,7 @@ class Recorder:
     def _write(self, stream: str, rows: RawColumns | list[tuple[object, ...]]) -> None:
         writer = self._writers[stream]
         if isinstance(rows, RawColumns):
-            batch = rows.to_batch(self.settings.split_book_frames)
+            batch = rows.to_batch()
         else:
             batch = rows_to_batch(rows, writer.fmt.schema)
         closed = self._guarded(lambda: writer.append(batch))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
@@ -43,14 +43,22 @@ class SegmentFormat:
         self,
         schema: pa.Schema,
         time_column: str,
+        input_schema: pa.Schema | None = None,
+        encode: Callable[[pa.Table, int | None], pa.Table] | None = None,
         group_by: str | None = None,
         row_group_rows: int = 65_536,
         zstd_level: int = 6,
         dictionary_columns: Sequence[str] = (),
-        delta_columns: Sequence[str] = (),
+        column_encoding: Mapping[str, str] | None = None,
         roll_ns: int = HOUR_NS,
     ) -> None:
         self.schema = schema
+        """The columns stored in the segment."""
+        self.input_schema = input_schema or schema
+        """The columns of the chunks appended (and journaled)."""
+        self.encode = encode
+        """Turns a row group of input rows into stored rows (default: as they are); it is also
+        given the last time key of the segment's previous row group (None for the first)."""
         self.time_column = time_column
         """The int64 ns column that decides a row's period (the first row of a chunk decides)."""
         self.group_by = group_by
@@ -59,7 +67,8 @@ class SegmentFormat:
         self.row_group_rows = row_group_rows
         self.zstd_level = zstd_level
         self.dictionary_columns = list(dictionary_columns)
-        self.delta_columns = tuple(delta_columns)
+        self.column_encoding = dict(column_encoding or {})
+        """Parquet encodings by column path (default: dictionary or plain)."""
         self.roll_ns = roll_ns
         """Segments cover aligned periods of this length (an hour for raw frames)."""
 
@@ -73,12 +82,16 @@ class SegmentFormat:
             compression="zstd",
             compression_level=self.zstd_level,
             use_dictionary=self.dictionary_columns or False,
-            column_encoding=dict.fromkeys(self.delta_columns, "DELTA_BINARY_PACKED") or None,
+            column_encoding=self.column_encoding or None,
             data_page_size=1 << 20,
         )
 
-    def sorted_for_compression(self, table: pa.Table) -> pa.Table:
-        """Rows with the same `group_by` value side by side, in their order otherwise."""
+    def stored(self, table: pa.Table, after_ns: int | None = None) -> pa.Table:
+        """A row group of input rows as stored: encoded, then rows with the same `group_by`
+        value side by side, in their order otherwise. `after_ns`: the last time key of the
+        segment's previous row group, if any."""
+        if self.encode is not None:
+            table = self.encode(table, after_ns)
         if self.group_by is None:
             return table
         table = table.combine_chunks()
@@ -126,12 +139,13 @@ class OpenSegment:
         self._journal_file = self.journal_path.open("wb", buffering=0)
         self._journal = ipc.new_stream(
             self._journal_file,
-            fmt.schema,
+            fmt.input_schema,
             options=ipc.IpcWriteOptions(compression=pa.Codec("zstd", 1)),
         )
         self._parquet = fmt.parquet_writer(self.partial_path)
         self._pending: list[pa.RecordBatch] = []
         self._pending_rows = 0
+        self._last_ns: int | None = None
         self.rows = 0
 
     def append(self, batch: pa.RecordBatch) -> None:
@@ -164,8 +178,9 @@ class OpenSegment:
     def _write_row_group(self) -> None:
         if not self._pending:
             return
-        table = pa.Table.from_batches(self._pending, self.fmt.schema)
-        self._parquet.write_table(self.fmt.sorted_for_compression(table), row_group_size=len(table))
+        table = pa.Table.from_batches(self._pending, self.fmt.input_schema)
+        self._parquet.write_table(self.fmt.stored(table, self._last_ns), row_group_size=len(table))
+        self._last_ns = _last_time(table, self.fmt)
         self._pending.clear()
         self._pending_rows = 0
 
@@ -264,15 +279,21 @@ def recover_journal(path: Path, fmt: SegmentFormat) -> tuple[Path | None, int, b
     segment = None
     if rows:
         writer = fmt.parquet_writer(partial)
+        last_ns = None
         for group in _row_groups(batches, fmt.row_group_rows):
-            table = pa.Table.from_batches(group, fmt.schema)
-            writer.write_table(fmt.sorted_for_compression(table), row_group_size=len(table))
+            table = pa.Table.from_batches(group, fmt.input_schema)
+            writer.write_table(fmt.stored(table, last_ns), row_group_size=len(table))
+            last_ns = _last_time(table, fmt)
         writer.close()
         _publish(partial, final)
         segment = final
     partial.unlink(missing_ok=True)
     path.unlink(missing_ok=True)
     return segment, rows, torn
+
+
+def _last_time(table: pa.Table, fmt: SegmentFormat) -> int:
+    return table[fmt.time_column][-1].as_py()
 
 
 def _row_groups(batches: list[pa.RecordBatch], rows: int) -> Iterator[list[pa.RecordBatch]]:
@@ -296,11 +317,11 @@ def complete_segments(root: Path) -> list[Path]:
     return sorted(root.glob(f"date=*/*{SEGMENT_SUFFIX}"), key=lambda p: p.name)
 
 
-def iter_segment_tables(path: Path, sort_by: str | None = None) -> Iterator[pa.Table]:
-    """The row groups of a segment as tables, each re-sorted by `sort_by` (e.g. seq)."""
+def iter_segment_tables(
+    path: Path, order: Callable[[pa.Table], pa.Table] | None = None
+) -> Iterator[pa.Table]:
+    """The row groups of a segment as tables, each put back in order by `order`."""
     parquet = pq.ParquetFile(path)
     for index in range(parquet.num_row_groups):
         table = parquet.read_row_group(index)
-        if sort_by is not None:
-            table = table.take(pc.sort_indices(table[sort_by]))
-        yield table
+        yield table if order is None else order(table)
