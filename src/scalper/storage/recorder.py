@@ -216,6 +216,12 @@ class Recorder:
         self._thread.join()
         self._thread = None
 
+    def drain(self) -> None:
+        """Wait until the writer has handled (written, budget checked) every chunk handed over
+        so far."""
+        if self._thread is not None:
+            self._queue.join()
+
     def recover(self) -> int:
         """Turn journals left by a crash into segments; returns how many were recovered."""
         recovered = 0
@@ -328,17 +334,22 @@ class Recorder:
             except queue.Empty:
                 item = ("", [])
             if item is None:
+                self._queue.task_done()
                 break
-            if len(item[1]):
-                self._write(*item)
-            now = time.monotonic()
-            if now - last_sync >= settings.sync_every_s:
-                last_sync = now
-                self._guarded(self._sync)
-            if now - last_budget >= settings.budget_every_s:
-                last_budget = now
-                self._enforce_budget()
-            self.stats.writer_cpu_s = time.thread_time()
+            try:
+                if len(item[1]):
+                    self._write(*item)
+                now = time.monotonic()
+                if now - last_sync >= settings.sync_every_s:
+                    last_sync = now
+                    self._guarded(self._sync)
+                if now - last_budget >= settings.budget_every_s:
+                    last_budget = now
+                    self._enforce_budget()
+                self.stats.writer_cpu_s = time.thread_time()
+            finally:
+                if item[0]:  # a chunk from the queue (not the timeout's empty item)
+                    self._queue.task_done()
         for writer in self._writers.values():
             self._guarded(writer.close)
         self.stats.segments_written = sum(w.segments_written for w in self._writers.values())

@@ -212,6 +212,7 @@ class SegmentWriter:
         self.fmt = fmt
         self.max_segment_bytes = max_segment_bytes
         self.current: OpenSegment | None = None
+        self._last_growth = 0
         self.segments_written = 0
         self.rows_written = 0
 
@@ -226,13 +227,16 @@ class SegmentWriter:
             self.fmt.period_of(first_ns) != current.period_ns
             or (
                 self.max_segment_bytes is not None
-                and current.bytes_on_disk >= self.max_segment_bytes
+                and current.bytes_on_disk + self._last_growth > self.max_segment_bytes
             )
         ):
             closed = self.close()
         if self.current is None:
             self.current = OpenSegment(self.root / date_partition(first_ns), first_ns, self.fmt)
+        before = self.current.bytes_on_disk
         self.current.append(batch)
+        # The next chunk is expected to add as much: close before it would pass the cap.
+        self._last_growth = self.current.bytes_on_disk - before
         self.rows_written += batch.num_rows
         return closed
 
