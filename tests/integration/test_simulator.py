@@ -410,7 +410,9 @@ def test_a_client_that_never_reads_is_dropped_without_slowing_the_others() -> No
                     last = delta.update_id
                     book.apply(delta)
                     latency_ms = time.time_ns() / 1e6 - delta.ts_event_ns / 1e6
-                    assert latency_ms < 250, latency_ms
+                    # A sender blocked by the stuck client would hold every frame until the
+                    # test's timeout; 1 s leaves room for a busy CI machine (287 ms seen).
+                    assert latency_ms < 1000, latency_ms
                 assert sim.connections == 1
                 await follow_until_truth(reader, sim, book)
 
