@@ -161,21 +161,34 @@ class BybitConnection:
                 self._ws = None
 
     async def _receive(self, ws: ClientConnection) -> None:
+        """Hand every frame to the sink; return when the connection has been silent for
+        `stale_after_s` (between that and 1.1 times that after the last frame).
+
+        One deadline for the whole session, pushed back at most every tenth of `stale_after_s`:
+        `asyncio.wait_for` around each `recv` made a task and a timer per frame, ~30 % of the
+        client's CPU in a profile of `make soak` (py-spy, 100 symbols x 1)."""
         stale_after = self.settings.stale_after_s
+        step = stale_after / 10
         on_frame = self.on_frame
         stats = self.stats
-        while not self._stopping:
-            try:
-                raw = await asyncio.wait_for(ws.recv(decode=False), stale_after)
-            except TimeoutError:
-                stats.stale_timeouts += 1
-                stats.last_error = f"no frame for {stale_after:g} s"
-                log.warning("%s: stale (%s), reconnecting", self.name, stats.last_error)
-                return
-            recv_ns = time.time_ns()
-            stats.frames += 1
-            stats.last_frame_ns = recv_ns
-            on_frame(raw, recv_ns)  # type: ignore[arg-type]  # decode=False gives bytes
+        loop = asyncio.get_running_loop()
+        pushed_at = loop.time()
+        try:
+            async with asyncio.timeout(pushed_at + stale_after + step) as deadline:
+                while not self._stopping:
+                    raw = await ws.recv(decode=False)
+                    recv_ns = time.time_ns()
+                    stats.frames += 1
+                    stats.last_frame_ns = recv_ns
+                    on_frame(raw, recv_ns)  # type: ignore[arg-type]  # decode=False gives bytes
+                    now = loop.time()
+                    if now - pushed_at >= step:
+                        pushed_at = now
+                        deadline.reschedule(now + stale_after + step)
+        except TimeoutError:
+            stats.stale_timeouts += 1
+            stats.last_error = f"no frame for {stale_after:g} s"
+            log.warning("%s: stale (%s), reconnecting", self.name, stats.last_error)
 
     def on_control(self, message: ControlMessage) -> None:
         """Feed a venue ack back to the subscription book; sends what it asks to retry."""
