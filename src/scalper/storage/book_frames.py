@@ -50,6 +50,24 @@ _MAX_DECIMAL_CHARS: Final = 18
 """At most 18 characters, so at most 17 digits: an int64 holds them."""
 
 
+_HOLE: Final = "\0"
+_TEMPLATE: Final = _HOLE.join(
+    (
+        '{"topic":"',
+        '","type":"',
+        '","ts":',
+        ',"data":{"s":"',
+        '","b":[',
+        '],"a":[',
+        '],"u":',
+        ',"seq":',
+        '},"cts":',
+        "}",
+    )
+)
+_FIELDS: Final = ("topic", "type", "ts", "symbol", "bids", "asks", "u", "seq", "cts")
+"""The layout above with its fields as holes: the join fills them, the split cuts them out."""
+
 # -- joining -----------------------------------------------------------------------------------
 
 
@@ -96,28 +114,24 @@ def join_book_frames(table: pa.Table) -> pa.Array:
     bids = _levels_text(column["bid_prices"], column["bid_sizes"], table)
     asks = _levels_text(column["ask_prices"], column["ask_sizes"], table)
     text = pa.string()
-    frame = pc.binary_join_element_wise(
-        '{"topic":"',
-        column["topic"].cast(text),
-        '","type":"',
-        column["book_type"].cast(text),
-        '","ts":',
-        column["book_ts"].cast(text),
-        ',"data":{"s":"',
-        column["symbol"].cast(text),
-        '","b":[',
-        bids,
-        '],"a":[',
-        asks,
-        '],"u":',
-        column["book_u"].cast(text),
-        ',"seq":',
-        column["book_seq"].cast(text),
-        '},"cts":',
-        column["book_cts"].cast(text),
-        "}",
-        "",
-    )
+    values = {
+        "topic": column["topic"].cast(text),
+        "type": column["book_type"].cast(text),
+        "ts": column["book_ts"].cast(text),
+        "symbol": column["symbol"].cast(text),
+        "bids": bids,
+        "asks": asks,
+        "u": column["book_u"].cast(text),
+        "seq": column["book_seq"].cast(text),
+        "cts": column["book_cts"].cast(text),
+    }
+    literals = _TEMPLATE.split(_HOLE)
+    pieces = [
+        part
+        for name, literal in zip(_FIELDS, literals[:-1], strict=True)
+        for part in (literal, values[name])
+    ]
+    frame = pc.binary_join_element_wise(*pieces, literals[-1], "")
     return frame.cast(pa.binary())
 
 
@@ -131,22 +145,6 @@ def frame_payloads(table: pa.Table) -> pa.Array:
 
 # -- splitting ---------------------------------------------------------------------------------
 
-_HOLE: Final = "\0"
-_TEMPLATE: Final = _HOLE.join(
-    (
-        '{"topic":"',
-        '","type":"',
-        '","ts":',
-        ',"data":{"s":"',
-        '","b":[',
-        '],"a":[',
-        '],"u":',
-        ',"seq":',
-        '},"cts":',
-        "}",
-    )
-)
-_FIELDS: Final = ("topic", "type", "ts", "symbol", "bids", "asks", "u", "seq", "cts")
 _KEY_END: Final = '":'
 """Every key of the layout ends with this and no value of it contains it (levels are
 `["p","q"]`): splitting a frame here gives pieces that each hold at most one field."""
