@@ -108,9 +108,13 @@ def _levels_text(prices: pa.ListArray, sizes: pa.ListArray, table: pa.Table) -> 
     return pc.binary_join(lists, ",")
 
 
+_JOIN_COLUMNS: Final = ("topic", "symbol", *(spec.name for spec in SPLIT_FIELDS))
+"""What the join reads (not `payload`: combining its chunks would copy every frame)."""
+
+
 def join_book_frames(table: pa.Table) -> pa.Array:
     """The frame bytes of every split row of a stored raw table (null in the other rows)."""
-    column = {name: table[name].combine_chunks() for name in table.column_names}
+    column = {name: table[name].combine_chunks() for name in _JOIN_COLUMNS}
     bids = _levels_text(column["bid_prices"], column["bid_sizes"], table)
     asks = _levels_text(column["ask_prices"], column["ask_sizes"], table)
     text = pa.string()
@@ -150,12 +154,16 @@ _KEY_END: Final = '":'
 `["p","q"]`): splitting a frame here gives pieces that each hold at most one field."""
 _PIECES: Final = _TEMPLATE.split(_KEY_END)
 _FIELD_PIECES: Final = {
-    name: (index, len(piece.split(_HOLE)[0]), len(piece.split(_HOLE)[1]))
-    for name, (index, piece) in zip(
-        _FIELDS, ((i, piece) for i, piece in enumerate(_PIECES) if _HOLE in piece), strict=True
+    name: (index, len(before), len(after))
+    for name, (index, (before, after)) in zip(
+        _FIELDS,
+        ((i, piece.split(_HOLE)) for i, piece in enumerate(_PIECES) if _HOLE in piece),
+        strict=True,
     )
+    if name not in ("topic", "symbol")  # the row's own columns; the join checks them
 }
-"""field -> (piece index, characters before it in the piece, characters after it)."""
+"""field -> (piece index, characters before it in the piece, characters after it), for the
+fields the split stores."""
 _NUMBER_PATTERN: Final = r"^[1-9][0-9]{0,17}$|^0$"
 _TYPE_PATTERN: Final = r"^[a-z]{1,16}$"
 
