@@ -65,8 +65,20 @@ _TEMPLATE: Final = _HOLE.join(
         "}",
     )
 )
-_FIELDS: Final = ("topic", "type", "ts", "symbol", "bids", "asks", "u", "seq", "cts")
+FRAME_FIELDS: Final = ("topic", "type", "ts", "symbol", "bids", "asks", "u", "seq", "cts")
 """The layout above with its fields as holes: the join fills them, the split cuts them out."""
+FRAME_LITERALS: Final = tuple(_TEMPLATE.split(_HOLE))
+"""The layout's text around its fields: FRAME_LITERALS[i] comes before FRAME_FIELDS[i]."""
+FIELD_COLUMNS: Final = {
+    "topic": "topic",
+    "type": "book_type",
+    "ts": "book_ts",
+    "symbol": "symbol",
+    "u": "book_u",
+    "seq": "book_seq",
+    "cts": "book_cts",
+}
+"""The stored column of each field but the levels (`bids`, `asks`: the level columns)."""
 
 # -- joining -----------------------------------------------------------------------------------
 
@@ -118,24 +130,14 @@ def join_book_frames(table: pa.Table) -> pa.Array:
     bids = _levels_text(column["bid_prices"], column["bid_sizes"], table)
     asks = _levels_text(column["ask_prices"], column["ask_sizes"], table)
     text = pa.string()
-    values = {
-        "topic": column["topic"].cast(text),
-        "type": column["book_type"].cast(text),
-        "ts": column["book_ts"].cast(text),
-        "symbol": column["symbol"].cast(text),
-        "bids": bids,
-        "asks": asks,
-        "u": column["book_u"].cast(text),
-        "seq": column["book_seq"].cast(text),
-        "cts": column["book_cts"].cast(text),
-    }
-    literals = _TEMPLATE.split(_HOLE)
+    values = {field: column[name].cast(text) for field, name in FIELD_COLUMNS.items()}
+    values.update(bids=bids, asks=asks)
     pieces = [
         part
-        for name, literal in zip(_FIELDS, literals[:-1], strict=True)
-        for part in (literal, values[name])
+        for field, literal in zip(FRAME_FIELDS, FRAME_LITERALS[:-1], strict=True)
+        for part in (literal, values[field])
     ]
-    frame = pc.binary_join_element_wise(*pieces, literals[-1], "")
+    frame = pc.binary_join_element_wise(*pieces, FRAME_LITERALS[-1], "")
     return frame.cast(pa.binary())
 
 
@@ -156,7 +158,7 @@ _PIECES: Final = _TEMPLATE.split(_KEY_END)
 _FIELD_PIECES: Final = {
     name: (index, len(before), len(after))
     for name, (index, (before, after)) in zip(
-        _FIELDS,
+        FRAME_FIELDS,
         ((i, piece.split(_HOLE)) for i, piece in enumerate(_PIECES) if _HOLE in piece),
         strict=True,
     )

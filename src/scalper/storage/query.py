@@ -13,6 +13,7 @@ import duckdb
 import pyarrow as pa
 
 from scalper.errors import InputError
+from scalper.storage.book_frames import FIELD_COLUMNS, FRAME_FIELDS, FRAME_LITERALS
 from scalper.storage.layout import (
     CANDLE_SCHEMA,
     METRICS_SCHEMA,
@@ -60,16 +61,24 @@ def _levels_sql(side: str) -> str:
     )
 
 
-_FRAME_PAYLOAD: Final = f"""
-    CASE WHEN book_u IS NULL THEN payload ELSE encode(
-        '{{"topic":"' || topic || '","type":"' || book_type || '","ts":' || book_ts
-        || ',"data":{{"s":"' || symbol || '","b":[' || {_levels_sql("bid")} || '],"a":['
-        || {_levels_sql("ask")} || '],"u":' || book_u || ',"seq":' || book_seq || '}},"cts":'
-        || book_cts || '}}'
-    ) END
-"""
-"""The frame bytes of a raw row in SQL: book frames stored split are joined back
-(the same as book_frames.join_book_frames)."""
+def _quoted(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def _frame_sql() -> str:
+    """SQL of book_frames.join_book_frames: the layout's text with each field's column."""
+    values = dict(FIELD_COLUMNS)
+    values.update(bids=_levels_sql("bid"), asks=_levels_sql("ask"))
+    parts = [
+        part
+        for field, literal in zip(FRAME_FIELDS, FRAME_LITERALS[:-1], strict=True)
+        for part in (f"'{_quoted(literal)}'", values[field])
+    ]
+    return " || ".join([*parts, f"'{_quoted(FRAME_LITERALS[-1])}'"])
+
+
+_FRAME_PAYLOAD: Final = f"CASE WHEN book_u IS NULL THEN payload ELSE encode({_frame_sql()}) END"
+"""The frame bytes of a raw row in SQL: book frames stored split are joined back."""
 
 _FRAME_COLUMNS: Final = f"seq, recv_ns, ts_ns, topic, symbol, {_FRAME_PAYLOAD} AS payload, date"
 
@@ -91,10 +100,6 @@ def connect(data_dir: Path) -> duckdb.DuckDBPyConnection:
             empty = schema.empty_table().append_column("date", pa.array([], pa.string()))  # noqa: F841 (read by DuckDB's replacement scan)
             connection.execute(f"CREATE TABLE {table} AS SELECT {columns} FROM empty")
     return connection
-
-
-def _quoted(text: str) -> str:
-    return text.replace("'", "''")
 
 
 def run_query(data_dir: Path, sql: str) -> tuple[list[str], list[tuple[object, ...]]]:
