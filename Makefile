@@ -1,9 +1,13 @@
-# Every target bootstraps .venv (and node_modules) on first use: a fresh machine needs python3,
-# node and npm.
-VENV   := .venv
-PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-stamp
-ARGS   ?=
+# Every target bootstraps .venv (and node_modules) on first use: a fresh machine needs python3
+# (with its headers), a C compiler, node and npm.
+VENV     := .venv
+PY       := $(VENV)/bin/python
+STAMP    := $(VENV)/.installed-stamp
+COMPILED := $(VENV)/.compiled-stamp
+# The engine's hot path is Cython (src/scalper/*.pyx); pip builds it in place, and rebuilds it
+# here whenever a .pyx or .pxd changes.
+CYTHON_SOURCES := setup.py $(wildcard src/scalper/*.pyx src/scalper/*.pxd)
+ARGS     ?=
 
 .PHONY: demo test lint bench bench-extra bench-load soak clean
 
@@ -13,30 +17,34 @@ $(STAMP): pyproject.toml package.json package-lock.json
 	$(PY) -m pip install --quiet -e '.[dev]'
 	npm ci --no-audit --no-fund  # the dashboard's charting library, copied into static/vendor/
 	npm run --silent build
-	touch $(STAMP)
+	touch $(STAMP) $(COMPILED)
 
-demo: $(STAMP)  ## simulator + live feed + engine + API/dashboard on :8090; Ctrl-C prints the summary
+$(COMPILED): $(STAMP) $(CYTHON_SOURCES)
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $(COMPILED)
+
+demo: $(COMPILED)  ## simulator + live feed + engine + API/dashboard on :8090; Ctrl-C prints the summary
 	$(VENV)/bin/scalper demo $(ARGS)
 
-test: $(STAMP)  ## lint, architecture contract and the whole test suite
+test: $(COMPILED)  ## lint, architecture contract and the whole test suite
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest $(ARGS)
 
-lint: $(STAMP)
+lint: $(COMPILED)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-bench: $(STAMP)  ## benchmark: decode floor vs engine vs seed-style, prints a table
+bench: $(COMPILED)  ## benchmark: decode floor vs engine vs seed-style, prints a table
 	$(PY) -m bench $(ARGS)
 
-bench-extra: $(STAMP)  ## install the peers `make bench` compares with (cryptofeed, nautilus_trader)
+bench-extra: $(COMPILED)  ## install the peers `make bench` compares with (cryptofeed, nautilus_trader)
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 
-bench-load: $(STAMP)  ## live path: simulator process vs feed + engine (ARGS="--symbols 300 --rate 10")
+bench-load: $(COMPILED)  ## live path: simulator process vs feed + engine (ARGS="--symbols 300 --rate 10")
 	$(PY) -m bench.load $(ARGS)
 
-soak: $(STAMP)  ## long run of simulator + engine + API + recorder, sampled and judged (ARGS="--duration 20m")
+soak: $(COMPILED)  ## long run of simulator + engine + API + recorder, sampled and judged (ARGS="--duration 20m")
 	$(PY) -m pip install --quiet -e '.[dev,soak]'
 	$(PY) -m bench.soak $(ARGS)
 

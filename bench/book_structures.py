@@ -3,7 +3,10 @@
 Every structure gets the same decoded stream (a snapshot, then deltas) and answers one best-level
 query per update, which is what the engine needs for order-flow imbalance:
 
-- `BookSide`: scalper.book's dict + key list kept sorted with bisect (the engine's choice);
+- `BookSide`: scalper.book's compiled side, two C arrays (keys, sizes) kept sorted by binary
+  search and memmove (the engine's choice);
+- `dict + bisect keys`: a dict plus a key list kept sorted with bisect, in Python (the engine's
+  BookSide before it was compiled);
 - `SortedDict`: sortedcontainers.SortedDict per side;
 - `dict + min/max`: a plain dict, best level by a scan of all keys;
 - `dict + sorted()`: a plain dict sorted on demand (what the seed system did for its top 10).
@@ -17,6 +20,7 @@ Run alone: python -m bench.book_structures
 from __future__ import annotations
 
 import time
+from bisect import bisect_left, insort
 from collections.abc import Callable, Sequence
 from typing import Final
 
@@ -67,6 +71,41 @@ def run_book_side(stream: Updates) -> Best:
             bids.apply(bid_levels)
             asks.apply(ask_levels)
         best = (bids.best(), asks.best())
+    return best
+
+
+def _apply_bisect(
+    sizes: dict[float, float], keys: list[float], sign: float, levels: Sequence[Level]
+) -> None:
+    for price, size in levels:
+        if size == 0.0:
+            if sizes.pop(price, None) is not None:
+                del keys[bisect_left(keys, sign * price)]
+        else:
+            if price not in sizes:
+                insort(keys, sign * price)
+            sizes[price] = size
+
+
+def run_dict_bisect(stream: Updates) -> Best:
+    bids: dict[float, float] = {}
+    asks: dict[float, float] = {}
+    bid_keys: list[float] = []
+    ask_keys: list[float] = []
+    best: Best = (None, None)
+    for is_snapshot, bid_levels, ask_levels in stream:
+        if is_snapshot:
+            bids = {price: size for price, size in bid_levels if size != 0.0}
+            asks = {price: size for price, size in ask_levels if size != 0.0}
+            bid_keys = sorted(-price for price in bids)
+            ask_keys = sorted(asks)
+        else:
+            _apply_bisect(bids, bid_keys, -1.0, bid_levels)
+            _apply_bisect(asks, ask_keys, 1.0, ask_levels)
+        best = (
+            (-bid_keys[0], bids[-bid_keys[0]]) if bid_keys else None,
+            (ask_keys[0], asks[ask_keys[0]]) if ask_keys else None,
+        )
     return best
 
 
@@ -132,7 +171,8 @@ def run_dict_sorted(stream: Updates) -> Best:
 
 
 STRUCTURES: Final[dict[str, Runner]] = {
-    "BookSide (dict + bisect keys)": run_book_side,
+    "BookSide (C arrays, binary search)": run_book_side,
+    "dict + bisect keys (Python)": run_dict_bisect,
     "SortedDict": run_sorted_dict,
     "dict + min/max": run_dict_scan,
     "dict + sorted()": run_dict_sorted,

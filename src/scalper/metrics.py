@@ -2,8 +2,9 @@
 
 Imbalance is bid size / (bid size + ask size) over some part of the book, 0.5 when that part is
 empty. The bands follow the replaced system: above 0.6 is bid pressure, below 0.4 ask pressure.
-Order-flow imbalance (OFI) follows Cont, Kukanov and Stoikov (2014): the signed change of the
-best-level queues between two consecutive book states.
+Order-flow imbalance (OFI, Cont, Kukanov and Stoikov 2014: the signed change of the best-level
+queues between two consecutive book states) is summed per candle on the engine's hot path, in
+`_symbol.pyx` (SymbolState._ofi_update).
 """
 
 from __future__ import annotations
@@ -82,40 +83,3 @@ def walls(side: BookSide, count: int = 3) -> list[Wall]:
 
 def _size_then_price(level: Level) -> tuple[float, float]:
     return (level[1], level[0])
-
-
-class OfiTracker:
-    """Order-flow imbalance of consecutive best-level states of one book.
-
-    `update(bid, ask)` takes the best levels after a book update and returns that update's OFI
-    contribution: e = [bid queue added] - [bid queue removed] - [ask queue added] + [ask removed].
-    """
-
-    __slots__ = ("_ask", "_bid")
-
-    def __init__(self) -> None:
-        self._bid: Level | None = None
-        self._ask: Level | None = None
-
-    def reset(self) -> None:
-        """Forget the previous state (after a snapshot replaced the book)."""
-        self._bid = None
-        self._ask = None
-
-    def update(self, bid: Level | None, ask: Level | None) -> float:
-        prev_bid = self._bid
-        prev_ask = self._ask
-        self._bid = bid
-        self._ask = ask
-        if prev_bid is None or prev_ask is None or bid is None or ask is None:
-            return 0.0
-        e = 0.0
-        if bid[0] >= prev_bid[0]:
-            e += bid[1]
-        if bid[0] <= prev_bid[0]:
-            e -= prev_bid[1]
-        if ask[0] <= prev_ask[0]:
-            e -= ask[1]
-        if ask[0] >= prev_ask[0]:
-            e += prev_ask[1]
-        return e

@@ -146,6 +146,8 @@ def test_ofi_carried_by_flat_candle_and_first_trade_sets_ohlc() -> None:
     assert ohlc(carrier) == (2 * SEC, 100.0, 100.0, 100.0, 100.0)
     assert (carrier.ofi, carrier.volume, carrier.trades) == (4.0, 0.0, 0)
     series.add_trade(2 * SEC + 5, 103.0, 1.0, SELL)
+    carrier = series.forming  # a copy: read it again
+    assert carrier is not None
     assert ohlc(carrier) == (2 * SEC, 103.0, 103.0, 103.0, 103.0)
     assert carrier.ofi == 4.0
     closed = series.close_until(3 * SEC)
@@ -415,16 +417,19 @@ def test_empty_batch_changes_nothing() -> None:
     assert series.forming is None and series.closed_until_ns is None
 
 
-def test_batch_in_forming_interval_is_merged_without_per_trade_path(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def summary_only(series: CandleSeries, trades: list[Trade]) -> list[Candle]:
+    """add_batch with the trades replaced by None: only the O(1) merge of the summary works."""
+    sides = [t.side for t in trades]
+    return list(series.add_batch([None] * len(trades), sides, summarize(trades, sides)))
+
+
+def test_batch_in_forming_interval_is_merged_without_per_trade_path() -> None:
     series = CandleSeries(SEC, 10)
     series.add_trade(0, 100.0, 1.0, BUY)
-    monkeypatch.setattr(series, "add_trade", None)  # the O(1) merge must not need it
     batch = [trade(SEC + 3, 104.0, 1.0, BUY), trade(SEC + 1, 98.0, 2.0, SELL)]
-    done = add_batch(series, batch)
+    done = summary_only(series, batch)
     assert [ohlc(c) for c in done] == [(0, 100.0, 100.0, 100.0, 100.0)]
-    add_batch(series, [trade(SEC + 2, 101.0, 1.0, UNKNOWN_SIDE)])
+    summary_only(series, [trade(SEC + 2, 101.0, 1.0, UNKNOWN_SIDE)])
     c = series.forming
     assert c is not None
     # Close is the last trade of the last batch, even though the batches were unsorted.

@@ -246,3 +246,39 @@ def test_same_frames_give_byte_identical_state() -> None:
         return msgspec.json.encode(engine_view(engine))
 
     assert run() == run()
+
+
+def test_ofi_of_main_book_changes_is_summed_per_candle() -> None:
+    """OFI per update: e = [bid queue added] - [bid removed] - [ask added] + [ask removed],
+    from the best levels before and after; a snapshot restarts it (no previous state)."""
+    engine = Engine(EngineConfig(timeframes=("1s",)))
+    engine.on_frame(trade_frame([(1_000_000, "Buy", 100.0, 1.0, "PlusTick")]), 0)
+    seed_book(engine, 1_000_001)  # best bid 100 x 1, best ask 100.5 x 3
+    deltas = [
+        ([(100.0, 4)], [], 4.0 - 1.0),  # bid queue 1 -> 4 at the same price
+        ([(100.2, 2)], [], 2.0),  # a better bid: its whole queue is added
+        ([], [(100.4, 5)], -5.0),  # a better ask: its whole queue counts against
+        ([(100.2, 0)], [], -2.0),  # the best bid leaves: back to 100 x 4, removed 2
+        ([], [(100.4, 1)], -1.0 + 5.0),  # ask queue 5 -> 1 at the same price
+    ]
+    for i, (bids, asks, _) in enumerate(deltas):
+        engine.on_frame(book_frame("delta", 101 + i, bids, asks, 1_000_002 + i), 0)
+    series = engine.symbols["BTCUSDT"].candles["1s"]
+    forming = series.forming
+    assert forming is not None
+    assert forming.ofi == sum(e for *_, e in deltas)
+    seed_book(engine, 1_001_500)  # closes the candle; a snapshot itself adds no OFI
+    assert series.closed[-1].ofi == sum(e for *_, e in deltas)
+    forming = series.forming
+    assert forming is not None and forming.ofi == 0.0
+
+
+def test_every_malformed_frame_is_counted_without_harm() -> None:
+    from tests.unit.test_wire import MALFORMED_CASES
+
+    engine = Engine()
+    seed_book(engine)
+    for count, (_, raw, kind, _) in enumerate(MALFORMED_CASES, start=1):
+        engine.on_frame(raw, 0)
+        assert sum(engine.malformed.values()) == count, kind
+    assert engine.frames == len(MALFORMED_CASES) + 1

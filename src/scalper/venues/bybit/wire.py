@@ -48,8 +48,8 @@ class _Envelope(msgspec.Struct):
 
     topic: str | None = None
     type: str | None = None
-    ts: int | None = None
-    cts: int | None = None
+    ts: _Millis | None = None
+    cts: _Millis | None = None
     data: msgspec.Raw = msgspec.Raw(b"null")
     op: str | None = None
     success: bool | None = None
@@ -62,18 +62,22 @@ class _Envelope(msgspec.Struct):
 # non-finite, non-positive price or a negative size never reaches the book.
 _Price = Annotated[float, msgspec.Meta(gt=0.0, le=sys.float_info.max)]
 _Size = Annotated[float, msgspec.Meta(ge=0.0, le=sys.float_info.max)]
+# The engine keeps event times (ns) and update ids in C int64 fields: a time after 2262 or an id
+# without room for its successor is a malformed frame here, not an overflow in the engine.
+_Millis = Annotated[int, msgspec.Meta(ge=0, le=(2**63 - 1) // _MS_TO_NS)]
+_UpdateId = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 2)]
 
 
 class _BookData(msgspec.Struct):
     s: str
     b: list[tuple[_Price, _Size]]
     a: list[tuple[_Price, _Size]]
-    u: int
+    u: _UpdateId
     seq: int = 0
 
 
 class _TradeData(msgspec.Struct):
-    T: int
+    T: _Millis
     s: str
     p: _Price
     v: _Size
@@ -134,22 +138,22 @@ class _BookFrame(msgspec.Struct):
 
     topic: str
     type: str
-    ts: int
+    ts: _Millis
     data: _BookData
-    cts: int | None = None
+    cts: _Millis | None = None
 
 
 class _TradeFrame(msgspec.Struct):
     topic: str
     type: str
-    ts: int
+    ts: _Millis
     data: list[_TradeData]
 
 
 class _TickerFrame(msgspec.Struct):
     topic: str
     type: str
-    ts: int
+    ts: _Millis
     data: _TickerData
 
 

@@ -1,0 +1,14 @@
+"""Build of the compiled hot path (Cython); everything else is in pyproject.toml."""
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+COMPILED = ["_book", "_candles", "_flow", "_symbol"]
+"""Modules of src/scalper/ written in Cython (`<name>.pyx`, with `<name>.pxd` when cimported)."""
+
+setup(
+    ext_modules=cythonize(
+        [Extension(f"scalper.{name}", [f"src/scalper/{name}.pyx"]) for name in COMPILED],
+        compiler_directives={"language_level": "3"},
+    ),
+)

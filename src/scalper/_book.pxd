@@ -1,0 +1,32 @@
+# C-level interface of scalper._book, for the other compiled modules (cimport).
+
+cdef class BookSide:
+    cdef double* _keys
+    cdef double* _sizes
+    cdef Py_ssize_t _len
+    cdef Py_ssize_t _cap
+    cdef double _sign
+    cdef readonly bint is_bid
+
+    cdef void _grow(self) except *
+    cdef void _upsert(self, double price, double size) except *
+    cdef void _apply(self, list levels) except *
+    cdef void _replace(self, list levels) except *
+    cdef Py_ssize_t _trim(self, Py_ssize_t depth)
+    cdef Py_ssize_t _count_at_or_better(self, double price)
+    cdef double _total_size(self, Py_ssize_t n)
+
+
+cdef class OrderBook:
+    cdef readonly str symbol
+    cdef readonly Py_ssize_t depth
+    cdef readonly BookSide bids
+    cdef readonly BookSide asks
+    cdef public long long update_id
+    cdef public long long ts_event_ns
+    cdef public object state
+    cdef public object out_of_sync_reason
+    cdef public long long trimmed_levels
+
+    cdef object _apply(self, object update)
+    cdef object _lose_sync(self, object result, str reason)

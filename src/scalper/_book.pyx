@@ -1,0 +1,350 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
+"""A depth-limited L2 order book kept in sync with a venue's snapshot/delta stream (compiled).
+
+Each side keeps two C arrays of doubles, sort keys and sizes, with index 0 the best level: the key
+is the price for asks and the negated price for bids, so both sides are ascending. An update costs
+a binary search and, for an inserted or deleted level, a memmove of at most `depth` doubles: no
+sort per update and no Python object per level. `bench/book_structures.py` compares it with
+sortedcontainers.SortedDict and a dict sorted on demand for 50-1000 levels; see the README.
+
+Sync rules (Bybit v5, /docs/v5/websocket/public/orderbook): a snapshot replaces the book; a delta
+must carry update id `u` = last `u` + 1, otherwise the book is out of sync and ignores deltas
+until the next snapshot; a frame with `u` = 1 (service restart) replaces the book like a
+snapshot. A crossed book after any update is out of sync too.
+"""
+
+import enum
+
+from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
+from libc.string cimport memmove
+
+
+class SyncState(enum.Enum):
+    """Whether the book can be served as a true copy of the venue's book."""
+
+    AWAITING_SNAPSHOT = "awaiting_snapshot"
+    IN_SYNC = "in_sync"
+    OUT_OF_SYNC = "out_of_sync"
+
+
+class ApplyResult(enum.Enum):
+    """What one update did to the book. The three last members are out-of-sync events."""
+
+    APPLIED = "applied"
+    SNAPSHOT = "snapshot"
+    RESET = "reset"
+    IGNORED = "ignored"
+    GAP = "gap"
+    CROSSED = "crossed"
+    NO_SNAPSHOT = "no_snapshot"
+
+
+OUT_OF_SYNC_EVENTS = frozenset({ApplyResult.GAP, ApplyResult.CROSSED, ApplyResult.NO_SNAPSHOT})
+
+# C-level references to the members the hot path returns and compares (no module dict lookup).
+cdef object _AWAITING = SyncState.AWAITING_SNAPSHOT
+cdef object _IN_SYNC = SyncState.IN_SYNC
+cdef object _OUT_OF_SYNC = SyncState.OUT_OF_SYNC
+cdef object _APPLIED = ApplyResult.APPLIED
+cdef object _SNAPSHOT = ApplyResult.SNAPSHOT
+cdef object _RESET = ApplyResult.RESET
+cdef object _IGNORED = ApplyResult.IGNORED
+cdef object _GAP = ApplyResult.GAP
+cdef object _CROSSED = ApplyResult.CROSSED
+cdef object _NO_SNAPSHOT = ApplyResult.NO_SNAPSHOT
+
+cdef Py_ssize_t _INITIAL_CAPACITY = 64
+"""Levels a side holds before its arrays first grow (they double; depth + one update's inserts
+is the most a side ever holds)."""
+
+
+cdef inline Py_ssize_t _lower_bound(const double* keys, Py_ssize_t n, double key) noexcept:
+    """First index whose key is >= `key` (n if none)."""
+    cdef Py_ssize_t lo = 0, hi = n, mid
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if keys[mid] < key:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+cdef inline Py_ssize_t _upper_bound(const double* keys, Py_ssize_t n, double key) noexcept:
+    """First index whose key is > `key` (n if none)."""
+    cdef Py_ssize_t lo = 0, hi = n, mid
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if keys[mid] <= key:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+cdef class BookSide:
+    """One side of the book: levels ordered best first, in two C arrays (keys and sizes)."""
+
+    def __cinit__(self, bint is_bid):
+        self.is_bid = is_bid
+        self._sign = -1.0 if is_bid else 1.0
+        self._len = 0
+        self._cap = _INITIAL_CAPACITY
+        self._keys = <double*>PyMem_Malloc(self._cap * sizeof(double))
+        self._sizes = <double*>PyMem_Malloc(self._cap * sizeof(double))
+        if self._keys == NULL or self._sizes == NULL:
+            raise MemoryError()
+
+    def __dealloc__(self):
+        PyMem_Free(self._keys)
+        PyMem_Free(self._sizes)
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __repr__(self) -> str:
+        return f"BookSide(is_bid={bool(self.is_bid)}, levels={self._len})"
+
+    cdef void _grow(self) except *:
+        cdef Py_ssize_t cap = self._cap * 2
+        cdef double* keys = <double*>PyMem_Realloc(self._keys, cap * sizeof(double))
+        if keys == NULL:
+            raise MemoryError()
+        self._keys = keys
+        cdef double* sizes = <double*>PyMem_Realloc(self._sizes, cap * sizeof(double))
+        if sizes == NULL:
+            raise MemoryError()
+        self._sizes = sizes
+        self._cap = cap
+
+    cdef void _upsert(self, double price, double size) except *:
+        """Set the size at `price` (size != 0): overwrite a present level or insert a new one."""
+        cdef double key = self._sign * price
+        cdef Py_ssize_t n = self._len
+        cdef Py_ssize_t i = _lower_bound(self._keys, n, key)
+        if i < n and self._keys[i] == key:
+            self._sizes[i] = size
+            return
+        if n == self._cap:
+            self._grow()
+        if i < n:
+            memmove(self._keys + i + 1, self._keys + i, (n - i) * sizeof(double))
+            memmove(self._sizes + i + 1, self._sizes + i, (n - i) * sizeof(double))
+        self._keys[i] = key
+        self._sizes[i] = size
+        self._len = n + 1
+
+    cdef void _apply(self, list levels) except *:
+        cdef double price, size, key
+        cdef Py_ssize_t i, n
+        for level in levels:
+            price, size = level
+            if size == 0.0:
+                key = self._sign * price
+                n = self._len
+                i = _lower_bound(self._keys, n, key)
+                if i < n and self._keys[i] == key:
+                    memmove(self._keys + i, self._keys + i + 1, (n - i - 1) * sizeof(double))
+                    memmove(self._sizes + i, self._sizes + i + 1, (n - i - 1) * sizeof(double))
+                    self._len = n - 1
+            else:
+                self._upsert(price, size)
+
+    cdef void _replace(self, list levels) except *:
+        cdef double price, size
+        self._len = 0
+        for level in levels:
+            price, size = level
+            if size != 0.0:
+                self._upsert(price, size)
+
+    cdef Py_ssize_t _trim(self, Py_ssize_t depth):
+        cdef Py_ssize_t extra = self._len - depth
+        if extra <= 0:
+            return 0
+        self._len = depth
+        return extra
+
+    cdef Py_ssize_t _count_at_or_better(self, double price):
+        return _upper_bound(self._keys, self._len, self._sign * price)
+
+    cdef double _total_size(self, Py_ssize_t n):
+        """Sum of the best `n` sizes, best first."""
+        cdef double total = 0.0
+        cdef Py_ssize_t i
+        if n > self._len:
+            n = self._len
+        for i in range(n):
+            total += self._sizes[i]
+        return total
+
+    def replace(self, levels) -> None:
+        """Replace every level (levels with size 0 are skipped; a repeated price keeps its last
+        size). O(n log n) for n levels, O(n) when they come best first as venues send them."""
+        self._replace(levels if type(levels) is list else list(levels))
+
+    def apply(self, levels) -> None:
+        """Apply delta levels: size 0 deletes, an unknown price inserts, else the size changes."""
+        self._apply(levels if type(levels) is list else list(levels))
+
+    def trim(self, Py_ssize_t depth) -> int:
+        """Drop levels beyond `depth` (worst first); returns how many were dropped. O(1)."""
+        return self._trim(depth)
+
+    def best(self):
+        """The best level as (price, size), or None for an empty side. O(1)."""
+        if self._len == 0:
+            return None
+        return (self._sign * self._keys[0], self._sizes[0])
+
+    def best_price(self):
+        return self._sign * self._keys[0] if self._len else None
+
+    def top(self, Py_ssize_t n) -> list:
+        """The best `n` levels, best first. O(n)."""
+        cdef Py_ssize_t i
+        if n > self._len:
+            n = self._len
+        return [(self._sign * self._keys[i], self._sizes[i]) for i in range(max(n, 0))]
+
+    def total_size(self, n=None) -> float:
+        """Total size of the best `n` levels (all levels when n is None), summed best first."""
+        return self._total_size(self._len if n is None else max(<Py_ssize_t>n, 0))
+
+    def count_at_or_better(self, double price) -> int:
+        """How many levels are at `price` or better (bids: >= price; asks: <= price)."""
+        return self._count_at_or_better(price)
+
+    def size_at_or_better(self, double price) -> float:
+        """Total size of the levels at `price` or better."""
+        return self._total_size(self._count_at_or_better(price))
+
+    @property
+    def sizes(self) -> dict:
+        """A new dict of price -> size, best first. O(n)."""
+        cdef Py_ssize_t i
+        return {self._sign * self._keys[i]: self._sizes[i] for i in range(self._len)}
+
+    @property
+    def keys(self) -> list:
+        """A new list of the sort keys, best first (price for asks, -price for bids). O(n)."""
+        cdef Py_ssize_t i
+        return [self._keys[i] for i in range(self._len)]
+
+
+cdef class OrderBook:
+    """The L2 book of one symbol at one depth, with its sync state."""
+
+    def __init__(self, str symbol, Py_ssize_t depth):
+        self.symbol = symbol
+        self.depth = depth
+        self.bids = BookSide(True)
+        self.asks = BookSide(False)
+        self.update_id = 0
+        self.ts_event_ns = 0
+        self.state = _AWAITING
+        self.out_of_sync_reason = None
+        self.trimmed_levels = 0
+        """Levels dropped because a side grew beyond `depth` (the venue should delete them)."""
+
+    def __repr__(self) -> str:
+        return f"OrderBook({self.symbol!r}, depth={self.depth}, state={self.state.value})"
+
+    @property
+    def in_sync(self) -> bool:
+        return self.state is _IN_SYNC
+
+    def apply(self, update) -> ApplyResult:
+        """Apply a snapshot or delta (a BookUpdate) and return what happened (see ApplyResult)."""
+        return self._apply(update)
+
+    cdef object _apply(self, object update):
+        cdef long long update_id = update.update_id
+        cdef object result
+        cdef BookSide bids = self.bids, asks = self.asks
+        if update.is_snapshot or update_id == 1:
+            bids._replace(update.bids)
+            asks._replace(update.asks)
+            result = _SNAPSHOT if update.is_snapshot else _RESET
+        elif self.state is not _IN_SYNC:
+            if self.state is _OUT_OF_SYNC:
+                return _IGNORED
+            return self._lose_sync(_NO_SNAPSHOT, "delta before any snapshot")
+        elif update_id != self.update_id + 1:
+            return self._lose_sync(_GAP, f"update id {update_id} after {self.update_id}")
+        else:
+            bids._apply(update.bids)
+            asks._apply(update.asks)
+            result = _APPLIED
+        self.update_id = update_id
+        self.ts_event_ns = update.ts_event_ns
+        if bids._len > self.depth or asks._len > self.depth:
+            self.trimmed_levels += bids._trim(self.depth) + asks._trim(self.depth)
+        if bids._len and asks._len and -bids._keys[0] >= asks._keys[0]:
+            return self._lose_sync(
+                _CROSSED,
+                f"crossed: bid {-bids._keys[0]} >= ask {asks._keys[0]} at update id {update_id}",
+            )
+        self.state = _IN_SYNC
+        self.out_of_sync_reason = None
+        return result
+
+    def invalidate(self, str reason) -> bool:
+        """Mark the book out of sync (e.g. one of its frames was unreadable).
+
+        Returns False if it already was, so that a resync is requested once per episode.
+        """
+        if self.state is _OUT_OF_SYNC:
+            return False
+        self._lose_sync(_IGNORED, reason)
+        return True
+
+    cdef object _lose_sync(self, object result, str reason):
+        self.state = _OUT_OF_SYNC
+        self.out_of_sync_reason = reason
+        return result
+
+    def best_bid(self):
+        return self.bids.best()
+
+    def best_ask(self):
+        return self.asks.best()
+
+    def mid(self):
+        """Mid price, or None unless both sides have a level."""
+        if not self.bids._len or not self.asks._len:
+            return None
+        return (self.asks._keys[0] - self.bids._keys[0]) / 2.0
+
+    def spread(self):
+        if not self.bids._len or not self.asks._len:
+            return None
+        return self.asks._keys[0] + self.bids._keys[0]
+
+    def spread_bps(self):
+        """Spread in basis points of the mid."""
+        if not self.bids._len or not self.asks._len:
+            return None
+        cdef double mid = (self.asks._keys[0] - self.bids._keys[0]) / 2.0
+        if mid <= 0.0:
+            return None
+        return (self.asks._keys[0] + self.bids._keys[0]) / mid * 10_000.0
+
+    def microprice(self):
+        """Size-weighted mid: (bid * ask_size + ask * bid_size) / (bid_size + ask_size)."""
+        if not self.bids._len or not self.asks._len:
+            return None
+        cdef double bid = -self.bids._keys[0], bid_size = self.bids._sizes[0]
+        cdef double ask = self.asks._keys[0], ask_size = self.asks._sizes[0]
+        return (bid * ask_size + ask * bid_size) / (bid_size + ask_size)
+
+    def size_within_bps(self, double bps) -> tuple:
+        """(bid size, ask size) resting within `bps` basis points of the mid; zeros if no mid."""
+        if not self.bids._len or not self.asks._len:
+            return (0.0, 0.0)
+        cdef double mid = (self.asks._keys[0] - self.bids._keys[0]) / 2.0
+        cdef double offset = mid * bps / 10_000.0
+        return (
+            self.bids._total_size(self.bids._count_at_or_better(mid - offset)),
+            self.asks._total_size(self.asks._count_at_or_better(mid + offset)),
+        )

@@ -1,0 +1,183 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""Everything the engine knows about one symbol, and the per-event work on it (compiled).
+
+`SymbolState.apply_book`, `apply_trades` and `apply_ticker` are the engine's hot path: one call
+per event, which counts the event and updates the book, the order-flow imbalance, the flow and
+every candle series in C. What is rare (a closed candle, a book that lost or regained sync) goes
+back to the engine through the two callbacks given at construction, in event order.
+"""
+
+from collections import deque
+
+from scalper._book cimport BookSide, OrderBook
+from scalper._candles cimport CandleSeries, Summary, summarize_c
+from scalper._flow cimport TradeFlow
+
+from scalper._book import ApplyResult, SyncState
+from scalper.aggregates import SymbolCounters
+from scalper.events import UNKNOWN_SIDE
+from scalper.tickers import TickerState
+
+cdef object _IN_SYNC = SyncState.IN_SYNC
+cdef object _APPLIED = ApplyResult.APPLIED
+cdef object _IGNORED = ApplyResult.IGNORED
+cdef object _SNAPSHOT = ApplyResult.SNAPSHOT
+cdef object _RESET = ApplyResult.RESET
+cdef long _UNKNOWN = UNKNOWN_SIDE
+
+
+cdef class SymbolState:
+    """Book(s), flow, candles, ticker and counters of one symbol. Bounded: rings, fixed books.
+
+    `on_candles(symbol, timeframe, closed)` is called with the candles an event closed;
+    `on_book_transition(state, book, result, was_in_sync)` with any book result other than
+    APPLIED and IGNORED (snapshot, reset, gap, crossed, no snapshot).
+    """
+
+    def __init__(self, str symbol, config, on_candles=None, on_book_transition=None):
+        self.symbol = symbol
+        self.books = {}
+        self.book = None
+        """The deepest book seen: the one metrics, OFI and the API use."""
+        history_ns = config.candle_history_ns
+        self.candles = {
+            name: CandleSeries(interval, max(1, history_ns // interval))
+            for name, interval in config.timeframes_ns.items()
+        }
+        self._series = tuple(self.candles.items())
+        self.flow = TradeFlow(
+            bucket_ns=config.flow_bucket_ns,
+            max_span_ns=max(config.flow_windows_ns.values(), default=config.flow_bucket_ns),
+            large_trade_notional=config.large_trade_notional,
+        )
+        self.ticker = TickerState()
+        self.counters = SymbolCounters()
+        self.recent_trades = deque(maxlen=config.recent_trades)
+        self.last_event_ns = 0
+        self._on_candles = on_candles
+        self._on_book_transition = on_book_transition
+        self._ofi_primed = False
+
+    def __repr__(self) -> str:
+        return f"SymbolState({self.symbol!r})"
+
+    def book_for(self, Py_ssize_t depth) -> OrderBook:
+        """The book of `depth`, created empty on first use (the deepest is `book`)."""
+        book = self.books.get(depth)
+        if book is None:
+            book = self.books[depth] = OrderBook(self.symbol, depth)
+            if self.book is None or depth > self.book.depth:
+                self.book = book
+        return book
+
+    def apply_book(self, update) -> ApplyResult:
+        """Apply a BookUpdate: the book, then OFI into every candle series of the main book."""
+        cdef OrderBook book
+        cdef CandleSeries series
+        cdef long long ts = update.ts_event_ns
+        cdef double ofi = 0.0
+        counters = self.counters
+        counters.frames += 1
+        counters.book_frames += 1
+        if ts > self.last_event_ns:
+            self.last_event_ns = ts
+        found = self.books.get(update.depth)
+        book = found if found is not None else self.book_for(update.depth)
+        was_in_sync = book.state is _IN_SYNC
+        result = book._apply(update)
+        if result is _APPLIED:
+            if book is self.book:
+                ofi = self._ofi_update(book)
+        elif result is _IGNORED:
+            counters.ignored_deltas += 1
+        else:
+            if book is self.book and (result is _SNAPSHOT or result is _RESET):
+                self._ofi_primed = False  # a new book: no previous best levels to compare
+                self._ofi_update(book)
+            if self._on_book_transition is not None:
+                self._on_book_transition(self, book, result, was_in_sync)
+        if book is self.book:
+            for name, series in self._series:
+                closed = series._add_ofi(ts, ofi)
+                if closed:
+                    self._publish(name, closed)
+        return result
+
+    def apply_trades(self, batch):
+        """Apply a TradeBatch: flow, candles; returns [(trade, side, notional)] of the large
+        trades (notional >= the flow's threshold, with a side), or None if there were none."""
+        cdef TradeFlow flow = self.flow
+        cdef CandleSeries series
+        cdef Summary summary
+        cdef list trades = batch.trades
+        cdef list sides
+        cdef double notional, threshold
+        cdef Py_ssize_t i, n = len(trades)
+        cdef long side
+        cdef long long ts = batch.ts_event_ns
+        counters = self.counters
+        counters.frames += 1
+        counters.trade_frames += 1
+        counters.trades += n
+        if ts > self.last_event_ns:
+            self.last_event_ns = ts
+        self.recent_trades.extend(trades)
+        sides = flow._add_batch(trades)
+        summary = summarize_c(trades, sides)
+        for name, series in self._series:
+            closed = series._add_batch(trades, sides, &summary)
+            if closed:
+                self._publish(name, closed)
+        threshold = flow.large_trade_notional
+        large = None
+        for i in range(n):
+            trade = trades[i]
+            side = sides[i]
+            notional = trade.price * trade.size
+            if notional >= threshold and side != _UNKNOWN:
+                counters.large_trades += 1
+                if large is None:
+                    large = []
+                large.append((trade, side, notional))
+        return large
+
+    def apply_ticker(self, update) -> None:
+        """Apply a TickerUpdate to the merged ticker."""
+        cdef long long ts = update.ts_event_ns
+        counters = self.counters
+        counters.frames += 1
+        counters.ticker_frames += 1
+        if ts > self.last_event_ns:
+            self.last_event_ns = ts
+        self.ticker.apply(update)
+
+    cdef double _ofi_update(self, OrderBook book) noexcept:
+        """Order-flow imbalance of this best-level state against the previous one.
+
+        e = [bid queue added] - [bid queue removed] - [ask queue added] + [ask queue removed];
+        0 when either state lacks a side.
+        """
+        cdef BookSide bids = book.bids, asks = book.asks
+        cdef double bid, bid_size, ask, ask_size, e = 0.0
+        if not bids._len or not asks._len:
+            self._ofi_primed = False
+            return 0.0
+        bid, bid_size = -bids._keys[0], bids._sizes[0]
+        ask, ask_size = asks._keys[0], asks._sizes[0]
+        if self._ofi_primed:
+            if bid >= self._bid_price:
+                e += bid_size
+            if bid <= self._bid_price:
+                e -= self._bid_size
+            if ask <= self._ask_price:
+                e -= ask_size
+            if ask >= self._ask_price:
+                e += self._ask_size
+        self._ofi_primed = True
+        self._bid_price, self._bid_size = bid, bid_size
+        self._ask_price, self._ask_size = ask, ask_size
+        return e
+
+    cdef void _publish(self, str name, object closed) except *:
+        if self._on_candles is not None:
+            self._on_candles(self.symbol, name, closed)

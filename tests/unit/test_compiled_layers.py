@@ -1,0 +1,56 @@
+"""The Cython modules keep the layer contract that import-linter checks for the .py modules.
+
+import-linter (grimp) reads only Python sources, so the imports and cimports of
+src/scalper/*.pyx are checked here against the same `layers` list in pyproject.toml: a module
+may import only from layers below its own.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCES = sorted((ROOT / "src" / "scalper").glob("*.pyx"))
+IMPORT = re.compile(r"^\s*(?:from\s+(scalper[\w.]*)\s+c?import\b|c?import\s+(scalper[\w.]*))", re.M)
+FACE = {"_book": "book", "_candles": "candles", "_flow": "flow", "_symbol": "engine"}
+"""Compiled module -> the module whose layer it belongs to (its public import path, or for
+_symbol the engine, whose per-event work it does)."""
+
+
+def layer_index() -> dict[str, int]:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    (contract,) = config["tool"]["importlinter"]["contracts"]
+    return {
+        name.strip(): depth
+        for depth, layer in enumerate(contract["layers"])
+        for name in layer.split("|")
+    }
+
+
+def layer_of(module: str, layers: dict[str, int]) -> int:
+    parts = module.split(".")
+    parts[1] = FACE.get(parts[1], parts[1])
+    return layers[".".join(parts[:2])]
+
+
+def test_every_compiled_module_has_a_layer() -> None:
+    assert {path.stem for path in SOURCES} == set(FACE)
+
+
+def test_pattern_finds_imports_and_cimports() -> None:
+    text = (ROOT / "src" / "scalper" / "_symbol.pyx").read_text()
+    found = {a or b for a, b in IMPORT.findall(text)}
+    assert {"scalper._book", "scalper.aggregates", "scalper.events"} <= found
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda path: path.name)
+def test_compiled_module_imports_only_from_lower_layers(source: Path) -> None:
+    layers = layer_index()
+    own = layer_of(f"scalper.{source.stem}", layers)
+    imported = [a or b for a, b in IMPORT.findall(source.read_text())]
+    not_below = [name for name in imported if layer_of(name, layers) <= own]
+    assert not_below == [], f"{source.name} imports from its own or a higher layer"
