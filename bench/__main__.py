@@ -2,9 +2,10 @@
 
 The synthetic market (scalper.venues.simulator.market) is generated once and held in memory as
 one bytes blob plus offsets. Each implementation then runs in its own forked child process (so
-its peak RSS is its own) over the same frames, twice: a throughput pass with no per-frame
-timing, then a fresh instance timing each frame with perf_counter_ns over the first
-`--timing-frames` frames. Every implementation pays the same harness cost (a slice of the blob
+its peak RSS is its own) over the same frames: a throughput pass with no per-frame timing, then
+a fresh instance timing each frame with perf_counter_ns over the first `--timing-frames` frames.
+Throughput passes are repeated in `--rounds` interleaved rounds and each implementation's best
+counts (see run_rounds). Every implementation pays the same harness cost (a slice of the blob
 and one call per frame); the "harness" row shows that cost alone.
 
 Then the book-structure comparison (bench/book_structures.py) and the memory check
@@ -194,9 +195,40 @@ def _measure_implementation(name: str, frames: Frames, timing_frames: int) -> di
     }
 
 
+def _measure_throughput(name: str, frames: Frames) -> dict[str, Any]:
+    """One more throughput pass of an implementation (a later round)."""
+    elapsed = _throughput(IMPLEMENTATIONS[name][1](), frames)
+    return {"fps": len(frames) / elapsed, "us": elapsed / len(frames) * 1e6}
+
+
 def run_isolated(name: str, frames: Frames, timing_frames: int) -> dict[str, Any]:
     """One implementation in its own forked child (a failure, e.g. a missing engine, is a row)."""
     return run_forked(_measure_implementation, name, frames, timing_frames)
+
+
+def run_rounds(
+    frames: Frames, timing_frames: int, rounds: int, console: Console
+) -> dict[str, dict[str, Any]]:
+    """Every implementation, `rounds` times interleaved; frames/s is the best round's.
+
+    On a shared machine a slow spell hits whichever implementation runs then, and the engine
+    (a larger working set) suffers more than decode: interleaving and keeping each one's best
+    round compares them at their best, as timeit's min does. The first round also times each
+    frame (p50/p99) and records peak RSS. seed-style (over a minute a pass) runs once.
+    """
+    results: dict[str, dict[str, Any]] = {}
+    for round_number in range(1, rounds + 1):
+        for name in IMPLEMENTATIONS:
+            if round_number > 1 and (name == "seed-style" or "error" in results[name]):
+                continue
+            console.print(f"running   {name} (round {round_number}/{rounds}) ...", style="dim")
+            if round_number == 1:
+                results[name] = run_isolated(name, frames, timing_frames)
+                continue
+            again = run_forked(_measure_throughput, name, frames)
+            if again.get("fps", 0.0) > results[name]["fps"]:
+                results[name].update(again)
+    return results
 
 
 # -- reporting ---------------------------------------------------------------------------------
@@ -224,8 +256,11 @@ def _verdict(ok: bool) -> str:
     return "[green]PASS[/green]" if ok else "[red]FAIL[/red]"
 
 
-def _results_table(results: dict[str, dict[str, Any]], timing_frames: int) -> Table:
-    table = Table(title=f"Throughput and latency (latency over the first {timing_frames:,} frames)")
+def _results_table(results: dict[str, dict[str, Any]], timing_frames: int, rounds: int) -> Table:
+    table = Table(
+        title=f"Throughput (best of {rounds} interleaved rounds; seed-style 1) and latency"
+        f" (first round, over the first {timing_frames:,} frames)"
+    )
     for column in ("implementation", "what", "frames/s", "µs/frame", "p50 µs", "p99 µs"):
         table.add_column(
             column, justify="left" if column in ("implementation", "what") else "right"
@@ -365,6 +400,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--timing-frames", type=int, default=200_000, help="frames timed one by one (p50/p99)"
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="interleaved rounds; frames/s is each implementation's best (seed-style: 1 round)",
+    )
     parser.add_argument("--no-structures", action="store_true", help="skip the book structures")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory check")
     parser.add_argument("--no-recording", action="store_true", help="skip the recorder")
@@ -393,11 +434,8 @@ def main(argv: list[str] | None = None) -> int:
     gc.collect()
     gc.freeze()  # children never touch the parent's objects, so their RSS growth is their own
 
-    results: dict[str, dict[str, Any]] = {}
-    for name in IMPLEMENTATIONS:
-        console.print(f"running   {name} ...", style="dim")
-        results[name] = run_isolated(name, frames, args.timing_frames)
-    console.print(_results_table(results, min(args.timing_frames, total)))
+    results = run_rounds(frames, args.timing_frames, args.rounds, console)
+    console.print(_results_table(results, min(args.timing_frames, total), args.rounds))
     ratios = _ratios_table(results)
     if ratios is not None:
         console.print(ratios)

@@ -4,6 +4,23 @@ from scalper._book cimport OrderBook
 from scalper._flow cimport TradeFlow
 
 
+cdef class Counters:
+    cdef public long long frames
+    cdef public long long book_frames
+    cdef public long long trade_frames
+    cdef public long long ticker_frames
+    cdef public long long trades
+    cdef public long long snapshots
+    cdef public long long resets
+    cdef public long long gaps
+    cdef public long long crossed
+    cdef public long long deltas_before_snapshot
+    cdef public long long ignored_deltas
+    cdef public long long malformed
+    cdef public long long resyncs_requested
+    cdef public long long large_trades
+
+
 cdef class SymbolState:
     cdef readonly str symbol
     cdef readonly dict books
@@ -12,7 +29,7 @@ cdef class SymbolState:
     cdef readonly tuple _series
     cdef readonly TradeFlow flow
     cdef readonly object ticker
-    cdef readonly object counters
+    cdef readonly Counters counters
     cdef readonly object recent_trades
     cdef public long long last_event_ns
     cdef object _on_candles
@@ -23,5 +40,8 @@ cdef class SymbolState:
     cdef double _ask_price
     cdef double _ask_size
 
+    cdef object _apply_book(self, object update)
+    cdef object _apply_trades(self, object batch)
+    cdef void _apply_ticker(self, object update) except *
     cdef double _ofi_update(self, OrderBook book) noexcept
     cdef void _publish(self, str name, object closed) except *

@@ -26,6 +26,21 @@ cdef object _RESET = ApplyResult.RESET
 cdef long _UNKNOWN = UNKNOWN_SIDE
 
 
+_COUNTER_FIELDS = SymbolCounters.__struct_fields__
+
+
+cdef class Counters:
+    """What happened to one symbol's stream, counted in C int64 fields (no int object per
+    increment); every out-of-sync event is counted by cause. `snapshot()` gives the values as a
+    SymbolCounters, the Struct the API serves."""
+
+    def snapshot(self) -> SymbolCounters:
+        return SymbolCounters(*[getattr(self, name) for name in _COUNTER_FIELDS])
+
+    def __repr__(self) -> str:
+        return repr(self.snapshot()).replace("SymbolCounters", "Counters", 1)
+
+
 cdef class SymbolState:
     """Book(s), flow, candles, ticker and counters of one symbol. Bounded: rings, fixed books.
 
@@ -51,7 +66,7 @@ cdef class SymbolState:
             large_trade_notional=config.large_trade_notional,
         )
         self.ticker = TickerState()
-        self.counters = SymbolCounters()
+        self.counters = Counters()
         self.recent_trades = deque(maxlen=config.recent_trades)
         self.last_event_ns = 0
         self._on_candles = on_candles
@@ -72,11 +87,23 @@ cdef class SymbolState:
 
     def apply_book(self, update) -> ApplyResult:
         """Apply a BookUpdate: the book, then OFI into every candle series of the main book."""
+        return self._apply_book(update)
+
+    def apply_trades(self, batch):
+        """Apply a TradeBatch: flow, candles; returns [(trade, side, notional)] of the large
+        trades (notional >= the flow's threshold, with a side), or None if there were none."""
+        return self._apply_trades(batch)
+
+    def apply_ticker(self, update) -> None:
+        """Apply a TickerUpdate to the merged ticker."""
+        self._apply_ticker(update)
+
+    cdef object _apply_book(self, object update):
         cdef OrderBook book
         cdef CandleSeries series
         cdef long long ts = update.ts_event_ns
         cdef double ofi = 0.0
-        counters = self.counters
+        cdef Counters counters = self.counters
         counters.frames += 1
         counters.book_frames += 1
         if ts > self.last_event_ns:
@@ -103,9 +130,7 @@ cdef class SymbolState:
                     self._publish(name, closed)
         return result
 
-    def apply_trades(self, batch):
-        """Apply a TradeBatch: flow, candles; returns [(trade, side, notional)] of the large
-        trades (notional >= the flow's threshold, with a side), or None if there were none."""
+    cdef object _apply_trades(self, object batch):
         cdef TradeFlow flow = self.flow
         cdef CandleSeries series
         cdef Summary summary
@@ -115,7 +140,7 @@ cdef class SymbolState:
         cdef Py_ssize_t i, n = len(trades)
         cdef long side
         cdef long long ts = batch.ts_event_ns
-        counters = self.counters
+        cdef Counters counters = self.counters
         counters.frames += 1
         counters.trade_frames += 1
         counters.trades += n
@@ -141,10 +166,9 @@ cdef class SymbolState:
                 large.append((trade, side, notional))
         return large
 
-    def apply_ticker(self, update) -> None:
-        """Apply a TickerUpdate to the merged ticker."""
+    cdef void _apply_ticker(self, object update) except *:
         cdef long long ts = update.ts_event_ns
-        counters = self.counters
+        cdef Counters counters = self.counters
         counters.frames += 1
         counters.ticker_frames += 1
         if ts > self.last_event_ns:

@@ -14,26 +14,24 @@ from typing import Final
 
 import msgspec
 
-from scalper._symbol import SymbolState
+from scalper._router import EventRouter
+from scalper._symbol import Counters, SymbolState
 from scalper.aggregates import SymbolCounters
 from scalper.book import ApplyResult, OrderBook
 from scalper.candles import Candle
 from scalper.config import EngineConfig
 from scalper.events import (
-    BookUpdate,
     ControlMessage,
     Event,
     MalformedFrame,
-    TickerUpdate,
     Trade,
-    TradeBatch,
 )
-from scalper.venues.bybit.wire import decode_frame
 
 __all__ = [
     "BookSyncChanged",
     "CandleClosed",
     "ControlReceived",
+    "Counters",
     "Engine",
     "LargeTrade",
     "Notification",
@@ -83,15 +81,15 @@ Notification = CandleClosed | ResyncNeeded | BookSyncChanged | LargeTrade | Cont
 Subscriber = Callable[[Notification], None]
 
 
-class Engine:
-    """Per-symbol books, flow, candles and tickers, fed with raw frames or decoded events."""
+class Engine(EventRouter):
+    """Per-symbol books, flow, candles and tickers, fed with raw frames or decoded events.
+
+    `on_frame(raw, recv_ns)` and `on_event(event)` come from the compiled EventRouter
+    (`_router.pyx`), as do `symbols`, `frames` and `clock_ns`; what is rare is handled here.
+    """
 
     def __init__(self, config: EngineConfig | None = None) -> None:
         self.config = config or EngineConfig()
-        self.symbols: dict[str, SymbolState] = {}
-        self.clock_ns = 0
-        """The latest venue event time seen (ns): "now" for windows and metrics."""
-        self.frames = 0
         self.malformed: dict[str, int] = {}
         """Malformed frames counted by kind."""
         self.control_messages = 0
@@ -106,29 +104,9 @@ class Engine:
         """
         self._subscribers.append(subscriber)
 
-    def on_frame(self, raw: bytes, recv_ns: int) -> None:
-        """Decode one raw venue frame and apply it."""
-        self.on_event(decode_frame(raw, recv_ns))
-
-    def on_event(self, event: Event) -> None:
-        """Apply one decoded event."""
-        self.frames += 1
-        kind = type(event)
-        if kind is BookUpdate or kind is TradeBatch or kind is TickerUpdate:
-            ts = event.ts_event_ns  # type: ignore[union-attr]
-            if ts > self.clock_ns:
-                self.clock_ns = ts
-            symbol = event.symbol  # type: ignore[union-attr]
-            state = self.symbols.get(symbol) or self.symbol(symbol)
-            if kind is BookUpdate:
-                state.apply_book(event)
-            elif kind is TradeBatch:
-                large = state.apply_trades(event)
-                if large is not None:
-                    self._on_large_trades(large)
-            else:
-                state.apply_ticker(event)
-        elif kind is ControlMessage:
+    def _on_other(self, event: Event) -> None:
+        """A control reply or a malformed frame (EventRouter.on_event's rare path)."""
+        if type(event) is ControlMessage:
             self.control_messages += 1
             self._notify(ControlReceived(event))  # type: ignore[arg-type]
         else:

@@ -143,7 +143,7 @@ def symbol_view(engine: Engine, state: SymbolState, levels: int = DEFAULT_LEVELS
     return SymbolView(
         symbol=state.symbol,
         last_event_ns=state.last_event_ns,
-        counters=state.counters,
+        counters=state.counters.snapshot(),
         book=book_view(book, levels) if book is not None else None,
         imbalance=_imbalance_view(book) if book is not None else None,
         walls=WallsView(walls(book.bids), walls(book.asks)) if book is not None else None,

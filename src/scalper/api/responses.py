@@ -170,7 +170,7 @@ def basic_view(engine: Engine, state: SymbolState, feed: LiveFeed | None, now_ns
         },
         last_event_ns=state.last_event_ns,
         last_update_age_ms=age_ms(last_recv_ns(state, feed), now_ns),
-        counters=state.counters,
+        counters=state.counters.snapshot(),
         ticker=state.ticker.fields,
     )
 
