@@ -3,7 +3,7 @@
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-COMPILED = ["_book", "_candles", "_flow", "_symbol", "_router"]
+COMPILED = ["_book", "_candles", "_flow", "_tickers", "_symbol", "_router"]
 """Modules of src/scalper/ written in Cython (`<name>.pyx`, with `<name>.pxd` when cimported)."""
 
 setup(

@@ -1,8 +1,12 @@
 # C-level interface of scalper._book, for the other compiled modules (cimport).
 
+cdef struct Slot:
+    double key
+    double size
+
+
 cdef class BookSide:
-    cdef double* _keys
-    cdef double* _sizes
+    cdef Slot* _levels
     cdef Py_ssize_t _len
     cdef Py_ssize_t _cap
     cdef double _sign
@@ -18,15 +22,16 @@ cdef class BookSide:
 
 
 cdef class OrderBook:
-    cdef readonly str symbol
-    cdef readonly Py_ssize_t depth
+    # Declaration order is memory order: what every update touches first.
+    cdef public object state
     cdef readonly BookSide bids
     cdef readonly BookSide asks
     cdef public long long update_id
     cdef public long long ts_event_ns
-    cdef public object state
-    cdef public object out_of_sync_reason
+    cdef readonly Py_ssize_t depth
     cdef public long long trimmed_levels
+    cdef readonly str symbol
+    cdef public object out_of_sync_reason
 
     cdef object _apply(self, object update)
     cdef object _lose_sync(self, object result, str reason)

@@ -1,10 +1,11 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
 """A depth-limited L2 order book kept in sync with a venue's snapshot/delta stream (compiled).
 
-Each side keeps two C arrays of doubles, sort keys and sizes, with index 0 the best level: the key
-is the price for asks and the negated price for bids, so both sides are ascending. An update costs
-a binary search and, for an inserted or deleted level, a memmove of at most `depth` doubles: no
-sort per update and no Python object per level. `bench/book_structures.py` compares it with
+Each side keeps one C array of (sort key, size) pairs, with index 0 the best level: the key is the
+price for asks and the negated price for bids, so both sides are ascending. An update costs a
+binary search and, for an inserted or deleted level, a memmove of at most `depth` pairs: no sort
+per update and no Python object per level. One array rather than one per field: the engine
+touches a side's first cache line on every frame, and a cold symbol's book costs one miss less. `bench/book_structures.py` compares it with
 sortedcontainers.SortedDict and a dict sorted on demand for 50-1000 levels; see the README.
 
 Sync rules (Bybit v5, /docs/v5/websocket/public/orderbook): a snapshot replaces the book; a delta
@@ -58,24 +59,24 @@ cdef Py_ssize_t _INITIAL_CAPACITY = 64
 is the most a side ever holds)."""
 
 
-cdef inline Py_ssize_t _lower_bound(const double* keys, Py_ssize_t n, double key) noexcept:
+cdef inline Py_ssize_t _lower_bound(const Slot* levels, Py_ssize_t n, double key) noexcept:
     """First index whose key is >= `key` (n if none)."""
     cdef Py_ssize_t lo = 0, hi = n, mid
     while lo < hi:
         mid = (lo + hi) >> 1
-        if keys[mid] < key:
+        if levels[mid].key < key:
             lo = mid + 1
         else:
             hi = mid
     return lo
 
 
-cdef inline Py_ssize_t _upper_bound(const double* keys, Py_ssize_t n, double key) noexcept:
+cdef inline Py_ssize_t _upper_bound(const Slot* levels, Py_ssize_t n, double key) noexcept:
     """First index whose key is > `key` (n if none)."""
     cdef Py_ssize_t lo = 0, hi = n, mid
     while lo < hi:
         mid = (lo + hi) >> 1
-        if keys[mid] <= key:
+        if levels[mid].key <= key:
             lo = mid + 1
         else:
             hi = mid
@@ -83,21 +84,19 @@ cdef inline Py_ssize_t _upper_bound(const double* keys, Py_ssize_t n, double key
 
 
 cdef class BookSide:
-    """One side of the book: levels ordered best first, in two C arrays (keys and sizes)."""
+    """One side of the book: levels ordered best first, in one C array of (key, size)."""
 
     def __cinit__(self, bint is_bid):
         self.is_bid = is_bid
         self._sign = -1.0 if is_bid else 1.0
         self._len = 0
         self._cap = _INITIAL_CAPACITY
-        self._keys = <double*>PyMem_Malloc(self._cap * sizeof(double))
-        self._sizes = <double*>PyMem_Malloc(self._cap * sizeof(double))
-        if self._keys == NULL or self._sizes == NULL:
+        self._levels = <Slot*>PyMem_Malloc(self._cap * sizeof(Slot))
+        if self._levels == NULL:
             raise MemoryError()
 
     def __dealloc__(self):
-        PyMem_Free(self._keys)
-        PyMem_Free(self._sizes)
+        PyMem_Free(self._levels)
 
     def __len__(self) -> int:
         return self._len
@@ -107,31 +106,26 @@ cdef class BookSide:
 
     cdef void _grow(self) except *:
         cdef Py_ssize_t cap = self._cap * 2
-        cdef double* keys = <double*>PyMem_Realloc(self._keys, cap * sizeof(double))
-        if keys == NULL:
+        cdef Slot* levels = <Slot*>PyMem_Realloc(self._levels, cap * sizeof(Slot))
+        if levels == NULL:
             raise MemoryError()
-        self._keys = keys
-        cdef double* sizes = <double*>PyMem_Realloc(self._sizes, cap * sizeof(double))
-        if sizes == NULL:
-            raise MemoryError()
-        self._sizes = sizes
+        self._levels = levels
         self._cap = cap
 
     cdef void _upsert(self, double price, double size) except *:
         """Set the size at `price` (size != 0): overwrite a present level or insert a new one."""
         cdef double key = self._sign * price
         cdef Py_ssize_t n = self._len
-        cdef Py_ssize_t i = _lower_bound(self._keys, n, key)
-        if i < n and self._keys[i] == key:
-            self._sizes[i] = size
+        cdef Py_ssize_t i = _lower_bound(self._levels, n, key)
+        if i < n and self._levels[i].key == key:
+            self._levels[i].size = size
             return
         if n == self._cap:
             self._grow()
         if i < n:
-            memmove(self._keys + i + 1, self._keys + i, (n - i) * sizeof(double))
-            memmove(self._sizes + i + 1, self._sizes + i, (n - i) * sizeof(double))
-        self._keys[i] = key
-        self._sizes[i] = size
+            memmove(self._levels + i + 1, self._levels + i, (n - i) * sizeof(Slot))
+        self._levels[i].key = key
+        self._levels[i].size = size
         self._len = n + 1
 
     cdef void _apply(self, list levels) except *:
@@ -142,10 +136,9 @@ cdef class BookSide:
             if size == 0.0:
                 key = self._sign * price
                 n = self._len
-                i = _lower_bound(self._keys, n, key)
-                if i < n and self._keys[i] == key:
-                    memmove(self._keys + i, self._keys + i + 1, (n - i - 1) * sizeof(double))
-                    memmove(self._sizes + i, self._sizes + i + 1, (n - i - 1) * sizeof(double))
+                i = _lower_bound(self._levels, n, key)
+                if i < n and self._levels[i].key == key:
+                    memmove(self._levels + i, self._levels + i + 1, (n - i - 1) * sizeof(Slot))
                     self._len = n - 1
             else:
                 self._upsert(price, size)
@@ -166,7 +159,7 @@ cdef class BookSide:
         return extra
 
     cdef Py_ssize_t _count_at_or_better(self, double price):
-        return _upper_bound(self._keys, self._len, self._sign * price)
+        return _upper_bound(self._levels, self._len, self._sign * price)
 
     cdef double _total_size(self, Py_ssize_t n):
         """Sum of the best `n` sizes, best first."""
@@ -175,7 +168,7 @@ cdef class BookSide:
         if n > self._len:
             n = self._len
         for i in range(n):
-            total += self._sizes[i]
+            total += self._levels[i].size
         return total
 
     def replace(self, levels) -> None:
@@ -195,17 +188,17 @@ cdef class BookSide:
         """The best level as (price, size), or None for an empty side. O(1)."""
         if self._len == 0:
             return None
-        return (self._sign * self._keys[0], self._sizes[0])
+        return (self._sign * self._levels[0].key, self._levels[0].size)
 
     def best_price(self):
-        return self._sign * self._keys[0] if self._len else None
+        return self._sign * self._levels[0].key if self._len else None
 
     def top(self, Py_ssize_t n) -> list:
         """The best `n` levels, best first. O(n)."""
         cdef Py_ssize_t i
         if n > self._len:
             n = self._len
-        return [(self._sign * self._keys[i], self._sizes[i]) for i in range(max(n, 0))]
+        return [(self._sign * self._levels[i].key, self._levels[i].size) for i in range(max(n, 0))]
 
     def total_size(self, n=None) -> float:
         """Total size of the best `n` levels (all levels when n is None), summed best first."""
@@ -223,13 +216,13 @@ cdef class BookSide:
     def sizes(self) -> dict:
         """A new dict of price -> size, best first. O(n)."""
         cdef Py_ssize_t i
-        return {self._sign * self._keys[i]: self._sizes[i] for i in range(self._len)}
+        return {self._sign * self._levels[i].key: self._levels[i].size for i in range(self._len)}
 
     @property
     def keys(self) -> list:
         """A new list of the sort keys, best first (price for asks, -price for bids). O(n)."""
         cdef Py_ssize_t i
-        return [self._keys[i] for i in range(self._len)]
+        return [self._levels[i].key for i in range(self._len)]
 
 
 cdef class OrderBook:
@@ -280,10 +273,10 @@ cdef class OrderBook:
         self.ts_event_ns = update.ts_event_ns
         if bids._len > self.depth or asks._len > self.depth:
             self.trimmed_levels += bids._trim(self.depth) + asks._trim(self.depth)
-        if bids._len and asks._len and -bids._keys[0] >= asks._keys[0]:
+        if bids._len and asks._len and -bids._levels[0].key >= asks._levels[0].key:
             return self._lose_sync(
                 _CROSSED,
-                f"crossed: bid {-bids._keys[0]} >= ask {asks._keys[0]} at update id {update_id}",
+                f"crossed: bid {-bids._levels[0].key} >= ask {asks._levels[0].key} at update id {update_id}",
             )
         self.state = _IN_SYNC
         self.out_of_sync_reason = None
@@ -314,35 +307,35 @@ cdef class OrderBook:
         """Mid price, or None unless both sides have a level."""
         if not self.bids._len or not self.asks._len:
             return None
-        return (self.asks._keys[0] - self.bids._keys[0]) / 2.0
+        return (self.asks._levels[0].key - self.bids._levels[0].key) / 2.0
 
     def spread(self):
         if not self.bids._len or not self.asks._len:
             return None
-        return self.asks._keys[0] + self.bids._keys[0]
+        return self.asks._levels[0].key + self.bids._levels[0].key
 
     def spread_bps(self):
         """Spread in basis points of the mid."""
         if not self.bids._len or not self.asks._len:
             return None
-        cdef double mid = (self.asks._keys[0] - self.bids._keys[0]) / 2.0
+        cdef double mid = (self.asks._levels[0].key - self.bids._levels[0].key) / 2.0
         if mid <= 0.0:
             return None
-        return (self.asks._keys[0] + self.bids._keys[0]) / mid * 10_000.0
+        return (self.asks._levels[0].key + self.bids._levels[0].key) / mid * 10_000.0
 
     def microprice(self):
         """Size-weighted mid: (bid * ask_size + ask * bid_size) / (bid_size + ask_size)."""
         if not self.bids._len or not self.asks._len:
             return None
-        cdef double bid = -self.bids._keys[0], bid_size = self.bids._sizes[0]
-        cdef double ask = self.asks._keys[0], ask_size = self.asks._sizes[0]
+        cdef double bid = -self.bids._levels[0].key, bid_size = self.bids._levels[0].size
+        cdef double ask = self.asks._levels[0].key, ask_size = self.asks._levels[0].size
         return (bid * ask_size + ask * bid_size) / (bid_size + ask_size)
 
     def size_within_bps(self, double bps) -> tuple:
         """(bid size, ask size) resting within `bps` basis points of the mid; zeros if no mid."""
         if not self.bids._len or not self.asks._len:
             return (0.0, 0.0)
-        cdef double mid = (self.asks._keys[0] - self.bids._keys[0]) / 2.0
+        cdef double mid = (self.asks._levels[0].key - self.bids._levels[0].key) / 2.0
         cdef double offset = mid * bps / 10_000.0
         return (
             self.bids._total_size(self.bids._count_at_or_better(mid - offset)),

@@ -11,19 +11,20 @@ cdef struct Bucket:
 
 
 cdef class TradeFlow:
-    cdef readonly long long bucket_ns
-    cdef readonly long long max_span_ns
-    cdef public double large_trade_notional
-    cdef readonly Py_ssize_t capacity
-    cdef public long long unclassified_trades
-    cdef public long long trade_count
+    # Declaration order is memory order: what every trade touches first.
     cdef Bucket* _buckets
-    cdef Bucket _totals
-    cdef bint _has_last_price
+    cdef readonly long long bucket_ns
+    cdef readonly Py_ssize_t capacity
     cdef double _last_price
     cdef long _last_side
+    cdef bint _has_last_price
     cdef bint _has_newest
     cdef long long _newest
+    cdef public long long trade_count
+    cdef public long long unclassified_trades
+    cdef Bucket _totals
+    cdef public double large_trade_notional
+    cdef readonly long long max_span_ns
 
     cdef Py_ssize_t _slot(self, long long start_ns) noexcept
     cdef long _add(self, object trade) except? -2

@@ -2,6 +2,7 @@
 
 from scalper._book cimport OrderBook
 from scalper._flow cimport TradeFlow
+from scalper._tickers cimport TickerState
 
 
 cdef class Counters:
@@ -22,23 +23,24 @@ cdef class Counters:
 
 
 cdef class SymbolState:
-    cdef readonly str symbol
-    cdef readonly dict books
+    # Declaration order is memory order: what a book event touches first.
     cdef public OrderBook book
-    cdef readonly dict candles
-    cdef readonly tuple _series
-    cdef readonly TradeFlow flow
-    cdef readonly object ticker
     cdef readonly Counters counters
-    cdef readonly object recent_trades
     cdef public long long last_event_ns
-    cdef object _on_candles
-    cdef object _on_book_transition
+    cdef readonly tuple _series
     cdef bint _ofi_primed
     cdef double _bid_price
     cdef double _bid_size
     cdef double _ask_price
     cdef double _ask_size
+    cdef readonly TradeFlow flow
+    cdef readonly object recent_trades
+    cdef readonly TickerState ticker
+    cdef readonly dict books
+    cdef readonly dict candles
+    cdef readonly str symbol
+    cdef object _on_candles
+    cdef object _on_book_transition
 
     cdef object _apply_book(self, object update)
     cdef object _apply_trades(self, object batch)

@@ -12,11 +12,11 @@ from collections import deque
 from scalper._book cimport BookSide, OrderBook
 from scalper._candles cimport CandleSeries, Summary, summarize_c
 from scalper._flow cimport TradeFlow
+from scalper._tickers cimport TickerState
 
 from scalper._book import ApplyResult, SyncState
 from scalper.aggregates import SymbolCounters
 from scalper.events import UNKNOWN_SIDE
-from scalper.tickers import TickerState
 
 cdef object _IN_SYNC = SyncState.IN_SYNC
 cdef object _APPLIED = ApplyResult.APPLIED
@@ -108,8 +108,11 @@ cdef class SymbolState:
         counters.book_frames += 1
         if ts > self.last_event_ns:
             self.last_event_ns = ts
-        found = self.books.get(update.depth)
-        book = found if found is not None else self.book_for(update.depth)
+        depth = update.depth
+        book = self.book  # the usual case: one depth per symbol, no dict lookup
+        if book is None or book.depth != depth:
+            found = self.books.get(depth)
+            book = found if found is not None else self.book_for(depth)
         was_in_sync = book.state is _IN_SYNC
         result = book._apply(update)
         if result is _APPLIED:
@@ -173,7 +176,7 @@ cdef class SymbolState:
         counters.ticker_frames += 1
         if ts > self.last_event_ns:
             self.last_event_ns = ts
-        self.ticker.apply(update)
+        self.ticker._apply(update)
 
     cdef double _ofi_update(self, OrderBook book) noexcept:
         """Order-flow imbalance of this best-level state against the previous one.
@@ -186,8 +189,8 @@ cdef class SymbolState:
         if not bids._len or not asks._len:
             self._ofi_primed = False
             return 0.0
-        bid, bid_size = -bids._keys[0], bids._sizes[0]
-        ask, ask_size = asks._keys[0], asks._sizes[0]
+        bid, bid_size = -bids._levels[0].key, bids._levels[0].size
+        ask, ask_size = asks._levels[0].key, asks._levels[0].size
         if self._ofi_primed:
             if bid >= self._bid_price:
                 e += bid_size

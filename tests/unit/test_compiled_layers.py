@@ -21,6 +21,7 @@ FACE = {
     "_book": "book",
     "_candles": "candles",
     "_flow": "flow",
+    "_tickers": "tickers",
     "_symbol": "engine",
     "_router": "engine",
 }
