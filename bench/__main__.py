@@ -224,9 +224,14 @@ def run_rounds(
             console.print(f"running   {name} (round {round_number}/{rounds}) ...", style="dim")
             if round_number == 1:
                 results[name] = run_isolated(name, frames, timing_frames)
+                if "us" in results[name]:
+                    results[name]["rounds_us"] = [results[name]["us"]]
                 continue
             again = run_forked(_measure_throughput, name, frames)
-            if again.get("fps", 0.0) > results[name]["fps"]:
+            if "us" not in again:
+                continue
+            results[name]["rounds_us"].append(again["us"])
+            if again["fps"] > results[name]["fps"]:
                 results[name].update(again)
     return results
 
@@ -267,10 +272,11 @@ def _results_table(results: dict[str, dict[str, Any]], timing_frames: int, round
         )
     table.add_column("peak RSS MB", justify="right")
     table.add_column("growth MB", justify="right")
+    table.add_column("µs/frame by round", justify="right")
     for name, result in results.items():
         what = IMPLEMENTATIONS[name][0]
         if "error" in result:
-            table.add_row(name, what, f"[red]failed: {result['error']}[/red]", *[""] * 5)
+            table.add_row(name, what, f"[red]failed: {result['error']}[/red]", *[""] * 6)
             continue
         table.add_row(
             name,
@@ -281,6 +287,7 @@ def _results_table(results: dict[str, dict[str, Any]], timing_frames: int, round
             f"{result['p99']:.2f}",
             f"{result['peak_mb']:.0f}",
             f"{result['growth_mb']:.1f}",
+            " ".join(f"{us:.2f}" for us in result.get("rounds_us", [])),
         )
     return table
 

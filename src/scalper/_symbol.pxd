@@ -1,5 +1,7 @@
 # C-level interface of scalper._symbol.
 
+from cpython.object cimport PyObject
+
 from scalper._book cimport OrderBook
 from scalper._flow cimport TradeFlow
 from scalper._tickers cimport TickerState
@@ -22,6 +24,28 @@ cdef class Counters:
     cdef public long long large_trades
 
 
+cdef struct TradeRow:
+    double price
+    double size
+    long long ts_event_ns
+    long long recv_ns
+    long side
+    bint is_block_trade
+    PyObject* trade_id
+    PyObject* tick_direction
+
+
+cdef class RecentTrades:
+    cdef TradeRow* _rows
+    cdef Py_ssize_t _maxlen
+    cdef Py_ssize_t _head
+    cdef Py_ssize_t _len
+    cdef readonly str symbol
+
+    cdef void _extend(self, list trades) except *
+    cdef object _trade(self, Py_ssize_t position)
+
+
 cdef class SymbolState:
     # Declaration order is memory order: what a book event touches first.
     cdef public OrderBook book
@@ -34,7 +58,7 @@ cdef class SymbolState:
     cdef double _ask_price
     cdef double _ask_size
     cdef readonly TradeFlow flow
-    cdef readonly object recent_trades
+    cdef readonly RecentTrades recent_trades
     cdef readonly TickerState ticker
     cdef readonly dict books
     cdef readonly dict candles

@@ -15,7 +15,7 @@ from typing import Final
 import msgspec
 
 from scalper._router import EventRouter
-from scalper._symbol import Counters, SymbolState
+from scalper._symbol import Counters, RecentTrades, SymbolState
 from scalper.aggregates import SymbolCounters
 from scalper.book import ApplyResult, OrderBook
 from scalper.candles import Candle
@@ -35,6 +35,7 @@ __all__ = [
     "Engine",
     "LargeTrade",
     "Notification",
+    "RecentTrades",
     "ResyncNeeded",
     "Subscriber",
     "SymbolCounters",
