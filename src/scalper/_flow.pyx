@@ -202,7 +202,6 @@ cdef class TradeFlow:
         cdef long long count = span_ns // bucket_ns, k, start
         cdef long long base = first_start // bucket_ns
         cdef Py_ssize_t index
-        cdef Bucket* bucket
         held = []
         for k in range(count):
             index = (base + k) % self.capacity

@@ -4,7 +4,7 @@
 It decodes a frame, counts it, advances the engine clock and hands a market event to its
 symbol's `SymbolState` in one C call. Everything rare (a symbol's first event, control replies,
 malformed frames, large trades) goes to methods the Python subclass (`engine.Engine`) defines:
-`symbol`, `_on_control`, `_on_malformed` and `_on_large_trades`.
+`symbol`, `_on_other` (control replies and malformed frames) and `_on_large_trades`.
 """
 
 from scalper._symbol cimport SymbolState

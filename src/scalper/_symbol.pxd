@@ -69,5 +69,6 @@ cdef class SymbolState:
     cdef object _apply_book(self, object update)
     cdef object _apply_trades(self, object batch)
     cdef void _apply_ticker(self, object update) except *
+    cdef void _advance(self, long long ts) noexcept
     cdef double _ofi_update(self, OrderBook book) noexcept
     cdef void _publish(self, str name, object closed) except *

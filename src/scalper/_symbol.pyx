@@ -211,15 +211,12 @@ cdef class SymbolState:
         cdef long long ts = update.ts_event_ns
         cdef double ofi = 0.0
         cdef Counters counters = self.counters
-        counters.frames += 1
+        self._advance(ts)
         counters.book_frames += 1
-        if ts > self.last_event_ns:
-            self.last_event_ns = ts
         depth = update.depth
         book = self.book  # the usual case: one depth per symbol, no dict lookup
         if book is None or book.depth != depth:
-            found = self.books.get(depth)
-            book = found if found is not None else self.book_for(depth)
+            book = self.book_for(depth)
         was_in_sync = book.state is _IN_SYNC
         result = book._apply(update)
         if result is _APPLIED:
@@ -251,11 +248,9 @@ cdef class SymbolState:
         cdef long side
         cdef long long ts = batch.ts_event_ns
         cdef Counters counters = self.counters
-        counters.frames += 1
+        self._advance(ts)
         counters.trade_frames += 1
         counters.trades += n
-        if ts > self.last_event_ns:
-            self.last_event_ns = ts
         self.recent_trades._extend(trades)
         sides = flow._add_batch(trades)
         summary = summarize_c(trades, sides)
@@ -278,12 +273,15 @@ cdef class SymbolState:
 
     cdef void _apply_ticker(self, object update) except *:
         cdef long long ts = update.ts_event_ns
-        cdef Counters counters = self.counters
-        counters.frames += 1
-        counters.ticker_frames += 1
+        self._advance(ts)
+        self.counters.ticker_frames += 1
+        self.ticker._apply(update)
+
+    cdef void _advance(self, long long ts) noexcept:
+        """Count one event of this symbol at venue time `ts`."""
+        self.counters.frames += 1
         if ts > self.last_event_ns:
             self.last_event_ns = ts
-        self.ticker._apply(update)
 
     cdef double _ofi_update(self, OrderBook book) noexcept:
         """Order-flow imbalance of this best-level state against the previous one.
