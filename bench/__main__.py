@@ -135,10 +135,11 @@ def _decode_typed() -> OnFrame:
 
 
 def _engine() -> OnFrame:
-    from scalper.config import EngineConfig
     from scalper.engine import Engine
+    from scalper.settings import EngineSettings
+    from scalper.venues.bybit.frames import FrameApplier
 
-    return Engine(EngineConfig()).on_frame
+    return FrameApplier(Engine(EngineSettings()))
 
 
 def _seed_style() -> OnFrame:
@@ -149,7 +150,7 @@ IMPLEMENTATIONS: Final[dict[str, tuple[str, Callable[[], OnFrame]]]] = {
     "harness": ("slice + call, no work", _harness),
     "decode A": ("msgspec.json.decode (generic)", _decode_generic),
     "decode B": ("wire.decode_frame (typed)", _decode_typed),
-    "engine": ("Engine.on_frame", _engine),
+    "engine": ("decode + Engine.on_event", _engine),
     "seed-style": ("bench/seed_style.py", _seed_style),
 }
 

@@ -39,13 +39,14 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.__main__ import machine
-from scalper.config import EngineConfig
 from scalper.engine import Engine
-from scalper.feed import FeedSettings, LiveFeed
-from scalper.venues.bybit.rest import fetch_instruments
-from scalper.venues.bybit.ws import FrameSink
+from scalper.events import Event
+from scalper.settings import EngineSettings, SimulatorSettings
+from scalper.venues.bybit.connection import FrameSink
+from scalper.venues.bybit.feed import LiveFeed
+from scalper.venues.bybit.public_rest import fetch_instruments
+from scalper.venues.simulator.exchange import serve_simulator
 from scalper.venues.simulator.market import SyntheticMarket
-from scalper.venues.simulator.server import SimulatorConfig, serve_simulator
 from scalper.venues.simulator.source import synthetic_market
 
 TARGET_RATE: Final = 10.0
@@ -140,8 +141,8 @@ def timed_sink(sink: FrameSink, record: Callable[[int], None]) -> FrameSink:
     """`sink`, recording for each frame the ns from its receive time to the end of `sink`."""
     clock = time.time_ns
 
-    def on_frame(raw: bytes, recv_ns: int) -> None:
-        sink(raw, recv_ns)
+    def on_frame(raw: bytes, recv_ns: int, event: Event | None) -> None:
+        sink(raw, recv_ns, event)
         record(clock() - recv_ns)
 
     return on_frame
@@ -151,7 +152,7 @@ def nominal_frames_per_s(symbols: int, rate: float, seed: int, sample_symbols: i
     """Frames/s the simulator's market model asks for: counted offline on `sample_symbols`
     symbols over 2 s of market time (after a 1 s start, which holds the snapshots), scaled."""
     sample = min(symbols, sample_symbols)
-    market = synthetic_market(sample, seed, rate, SimulatorConfig().depth, start_ms=0)
+    market = synthetic_market(sample, seed, rate, SimulatorSettings().depth, start_ms=0)
     config = msgspec.structs.replace(market.config, seconds=3.0)
     counted = sum(1 for recv_ns, _ in SyntheticMarket(config).frames() if recv_ns >= 1e9)
     return counted / 2.0 * symbols / sample
@@ -178,14 +179,14 @@ def serve_with_status(argv: list[str]) -> int:
     parser.add_argument("--rate", type=float, required=True)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
-    config = SimulatorConfig(
+    config = SimulatorSettings(
         symbols=args.symbols, seed=args.seed, rate=args.rate, market_process=True
     )
     asyncio.run(_serve_with_status(config, args.port))
     return 0
 
 
-async def _serve_with_status(config: SimulatorConfig, port: int) -> None:
+async def _serve_with_status(config: SimulatorSettings, port: int) -> None:
     simulator = await serve_simulator(config, "127.0.0.1", port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -400,8 +401,8 @@ async def measure(args: argparse.Namespace, console: Console) -> LoadResult:
         async with httpx.AsyncClient(base_url=simulator.rest_url, timeout=10.0) as client:
             instruments = await fetch_instruments(client)
         symbols = [instrument.symbol for instrument in instruments]
-        engine = Engine(EngineConfig())
-        feed = LiveFeed(engine, symbols, FeedSettings(ws_url=simulator.ws_url))
+        engine = Engine(EngineSettings())
+        feed = LiveFeed(engine, symbols, simulator.ws_url)
         run = LoadRun(simulator, feed)
         console.print(
             f"running   {len(symbols)} symbols on {len(feed.connections)} connections; "

@@ -57,16 +57,18 @@ def write_stream(path: Path, symbols: int, seconds: float, seed: int) -> int:
 def measure_engine(path: Path) -> dict[str, Any]:
     """Run in the fresh interpreter: baseline after the imports, then the engine on the file."""
     import scalper  # noqa: F401  (the baseline includes the package and its dependencies)
-    from scalper.config import EngineConfig
     from scalper.engine import Engine
+    from scalper.settings import EngineSettings
+    from scalper.venues.bybit.frames import FrameApplier
 
     baseline = rss_bytes()
-    engine = Engine(EngineConfig())
+    engine = Engine(EngineSettings())
+    apply = FrameApplier(engine)
     started = time.perf_counter()
     with path.open("rb") as lines:
         for line in lines:
             recv, _, raw = line.partition(b" ")
-            engine.on_frame(raw, int(recv))
+            apply(raw, int(recv))
     elapsed = time.perf_counter() - started
     after = rss_bytes()
     full = sum(

@@ -8,7 +8,7 @@ equality check against the scalper engine (and the engine against the simulator'
 
 Pairs, each peer against the scalper row that does the same work:
 
-- `scalper engine` (Engine.on_frame: decode, books with `u` continuity and crossed checks, trade
+- `scalper engine` (decode + Engine.on_event: books with `u` continuity and crossed checks, trade
   flow, candles, OFI, tickers) vs `cryptofeed`: `Bybit.message_handler` awaited per frame as its
   connection handler does, with a stand-in connection, no-op async callbacks, the symbol table
   filled locally (its own `_parse_symbol_data` on an instruments-info page made here) and L2
@@ -220,9 +220,10 @@ def _package_version(name: str) -> str:
 
 def _scalper_engine(frames: FrameSet, levels: int) -> Measured:
     from scalper.engine import Engine
+    from scalper.venues.bybit.frames import FrameApplier
 
     engine = Engine()
-    on_frame = engine.on_frame
+    on_frame = FrameApplier(engine)
     blob, offsets, recv = frames.blob, frames.offsets, frames.recv_ns
     started = time.perf_counter()
     for i in range(len(recv)):
@@ -457,7 +458,7 @@ class Implementation:
 IMPLEMENTATIONS: Final = (
     Implementation(
         "scalper engine",
-        "Engine.on_frame: decode, books, flow, candles, OFI, tickers",
+        "decode + Engine.on_event: books, flow, candles, OFI, tickers",
         None,
         ("scalper.engine",),
         "all",

@@ -2,7 +2,8 @@
 
 Each variant runs in a forked child over the same in-memory frames (see bench/__main__.py):
 1. decode every frame (the cost the live feed pays anyway), timed alone;
-2. decode + `Recorder.record_frame` for every frame, then `stop()` (every segment closed);
+2. decode + `Recorder.record_frame` for every frame (as the live feed does: with the frame's
+   topic), then `stop()` (every segment closed);
    the difference with pass 1 is the event loop's cost per frame; the writer thread's CPU time
    is its own (`time.thread_time`), GIL contention included in pass 2;
 3. read every frame back (`iter_recorded`) and check it is byte-identical, in order;
@@ -18,17 +19,21 @@ import gc
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from bench.isolation import run_forked
-from scalper.config import EngineConfig
 from scalper.engine import Engine
 from scalper.replay import replay_recording
+from scalper.settings import EngineSettings, RecorderSettings
 from scalper.storage.layout import raw_root
 from scalper.storage.reader import iter_recorded
-from scalper.storage.recorder import Recorder, RecorderSettings
+from scalper.storage.recorder import Recorder
 from scalper.storage.segments import complete_segments
+from scalper.venues.bybit.book_codec import BOOK_CODEC
+from scalper.venues.bybit.frames import CODECS, FrameApplier
+from scalper.venues.bybit.topics import topic_of_frame
 from scalper.venues.bybit.wire import decode_frame
 
 if TYPE_CHECKING:
@@ -45,7 +50,7 @@ VARIANTS: Final[dict[str, RecorderSettings]] = {
     "plain": RecorderSettings(retention_days=None, split_book_frames=False, sort_by_topic=False),
 }
 """default: zstd 6, rows grouped by topic, book frames split into integer columns (see
-scalper.storage.book_frames); "plain": zstd 6 Parquet of the frames in arrival order."""
+scalper.venues.bybit.book_codec); "plain": zstd 6 Parquet of the frames in arrival order."""
 
 
 def _warped(frames: Frames, warp: float, limit: int) -> list[int]:
@@ -77,14 +82,14 @@ def _measure(
         decode_frame(blob[offsets[i] : offsets[i + 1]], recv[i])
     decode_s = time.perf_counter() - started
 
-    recorder = Recorder(directory, settings, source="bench")
+    recorder = Recorder(directory, settings, source="bench", codec=BOOK_CODEC)
     recorder.start()
     cpu = time.process_time()
     started = time.perf_counter()
     record = recorder.record_frame
     for i in range(count):
         raw = blob[offsets[i] : offsets[i + 1]]
-        record(raw, recv[i], decode_frame(raw, recv[i]))
+        _record(record, raw, recv[i])
     loop_s = time.perf_counter() - started
     recorder.stop()
     total_cpu_s = time.process_time() - cpu
@@ -95,15 +100,15 @@ def _measure(
     started = time.perf_counter()
     identical = True
     read = 0
-    for i, (recv_ns, _, _, payload) in enumerate(iter_recorded(directory)):
+    for i, (recv_ns, _, _, payload) in enumerate(iter_recorded(directory, codecs=CODECS)):
         if recv_ns != recv[i] or payload != blob[offsets[i] : offsets[i + 1]]:
             identical = False
         read = i + 1
     read_s = time.perf_counter() - started
 
-    engine = Engine(EngineConfig())
+    engine = Engine(EngineSettings())
     started = time.perf_counter()
-    replayed = replay_recording(engine, directory)
+    replayed = replay_recording(FrameApplier(engine), directory)
     replay_s = time.perf_counter() - started
     raw_json = offsets[count] + count  # JSON lines: one newline per frame
     span_h = (recv[-1] - recv[0]) / 3.6e12
@@ -124,6 +129,12 @@ def _measure(
     }
 
 
+def _record(record: Callable[[bytes, int, int, str, str], None], raw: bytes, recv_ns: int) -> None:
+    """What the live feed does per frame: decode, then record with the frame's topic."""
+    event = decode_frame(raw, recv_ns)
+    record(raw, recv_ns, getattr(event, "ts_event_ns", 0), topic_of_frame(raw), event.symbol or "")
+
+
 def files_per_hour(frames: Frames, count: int = 60_000, hours: float = 3.0) -> float:
     """Raw segments per hour of receive time, on `count` frames stretched over `hours`."""
     count = min(count, len(frames))
@@ -131,13 +142,13 @@ def files_per_hour(frames: Frames, count: int = 60_000, hours: float = 3.0) -> f
     warp = hours * 3.6e12 / max(1, span)
     directory = Path(tempfile.mkdtemp(prefix="scalper-bench-files-"))
     try:
-        recorder = Recorder(directory, RecorderSettings(retention_days=None), source="bench")
+        settings = RecorderSettings(retention_days=None)
+        recorder = Recorder(directory, settings, source="bench", codec=BOOK_CODEC)
         recorder.start()
         recv = _warped(frames, warp, count)
         blob, offsets = frames.blob, frames.offsets
         for i in range(count):
-            raw = blob[offsets[i] : offsets[i + 1]]
-            recorder.record_frame(raw, recv[i], decode_frame(raw, recv[i]))
+            _record(recorder.record_frame, blob[offsets[i] : offsets[i + 1]], recv[i])
         recorder.stop()
         return len(complete_segments(raw_root(directory, "bench"))) / hours
     finally:

@@ -41,8 +41,8 @@ import httpx
 import psutil
 import websockets
 
-from scalper.config import parse_duration_ns, parse_size
 from scalper.storage.budget import disk_usage
+from scalper.units import parse_duration_ns, parse_size
 
 DEFAULT_FAULTS: Final = (
     "gap_per_frame=0.00002,drop_per_s=0.002,stall_per_s=0.001,reset_per_frame=0.000005,"

@@ -1,21 +1,20 @@
 # cython: language_level=3
 """The engine's per-event dispatch, compiled: `EventRouter`, the base class of `Engine`.
 
-It decodes a frame, counts it, advances the engine clock and hands a market event to its
-symbol's `SymbolState` in one C call. Everything rare (a symbol's first event, control replies,
-malformed frames, large trades) goes to methods the Python subclass (`engine.Engine`) defines:
-`symbol`, `_on_other` (control replies and malformed frames) and `_on_large_trades`.
+It counts an event, advances the engine clock and hands a market event to its symbol's
+`SymbolState` in one C call. Everything rare (a symbol's first event, malformed frames, large
+trades) goes to methods the Python subclass (`engine.Engine`) defines: `symbol`, `_on_other`
+(malformed frames) and `_on_large_trades`. Venue-free: venue adapters decode their frames into
+our events first.
 """
 
 from scalper._symbol cimport SymbolState
 
 from scalper.events import BookUpdate, TickerUpdate, TradeBatch
-from scalper.venues.bybit.wire import decode_frame
 
 cdef object _BookUpdate = BookUpdate
 cdef object _TradeBatch = TradeBatch
 cdef object _TickerUpdate = TickerUpdate
-cdef object _decode_frame = decode_frame
 
 
 cdef class EventRouter:
@@ -24,7 +23,7 @@ cdef class EventRouter:
     cdef public dict symbols
     """Every symbol's state, by symbol."""
     cdef public long long frames
-    """Frames (events) seen, malformed and control ones included."""
+    """Events seen, malformed frames included."""
     cdef public long long clock_ns
     """The latest venue event time seen (ns): "now" for windows and metrics."""
 
@@ -32,10 +31,6 @@ cdef class EventRouter:
         self.symbols = {}
         self.frames = 0
         self.clock_ns = 0
-
-    def on_frame(self, bytes raw, long long recv_ns) -> None:
-        """Decode one raw venue frame and apply it."""
-        self.on_event(_decode_frame(raw, recv_ns))
 
     def on_event(self, event) -> None:
         """Apply one decoded event."""

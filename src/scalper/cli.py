@@ -1,50 +1,151 @@
-"""Command line: argument parsing and wiring only."""
+"""Command line: argument parsing and wiring only.
+
+Each command imports what it needs when it runs (`scalper --help` loads none of the engine,
+FastAPI, pyarrow or DuckDB). Flags that set a setting name its key (`--port` sets `api.port`);
+every setting can also come from `--config FILE`, `SCALPER_*` variables or `--set KEY=VALUE`
+(`scalper config show` prints the effective settings and where each came from).
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import csv
-import logging
 import sys
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import msgspec
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
-from rich.table import Table
+if TYPE_CHECKING:
+    from rich.console import Console
 
-from scalper.app import (
-    LiveOptions,
-    PacedReplay,
-    replay_paced,
-    run_live,
-    serve_simulator_until_stopped,
-)
-from scalper.config import EngineConfig, parse_size, parse_time_ns
-from scalper.engine import Engine
-from scalper.errors import ConfigError, ScalperError
-from scalper.logs import configure_logging
-from scalper.replay import replay_file, replay_recording
-from scalper.storage.reader import recorded_rows
-from scalper.storage.recorder import RecorderSettings
-from scalper.summary import summary_table
-from scalper.venues.simulator.faults import parse_fault_spec
-from scalper.venues.simulator.server import ExchangeSimulator, SimulatorConfig, serve_simulator
-from scalper.views import engine_view
+    from scalper.engine import Engine
+    from scalper.settings import Settings
+    from scalper.settings_sources import LoadedSettings
 
-_TABLE_WIDTH = 200
+TABLE_WIDTH = 200
 """Fixed width when stdout is not a terminal, so the same replay prints the same bytes."""
+
+_FLAGS: dict[str, str] = {}
+"""Setting key -> the flag that sets it (for `config show`'s sources)."""
+
+
+def _symbols(text: str) -> list[str]:
+    return [part.strip().upper() for part in text.split(",") if part.strip()]
+
+
+def _setting(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    flag: str,
+    key: str,
+    **options: Any,
+) -> None:
+    """A flag that sets the setting `key` (absent from the namespace unless given)."""
+    _FLAGS.setdefault(key, flag)
+    parser.add_argument(flag, dest=key, default=argparse.SUPPRESS, **options)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="scalper", description="Real-time market-microstructure engine for Bybit v5."
+        prog="scalper",
+        description="Real-time order-flow engine for crypto perpetual futures (Bybit v5).",
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _run_parser(commands)
+    _demo_parser(commands)
+    _simulate_parser(commands)
+    _replay_parser(commands)
+    _query_parser(commands)
+    _config_parser(commands)
+    return parser
 
+
+def _settings_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="a TOML settings file (default: $SCALPER_CONFIG if set)",
+    )
+    parser.add_argument(
+        "--set",
+        dest="assignments",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set any setting, e.g. --set engine.flow_windows=10s,1m (repeatable)",
+    )
+
+
+def _run_parser(commands: Any) -> None:
+    run = commands.add_parser("run", help="run the engine on the live Bybit v5 public feed")
+    _setting(run, "--symbols", "venue.symbols", type=_symbols, help="comma-separated symbols")
+    _setting(run, "--top", "venue.top", type=int, help="symbols ranked by 24 h turnover (300)")
+    _setting(run, "--category", "venue.category", choices=("linear", "spot"))
+    net = run.add_mutually_exclusive_group()
+    _setting(
+        net,
+        "--testnet",
+        "venue.testnet",
+        action="store_const",
+        const=True,
+        help="Bybit's testnet (the default)",
+    )
+    _FLAGS["venue.testnet"] = "--testnet/--mainnet"
+    net.add_argument(
+        "--mainnet",
+        dest="venue.testnet",
+        action="store_const",
+        const=False,
+        default=argparse.SUPPRESS,
+        help="Bybit's mainnet public market data",
+    )
+    _setting(run, "--rest-url", "venue.rest_url", help="REST base URL (overrides the venue's)")
+    _setting(run, "--ws-url", "venue.ws_url", help="public WebSocket URL (overrides the venue's)")
+    run.add_argument("--duration", type=float, help="stop after this many seconds")
+    _setting(
+        run,
+        "--stale-after",
+        "connection.stale_after_s",
+        type=float,
+        help="seconds without a frame before a connection is replaced (10)",
+    )
+    _api_arguments(run)
+    _log_arguments(run)
+    _record_arguments(run, "data")
+    _settings_arguments(run)
+
+
+def _demo_parser(commands: Any) -> None:
+    demo = commands.add_parser(
+        "demo", help="the local exchange simulator and the live feed against it, in one process"
+    )
+    _market_arguments(demo, symbols=50)
+    demo.add_argument("--duration", type=float, help="stop after this many seconds")
+    _api_arguments(demo)
+    _log_arguments(demo)
+    _record_arguments(demo, "data/demo")
+    demo.add_argument(
+        "--offline",
+        action="store_true",
+        help="no sockets: run the synthetic market straight through the engine for --seconds "
+        "of market time",
+    )
+    demo.add_argument("--seconds", type=float, default=60.0, help="market time for --offline")
+    demo.add_argument("--json", type=Path, metavar="OUT", help="write the final state as JSON")
+    _settings_arguments(demo)
+
+
+def _simulate_parser(commands: Any) -> None:
+    simulate = commands.add_parser("simulate", help="serve a local Bybit v5-compatible exchange")
+    _setting(simulate, "--host", "simulator.host", help="address (127.0.0.1)")
+    _setting(simulate, "--port", "simulator.port", type=int, help="port (9100)")
+    _market_arguments(simulate, symbols=300)
+    _log_arguments(simulate)
+    simulate.add_argument("--replay", type=Path, metavar="FILE", help="serve a frame file instead")
+    _setting(simulate, "--speed", "simulator.replay_speed", type=float, help="replay speed (1)")
+    _settings_arguments(simulate)
+
+
+def _replay_parser(commands: Any) -> None:
     replay = commands.add_parser(
         "replay", help="replay a recording (data dir) or a file of raw frames through the engine"
     )
@@ -61,11 +162,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--from",
         dest="start",
         metavar="T",
-        help="data dir: from this receive "
-        "time (ISO 8601, UTC unless an offset is given, or epoch s/ms/ns)",
+        help="data dir: from this receive time (ISO 8601, UTC unless an offset is given, or "
+        "epoch s/ms/ns)",
     )
     replay.add_argument("--to", dest="end", metavar="T", help="data dir: up to this receive time")
-    replay.add_argument("--symbols", help="data dir: only these symbols (comma-separated)")
+    replay.add_argument(
+        "--symbols", type=_symbols, help="data dir: only these symbols (comma-separated)"
+    )
     replay.add_argument(
         "--speed",
         type=float,
@@ -73,104 +176,86 @@ def build_parser() -> argparse.ArgumentParser:
         "dashboard (--host/--port) meanwhile; default: as fast as possible",
     )
     _api_arguments(replay)
+    _settings_arguments(replay)
 
+
+def _query_parser(commands: Any) -> None:
     query = commands.add_parser(
         "query", help="SQL (DuckDB) over a data dir's tables: candles, metrics, frames"
     )
     query.add_argument("sql", help='e.g. "select symbol, count(*) from candles group by 1"')
-    query.add_argument("--data-dir", type=Path, default=Path("data"), help="default: ./data")
+    _setting(query, "--data-dir", "recorder.data_dir", help="the data dir (default: ./data)")
     query.add_argument("--csv", action="store_true", help="print CSV instead of a table")
+    _settings_arguments(query)
 
-    run = commands.add_parser("run", help="run the engine on the live Bybit v5 public feed")
-    run.add_argument("--symbols", help="comma-separated symbols (default: top --top by turnover)")
-    run.add_argument("--top", type=int, default=300, help="symbols ranked by 24 h turnover")
-    run.add_argument("--category", choices=("linear", "spot"), default="linear")
-    run.add_argument("--testnet", action="store_true", help="use Bybit's testnet")
-    run.add_argument("--rest-url", help="REST base URL (overrides mainnet/testnet)")
-    run.add_argument("--ws-url", help="public WebSocket URL (overrides mainnet/testnet)")
-    run.add_argument("--duration", type=float, help="stop after this many seconds")
-    _api_arguments(run)
-    _log_arguments(run)
-    _record_arguments(run, Path("data"))
-    run.add_argument(
-        "--stale-after",
-        type=float,
-        default=10.0,
-        help="seconds without a frame before a connection is replaced",
-    )
 
-    simulate = commands.add_parser("simulate", help="serve a local Bybit v5-compatible exchange")
-    simulate.add_argument("--host", default="127.0.0.1")
-    simulate.add_argument("--port", type=int, default=9100)
-    _market_arguments(simulate, symbols=300)
-    _log_arguments(simulate)
-    simulate.add_argument("--replay", type=Path, metavar="FILE", help="serve a frame file instead")
-    simulate.add_argument("--speed", type=float, default=1.0, help="replay speed multiplier")
-
-    demo = commands.add_parser(
-        "demo", help="the simulator and the live feed against it, in one process"
+def _config_parser(commands: Any) -> None:
+    config = commands.add_parser("config", help="settings: show the effective values")
+    actions = config.add_subparsers(dest="action", required=True, metavar="ACTION")
+    show = actions.add_parser("show", help="print every setting, its value and where it came from")
+    show.add_argument(
+        "--command",
+        dest="for_command",
+        choices=("run", "demo", "simulate", "replay", "query"),
+        help="include that command's own defaults (e.g. demo records into data/demo)",
     )
-    _market_arguments(demo, symbols=50)
-    demo.add_argument("--duration", type=float, help="stop after this many seconds")
-    _api_arguments(demo)
-    _log_arguments(demo)
-    _record_arguments(demo, Path("data/demo"))
-    demo.add_argument(
-        "--offline",
-        action="store_true",
-        help="no sockets: run the synthetic "
-        "market straight through the engine for --seconds of market time",
-    )
-    demo.add_argument("--seconds", type=float, default=60.0, help="market time for --offline")
-    demo.add_argument("--json", type=Path, metavar="OUT", help="write the final state as JSON")
-    return parser
+    _settings_arguments(show)
 
 
 def _log_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
+    _setting(
+        parser,
         "--log-file",
-        type=Path,
+        "logging.file",
         help="also log to this file, rotated at 10 MB with 3 old files kept",
     )
 
 
-def _record_arguments(parser: argparse.ArgumentParser, data_dir: Path) -> None:
-    parser.add_argument(
-        "--data-dir", type=Path, default=data_dir, help=f"recording directory (default: {data_dir})"
+def _record_arguments(parser: argparse.ArgumentParser, data_dir: str) -> None:
+    _setting(parser, "--data-dir", "recorder.data_dir", help=f"recording directory ({data_dir})")
+    _setting(
+        parser,
+        "--no-record",
+        "recorder.enabled",
+        action="store_const",
+        const=False,
+        help="record nothing",
     )
-    parser.add_argument("--no-record", action="store_true", help="record nothing")
-    parser.add_argument(
-        "--max-disk", default="20GB", help="disk budget of the data dir; oldest segments go first"
+    _setting(
+        parser,
+        "--max-disk",
+        "recorder.max_disk_bytes",
+        help="disk budget of the data dir, e.g. 20GB (the default); oldest segments go first",
     )
-    parser.add_argument(
+    _setting(
+        parser,
         "--retention",
+        "recorder.retention_days",
         type=float,
-        default=30.0,
         metavar="DAYS",
-        help="delete segments older than this",
+        help="delete segments older than this (30)",
     )
-
-
-def _recording(args: argparse.Namespace) -> dict[str, object]:
-    """The LiveOptions fields of the recording flags."""
-    if args.no_record:
-        return {"data_dir": None}
-    settings = RecorderSettings(
-        max_disk_bytes=parse_size(args.max_disk), retention_days=args.retention
-    )
-    return {"data_dir": args.data_dir, "recorder": settings}
 
 
 def _api_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1", help="API address")
-    parser.add_argument("--port", type=int, default=8090, help="API port")
-    parser.add_argument("--no-api", action="store_true", help="do not serve the API")
+    _setting(parser, "--host", "api.host", help="API address (127.0.0.1)")
+    _setting(parser, "--port", "api.port", type=int, help="API port (8090)")
+    _setting(
+        parser,
+        "--no-api",
+        "api.enabled",
+        action="store_const",
+        const=False,
+        help="do not serve the API",
+    )
 
 
 def _market_arguments(parser: argparse.ArgumentParser, symbols: int) -> None:
-    parser.add_argument("--symbols", type=int, default=symbols, help="synthetic symbols")
-    parser.add_argument("--rate", type=float, default=1.0, help="event-rate multiplier")
-    parser.add_argument("--seed", type=int, default=1)
+    _setting(
+        parser, "--symbols", "simulator.symbols", type=int, help=f"synthetic symbols ({symbols})"
+    )
+    _setting(parser, "--rate", "simulator.rate", type=float, help="event-rate multiplier (1)")
+    _setting(parser, "--seed", "simulator.seed", type=int, help="market seed (1)")
     parser.add_argument(
         "--faults",
         default="",
@@ -178,197 +263,129 @@ def _market_arguments(parser: argparse.ArgumentParser, symbols: int) -> None:
     )
 
 
+_COMMAND_DEFAULTS: dict[str, dict[str, object]] = {
+    "demo": {"recorder.data_dir": "data/demo", "simulator.symbols": 50},
+    # A standalone simulator generates its market in a child process (a core's worth at 300
+    # symbols); the demo's shares the engine's process.
+    "simulate": {"simulator.market_process": True},
+}
+"""Settings whose default differs for one command."""
+
+
+def load(args: argparse.Namespace, command: str | None = None) -> LoadedSettings:
+    """The settings of this invocation: defaults, the command's, file, environment, flags."""
+    import os
+
+    from scalper.errors import ConfigError
+    from scalper.settings_sources import load_settings, parse_assignment
+
+    flags: dict[str, tuple[object, str]] = {}
+    for key, value in vars(args).items():
+        if "." in key:
+            flags[key] = (value, _FLAGS.get(key, key))
+    faults = getattr(args, "faults", "")
+    if faults:
+        from scalper.venues.simulator.faults import fault_spec_items
+
+        for name, value in fault_spec_items(faults).items():
+            flags[f"simulator.faults.{name}"] = (value, "--faults")
+    for text in getattr(args, "assignments", []):
+        key, value = parse_assignment(text)
+        if key in flags and flags[key][1] != "--set":
+            raise ConfigError(f"{key} is set twice: by {flags[key][1]} and by --set")
+        flags[key] = (value, "--set")
+    return load_settings(
+        config_file=getattr(args, "config", None),
+        env=os.environ,
+        flags=flags,
+        command_defaults=_COMMAND_DEFAULTS.get(command or args.command, {}),
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    configure_logging(logging.INFO, getattr(args, "log_file", None))
+    from scalper.errors import ScalperError
+
     try:
-        if args.command == "replay":
-            return _replay(args)
-        if args.command == "run":
-            return _run(args)
-        if args.command == "query":
-            return _query(args)
-        if args.command == "simulate":
-            return _simulate(args)
-        return _demo(args)
+        return _dispatch(args)
     except ScalperError as exc:
         print(f"scalper: {exc}", file=sys.stderr)
+        return 2
+    except BaseExceptionGroup as group:  # a TaskGroup's: report our own error plainly
+        ours, _ = group.split(ScalperError)
+        if ours is None:
+            raise
+        print(f"scalper: {_first(ours)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
 
 
+def _first(group: BaseExceptionGroup) -> BaseException:
+    error: BaseException = group
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    commands: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
+        "run": _run,
+        "demo": _demo,
+        "simulate": _simulate,
+        "replay": _replay,
+        "query": _query,
+    }
+    if args.command == "config":
+        return _config_show(args)
+    settings = load(args).settings
+    from scalper.logs import configure_logging
+
+    configure_logging(settings.logging)
+    return commands[args.command](args, settings)
+
+
 def _stdout() -> Console:
-    return Console() if sys.stdout.isatty() else Console(width=_TABLE_WIDTH)
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=TABLE_WIDTH)
 
 
-def _replay(args: argparse.Namespace) -> int:
-    path: Path = args.file
-    if path.is_dir():
-        return _replay_recording(args)
-    if args.start or args.end or args.symbols or args.speed:
-        raise ConfigError("--from, --to, --symbols and --speed need a data dir, not a file")
-    engine = Engine(EngineConfig())
-    started = time.perf_counter()
-    if args.no_progress or not sys.stderr.isatty():
-        frames = replay_file(engine, path)
-    else:
-        columns = (
-            *Progress.get_default_columns()[:1],
-            BarColumn(),
-            DownloadColumn(),
-            TimeRemainingColumn(),
-        )
-        with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
-            task = progress.add_task(f"replay {path.name}", total=path.stat().st_size)
-            frames = replay_file(engine, path, lambda done: progress.update(task, completed=done))
-    elapsed = time.perf_counter() - started
-    _finish(engine, args.json, args.levels if args.json else 25)
-    print(f"replayed {frames} frames in {elapsed:.2f} s", file=sys.stderr)
-    return 0
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
 
+    from scalper.runtime import run_live, venue_target
 
-def _replay_recording(args: argparse.Namespace) -> int:
-    data_dir: Path = args.file
-    from_ns = parse_time_ns(args.start) if args.start else None
-    to_ns = parse_time_ns(args.end) if args.end else None
-    symbols = (
-        [s.strip().upper() for s in args.symbols.split(",") if s.strip()] if args.symbols else None
-    )
-    engine = Engine(EngineConfig())
-    started = time.perf_counter()
-    if args.speed is not None:
-        if args.speed <= 0:
-            raise ConfigError("--speed must be positive")
-        options = PacedReplay(
-            data_dir, args.speed, from_ns, to_ns, symbols, args.host, args.port, api=not args.no_api
-        )
-        frames = asyncio.run(replay_paced(engine, options))
-    elif args.no_progress or not sys.stderr.isatty():
-        frames = replay_recording(engine, data_dir, from_ns, to_ns, symbols)
-    else:
-        columns = (*Progress.get_default_columns()[:2], TimeRemainingColumn())
-        with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
-            task = progress.add_task(f"replay {data_dir}", total=recorded_rows(data_dir))
-            frames = replay_recording(
-                engine,
-                data_dir,
-                from_ns,
-                to_ns,
-                symbols,
-                lambda done: progress.update(task, completed=done),
-            )
-    elapsed = time.perf_counter() - started
-    _finish(engine, args.json, args.levels if args.json else 25)
-    print(f"replayed {frames} recorded rows in {elapsed:.2f} s", file=sys.stderr)
-    return 0
-
-
-def _query(args: argparse.Namespace) -> int:
-    from scalper.storage.query import run_query  # DuckDB: ~40 MB, only loaded to query
-
-    columns, rows = run_query(args.data_dir, args.sql)
-    if args.csv:
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows(rows)
-        return 0
-    table = Table(*columns)
-    for row in rows:
-        table.add_row(*("" if value is None else str(value) for value in row))
-    _stdout().print(table)
-    return 0
-
-
-def _run(args: argparse.Namespace) -> int:
-    from scalper.venues.bybit.rest import MAINNET_REST, MAINNET_WS, TESTNET_REST, TESTNET_WS
-
-    rest_url = args.rest_url or (TESTNET_REST if args.testnet else MAINNET_REST)
-    ws_url = args.ws_url or (TESTNET_WS if args.testnet else MAINNET_WS).format(
-        category=args.category
-    )
-    symbols = tuple(s.strip().upper() for s in (args.symbols or "").split(",") if s.strip())
-    options = LiveOptions(
-        rest_url=rest_url,
-        ws_url=ws_url,
-        category=args.category,
-        top=args.top,
-        symbols=symbols,
-        duration_s=args.duration,
-        stale_after_s=args.stale_after,
-        api_host=args.host,
-        api_port=args.port,
-        api=not args.no_api,
-        **_recording(args),  # type: ignore[arg-type]
-    )
-    engine = asyncio.run(run_live(options))
+    engine = asyncio.run(run_live(settings, venue_target(settings.venue), args.duration))
     _finish(engine, None, 25)
     return 0
 
 
-def _simulator_config(args: argparse.Namespace, market_process: bool) -> SimulatorConfig:
-    """`market_process` generates the market in a child process (a core's worth at 300 symbols)."""
-    return SimulatorConfig(
-        symbols=args.symbols,
-        seed=args.seed,
-        rate=args.rate,
-        replay_speed=getattr(args, "speed", 1.0),
-        market_process=market_process,
-        faults=parse_fault_spec(args.faults),
-    )
-
-
-def _simulate(args: argparse.Namespace) -> int:
-    from scalper.replay import iter_frames
-
-    replay = iter_frames(args.replay) if args.replay else None
-
-    def ready(simulator: ExchangeSimulator) -> None:
-        print(
-            f"simulator: REST {simulator.rest_url}  WS {simulator.ws_url('linear')}",
-            file=sys.stderr,
-            flush=True,
-        )
-
-    config = _simulator_config(args, market_process=args.replay is None)
-    asyncio.run(serve_simulator_until_stopped(config, args.host, args.port, replay, ready))
-    return 0
-
-
-def _demo(args: argparse.Namespace) -> int:
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
     if args.offline:
-        return _demo_offline(args)
+        return _demo_offline(args, settings)
+    import asyncio
 
-    async def demo() -> Engine:
-        simulator = await serve_simulator(_simulator_config(args, market_process=False))
-        try:
-            options = LiveOptions(
-                rest_url=simulator.rest_url,
-                ws_url=simulator.ws_url("linear"),
-                top=args.symbols,
-                duration_s=args.duration,
-                api_host=args.host,
-                api_port=args.port,
-                api=not args.no_api,
-                source="simulator-linear",
-                **_recording(args),  # type: ignore[arg-type]
-            )
-            return await run_live(options)
-        finally:
-            await simulator.stop()
+    from scalper.runtime import run_demo
 
-    _finish(asyncio.run(demo()), args.json, 25)
+    _finish(asyncio.run(run_demo(settings, args.duration)), args.json, 25)
     return 0
 
 
-def _demo_offline(args: argparse.Namespace) -> int:
+def _demo_offline(args: argparse.Namespace, settings: Settings) -> int:
+    import time
+
+    from scalper.engine import Engine
+    from scalper.venues.bybit.frames import FrameApplier
     from scalper.venues.simulator.market import MarketConfig, generate_frames
 
-    market = MarketConfig(symbols=args.symbols, seconds=args.seconds, seed=args.seed)
-    engine = Engine(EngineConfig())
+    simulator = settings.simulator
+    market = MarketConfig(symbols=simulator.symbols, seconds=args.seconds, seed=simulator.seed)
+    engine = Engine(settings.engine)
+    applier = FrameApplier(engine)
     started = time.perf_counter()
     for recv_ns, frame in generate_frames(market):
-        engine.on_frame(frame, recv_ns)
+        applier(frame, recv_ns)
     elapsed = time.perf_counter() - started
     _finish(engine, args.json, 25)
     rate = engine.frames / elapsed if elapsed > 0 else 0.0
@@ -379,10 +396,161 @@ def _demo_offline(args: argparse.Namespace) -> int:
     return 0
 
 
-def _finish(engine: Engine, json_path: Path | None, levels: int) -> None:
+def _simulate(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from scalper.replay import iter_frames
+    from scalper.runtime import serve_simulator_until_stopped
+    from scalper.venues.simulator.exchange import ExchangeSimulator
+
+    replay = iter_frames(args.replay) if args.replay else None
+
+    def ready(simulator: ExchangeSimulator) -> None:
+        print(
+            f"simulator: REST {simulator.rest_url}  WS {simulator.ws_url('linear')}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    asyncio.run(serve_simulator_until_stopped(settings.simulator, replay, ready))
+    return 0
+
+
+def _replay(args: argparse.Namespace, settings: Settings) -> int:
+    import time
+
+    from scalper.engine import Engine
+    from scalper.errors import ConfigError
+    from scalper.replay import replay_file, replay_recording
+    from scalper.venues.bybit.frames import FrameApplier
+
+    path: Path = args.file
+    engine = Engine(settings.engine)
+    applier = FrameApplier(engine)
+    started = time.perf_counter()
+    if path.is_dir():
+        frames = _replay_recording(args, settings, applier, replay_recording)
+        what = "recorded rows"
+    else:
+        if args.start or args.end or args.symbols or args.speed:
+            raise ConfigError("--from, --to, --symbols and --speed need a data dir, not a file")
+        if args.no_progress or not sys.stderr.isatty():
+            frames = replay_file(applier, path)
+        else:
+            with _ProgressBar(f"replay {path.name}", path.stat().st_size, in_bytes=True) as update:
+                frames = replay_file(applier, path, update)
+        what = "frames"
+    elapsed = time.perf_counter() - started
+    _finish(engine, args.json, args.levels if args.json else 25, applier.control_messages)
+    print(f"replayed {frames} {what} in {elapsed:.2f} s", file=sys.stderr)
+    return 0
+
+
+def _replay_recording(
+    args: argparse.Namespace, settings: Settings, applier: Any, replay_recording: Any
+) -> int:
+    import asyncio
+
+    from scalper.errors import ConfigError
+    from scalper.units import parse_time_ns
+
+    data_dir: Path = args.file
+    from_ns = parse_time_ns(args.start) if args.start else None
+    to_ns = parse_time_ns(args.end) if args.end else None
+    if args.speed is not None:
+        from scalper.runtime import PacedReplay, replay_paced
+
+        if args.speed <= 0:
+            raise ConfigError("--speed must be positive")
+        options = PacedReplay(data_dir, args.speed, from_ns, to_ns, args.symbols, settings.api)
+        return asyncio.run(replay_paced(applier, options))
+    if args.no_progress or not sys.stderr.isatty():
+        return replay_recording(applier, data_dir, from_ns, to_ns, args.symbols)  # type: ignore[no-any-return]
+    from scalper.storage.reader import recorded_rows
+
+    with _ProgressBar(f"replay {data_dir}", recorded_rows(data_dir)) as update:
+        return replay_recording(applier, data_dir, from_ns, to_ns, args.symbols, update)  # type: ignore[no-any-return]
+
+
+class _ProgressBar:
+    """A transient rich progress bar on stderr; yields the callback that advances it."""
+
+    def __init__(self, description: str, total: int, in_bytes: bool = False) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+        if in_bytes:
+            columns = (
+                *Progress.get_default_columns()[:1],
+                BarColumn(),
+                DownloadColumn(),
+                TimeRemainingColumn(),
+            )
+        else:
+            columns = (*Progress.get_default_columns()[:2], TimeRemainingColumn())
+        self._bar = Progress(*columns, console=Console(stderr=True), transient=True)
+        self._task = self._bar.add_task(description, total=total)
+
+    def __enter__(self) -> Callable[[int], None]:
+        self._bar.__enter__()
+        return lambda done: self._bar.update(self._task, completed=done)
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._bar.__exit__(*exc_info)
+
+
+def _query(args: argparse.Namespace, settings: Settings) -> int:
+    import csv
+
+    from scalper.storage.query import run_query
+    from scalper.venues.bybit.frames import CODECS
+
+    columns, rows = run_query(Path(settings.recorder.data_dir), args.sql, CODECS)
+    if args.csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(rows)
+        return 0
+    from rich.table import Table
+
+    table = Table(*columns)
+    for row in rows:
+        table.add_row(*("" if value is None else str(value) for value in row))
+    _stdout().print(table)
+    return 0
+
+
+def _config_show(args: argparse.Namespace) -> int:
+    import msgspec
+
+    from scalper.settings_sources import flatten
+
+    loaded = load(args, args.for_command or "config")
+    lines = []
+    for key, value in flatten(loaded.settings):
+        text = "none" if value is None else msgspec.json.encode(value).decode()
+        lines.append((f"{key} = {text}", loaded.sources[key]))
+    width = max(len(line) for line, _ in lines)
+    for line, source in lines:
+        print(f"{line:<{width}}  # {source}")
+    return 0
+
+
+def _finish(
+    engine: Engine, json_path: Path | None, levels: int, control_messages: int | None = None
+) -> None:
+    from scalper.summary import summary_table
+
     _stdout().print(summary_table(engine))
     if json_path is not None:
-        json_path.write_bytes(msgspec.json.encode(engine_view(engine, levels)) + b"\n")
+        import msgspec
+
+        from scalper.views import engine_view
+
+        view = engine_view(engine, levels)
+        if control_messages is not None:
+            view["control_messages"] = control_messages
+        json_path.write_bytes(msgspec.json.encode(view) + b"\n")
 
 
 if __name__ == "__main__":

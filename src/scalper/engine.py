@@ -1,8 +1,10 @@
 """The engine: routes events to per-symbol state and tells subscribers what happened.
 
 Driven only by event timestamps: `clock_ns` is the latest venue time seen, and the one wall-clock
-hook, `close_candles_until`, is called from the edge (the live feed's timer). The same frames in
-the same order therefore always give the same state.
+hook, `close_candles_until`, is called from the edge (the live feed's timer). The same events in
+the same order therefore always give the same state. Venue-free: it takes our events
+(`on_event`), and says what it needs from a venue in its own terms (`ResyncNeeded(symbol, depth)`),
+which the venue adapter maps to its topics.
 """
 
 from __future__ import annotations
@@ -19,18 +21,12 @@ from scalper._symbol import Counters, RecentTrades, SymbolState
 from scalper.aggregates import SymbolCounters
 from scalper.book import ApplyResult, OrderBook
 from scalper.candles import Candle
-from scalper.config import EngineConfig
-from scalper.events import (
-    ControlMessage,
-    Event,
-    MalformedFrame,
-    Trade,
-)
+from scalper.events import Event, MalformedFrame, Trade
+from scalper.settings import EngineSettings
 
 __all__ = [
     "BookSyncChanged",
     "CandleClosed",
-    "ControlReceived",
     "Counters",
     "Engine",
     "LargeTrade",
@@ -55,10 +51,10 @@ class CandleClosed(msgspec.Struct, gc=False):
 
 
 class ResyncNeeded(msgspec.Struct, gc=False):
-    """The book of `symbol` may be wrong: the feed should resubscribe `topic` for a snapshot."""
+    """The book of `symbol` at `depth` may be wrong: the venue should send a fresh snapshot."""
 
     symbol: str
-    topic: str
+    depth: int
     reason: str
 
 
@@ -74,26 +70,21 @@ class LargeTrade(msgspec.Struct, gc=False):
     notional: float
 
 
-class ControlReceived(msgspec.Struct, gc=False):
-    message: ControlMessage
-
-
-Notification = CandleClosed | ResyncNeeded | BookSyncChanged | LargeTrade | ControlReceived
+Notification = CandleClosed | ResyncNeeded | BookSyncChanged | LargeTrade
 Subscriber = Callable[[Notification], None]
 
 
 class Engine(EventRouter):
-    """Per-symbol books, flow, candles and tickers, fed with raw frames or decoded events.
+    """Per-symbol books, flow, candles and tickers, fed with our events.
 
-    `on_frame(raw, recv_ns)` and `on_event(event)` come from the compiled EventRouter
-    (`_router.pyx`), as do `symbols`, `frames` and `clock_ns`; what is rare is handled here.
+    `on_event(event)` comes from the compiled EventRouter (`_router.pyx`), as do `symbols`,
+    `frames` and `clock_ns`; what is rare is handled here.
     """
 
-    def __init__(self, config: EngineConfig | None = None) -> None:
-        self.config = config or EngineConfig()
+    def __init__(self, config: EngineSettings | None = None) -> None:
+        self.config = config or EngineSettings()
         self.malformed: dict[str, int] = {}
         """Malformed frames counted by kind."""
-        self.control_messages = 0
         self.large_trades: deque[LargeTrade] = deque(maxlen=self.config.recent_large_trades)
         self._subscribers: list[Subscriber] = []
         self._logged_kinds: set[str] = set()
@@ -106,12 +97,10 @@ class Engine(EventRouter):
         self._subscribers.append(subscriber)
 
     def _on_other(self, event: Event) -> None:
-        """A control reply or a malformed frame (EventRouter.on_event's rare path)."""
-        if type(event) is ControlMessage:
-            self.control_messages += 1
-            self._notify(ControlReceived(event))  # type: ignore[arg-type]
-        else:
-            self._on_malformed(event)  # type: ignore[arg-type]
+        """A malformed frame (EventRouter.on_event's rare path)."""
+        if type(event) is not MalformedFrame:
+            raise TypeError(f"not an engine event: {type(event).__name__}")
+        self._on_malformed(event)  # type: ignore[arg-type]
 
     def close_candles_until(self, ts_ns: int) -> None:
         """Close every candle that ended at or before `ts_ns` (the live feed's wall-clock hook)."""
@@ -153,7 +142,7 @@ class Engine(EventRouter):
     def _request_resync(self, state: SymbolState, book: OrderBook, reason: str) -> None:
         state.counters.resyncs_requested += 1
         self._notify(BookSyncChanged(state.symbol, book.state.value, reason))
-        self._notify(ResyncNeeded(state.symbol, f"orderbook.{book.depth}.{state.symbol}", reason))
+        self._notify(ResyncNeeded(state.symbol, book.depth, reason))
 
     def _on_large_trades(self, large: list[tuple[Trade, int, float]]) -> None:
         for trade, side, notional in large:
@@ -178,10 +167,8 @@ class Engine(EventRouter):
         if state is None:
             return
         state.counters.malformed += 1
-        topic = frame.topic or ""
-        if topic.startswith("orderbook."):
-            depth = int(topic.split(".")[1])
-            book = state.books.get(depth)
+        if frame.book_depth is not None:
+            book = state.books.get(frame.book_depth)
             reason = f"malformed book frame ({kind})"
             if book is not None and book.invalidate(reason):
                 self._request_resync(state, book, reason)

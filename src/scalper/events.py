@@ -93,27 +93,32 @@ class TickerUpdate(msgspec.Struct, gc=False):
     recv_ns: int
 
 
-class ControlMessage(msgspec.Struct, gc=False):
-    """A venue reply that is not market data: subscription ack or error, pong."""
-
-    op: str
-    success: bool
-    message: str
-    recv_ns: int
-    req_id: str = ""
-    conn_id: str = ""
-
-
 class MalformedFrame(msgspec.Struct, gc=False):
-    """A frame that could not be decoded. `kind` groups errors for counting and logging."""
+    """A frame that could not be decoded. `kind` groups errors for counting and logging.
+
+    `symbol` and `book_depth` say what the frame was for, where the venue adapter could tell:
+    a broken frame of a book makes that book unreliable, so the engine has it resynced."""
 
     kind: str
     detail: str
     sample: str
     recv_ns: int
     symbol: str | None = None
-    topic: str | None = None
+    book_depth: int | None = None
 
 
 MarketEvent = BookUpdate | TradeBatch | TickerUpdate
-Event = BookUpdate | TradeBatch | TickerUpdate | ControlMessage | MalformedFrame
+Event = BookUpdate | TradeBatch | TickerUpdate | MalformedFrame
+"""What venue adapters hand the engine (`Engine.on_event`)."""
+
+
+class Instrument(msgspec.Struct, frozen=True):
+    """One tradable symbol of a venue. Steps stay the venue's decimal strings: exact, parsed
+    where used."""
+
+    symbol: str
+    status: str
+    quote_coin: str
+    tick_size: str
+    qty_step: str
+    min_qty: str

@@ -16,6 +16,8 @@ from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Final
 
+from scalper.settings import LogSettings
+
 FORMAT: Final = "%(asctime)s %(levelname)s %(name)s: %(message)s%(repeat_note)s"
 MAX_TRACKED_MESSAGES: Final = 1_000
 """Distinct (logger, format) keys the repeat filter remembers; the oldest is forgotten first."""
@@ -70,13 +72,12 @@ class RepeatFilter(logging.Filter):
         return False
 
 
-def configure_logging(
-    level: int = logging.INFO,
-    log_file: Path | None = None,
-    max_bytes: int = 10_000_000,
-    backups: int = 3,
-) -> None:
-    """Log scalper's records at `level` to stderr (and to a rotating file if given), bounded."""
+def configure_logging(settings: LogSettings | None = None) -> None:
+    """Log scalper's records at the settings' level to stderr (and to a rotating file if one is
+    set), bounded."""
+    settings = settings or LogSettings()
+    log_file = Path(settings.file) if settings.file else None
+    max_bytes, backups = settings.max_bytes, settings.backups
     root = logging.getLogger()
     root.setLevel(logging.WARNING)
     for handler in list(root.handlers):
@@ -89,4 +90,4 @@ def configure_logging(
         handler.setFormatter(logging.Formatter(FORMAT))
         handler.addFilter(RepeatFilter())  # one each: every handler sees every record once
         root.addHandler(handler)
-    logging.getLogger("scalper").setLevel(level)
+    logging.getLogger("scalper").setLevel(settings.level)

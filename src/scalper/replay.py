@@ -3,7 +3,8 @@
 A frame file holds one raw venue frame per line, plain, gzip (`.gz`) or zstd (`.zst`). A line may
 start with the local receive time in nanoseconds and a space (`<recv_ns> {...}`); without it the
 receive time is unknown and set to 0. The engine only uses venue time, so either way the same
-file always gives the same state.
+file always gives the same state. Frames are Bybit v5's (the venue whose recordings we hold):
+`venues.bybit.frames.FrameApplier` decodes them.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from typing import BinaryIO
 
 import zstandard
 
-from scalper.engine import Engine
 from scalper.errors import InputError
 from scalper.storage.layout import CLOCK_TOPIC
 from scalper.storage.reader import Record, iter_recorded
+from scalper.venues.bybit.frames import CODECS, FrameApplier
 
 ProgressCallback = Callable[[int], None]
 """Called with the number of (compressed) file bytes consumed so far."""
@@ -70,40 +71,47 @@ def iter_frames(
         progress(path.stat().st_size)
 
 
-def replay_file(engine: Engine, path: Path, progress: ProgressCallback | None = None) -> int:
-    """Feed every frame of `path` to `engine`; returns the number of frames."""
+def replay_file(applier: FrameApplier, path: Path, progress: ProgressCallback | None = None) -> int:
+    """Feed every frame of `path` to the applier's engine; returns the number of frames."""
     count = 0
-    on_frame = engine.on_frame
     for recv_ns, frame in iter_frames(path, progress):
-        on_frame(frame, recv_ns)
+        applier(frame, recv_ns)
         count += 1
     return count
 
 
-def apply_record(engine: Engine, record: Record) -> None:
+def apply_record(applier: FrameApplier, record: Record) -> None:
     """Apply one recorded row: a frame, or the live feed's wall-clock candle close."""
     recv_ns, ts_ns, topic, payload = record
     if topic == CLOCK_TOPIC:
-        engine.close_candles_until(ts_ns)
+        applier.engine.close_candles_until(ts_ns)
     else:
-        engine.on_frame(payload, recv_ns)
+        applier(payload, recv_ns)
+
+
+def recorded_records(
+    data_dir: Path,
+    from_ns: int | None = None,
+    to_ns: int | None = None,
+    symbols: list[str] | None = None,
+) -> Iterator[Record]:
+    """The recorded rows of a data dir in receive order, Bybit's book frames joined back."""
+    return iter_recorded(data_dir, from_ns, to_ns, symbols, CODECS)
 
 
 def replay_recording(
-    engine: Engine,
+    applier: FrameApplier,
     data_dir: Path,
     from_ns: int | None = None,
     to_ns: int | None = None,
     symbols: list[str] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Feed a data directory's recorded frames to `engine` in receive order; returns the count.
-
-    `progress` is called now and then with the number of rows applied so far.
-    """
+    """Feed a data directory's recorded frames to the applier's engine in receive order;
+    returns the count. `progress` is called now and then with the number of rows applied."""
     count = 0
-    for record in iter_recorded(data_dir, from_ns, to_ns, symbols):
-        apply_record(engine, record)
+    for record in recorded_records(data_dir, from_ns, to_ns, symbols):
+        apply_record(applier, record)
         count += 1
         if progress is not None and count % 8192 == 0:
             progress(count)

@@ -172,7 +172,6 @@ def engine_view(engine: Engine, levels: int = DEFAULT_LEVELS) -> dict[str, objec
     return {
         "clock_ns": engine.clock_ns,
         "frames": engine.frames,
-        "control_messages": engine.control_messages,
         "malformed": dict(sorted(engine.malformed.items())),
         "symbols": {
             name: symbol_view(engine, engine.symbols[name], levels)

@@ -13,11 +13,16 @@ from fastapi import FastAPI
 
 from scalper.api import ApiServer, create_app, serve_api
 from scalper.book import SyncState
-from scalper.config import EngineConfig
 from scalper.engine import Engine
-from scalper.feed import FeedSettings, LiveFeed
-from scalper.venues.bybit.ws import ConnectionSettings
-from scalper.venues.simulator.server import ExchangeSimulator, SimulatorConfig, serve_simulator
+from scalper.settings import (
+    ApiSettings,
+    ConnectionSettings,
+    EngineSettings,
+    FeedSettings,
+    SimulatorSettings,
+)
+from scalper.venues.bybit.feed import LiveFeed
+from scalper.venues.simulator.exchange import ExchangeSimulator, serve_simulator
 
 
 async def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
@@ -55,24 +60,30 @@ def books_ready(engine: Engine, symbols: list[str]) -> bool:
 
 @asynccontextmanager
 async def api_stack(
-    engine_config: EngineConfig | None = None,
+    engine_config: EngineSettings | None = None,
     rate: float = 1.0,
     ready_timeout: float = 10.0,
-    **app_options: float,
+    stale_after_s: float = 10.0,
+    **api_options: float,
 ) -> AsyncIterator[ApiStack]:
     """Simulator (5 symbols) -> live feed -> engine -> API on port 0, ready when every book is
-    in sync with trades; everything stopped on exit."""
-    simulator = await serve_simulator(SimulatorConfig(symbols=5, seed=11, rate=rate))
+    in sync with trades; everything stopped on exit. `api_options`: ApiSettings fields."""
+    simulator = await serve_simulator(SimulatorSettings(symbols=5, seed=11, rate=rate))
     engine = Engine(engine_config)
-    settings = FeedSettings(
-        ws_url=simulator.ws_url("linear"),
-        candle_grace_s=0.3,
-        candle_timer_s=0.1,
+    feed = LiveFeed(
+        engine,
+        simulator.symbols,
+        simulator.ws_url("linear"),
+        settings=FeedSettings(candle_grace_s=0.3, candle_timer_s=0.1, seed=5),
         connection=ConnectionSettings(stale_after_s=20.0, backoff_initial_s=0.05),
-        seed=5,
     )
-    feed = LiveFeed(engine, simulator.symbols, settings)
-    app = create_app(engine, feed, started_ns=time.time_ns(), **app_options)
+    app = create_app(
+        engine,
+        feed,
+        ApiSettings(**api_options),  # type: ignore[arg-type]
+        stale_after_s=stale_after_s,
+        started_ns=time.time_ns(),
+    )
     server = await serve_api(app, port=0)
     await feed.start()
     try:

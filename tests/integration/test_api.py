@@ -7,6 +7,7 @@ import base64
 import json
 import os
 import socket
+import subprocess
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -18,12 +19,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.integration.support import api_stack, wait_until
 
 from scalper.api import ApiServer
-from scalper.config import EngineConfig
 from scalper.engine import Engine
-from scalper.feed import LiveFeed
-from scalper.venues.simulator.server import ExchangeSimulator
+from scalper.settings import EngineSettings
+from scalper.venues.bybit.feed import LiveFeed
+from scalper.venues.simulator.exchange import ExchangeSimulator
 
-FAST_CANDLES = EngineConfig(timeframes=("2s", "1m", "5m"))
+FAST_CANDLES = EngineSettings(timeframes=("2s", "1m", "5m"))
 
 
 @dataclass
@@ -42,11 +43,12 @@ class Stack:
 
 def run_with_api(
     scenario: Callable[[Stack], Awaitable[None]],
-    engine_config: EngineConfig | None = None,
+    engine_config: EngineSettings | None = None,
     rate: float = 1.0,
     **app_options: float,
 ) -> None:
-    """Simulator (5 symbols) -> live feed -> engine -> API, all on one loop; run `scenario`."""
+    """Simulator (5 symbols) -> live feed -> engine -> API, all on one loop; run `scenario`.
+    `app_options`: stale_after_s, or ApiSettings fields."""
 
     async def main() -> None:
         async with (
@@ -76,16 +78,17 @@ def test_every_endpoint_answers_from_the_engine() -> None:
             "mid",
             "spread_bps",
             "imbalance",
-            "delta_1m",
-            "volume_5m",
+            "delta",
+            "volume",
             "last_update_age_ms",
             "sync_state",
         }
         assert row["sync_state"] == "in_sync" and row["mid"] > 0 and 0 <= row["imbalance"] <= 1
         assert row["last_update_age_ms"] >= 0
+        assert set(row["delta"]) == set(row["volume"]) == {"10s", "1m", "5m"}
 
         ranked = (await http.get("/api/symbols", params={"sort": "-volume_5m", "limit": 3})).json()
-        volumes = [row["volume_5m"] for row in ranked["symbols"]]
+        volumes = [row["volume"]["5m"] for row in ranked["symbols"]]
         assert ranked["count"] == 3 and volumes == sorted(volumes, reverse=True)
 
         basic = (await http.get(f"/api/symbol/{symbol}/basic")).json()
@@ -360,3 +363,74 @@ def test_schemathesis_finds_no_server_error() -> None:
         assert time.monotonic() - started < 30
 
     run_with_api(scenario)
+
+
+RUNBOOK = [
+    ("/api/symbol/{symbol}/profile", ".candles[] | length"),
+    (
+        "/api/symbol/{symbol}/basic",
+        ".orderbook | {bids: .bids | length, asks: .asks | length}",
+    ),
+    ("/api/symbol/{symbol}/basic", ".orderbook.lastUpdateAt"),
+    ("/api/symbol/{symbol}/basic", ".trades"),
+    ("/api/monitor/trades", "."),
+]
+"""The replaced system's runbook queries (`curl :8090/... | jq '...'`), unchanged."""
+
+
+def jq(url: str, expression: str) -> object:
+    """`curl -s URL | jq -c EXPRESSION`, exactly as an operator types it; the values jq prints."""
+    command = f"curl -sf '{url}' | jq -c '{expression}'"
+    done = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, (command, done.stderr)
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def test_the_replaced_systems_runbook_queries_work() -> None:
+    async def scenario(stack: Stack) -> None:
+        symbol = stack.symbols[0]
+        base = stack.server.url
+        answers = [
+            await asyncio.to_thread(jq, base + path.format(symbol=symbol), expression)
+            for path, expression in RUNBOOK
+        ]
+        lengths, book, last_update, trades, monitor = answers
+        assert len(lengths) == 3 and all(isinstance(n, int) for n in lengths)  # a timeframe each
+        assert book == [{"bids": 25, "asks": 25}]
+        now_ms = time.time_ns() // 1_000_000
+        (stamp,) = last_update
+        assert now_ms - 60_000 < stamp <= now_ms + 5_000  # epoch ms, like `date +%s%3N`
+        state = stack.engine.symbols[symbol]
+        assert stamp <= state.book.ts_event_ns // 1_000_000  # type: ignore[union-attr]
+        (summary,) = trades
+        assert 1 <= len(summary["recent"]) <= 20 and set(summary["windows"]) == {"10s", "1m", "5m"}
+        assert {trade["symbol"] for trade in summary["recent"]} == {symbol}
+        (everything,) = monitor
+        assert everything["count"] > 0
+
+    run_with_api(scenario)
+
+
+WINDOWS = EngineSettings(flow_windows=("10s", "1m"))
+
+
+def test_configured_flow_windows_are_served_end_to_end() -> None:
+    """Windows other than the default: /api/symbols rows, sort keys, /basic and /ws follow them
+    (a hard-coded 5 m window used to answer 500 here)."""
+
+    async def scenario(stack: Stack) -> None:
+        http = stack.http
+        response = await http.get("/api/symbols", params={"sort": "-delta_10s"})
+        assert response.status_code == 200, response.text
+        rows = response.json()["symbols"]
+        assert all(set(row["delta"]) == {"10s", "1m"} for row in rows)
+        deltas = [row["delta"]["10s"] for row in rows]
+        assert deltas == sorted(deltas, reverse=True)
+        assert (await http.get("/api/symbols", params={"sort": "volume_5m"})).status_code == 422
+        basic = (await http.get(f"/api/symbol/{stack.symbols[0]}/basic")).json()
+        assert set(basic["windows"]) == {"10s", "1m"}
+        windows = basic["windows"]
+        assert 0 < windows["10s"]["volume"] <= windows["1m"]["volume"]
+        assert windows["1m"]["volume"] <= basic["cumulative"]["volume"]
+
+    run_with_api(scenario, engine_config=WINDOWS)

@@ -17,23 +17,25 @@ from tests.integration.support import wait_until
 
 from scalper.book import SyncState
 from scalper.engine import Engine
-from scalper.feed import FeedSettings, LiveFeed
-from scalper.venues.bybit.ws import ConnectionSettings
-from scalper.venues.simulator.faults import FaultConfig
-from scalper.venues.simulator.server import ExchangeSimulator, SimulatorConfig, serve_simulator
+from scalper.settings import ConnectionSettings, FaultSettings, FeedSettings, SimulatorSettings
+from scalper.venues.bybit.feed import LiveFeed
+from scalper.venues.simulator.exchange import ExchangeSimulator, serve_simulator
 
 FAST_HEALING = ConnectionSettings(stale_after_s=1.5, backoff_initial_s=0.05, backoff_max_s=0.5)
 
 
-def feed_settings(simulator: ExchangeSimulator, per_connection: int = 20) -> FeedSettings:
-    return FeedSettings(
-        ws_url=simulator.ws_url("linear"),
+def live_feed(
+    engine: Engine, symbols: list[str], simulator: ExchangeSimulator, per_connection: int = 20
+) -> LiveFeed:
+    settings = FeedSettings(
         max_symbols_per_connection=per_connection,
         candle_grace_s=0.3,
         candle_timer_s=0.2,
         resync_retry_s=1.0,
-        connection=FAST_HEALING,
         seed=7,
+    )
+    return LiveFeed(
+        engine, symbols, simulator.ws_url("linear"), settings=settings, connection=FAST_HEALING
     )
 
 
@@ -76,10 +78,10 @@ def assert_candles_contiguous(engine: Engine, symbols: list[str]) -> None:
 
 def test_fifty_symbols_heal_from_every_fault_and_match_the_truth() -> None:
     async def scenario() -> None:
-        simulator = await serve_simulator(SimulatorConfig(symbols=50, seed=3))
+        simulator = await serve_simulator(SimulatorSettings(symbols=50, seed=3))
         engine = Engine()
         symbols = simulator.symbols
-        feed = LiveFeed(engine, symbols, feed_settings(simulator))
+        feed = live_feed(engine, symbols, simulator)
         await feed.start()
         try:
             await wait_until(lambda: all_in_sync(engine, symbols), 10, "first snapshots")
@@ -119,13 +121,15 @@ def test_fifty_symbols_heal_from_every_fault_and_match_the_truth() -> None:
 def test_a_rejected_subscription_leaves_the_other_symbols_flowing() -> None:
     async def scenario() -> None:
         simulator = await serve_simulator(
-            SimulatorConfig(symbols=6, seed=4, faults=FaultConfig(reject_symbols=("SYM002USDT",)))
+            SimulatorSettings(
+                symbols=6, seed=4, faults=FaultSettings(reject_symbols=("SYM002USDT",))
+            )
         )
         engine = Engine()
         symbols = simulator.symbols
         assert "SYM002USDT" in symbols
         good = [s for s in symbols if s != "SYM002USDT"]
-        feed = LiveFeed(engine, symbols, feed_settings(simulator, per_connection=100))
+        feed = live_feed(engine, symbols, simulator, per_connection=100)
         await feed.start()
         try:
             await wait_until(lambda: all_in_sync(engine, good), 10, "the good symbols")

@@ -21,19 +21,26 @@ import pytest
 from tests.integration.support import wait_until
 
 from scalper.api import create_app, serve_api
-from scalper.app import PacedReplay, replay_paced
-from scalper.config import EngineConfig
 from scalper.engine import Engine
-from scalper.feed import FeedSettings, LiveFeed
 from scalper.replay import replay_recording
+from scalper.runtime import PacedReplay, replay_paced
+from scalper.settings import (
+    ApiSettings,
+    ConnectionSettings,
+    EngineSettings,
+    FaultSettings,
+    FeedSettings,
+    RecorderSettings,
+    SimulatorSettings,
+)
 from scalper.storage.reader import iter_recorded
-from scalper.storage.recorder import Recorder, RecorderSettings
+from scalper.storage.recorder import Recorder
 from scalper.storage.segments import JOURNAL_SUFFIX, complete_segments
-from scalper.venues.bybit.wire import decode_frame
-from scalper.venues.bybit.ws import ConnectionSettings
-from scalper.venues.simulator.faults import FaultConfig
+from scalper.venues.bybit.book_codec import BOOK_CODEC
+from scalper.venues.bybit.feed import LiveFeed
+from scalper.venues.bybit.frames import CODECS, FrameApplier, record_frame
+from scalper.venues.simulator.exchange import serve_simulator
 from scalper.venues.simulator.market import MarketConfig, SyntheticMarket
-from scalper.venues.simulator.server import SimulatorConfig, serve_simulator
 from scalper.views import engine_view
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -42,20 +49,22 @@ CHILD = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from scalper.storage.recorder import Recorder, RecorderSettings
-    from scalper.venues.bybit.wire import decode_frame
+    from scalper.settings import RecorderSettings
+    from scalper.storage.recorder import Recorder
+    from scalper.venues.bybit.book_codec import BOOK_CODEC
+    from scalper.venues.bybit.frames import record_frame
     from scalper.venues.simulator.market import MarketConfig, SyntheticMarket
 
     settings = RecorderSettings(
         max_disk_bytes=None, retention_days=None, chunk_rows=100, sync_every_s=0.05,
         max_segment_bytes=400_000,
     )
-    recorder = Recorder(Path(sys.argv[1]), settings, source="test")
+    recorder = Recorder(Path(sys.argv[1]), settings, source="test", codec=BOOK_CODEC)
     recorder.start()
     for count, (recv_ns, raw) in enumerate(
         SyntheticMarket(MarketConfig(symbols=5, seconds=3600, seed=9)).frames(), 1
     ):
-        recorder.record_frame(raw, recv_ns, decode_frame(raw, recv_ns))
+        record_frame(recorder, raw, recv_ns)
         if count % 100 == 0:
             time.sleep(0.002)  # about 50k frames/s: the writer keeps up
     """
@@ -86,17 +95,19 @@ def test_sigkill_mid_segment_keeps_earlier_segments_and_recovers_the_rest(tmp_pa
         child.stderr.close()  # type: ignore[union-attr]
 
     # Reading right after the crash: complete segments only, byte-identical, in order.
-    before = [(recv, payload) for recv, _, _, payload in iter_recorded(tmp_path)]
+    before = [(recv, payload) for recv, _, _, payload in iter_recorded(tmp_path, codecs=CODECS)]
     assert len(before) >= 300
     market = SyntheticMarket(MarketConfig(symbols=5, seconds=3600, seed=9))
     expected = list(islice(market.frames(), len(before) + 100_000))
     assert before == expected[: len(before)]
 
     # The next recorder on the directory turns the journal into a segment.
-    recovered = Recorder(tmp_path, RecorderSettings(max_disk_bytes=None), source="test")
+    recovered = Recorder(
+        tmp_path, RecorderSettings(max_disk_bytes=None), source="test", codec=BOOK_CODEC
+    )
     assert recovered.recover() >= 1
     assert not list(tmp_path.rglob(f"*{JOURNAL_SUFFIX}")) and not list(tmp_path.rglob("*.partial"))
-    after = [(recv, payload) for recv, _, _, payload in iter_recorded(tmp_path)]
+    after = [(recv, payload) for recv, _, _, payload in iter_recorded(tmp_path, codecs=CODECS)]
     # Usually the journal adds the half-written segment's rows; if the kill fell between the
     # rename of a finished segment and the deletion of its journal, there is nothing to add.
     assert len(after) >= len(before)
@@ -111,23 +122,24 @@ def _journal_bytes(root: Path) -> int:
     return total
 
 
-async def _live_run(data_dir: Path, config: EngineConfig, seconds: float) -> tuple[Engine, dict]:
+async def _live_run(data_dir: Path, config: EngineSettings, seconds: float) -> tuple[Engine, dict]:
     """Simulator with faults -> live feed (recording) -> engine; returns engine and health."""
-    faults = FaultConfig(gap_per_frame=0.003, drop_per_s=0.05, malformed_per_frame=0.002)
-    simulator = await serve_simulator(SimulatorConfig(symbols=4, seed=21, rate=2.0, faults=faults))
+    faults = FaultSettings(gap_per_frame=0.003, drop_per_s=0.05, malformed_per_frame=0.002)
+    simulator = await serve_simulator(
+        SimulatorSettings(symbols=4, seed=21, rate=2.0, faults=faults)
+    )
     engine = Engine(config)
-    recorder = Recorder(data_dir, RecorderSettings(chunk_rows=256), source="sim")
+    recorder = Recorder(data_dir, RecorderSettings(chunk_rows=256), source="sim", codec=BOOK_CODEC)
     recorder.start()
     engine.subscribe(recorder.on_notification)
-    settings = FeedSettings(
-        ws_url=simulator.ws_url("linear"),
-        candle_grace_s=0.2,
-        candle_timer_s=0.1,
-        resync_retry_s=0.3,
+    feed = LiveFeed(
+        engine,
+        simulator.symbols,
+        simulator.ws_url("linear"),
+        settings=FeedSettings(candle_grace_s=0.2, candle_timer_s=0.1, resync_retry_s=0.3, seed=3),
         connection=ConnectionSettings(stale_after_s=5.0, backoff_initial_s=0.05),
-        seed=3,
+        recorder=recorder,
     )
-    feed = LiveFeed(engine, simulator.symbols, settings, recorder=recorder)
     server = await serve_api(create_app(engine, feed, recorder=recorder), port=0)
     await feed.start()
     try:
@@ -153,14 +165,14 @@ async def _live_run(data_dir: Path, config: EngineConfig, seconds: float) -> tup
 
 
 def test_live_run_with_faults_replays_to_identical_state(tmp_path: Path) -> None:
-    config = EngineConfig(timeframes=("1s", "5s"), candle_history="1h")
+    config = EngineSettings(timeframes=("1s", "5s"), candle_history="1h")
     live, health = asyncio.run(_live_run(tmp_path, config, seconds=6.0))
     counters = [s.counters for s in live.symbols.values()]
     assert sum(c.gaps for c in counters) > 0 and sum(c.snapshots for c in counters) > 4
     assert sum(len(s.candles["1s"].closed) for s in live.symbols.values()) > 10
 
     replayed = Engine(config)
-    rows = replay_recording(replayed, tmp_path)
+    rows = replay_recording(FrameApplier(replayed), tmp_path)
     assert rows >= live.frames
     encode = msgspec.json.encode
     assert encode(engine_view(replayed, 50)) == encode(engine_view(live, 50))
@@ -186,14 +198,14 @@ def run_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
 def recorded_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data dir recorded from 6,000 synthetic frames through an engine, with candles."""
     data_dir = tmp_path_factory.mktemp("recorded")
-    engine = Engine(EngineConfig(timeframes=("1s", "15s")))
-    recorder = Recorder(data_dir, RecorderSettings(retention_days=None), source="sim")
+    engine = Engine(EngineSettings(timeframes=("1s", "15s")))
+    recorder = Recorder(
+        data_dir, RecorderSettings(retention_days=None), source="sim", codec=BOOK_CODEC
+    )
     recorder.start()
     engine.subscribe(recorder.on_notification)
     for recv_ns, raw in islice(SyntheticMarket(MarketConfig(symbols=3, seed=4)).frames(), 6000):
-        event = decode_frame(raw, recv_ns)
-        recorder.record_frame(raw, recv_ns, event)
-        engine.on_event(event)
+        engine.on_event(record_frame(recorder, raw, recv_ns))  # type: ignore[arg-type]
     recorder.stop()
     return data_dir
 
@@ -211,7 +223,7 @@ def test_cli_replay_data_dir_with_filters_and_query(recorded_dir: Path, tmp_path
     assert list(only["symbols"]) == ["SYM001USDT"]
     assert only["symbols"]["SYM001USDT"]["book"] == state["symbols"]["SYM001USDT"]["book"]
 
-    first_recv = next(iter_recorded(recorded_dir))[0]
+    first_recv = next(iter_recorded(recorded_dir, codecs=CODECS))[0]
     late = run_cli("replay", recorded_dir, "--from", str(first_recv + 2 * 10**9), "--no-progress")
     assert late.returncode == 0 and "replayed" in late.stderr
     assert int(late.stderr.split("replayed ")[1].split()[0]) < 6000
@@ -235,10 +247,10 @@ def test_cli_replay_data_dir_with_filters_and_query(recorded_dir: Path, tmp_path
 
 def test_paced_replay_serves_the_api_while_it_runs(recorded_dir: Path, caplog) -> None:
     async def scenario() -> tuple[int, dict]:
-        engine = Engine(EngineConfig())
-        options = PacedReplay(recorded_dir, speed=20.0, api_port=0, api=False)
+        engine = Engine(EngineSettings())
+        options = PacedReplay(recorded_dir, speed=20.0, api=ApiSettings(enabled=False))
         server = await serve_api(create_app(engine), port=0)
-        task = asyncio.create_task(replay_paced(engine, options))
+        task = asyncio.create_task(replay_paced(FrameApplier(engine), options))
         try:
             await wait_until(lambda: engine.frames > 100, 10, "the replay to start")
             async with httpx.AsyncClient(base_url=server.url) as client:

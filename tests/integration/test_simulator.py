@@ -25,10 +25,11 @@ import websockets
 from scalper.book import OrderBook
 from scalper.events import BookUpdate, MalformedFrame
 from scalper.replay import iter_frames
+from scalper.settings import FaultSettings, SimulatorSettings
 from scalper.venues.bybit.wire import decode_frame
-from scalper.venues.simulator.faults import FaultConfig, FaultDice, parse_fault_spec
+from scalper.venues.simulator.exchange import ExchangeSimulator
+from scalper.venues.simulator.faults import FaultDice, parse_fault_spec
 from scalper.venues.simulator.market import MarketConfig, SyntheticMarket
-from scalper.venues.simulator.server import ExchangeSimulator, SimulatorConfig
 
 SYMBOL = "SYM001USDT"
 BOOK = f"orderbook.50.{SYMBOL}"
@@ -44,7 +45,7 @@ def run(body: Callable[[], Awaitable[None]], timeout: float = 10.0) -> None:
 @asynccontextmanager
 async def simulator(**settings: Any) -> AsyncIterator[ExchangeSimulator]:
     settings.setdefault("symbols", 5)
-    async with ExchangeSimulator(SimulatorConfig(**settings)) as sim:
+    async with ExchangeSimulator(SimulatorSettings(**settings)) as sim:
         yield sim
 
 
@@ -421,7 +422,7 @@ def test_a_client_that_never_reads_is_dropped_without_slowing_the_others() -> No
 
 def test_stop_closes_clients_and_leaves_no_task_behind() -> None:
     async def body() -> None:
-        sim = ExchangeSimulator(SimulatorConfig(symbols=5))
+        sim = ExchangeSimulator(SimulatorSettings(symbols=5))
         await sim.start()
         assert sim.port > 0
         async with websockets.connect(sim.ws_url()) as ws:
@@ -449,7 +450,7 @@ def test_a_recording_replays_with_its_own_timestamps(tmp_path: Path) -> None:
     symbol = market.symbols[1]
 
     async def body() -> None:
-        settings = SimulatorConfig(replay_speed=10.0)
+        settings = SimulatorSettings(replay_speed=10.0)
         async with (
             ExchangeSimulator(settings, replay=iter_frames(path)) as sim,
             websockets.connect(sim.ws_url()) as ws,
@@ -467,13 +468,13 @@ def test_a_recording_replays_with_its_own_timestamps(tmp_path: Path) -> None:
 
 def test_random_faults_are_seeded_and_strike() -> None:
     config = parse_fault_spec("gap_per_frame=0.05,truncated_per_frame=0.05,drop_per_s=0.1")
-    assert config == FaultConfig(gap_per_frame=0.05, truncated_per_frame=0.05, drop_per_s=0.1)
+    assert config == FaultSettings(gap_per_frame=0.05, truncated_per_frame=0.05, drop_per_s=0.1)
     dice = [FaultDice(config, 3), FaultDice(config, 3)]
     rolls = [[one.book_frame_fault() for _ in range(200)] for one in dice]
     assert rolls[0] == rolls[1] and "gap" in rolls[0] and "truncated" in rolls[0]
 
     async def body() -> None:
-        faults = FaultConfig(gap_per_frame=0.2)
+        faults = FaultSettings(gap_per_frame=0.2)
         async with simulator(faults=faults) as sim, websockets.connect(sim.ws_url()) as ws:
             _, snapshot = await subscribed_book(ws)
             last = snapshot.update_id

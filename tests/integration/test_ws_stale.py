@@ -8,7 +8,8 @@ import time
 
 from websockets.asyncio.server import ServerConnection, serve
 
-from scalper.venues.bybit.ws import BybitConnection, ConnectionSettings
+from scalper.settings import ConnectionSettings
+from scalper.venues.bybit.connection import BybitConnection
 
 STALE_S = 0.5
 FRAME = b'{"topic":"tickers.BTCUSDT","type":"delta","data":{"symbol":"BTCUSDT"},"ts":1}'

@@ -29,11 +29,11 @@ FACE = {
 _symbol the engine, whose per-event work it does)."""
 
 
-def layer_index() -> dict[str, int]:
-    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    (contract,) = config["tool"]["importlinter"]["contracts"]
+def layer_index(text: str | None = None) -> dict[str, int]:
+    config = tomllib.loads(text or (ROOT / "pyproject.toml").read_text())
+    (contract,) = [c for c in config["tool"]["importlinter"]["contracts"] if c["type"] == "layers"]
     return {
-        name.strip(): depth
+        name.strip().strip("()"): depth
         for depth, layer in enumerate(contract["layers"])
         for name in layer.split("|")
     }
@@ -43,6 +43,19 @@ def layer_of(module: str, layers: dict[str, int]) -> int:
     parts = module.split(".")
     parts[1] = FACE.get(parts[1], parts[1])
     return layers[".".join(parts[:2])]
+
+
+def imports_not_below(name: str, text: str, layers: dict[str, int]) -> list[str]:
+    """The modules `text` (the source of compiled module `name`) imports from its own or a
+    higher layer."""
+    own = layer_of(f"scalper.{name}", layers)
+    imported = [a or b for a, b in IMPORT.findall(text)]
+    face = FACE[name]
+    return [
+        module
+        for module in imported
+        if layer_of(module, layers) <= own and FACE.get(module.split(".")[1]) != face
+    ]
 
 
 def test_every_compiled_module_has_a_layer() -> None:
@@ -55,15 +68,14 @@ def test_pattern_finds_imports_and_cimports() -> None:
     assert {"scalper._book", "scalper.aggregates", "scalper.events"} <= found
 
 
+def test_an_upward_import_is_caught() -> None:
+    """The check fails on a deliberate violation: the engine's router importing a venue."""
+    text = (ROOT / "src" / "scalper" / "_router.pyx").read_text()
+    broken = text + "\nfrom scalper.venues.bybit.wire import decode_frame\n"
+    assert imports_not_below("_router", broken, layer_index()) == ["scalper.venues.bybit.wire"]
+
+
 @pytest.mark.parametrize("source", SOURCES, ids=lambda path: path.name)
 def test_compiled_module_imports_only_from_lower_layers(source: Path) -> None:
-    layers = layer_index()
-    own = layer_of(f"scalper.{source.stem}", layers)
-    imported = [a or b for a, b in IMPORT.findall(source.read_text())]
-    face = FACE[source.stem]
-    not_below = [
-        name
-        for name in imported
-        if layer_of(name, layers) <= own and FACE.get(name.split(".")[1]) != face
-    ]
-    assert not_below == [], f"{source.name} imports from its own or a higher layer"
+    found = imports_not_below(source.stem, source.read_text(), layer_index())
+    assert found == [], f"{source.name} imports from its own or a higher layer"

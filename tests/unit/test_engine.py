@@ -1,4 +1,7 @@
-"""Engine routing, sync signalling, trade side, candles and determinism."""
+"""Engine routing, sync signalling, trade side, candles and determinism.
+
+The engine takes our events; these tests build them from Bybit's frames with the venue's own
+decoder (`FrameApplier`), so that the frames have real shapes."""
 
 from __future__ import annotations
 
@@ -9,15 +12,16 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from scalper.config import EngineConfig
 from scalper.engine import (
     BookSyncChanged,
     CandleClosed,
-    ControlReceived,
     Engine,
     LargeTrade,
     ResyncNeeded,
 )
+from scalper.events import BookUpdate, MalformedFrame
+from scalper.settings import EngineSettings
+from scalper.venues.bybit.frames import FrameApplier
 from scalper.views import engine_view
 
 XRP = (
@@ -28,6 +32,11 @@ XRP = (
     / "2024-12-01_XRPUSDT_ob500.jsonl"
 )
 SEC = 1_000_000_000
+
+
+def on_frame(engine: Engine, raw: bytes, recv_ns: int = 0) -> None:
+    """Decode one Bybit frame and apply it, as the live feed does."""
+    FrameApplier(engine)(raw, recv_ns)
 
 
 def book_frame(
@@ -67,22 +76,24 @@ def trade_frame(trades: list[tuple[int, str, float, float, str]], symbol: str = 
 
 @pytest.fixture
 def engine_with_log() -> tuple[Engine, list]:
-    engine = Engine(EngineConfig(large_trade_notional=10_000.0))
+    engine = Engine(EngineSettings(large_trade_notional=10_000.0))
     seen: list = []
     engine.subscribe(seen.append)
     return engine, seen
 
 
 def seed_book(engine: Engine, ts_ms: int = 1_000_000) -> None:
-    engine.on_frame(
-        book_frame("snapshot", 100, [(100.0, 1), (99.5, 2)], [(100.5, 3), (101, 4)], ts_ms), 0
+    on_frame(
+        engine,
+        book_frame("snapshot", 100, [(100.0, 1), (99.5, 2)], [(100.5, 3), (101, 4)], ts_ms),
+        0,
     )
 
 
 def test_real_xrp_frames_keep_the_book_in_sync() -> None:
     engine = Engine()
     for line in XRP.read_bytes().splitlines():
-        engine.on_frame(line, 0)
+        on_frame(engine, line, 0)
     state = engine.symbols["XRPUSDT"]
     assert state.book is not None and state.book.in_sync
     assert state.book.update_id == 20254918
@@ -94,16 +105,16 @@ def test_real_xrp_frames_keep_the_book_in_sync() -> None:
 def test_gap_requests_one_resync_and_ignores_deltas_until_snapshot(engine_with_log) -> None:
     engine, seen = engine_with_log
     seed_book(engine)
-    engine.on_frame(book_frame("delta", 101, [(100.0, 5)], [], 1_000_020), 0)
-    engine.on_frame(book_frame("delta", 103, [(100.0, 6)], [], 1_000_040), 0)
-    engine.on_frame(book_frame("delta", 104, [(100.0, 7)], [], 1_000_060), 0)
+    on_frame(engine, book_frame("delta", 101, [(100.0, 5)], [], 1_000_020), 0)
+    on_frame(engine, book_frame("delta", 103, [(100.0, 6)], [], 1_000_040), 0)
+    on_frame(engine, book_frame("delta", 104, [(100.0, 7)], [], 1_000_060), 0)
     state = engine.symbols["BTCUSDT"]
     assert state.counters.gaps == 1
     assert state.counters.ignored_deltas == 1
     assert state.book is not None and not state.book.in_sync
     assert state.book.best_bid() == (100.0, 5.0)
     resyncs = [n for n in seen if isinstance(n, ResyncNeeded)]
-    assert resyncs == [ResyncNeeded("BTCUSDT", "orderbook.50.BTCUSDT", "update id 103 after 101")]
+    assert resyncs == [ResyncNeeded("BTCUSDT", 50, "update id 103 after 101")]
     seed_book(engine, 1_000_080)
     assert state.book.in_sync
     assert isinstance(seen[-1], BookSyncChanged) and seen[-1].state == "in_sync"
@@ -112,7 +123,7 @@ def test_gap_requests_one_resync_and_ignores_deltas_until_snapshot(engine_with_l
 def test_u_equal_one_resets_the_book(engine_with_log) -> None:
     engine, _ = engine_with_log
     seed_book(engine)
-    engine.on_frame(book_frame("delta", 1, [(90.0, 1)], [(91.0, 1)], 1_000_020), 0)
+    on_frame(engine, book_frame("delta", 1, [(90.0, 1)], [(91.0, 1)], 1_000_020), 0)
     state = engine.symbols["BTCUSDT"]
     assert state.counters.resets == 1
     assert state.book is not None and state.book.in_sync
@@ -123,7 +134,7 @@ def test_u_equal_one_resets_the_book(engine_with_log) -> None:
 def test_crossed_book_is_out_of_sync(engine_with_log) -> None:
     engine, seen = engine_with_log
     seed_book(engine)
-    engine.on_frame(book_frame("delta", 101, [(100.6, 1)], [], 1_000_020), 0)
+    on_frame(engine, book_frame("delta", 101, [(100.6, 1)], [], 1_000_020), 0)
     state = engine.symbols["BTCUSDT"]
     assert state.counters.crossed == 1
     assert any(isinstance(n, ResyncNeeded) for n in seen)
@@ -134,9 +145,9 @@ def test_malformed_book_frame_is_counted_logged_once_and_resyncs(engine_with_log
     seed_book(engine)
     good = book_frame("delta", 101, [(100.0, 5)], [], 1_000_020)
     with caplog.at_level(logging.WARNING, logger="scalper.engine"):
-        engine.on_frame(good[: len(good) // 2], 0)
-        engine.on_frame(good[: len(good) // 3], 0)
-        engine.on_frame(b"not json at all", 0)
+        on_frame(engine, good[: len(good) // 2], 0)
+        on_frame(engine, good[: len(good) // 3], 0)
+        on_frame(engine, b"not json at all", 0)
     assert engine.malformed == {"truncated": 2, "not_json": 1}
     assert len(caplog.records) == 2  # once per kind
     state = engine.symbols["BTCUSDT"]
@@ -149,7 +160,8 @@ def test_malformed_book_frame_is_counted_logged_once_and_resyncs(engine_with_log
 
 def test_trade_side_is_the_aggressor_side_not_the_tick_direction(engine_with_log) -> None:
     engine, _ = engine_with_log
-    engine.on_frame(
+    on_frame(
+        engine,
         trade_frame(
             [
                 (1_000_000, "Sell", 100.0, 2.0, "PlusTick"),
@@ -166,11 +178,11 @@ def test_trade_side_is_the_aggressor_side_not_the_tick_direction(engine_with_log
 def test_trades_before_any_book_build_candles_and_close_on_later_events(engine_with_log) -> None:
     engine, seen = engine_with_log
     t0 = 1_700_000_100_000  # ms, a multiple of 5 min
-    engine.on_frame(trade_frame([(t0 + 1_000, "Buy", 100.0, 1.0, "PlusTick")]), 0)
-    engine.on_frame(trade_frame([(t0 + 2_000, "Sell", 101.0, 1.0, "PlusTick")]), 0)
+    on_frame(engine, trade_frame([(t0 + 1_000, "Buy", 100.0, 1.0, "PlusTick")]), 0)
+    on_frame(engine, trade_frame([(t0 + 2_000, "Sell", 101.0, 1.0, "PlusTick")]), 0)
     assert not [n for n in seen if isinstance(n, CandleClosed)]
     # a book frame 31 s later closes the first 15 s candle and a flat one after it
-    engine.on_frame(book_frame("snapshot", 5, [(100, 1)], [(101, 1)], t0 + 31_000 + 1), 0)
+    on_frame(engine, book_frame("snapshot", 5, [(100, 1)], [(101, 1)], t0 + 31_000 + 1), 0)
     closed = [n for n in seen if isinstance(n, CandleClosed) and n.timeframe == "15s"]
     assert [c.candle.start_ns for c in closed] == [t0 * 1_000_000, (t0 + 15_000) * 1_000_000]
     first, flat = closed[0].candle, closed[1].candle
@@ -183,7 +195,8 @@ def test_trades_before_any_book_build_candles_and_close_on_later_events(engine_w
 
 def test_large_trades_are_flagged(engine_with_log) -> None:
     engine, seen = engine_with_log
-    engine.on_frame(
+    on_frame(
+        engine,
         trade_frame(
             [
                 (1_000_000, "Buy", 100.0, 150.0, "PlusTick"),
@@ -218,21 +231,25 @@ def test_ticker_deltas_merge_into_the_snapshot() -> None:
         "cs": 6,
         "data": {"symbol": "BTCUSDT", "lastPrice": "101"},
     }
-    engine.on_frame(json.dumps(snap).encode(), 0)
-    engine.on_frame(json.dumps(delta).encode(), 0)
+    on_frame(engine, json.dumps(snap).encode(), 0)
+    on_frame(engine, json.dumps(delta).encode(), 0)
     fields = engine.symbols["BTCUSDT"].ticker.fields
     assert (fields.last_price, fields.mark_price, fields.funding_rate) == (101.0, 100.4, 0.0001)
 
 
-def test_control_messages_reach_subscribers(engine_with_log) -> None:
-    engine, seen = engine_with_log
-    engine.on_frame(
-        b'{"success":false,"ret_msg":"error:handler not found,topic:orderbook.500.X",'
-        b'"conn_id":"c1","req_id":"r7","op":"subscribe"}',
-        0,
-    )
-    (note,) = [n for n in seen if isinstance(n, ControlReceived)]
-    assert (note.message.success, note.message.req_id) == (False, "r7")
+def test_the_engine_takes_events_of_no_venue() -> None:
+    """Venue-free: a book is found by symbol and depth, a resync asked for in those terms."""
+    engine = Engine()
+    seen: list = []
+    engine.subscribe(seen.append)
+    snapshot = BookUpdate("ANY", 5, True, [(10.0, 1.0)], [(11.0, 1.0)], 7, 0, SEC, SEC)
+    engine.on_event(snapshot)
+    engine.on_event(MalformedFrame("broken", "a test", "", SEC, symbol="ANY", book_depth=5))
+    assert [n for n in seen if isinstance(n, ResyncNeeded)] == [
+        ResyncNeeded("ANY", 5, "malformed book frame (broken)")
+    ]
+    with pytest.raises(TypeError, match="not an engine event"):
+        engine.on_event(b"raw bytes")  # type: ignore[arg-type]
 
 
 def test_same_frames_give_byte_identical_state() -> None:
@@ -242,7 +259,7 @@ def test_same_frames_give_byte_identical_state() -> None:
     def run() -> bytes:
         engine = Engine()
         for line in frames:
-            engine.on_frame(line, 0)
+            on_frame(engine, line, 0)
         return msgspec.json.encode(engine_view(engine))
 
     assert run() == run()
@@ -251,8 +268,8 @@ def test_same_frames_give_byte_identical_state() -> None:
 def test_ofi_of_main_book_changes_is_summed_per_candle() -> None:
     """OFI per update: e = [bid queue added] - [bid removed] - [ask added] + [ask removed],
     from the best levels before and after; a snapshot restarts it (no previous state)."""
-    engine = Engine(EngineConfig(timeframes=("1s",)))
-    engine.on_frame(trade_frame([(1_000_000, "Buy", 100.0, 1.0, "PlusTick")]), 0)
+    engine = Engine(EngineSettings(timeframes=("1s",)))
+    on_frame(engine, trade_frame([(1_000_000, "Buy", 100.0, 1.0, "PlusTick")]), 0)
     seed_book(engine, 1_000_001)  # best bid 100 x 1, best ask 100.5 x 3
     deltas = [
         ([(100.0, 4)], [], 4.0 - 1.0),  # bid queue 1 -> 4 at the same price
@@ -262,7 +279,7 @@ def test_ofi_of_main_book_changes_is_summed_per_candle() -> None:
         ([], [(100.4, 1)], -1.0 + 5.0),  # ask queue 5 -> 1 at the same price
     ]
     for i, (bids, asks, _) in enumerate(deltas):
-        engine.on_frame(book_frame("delta", 101 + i, bids, asks, 1_000_002 + i), 0)
+        on_frame(engine, book_frame("delta", 101 + i, bids, asks, 1_000_002 + i), 0)
     series = engine.symbols["BTCUSDT"].candles["1s"]
     forming = series.forming
     assert forming is not None
@@ -274,11 +291,11 @@ def test_ofi_of_main_book_changes_is_summed_per_candle() -> None:
 
 
 def test_every_malformed_frame_is_counted_without_harm() -> None:
-    from tests.unit.test_wire import MALFORMED_CASES
+    from tests.unit.venues.bybit.test_wire import MALFORMED_CASES
 
     engine = Engine()
     seed_book(engine)
     for count, (_, raw, kind, _) in enumerate(MALFORMED_CASES, start=1):
-        engine.on_frame(raw, 0)
+        on_frame(engine, raw, 0)
         assert sum(engine.malformed.values()) == count, kind
-    assert engine.frames == len(MALFORMED_CASES) + 1
+    assert engine.frames == len(MALFORMED_CASES) + 1  # events seen, malformed ones included

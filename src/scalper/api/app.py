@@ -10,7 +10,7 @@ ever sees a half-applied update and none needs a lock. Nothing here mutates the 
 import logging
 import pathlib
 import time
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final
 
 import msgspec
 from fastapi import FastAPI, HTTPException, Path, Query, Request, WebSocket
@@ -33,35 +33,19 @@ from scalper.api.responses import (
     candles_view,
     monitor_trades,
     recent_trades,
+    sort_keys,
     sort_rows,
     symbol_row,
 )
 from scalper.api.stream import StreamHub
 from scalper.engine import Engine, SymbolState
-from scalper.feed import LiveFeed
+from scalper.feed_status import MarketFeed
+from scalper.settings import ApiSettings
 from scalper.storage.recorder import Recorder
 from scalper.views import BookView, SymbolView, book_view, symbol_view
 
 log = logging.getLogger(__name__)
 
-SortKey = Literal[
-    "symbol",
-    "-symbol",
-    "mid",
-    "-mid",
-    "spread_bps",
-    "-spread_bps",
-    "imbalance",
-    "-imbalance",
-    "delta_1m",
-    "-delta_1m",
-    "volume_5m",
-    "-volume_5m",
-    "last_update_age_ms",
-    "-last_update_age_ms",
-    "sync_state",
-    "-sync_state",
-]
 SymbolPath = Annotated[str, Path(min_length=1, max_length=64, description="case-insensitive")]
 MAX_LIMIT: Final = 1000
 DASHBOARD_DIR: Final = pathlib.Path(__file__).resolve().parent.parent / "web" / "static"
@@ -103,26 +87,27 @@ def _doc(model: type, *errors: int) -> dict[int | str, dict[str, Any]]:
 
 def create_app(
     engine: Engine,
-    feed: LiveFeed | None = None,
-    started_ns: int | None = None,
+    feed: MarketFeed | None = None,
+    api_settings: ApiSettings | None = None,
     stale_after_s: float = 10.0,
-    ws_tick_s: float = 0.25,
-    ws_queue_size: int = 1024,
     recorder: Recorder | None = None,
+    started_ns: int | None = None,
 ) -> FastAPI:
     """The API over `engine` (and `feed`'s connections and `recorder`'s disk, for health).
 
-    `stale_after_s`: with no frame for this long, health answers 503. `ws_tick_s`: the
-    WebSocket state throttle. `ws_queue_size`: messages queued per WebSocket client before it
-    is dropped.
+    `stale_after_s`: with no frame for this long, health answers 503. `api_settings`: the
+    WebSocket stream's throttle and per-client queue (host and port are the server's).
     """
+    api_settings = api_settings or ApiSettings()
     app = FastAPI(
         title="scalper",
         summary="Market-microstructure state of every tracked symbol (read-only).",
         version="0.1.0",
     )
     health = HealthReporter(engine, feed, started_ns or time.time_ns(), stale_after_s, recorder)
-    hub = StreamHub(engine, feed, tick_s=ws_tick_s, queue_size=ws_queue_size)
+    hub = StreamHub(
+        engine, feed, tick_s=api_settings.ws_tick_s, queue_size=api_settings.ws_queue_size
+    )
     app.state.hub = hub
     app.state.health = health
     _install_error_handlers(app)
@@ -135,12 +120,24 @@ def create_app(
             raise HTTPException(404, f"unknown symbol {name}: GET /api/symbols lists them")
         return state
 
+    sortable = sort_keys(engine.config.flow_windows)
+
     @app.get("/api/symbols", response_class=MsgspecResponse, responses=_doc(SymbolsView, 422))
     async def symbols(
-        sort: SortKey = "symbol",
+        sort: Annotated[
+            str,
+            Query(
+                description="a column, or `delta_<window>` / `volume_<window>` of a configured "
+                "flow window; '-' first for descending",
+                json_schema_extra={"enum": sortable},
+            ),
+        ] = "symbol",
         limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
     ) -> Response:
-        """Every tracked symbol: mid, spread, top-10 imbalance, 1 m delta, 5 m volume, age."""
+        """Every tracked symbol: mid, spread, top-10 imbalance, delta and volume over each
+        configured flow window, age."""
+        if sort not in sortable:
+            raise _bad_parameter("sort", sort, f"unknown sort; one of {', '.join(sortable)}")
         now_ns = time.time_ns()
         rows = [symbol_row(engine, state, feed, now_ns) for state in engine.symbols.values()]
         rows = sort_rows(rows, sort)[:limit]
@@ -152,8 +149,11 @@ def create_app(
         responses=_doc(BasicView, 404, 422),
     )
     async def basic(symbol: SymbolPath) -> Response:
-        """Top of book, spread, imbalance set, flow totals and windows, last update."""
-        return MsgspecResponse(basic_view(engine, state_of(symbol), feed, time.time_ns()))
+        """Top of book, spread, imbalance set, flow totals and windows, last update; plus
+        `orderbook` (25 levels a side, `lastUpdateAt` in epoch ms) and `trades` (the last 20
+        and their flow), the shapes the replaced system's runbooks query."""
+        view = basic_view(engine, state_of(symbol), feed, time.time_ns(), True)
+        return MsgspecResponse(view)
 
     @app.get(
         "/api/symbol/{symbol}/profile",

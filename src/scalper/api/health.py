@@ -8,16 +8,16 @@ supervisor can act.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Final
 
 import msgspec
 import psutil
 
 from scalper.engine import Engine
-from scalper.feed import LiveFeed
+from scalper.feed_status import FeedConnection, MarketFeed
 from scalper.storage.budget import WARN_AT
 from scalper.storage.recorder import Recorder, RecorderStats
-from scalper.venues.bybit.ws import BybitConnection
 
 SERVING: Final = frozenset({"ok", "degraded"})
 
@@ -78,21 +78,17 @@ class HealthView(msgspec.Struct):
     data_dir: DataDirHealth
 
 
-def _symbol_of(topic: str) -> str:
-    return topic.rsplit(".", 1)[-1]
-
-
 def _ms(ns: int | None) -> float | None:
     return None if ns is None else ns / 1e6
 
 
 class HealthReporter:
-    """Builds the health view; knows which symbols each connection carries."""
+    """Builds the health view from the engine, the feed (`MarketFeed`) and the recorder."""
 
     def __init__(
         self,
         engine: Engine,
-        feed: LiveFeed | None,
+        feed: MarketFeed | None,
         started_ns: int,
         stale_after_s: float,
         recorder: Recorder | None = None,
@@ -103,12 +99,6 @@ class HealthReporter:
         self.started_ns = started_ns
         self.stale_after_s = stale_after_s
         self._process = psutil.Process()
-        self._symbols: dict[str, list[str]] = {}
-        if feed is not None:
-            for connection in feed.connections:
-                self._symbols[connection.name] = sorted(
-                    {_symbol_of(topic) for topic in connection.topics}
-                )
 
     def report(self, ws_clients: int = 0, ws_clients_dropped: int = 0) -> HealthView:
         now_ns = time.time_ns()
@@ -165,8 +155,8 @@ class HealthReporter:
             recorder=stats,
         )
 
-    def _connections(self) -> list[BybitConnection]:
-        return self.feed.connections if self.feed is not None else []
+    def _connections(self) -> Sequence[FeedConnection]:
+        return self.feed.connections if self.feed is not None else ()
 
     def _status(
         self, connections: list[ConnectionHealth], last_frame_age_ms: float | None
@@ -188,16 +178,16 @@ class HealthReporter:
             return "degraded", f"not open or stale: {', '.join(lagging)}"
         return "ok", None
 
-    def _connection(self, connection: BybitConnection, now_ns: int) -> ConnectionHealth:
+    def _connection(self, connection: FeedConnection, now_ns: int) -> ConnectionHealth:
         stats = connection.stats
-        symbols = self._symbols.get(connection.name, [])
+        symbols = connection.symbols
         feed_stats = self.feed.symbol_stats if self.feed is not None else {}
         states = [self.engine.symbols[s] for s in symbols if s in self.engine.symbols]
         received = [feed_stats[s] for s in symbols if s in feed_stats and feed_stats[s].frames]
         newest = max(received, key=lambda s: s.last_recv_ns, default=None)
         return ConnectionHealth(
             name=connection.name,
-            url=connection.url,
+            url=stats.url,
             state=stats.state,
             topics=stats.topics,
             symbols=len(symbols),

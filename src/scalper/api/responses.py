@@ -6,29 +6,31 @@ event, except ages, which compare the last receive time with the wall clock `now
 
 from __future__ import annotations
 
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import msgspec
 
+from scalper.book import OrderBook
 from scalper.engine import Engine, SymbolCounters, SymbolState
 from scalper.events import BUY, SELL, Level, TickerFields, Trade
-from scalper.feed import LiveFeed
+from scalper.feed_status import MarketFeed
 from scalper.metrics import imbalance
 from scalper.views import CandleView, FlowView, ImbalanceView, candle_view, flow_view
 
-ONE_MINUTE_NS: Final = 60_000_000_000
-FIVE_MINUTES_NS: Final = 300_000_000_000
-
-SortColumn = Literal[
+ROW_COLUMNS: Final = (
     "symbol",
     "mid",
     "spread_bps",
     "imbalance",
-    "delta_1m",
-    "volume_5m",
     "last_update_age_ms",
     "sync_state",
-]
+)
+"""Sortable columns of a symbol row; `delta_<window>` and `volume_<window>` sort by a flow
+window's figure (one per configured window)."""
+BASIC_LEVELS: Final = 25
+"""Levels a side in `/basic`'s `orderbook`."""
+BASIC_TRADES: Final = 20
+"""Recent trades in `/basic`'s `trades`."""
 
 
 class ErrorBody(msgspec.Struct, omit_defaults=True):
@@ -46,8 +48,10 @@ class SymbolRow(msgspec.Struct):
     spread_bps: float | None
     imbalance: float | None
     """Top-10-level imbalance: bid / (bid + ask)."""
-    delta_1m: float
-    volume_5m: float
+    delta: dict[str, float]
+    """Aggressor buy minus sell volume over each configured flow window (e.g. "1m")."""
+    volume: dict[str, float]
+    """Traded volume over each configured flow window."""
     last_update_age_ms: float | None
     """Wall-clock time since the last frame was received (the last venue event time without a
     live feed); None before the first frame."""
@@ -57,35 +61,6 @@ class SymbolRow(msgspec.Struct):
 class SymbolsView(msgspec.Struct):
     count: int
     symbols: list[SymbolRow]
-
-
-class BasicView(msgspec.Struct):
-    """Top of book, spread, imbalance set, flow totals and the last update of one symbol."""
-
-    symbol: str
-    sync_state: str
-    out_of_sync_reason: str | None
-    best_bid: Level | None
-    best_ask: Level | None
-    mid: float | None
-    spread: float | None
-    spread_bps: float | None
-    microprice: float | None
-    imbalance: ImbalanceView | None
-    cumulative: FlowView
-    windows: dict[str, FlowView]
-    last_event_ns: int
-    last_update_age_ms: float | None
-    counters: SymbolCounters
-    ticker: TickerFields
-
-
-class CandlesView(msgspec.Struct):
-    symbol: str
-    timeframe: str
-    candles: list[CandleView]
-    """Closed candles, oldest first."""
-    forming: CandleView | None
 
 
 class TradeView(msgspec.Struct):
@@ -107,11 +82,62 @@ class TradesView(msgspec.Struct):
     """Newest first."""
 
 
+class OrderbookView(msgspec.Struct, rename={"last_update_at": "lastUpdateAt"}):
+    """The book as the replaced system's runbooks read it (`.orderbook.bids | length`)."""
+
+    bids: list[Level]
+    """Best first, at most BASIC_LEVELS."""
+    asks: list[Level]
+    last_update_at: int
+    """Epoch milliseconds (venue time) of the last book update applied; 0 before any."""
+
+
+class TradesSummary(msgspec.Struct):
+    """Recent trades and the flow they make (the replaced system's `.trades`)."""
+
+    recent: list[TradeView]
+    """Newest first, at most BASIC_TRADES."""
+    cumulative: FlowView
+    windows: dict[str, FlowView]
+
+
+class BasicView(msgspec.Struct, omit_defaults=True):
+    """Top of book, spread, imbalance set, flow totals and the last update of one symbol;
+    `/basic` adds `orderbook` and `trades` (the WebSocket stream's state omits them)."""
+
+    symbol: str
+    sync_state: str
+    out_of_sync_reason: str | None
+    best_bid: Level | None
+    best_ask: Level | None
+    mid: float | None
+    spread: float | None
+    spread_bps: float | None
+    microprice: float | None
+    imbalance: ImbalanceView | None
+    cumulative: FlowView
+    windows: dict[str, FlowView]
+    last_event_ns: int
+    last_update_age_ms: float | None
+    counters: SymbolCounters
+    ticker: TickerFields
+    orderbook: OrderbookView | None = None
+    trades: TradesSummary | None = None
+
+
+class CandlesView(msgspec.Struct):
+    symbol: str
+    timeframe: str
+    candles: list[CandleView]
+    """Closed candles, oldest first."""
+    forming: CandleView | None
+
+
 def sync_state(state: SymbolState) -> str:
     return state.book.state.value if state.book is not None else "no_book"
 
 
-def last_recv_ns(state: SymbolState, feed: LiveFeed | None) -> int:
+def last_recv_ns(state: SymbolState, feed: MarketFeed | None) -> int:
     """When the symbol's last frame arrived (its last venue event time without a feed)."""
     if feed is not None:
         stats = feed.symbol_stats.get(state.symbol)
@@ -124,34 +150,68 @@ def age_ms(since_ns: int, now_ns: int) -> float | None:
     return max(0.0, (now_ns - since_ns) / 1e6) if since_ns else None
 
 
-def symbol_row(engine: Engine, state: SymbolState, feed: LiveFeed | None, now_ns: int) -> SymbolRow:
+def symbol_row(
+    engine: Engine, state: SymbolState, feed: MarketFeed | None, now_ns: int
+) -> SymbolRow:
     book = state.book
     clock = engine.clock_ns
+    windows = {
+        name: state.flow.window(span, clock) for name, span in engine.config.flow_windows_ns.items()
+    }
     return SymbolRow(
         symbol=state.symbol,
         mid=book.mid() if book is not None else None,
         spread_bps=book.spread_bps() if book is not None else None,
         imbalance=imbalance(book).top10 if book is not None else None,
-        delta_1m=state.flow.window(ONE_MINUTE_NS, clock).delta,
-        volume_5m=state.flow.window(FIVE_MINUTES_NS, clock).volume,
+        delta={name: totals.delta for name, totals in windows.items()},
+        volume={name: totals.volume for name, totals in windows.items()},
         last_update_age_ms=age_ms(last_recv_ns(state, feed), now_ns),
         sync_state=sync_state(state),
     )
+
+
+def sort_keys(flow_windows: tuple[str, ...]) -> list[str]:
+    """Every accepted `sort` value: a column or a window's figure, '-' for descending."""
+    columns = [
+        *ROW_COLUMNS,
+        *(f"{figure}_{window}" for figure in ("delta", "volume") for window in flow_windows),
+    ]
+    return [f"{sign}{column}" for column in columns for sign in ("", "-")]
+
+
+def _value(row: SymbolRow, column: str) -> object:
+    figure, _, window = column.partition("_")
+    if figure in ("delta", "volume") and window:
+        return getattr(row, figure).get(window)
+    return getattr(row, column)
 
 
 def sort_rows(rows: list[SymbolRow], sort: str) -> list[SymbolRow]:
     """Sort by a column ('-' prefix: descending); missing values (None) always come last."""
     descending = sort.startswith("-")
     column = sort.lstrip("-")
-    present = [row for row in rows if getattr(row, column) is not None]
-    missing = [row for row in rows if getattr(row, column) is None]
-    present.sort(key=lambda row: (getattr(row, column), row.symbol), reverse=descending)
-    return present + missing
+    keyed = [(_value(row, column), row) for row in rows]
+    present = [(value, row) for value, row in keyed if value is not None]
+    missing = [row for value, row in keyed if value is None]
+    present.sort(key=lambda pair: (pair[0], pair[1].symbol), reverse=descending)
+    return [row for _, row in present] + missing
 
 
-def basic_view(engine: Engine, state: SymbolState, feed: LiveFeed | None, now_ns: int) -> BasicView:
+def basic_view(
+    engine: Engine,
+    state: SymbolState,
+    feed: MarketFeed | None,
+    now_ns: int,
+    with_book_and_trades: bool = False,
+) -> BasicView:
+    """The symbol's basic view; `with_book_and_trades` adds `orderbook` and `trades`."""
     book = state.book
     values = imbalance(book) if book is not None else None
+    windows = {
+        name: flow_view(state.flow.window(span, engine.clock_ns))
+        for name, span in engine.config.flow_windows_ns.items()
+    }
+    cumulative = flow_view(state.flow.totals)
     return BasicView(
         symbol=state.symbol,
         sync_state=sync_state(state),
@@ -163,15 +223,26 @@ def basic_view(engine: Engine, state: SymbolState, feed: LiveFeed | None, now_ns
         spread_bps=book.spread_bps() if book is not None else None,
         microprice=book.microprice() if book is not None else None,
         imbalance=ImbalanceView(values, values.label) if values is not None else None,
-        cumulative=flow_view(state.flow.totals),
-        windows={
-            name: flow_view(state.flow.window(span, engine.clock_ns))
-            for name, span in engine.config.flow_windows_ns.items()
-        },
+        cumulative=cumulative,
+        windows=windows,
         last_event_ns=state.last_event_ns,
         last_update_age_ms=age_ms(last_recv_ns(state, feed), now_ns),
         counters=state.counters.snapshot(),
         ticker=state.ticker.fields,
+        orderbook=orderbook_view(book) if with_book_and_trades else None,
+        trades=(
+            TradesSummary(recent_trades(state, engine, BASIC_TRADES).trades, cumulative, windows)
+            if with_book_and_trades
+            else None
+        ),
+    )
+
+
+def orderbook_view(book: OrderBook | None) -> OrderbookView:
+    if book is None:
+        return OrderbookView([], [], 0)
+    return OrderbookView(
+        book.bids.top(BASIC_LEVELS), book.asks.top(BASIC_LEVELS), book.ts_event_ns // 1_000_000
     )
 
 

@@ -25,7 +25,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from scalper.api.responses import basic_view
 from scalper.engine import CandleClosed, Engine, Notification
-from scalper.feed import LiveFeed
+from scalper.feed_status import MarketFeed
 from scalper.views import candle_view
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ class StreamHub:
     def __init__(
         self,
         engine: Engine,
-        feed: LiveFeed | None,
+        feed: MarketFeed | None,
         tick_s: float = 0.25,
         queue_size: int = 1024,
     ) -> None:

@@ -9,13 +9,14 @@ DATA_DIR/metrics/date=YYYY-MM-DD/<first ns>.parquet              per-second metr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from scalper.storage.book_frames import SPLIT_FIELDS, split_book_frames
+from scalper.storage.codec import CODEC_METADATA_KEY, FrameCodec
 from scalper.storage.segments import SegmentFormat
 
 CLOCK_TOPIC: Final = "@close_candles"
@@ -37,15 +38,19 @@ receive order. `seq` is the receive order within a run; `ts_ns` the venue's even
 none)."""
 
 RAW_SCHEMA: Final = pa.schema(
-    [
-        pa.field("seq", pa.int64()),
-        *(field for field in CHUNK_SCHEMA if field.name != "seq"),
-        *SPLIT_FIELDS,
-    ]
+    [pa.field("seq", pa.int64()), *(field for field in CHUNK_SCHEMA if field.name != "seq")]
 )
-"""Raw rows as stored in a segment (see `encode_raw`): an order-book frame may be stored split
-(book_frames.py: `payload` empty, the split columns set; readers join it back to the exact
-bytes), and `seq` is null in a row group whose `recv_ns` already give the receive order."""
+"""Raw rows as stored in a segment without a codec (see `encode_raw`): `seq` is null in a row
+group whose `recv_ns` already give the receive order."""
+
+
+def raw_schema(codec: FrameCodec | None) -> pa.Schema:
+    """RAW_SCHEMA plus the codec's columns, named in the schema's metadata: a frame the codec
+    split has an empty `payload` and its columns set; readers join it back to the exact bytes."""
+    if codec is None:
+        return RAW_SCHEMA
+    schema = pa.schema([*RAW_SCHEMA, *codec.fields])
+    return schema.with_metadata({CODEC_METADATA_KEY: codec.name.encode()})
 
 
 CANDLE_SCHEMA: Final = pa.schema(
@@ -67,7 +72,7 @@ CANDLE_SCHEMA: Final = pa.schema(
     ]
 )
 
-METRIC_FIELDS: Final = (
+BOOK_METRIC_FIELDS: Final = (
     "best_bid",
     "best_ask",
     "mid",
@@ -81,44 +86,49 @@ METRIC_FIELDS: Final = (
     "imbalance_bps10",
     "imbalance_bps25",
     "imbalance_bps50",
-    "delta_10s",
-    "delta_1m",
-    "delta_5m",
-    "volume_1m",
-    "cumulative_delta",
-    "last_price",
 )
-"""Float columns of the metrics stream, in order (null when the book or trades are missing)."""
-
-METRICS_SCHEMA: Final = pa.schema(
-    [
-        pa.field("ts_ns", pa.int64(), nullable=False),
-        pa.field("symbol", pa.string(), nullable=False),
-        pa.field("event_ns", pa.int64(), nullable=False),
-        pa.field("book_state", pa.string(), nullable=False),
-        *(pa.field(name, pa.float64()) for name in METRIC_FIELDS),
-    ]
-)
-"""`ts_ns`: the wall-clock second of the snapshot; `event_ns`: the symbol's last venue time."""
+"""Float columns of the metrics stream read from the book (null when it has no book)."""
 
 
-_COUNTERS: Final = ("seq", "ts_ns", "book_ts", "book_u", "book_seq", "book_cts")
+def metric_fields(flow_windows: Sequence[str]) -> tuple[str, ...]:
+    """Float columns of the metrics stream, in order: the book's, then `delta_<window>` and
+    `volume_<window>` of every configured flow window, then the cumulative delta and the last
+    trade price (null when missing)."""
+    return (
+        *BOOK_METRIC_FIELDS,
+        *(f"delta_{window}" for window in flow_windows),
+        *(f"volume_{window}" for window in flow_windows),
+        "cumulative_delta",
+        "last_price",
+    )
+
+
+def metrics_schema(flow_windows: Sequence[str]) -> pa.Schema:
+    """`ts_ns`: the wall-clock second of the snapshot; `event_ns`: the symbol's last venue time.
+    Segments of runs with other windows differ in those columns only (queries union by name)."""
+    return pa.schema(
+        [
+            pa.field("ts_ns", pa.int64(), nullable=False),
+            pa.field("symbol", pa.string(), nullable=False),
+            pa.field("event_ns", pa.int64(), nullable=False),
+            pa.field("book_state", pa.string(), nullable=False),
+            *(pa.field(name, pa.float64()) for name in metric_fields(flow_windows)),
+        ]
+    )
+
+
+_COUNTERS: Final = ("seq", "ts_ns")
 """Columns that grow by small steps from row to row of a topic: delta-encoded."""
-_LEVEL_DIGITS: Final = tuple(
-    f"{side}_{kind}.list.element" for side in ("bid", "ask") for kind in ("prices", "sizes")
-)
-"""Level digits: byte-stream split (the bytes of equal weight side by side) compresses them
-~15 % smaller than plain: 31.5 -> 29.3 B a frame in all (bench/recording.py's stream)."""
 
 
 _SPLIT_ROWS: Final = 8192
-"""Book frames are split this many rows at a time: a split's Arrow temporaries are several
-times its rows' bytes, and smaller ones keep the writer's memory peaks (and the heap
-fragmentation they leave) low. The bytes on disk are the same: rows are grouped after."""
+"""Frames are split this many rows at a time: a split's Arrow temporaries are several times its
+rows' bytes, and smaller ones keep the writer's memory peaks (and the heap fragmentation they
+leave) low. The bytes on disk are the same: rows are grouped after."""
 
 
-def encode_raw(chunk: pa.Table, after_ns: int | None, split_books: bool = True) -> pa.Table:
-    """A row group of CHUNK_SCHEMA rows (receive order) as RAW_SCHEMA rows.
+def encode_raw(chunk: pa.Table, after_ns: int | None, codec: FrameCodec | None) -> pa.Table:
+    """A row group of CHUNK_SCHEMA rows (receive order) as stored rows (`raw_schema(codec)`).
 
     `seq` is dropped (null) when `recv_ns` strictly increases in receive order, from the
     segment's previous row group (last at `after_ns`) on, as it does from a live feed: the
@@ -129,17 +139,18 @@ def encode_raw(chunk: pa.Table, after_ns: int | None, split_books: bool = True) 
         len(recv) < 2 or pc.all(pc.greater(recv[1:], recv[:-1])).as_py()
     )
     table = chunk
-    if split_books:
+    schema = raw_schema(codec)
+    if codec is not None:
         table = pa.concat_tables(
-            split_book_frames(chunk.slice(start, _SPLIT_ROWS))
+            codec.split(chunk.slice(start, _SPLIT_ROWS))
             for start in range(0, len(chunk), _SPLIT_ROWS)
         )
     if ordered:
-        table = table.set_column(0, RAW_SCHEMA.field("seq"), pa.nulls(len(table), pa.int64()))
-    for spec in RAW_SCHEMA:
+        table = table.set_column(0, schema.field("seq"), pa.nulls(len(table), pa.int64()))
+    for spec in schema:
         if spec.name not in table.column_names:
             table = table.append_column(spec, pa.nulls(len(table), spec.type))
-    return table.select(RAW_SCHEMA.names).cast(RAW_SCHEMA)
+    return table.select(schema.names).cast(schema)
 
 
 def raw_order(table: pa.Table) -> pa.Table:
@@ -149,19 +160,20 @@ def raw_order(table: pa.Table) -> pa.Table:
 
 
 def raw_format(
-    zstd_level: int = 6, sort_by_topic: bool = True, split_books: bool = True
+    codec: FrameCodec | None = None, zstd_level: int = 6, sort_by_topic: bool = True
 ) -> SegmentFormat:
+    """Raw segments, with the venue's codec splitting what it can (None: every frame whole)."""
     return SegmentFormat(
-        RAW_SCHEMA,
+        raw_schema(codec),
         input_schema=CHUNK_SCHEMA,
-        encode=lambda chunk, after_ns: encode_raw(chunk, after_ns, split_books),
+        encode=lambda chunk, after_ns: encode_raw(chunk, after_ns, codec),
         time_column="recv_ns",
         group_by="topic" if sort_by_topic else None,
         zstd_level=zstd_level,
-        dictionary_columns=("topic", "symbol", "book_type", "price_scale", "size_scale"),
+        dictionary_columns=("topic", "symbol", *(codec.dictionary_columns if codec else ())),
         column_encoding={
             **dict.fromkeys(_COUNTERS, "DELTA_BINARY_PACKED"),
-            **dict.fromkeys(_LEVEL_DIGITS, "BYTE_STREAM_SPLIT"),
+            **(codec.column_encoding if codec else {}),
         },
     )
 
@@ -175,13 +187,16 @@ CANDLE_FORMAT: Final = SegmentFormat(
     dictionary_columns=("symbol", "timeframe"),
     roll_ns=DERIVED_ROLL_NS,
 )
-METRICS_FORMAT: Final = SegmentFormat(
-    METRICS_SCHEMA,
-    time_column="ts_ns",
-    group_by="symbol",
-    dictionary_columns=("symbol", "book_state"),
-    roll_ns=DERIVED_ROLL_NS,
-)
+
+
+def metrics_format(flow_windows: Sequence[str]) -> SegmentFormat:
+    return SegmentFormat(
+        metrics_schema(flow_windows),
+        time_column="ts_ns",
+        group_by="symbol",
+        dictionary_columns=("symbol", "book_state"),
+        roll_ns=DERIVED_ROLL_NS,
+    )
 
 
 def raw_root(data_dir: Path, source: str) -> Path:

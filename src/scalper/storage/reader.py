@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import heapq
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -16,9 +16,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from scalper.errors import InputError
-from scalper.storage.book_frames import frame_payloads
+from scalper.storage.codec import FrameCodec, codec_of
 from scalper.storage.layout import (
     CANDLE_SCHEMA,
+    RAW_SCHEMA,
     candles_root,
     raw_order,
     raw_root,
@@ -59,18 +60,34 @@ def _segments(root: Path, from_ns: int | None, to_ns: int | None) -> list[Path]:
     return segments
 
 
+def frame_payloads(table: pa.Table, codec: FrameCodec | None) -> pa.Array:
+    """Every row's frame bytes: stored whole in `payload`, or joined by the codec."""
+    payload = table["payload"].combine_chunks()
+    joined = codec.join(table) if codec is not None else None
+    return payload if joined is None else pc.coalesce(joined, payload)
+
+
 def _records_of(
-    path: Path, from_ns: int | None, to_ns: int | None, symbols: frozenset[str] | None
+    path: Path,
+    from_ns: int | None,
+    to_ns: int | None,
+    symbols: frozenset[str] | None,
+    codecs: Sequence[FrameCodec],
 ) -> Iterator[Record]:
     try:
+        codec = codec_of(pq.read_schema(path), codecs, RAW_SCHEMA.names, str(path))
         for table in iter_segment_tables(path, raw_order):
-            yield from _filtered_records(table, from_ns, to_ns, symbols)
+            yield from _filtered_records(table, from_ns, to_ns, symbols, codec)
     except (pa.ArrowInvalid, OSError) as exc:
         log.warning("skipping unreadable segment %s: %s", path, exc)
 
 
 def _filtered_records(
-    table: pa.Table, from_ns: int | None, to_ns: int | None, symbols: frozenset[str] | None
+    table: pa.Table,
+    from_ns: int | None,
+    to_ns: int | None,
+    symbols: frozenset[str] | None,
+    codec: FrameCodec | None,
 ) -> Iterator[Record]:
     mask = None
     recv = table["recv_ns"]
@@ -91,7 +108,7 @@ def _filtered_records(
         table["recv_ns"].to_pylist(),
         table["ts_ns"].to_pylist(),
         table["topic"].to_pylist(),
-        frame_payloads(table).to_pylist(),
+        frame_payloads(table, codec).to_pylist(),
         strict=True,
     )
 
@@ -108,13 +125,17 @@ def iter_recorded(
     from_ns: int | None = None,
     to_ns: int | None = None,
     symbols: Iterable[str] | None = None,
+    codecs: Sequence[FrameCodec] = (),
 ) -> Iterator[Record]:
-    """Every recorded row in receive order (several sources are merged by receive time)."""
+    """Every recorded row in receive order (several sources are merged by receive time).
+
+    `codecs`: the venues' codecs, to join the frames they stored split (InputError for a
+    segment that needs one not given)."""
     if not (data_dir / "raw").is_dir():
         raise InputError(f"{data_dir} holds no recording (no raw/ directory)")
     wanted = frozenset(s.upper() for s in symbols) if symbols else None
     streams = [
-        _source_records(raw_root(data_dir, source), from_ns, to_ns, wanted)
+        _source_records(raw_root(data_dir, source), from_ns, to_ns, wanted, codecs)
         for source in raw_sources(data_dir)
     ]
     if len(streams) == 1:
@@ -124,10 +145,14 @@ def iter_recorded(
 
 
 def _source_records(
-    root: Path, from_ns: int | None, to_ns: int | None, symbols: frozenset[str] | None
+    root: Path,
+    from_ns: int | None,
+    to_ns: int | None,
+    symbols: frozenset[str] | None,
+    codecs: Sequence[FrameCodec],
 ) -> Iterator[Record]:
     for path in _segments(root, from_ns, to_ns):
-        yield from _records_of(path, from_ns, to_ns, symbols)
+        yield from _records_of(path, from_ns, to_ns, symbols, codecs)
 
 
 def recorded_rows(data_dir: Path) -> int:

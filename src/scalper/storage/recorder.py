@@ -22,14 +22,15 @@ import msgspec
 import pyarrow as pa
 
 from scalper.engine import CandleClosed, Engine, Notification
-from scalper.events import Event
+from scalper.settings import EngineSettings, RecorderSettings
 from scalper.storage.budget import DiskUsage, disk_usage, enforce_budget
+from scalper.storage.codec import FrameCodec
 from scalper.storage.layout import (
     CANDLE_FORMAT,
     CHUNK_SCHEMA,
     CLOCK_TOPIC,
-    METRICS_FORMAT,
     candles_root,
+    metrics_format,
     metrics_root,
     raw_format,
     raw_root,
@@ -45,42 +46,10 @@ from scalper.storage.segments import (
 
 log = logging.getLogger(__name__)
 
-_TOPIC_PREFIX: Final = b'{"topic":"'
 _RAW: Final = "raw"
 _CANDLES: Final = "candles"
 _METRICS: Final = "metrics"
 _NS_PER_DAY: Final = 86_400_000_000_000
-
-
-class RecorderSettings(msgspec.Struct, frozen=True):
-    """What is kept and how. Sizes in bytes, None for no limit."""
-
-    max_disk_bytes: int | None = 20 * 2**30
-    retention_days: float | None = 30.0
-    zstd_level: int = 6
-    """zstd level of the raw segments (the journal always uses level 1)."""
-    sort_by_topic: bool = True
-    """Store a raw row group's rows grouped by topic (smaller; `seq` keeps the receive order)."""
-    split_book_frames: bool = True
-    """Store book frames split into columns (smaller; joined back byte for byte on reading)."""
-    chunk_rows: int = 4096
-    """Frames handed to the writer at once (also handed over by `flush`)."""
-    queue_chunks: int = 256
-    """Chunks waiting for the writer before new ones are dropped."""
-    sync_every_s: float = 1.0
-    """The journals are fsynced this often: a crash loses at most this much plus the queue."""
-    budget_every_s: float = 5.0
-    max_segment_bytes: int | None = None
-    """A segment (with its journal) is closed early at this size, so that the budget can be kept
-    by deleting in small steps; default: 1/16 of the budget (at most 2 GiB)."""
-
-    @property
-    def segment_cap(self) -> int | None:
-        if self.max_segment_bytes is not None:
-            return self.max_segment_bytes
-        if self.max_disk_bytes is None:
-            return None
-        return min(2**31, max(64 * 1024, self.max_disk_bytes // 16))
 
 
 class RecorderStats(msgspec.Struct):
@@ -158,7 +127,11 @@ def rows_to_batch(rows: list[tuple[object, ...]], schema: pa.Schema) -> pa.Recor
 
 
 class Recorder:
-    """Records one source's frames (e.g. `bybit-linear`) plus candles and metrics under a dir."""
+    """Records one source's frames (e.g. `bybit-linear`) plus candles and metrics under a dir.
+
+    `codec`: the venue's way to store its frames compactly (None: every frame whole, or when
+    `settings.split_book_frames` is off). `flow_windows`: the engine's, recorded per second in
+    the metrics stream."""
 
     def __init__(
         self,
@@ -166,6 +139,8 @@ class Recorder:
         settings: RecorderSettings | None = None,
         source: str = "bybit-linear",
         clock: Callable[[], int] = time.time_ns,
+        codec: FrameCodec | None = None,
+        flow_windows: tuple[str, ...] = EngineSettings().flow_windows,
     ) -> None:
         self.data_dir = data_dir
         self.settings = settings or RecorderSettings()
@@ -179,17 +154,17 @@ class Recorder:
         cap = self.settings.segment_cap
         self._formats: dict[str, SegmentFormat] = {
             _RAW: raw_format(
+                codec if self.settings.split_book_frames else None,
                 self.settings.zstd_level,
                 self.settings.sort_by_topic,
-                self.settings.split_book_frames,
             ),
             _CANDLES: CANDLE_FORMAT,
-            _METRICS: METRICS_FORMAT,
+            _METRICS: metrics_format(flow_windows),
         }
         self._writers = {
             _RAW: SegmentWriter(raw_root(data_dir, source), self._formats[_RAW], cap),
             _CANDLES: SegmentWriter(candles_root(data_dir), CANDLE_FORMAT, cap),
-            _METRICS: SegmentWriter(metrics_root(data_dir), METRICS_FORMAT, cap),
+            _METRICS: SegmentWriter(metrics_root(data_dir), self._formats[_METRICS], cap),
         }
         self._usage = DiskUsage(0, 0, 0, self.settings.max_disk_bytes)
         self._thread: threading.Thread | None = None
@@ -247,16 +222,16 @@ class Recorder:
 
     # -- the event-loop side -------------------------------------------------------------------
 
-    def record_frame(self, raw: bytes, recv_ns: int, event: Event) -> None:
-        """Keep one frame as received (before it is applied, so the order is the engine's)."""
+    def record_frame(self, raw: bytes, recv_ns: int, ts_ns: int, topic: str, symbol: str) -> None:
+        """Keep one frame as received (before it is applied, so the order is the engine's):
+        `ts_ns` its venue time (0 if none), `topic` the venue's name of its stream ("" for a
+        reply that is not market data), `symbol` "" if none."""
         columns = self._raw
         columns.seq.append(self._seq)
         columns.recv_ns.append(recv_ns)
-        columns.ts_ns.append(getattr(event, "ts_event_ns", 0))
-        columns.topic.append(
-            raw[10 : raw.find(b'"', 10)].decode() if raw.startswith(_TOPIC_PREFIX) else ""
-        )
-        columns.symbol.append(getattr(event, "symbol", None) or "")
+        columns.ts_ns.append(ts_ns)
+        columns.topic.append(topic)
+        columns.symbol.append(symbol)
         columns.payload.append(raw)
         self._seq += 1
         if len(columns.seq) >= self.settings.chunk_rows:

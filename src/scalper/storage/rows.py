@@ -26,8 +26,9 @@ def candle_from_row(row: dict[str, object]) -> Candle:
 
 
 def metrics_rows(engine: Engine, ts_ns: int) -> list[MetricsRow]:
-    """One METRICS_SCHEMA row per symbol that has a book: the state as of the last event."""
-    windows = engine.config.flow_windows_ns
+    """One `metrics_schema(engine.config.flow_windows)` row per symbol that has a book: the
+    state as of the last event."""
+    windows = tuple(engine.config.flow_windows_ns.values())
     now = engine.clock_ns
     rows: list[MetricsRow] = []
     for symbol in sorted(engine.symbols):
@@ -38,7 +39,7 @@ def metrics_rows(engine: Engine, ts_ns: int) -> list[MetricsRow]:
 
 
 def _metrics_row(
-    state: SymbolState, ts_ns: int, now_ns: int, windows: dict[str, int]
+    state: SymbolState, ts_ns: int, now_ns: int, windows: tuple[int, ...]
 ) -> MetricsRow:
     book = state.book
     assert book is not None
@@ -46,11 +47,7 @@ def _metrics_row(
     ask = book.best_ask()
     values = imbalance(book)
     flow = state.flow
-    totals = {
-        name: flow.window(windows[name], now_ns) for name in ("10s", "1m", "5m") if name in windows
-    }
-    deltas = [totals[name].delta if name in totals else None for name in ("10s", "1m", "5m")]
-    volume_1m = totals["1m"].volume if "1m" in totals else None
+    totals = [flow.window(span, now_ns) for span in windows]
     last_price = state.recent_trades[-1].price if state.recent_trades else None
     return (
         ts_ns,
@@ -70,8 +67,8 @@ def _metrics_row(
         values.bps10,
         values.bps25,
         values.bps50,
-        *deltas,
-        volume_1m,
+        *(window.delta for window in totals),
+        *(window.volume for window in totals),
         flow.totals.delta,
         last_price,
     )

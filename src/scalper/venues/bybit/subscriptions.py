@@ -19,13 +19,8 @@ from typing import Final
 
 import msgspec
 
-from scalper.events import ControlMessage
-from scalper.venues.bybit.wire import BOOK_DEPTHS
-
-PING_INTERVAL_S: Final = 20.0
-"""/docs/v5/ws/connect, "How to Send the Heartbeat Packet": "we recommend that you send the
-`ping` heartbeat packet every 20 seconds"; a connection with neither pings nor data is cut
-after 10 minutes."""
+from scalper.venues.bybit.topics import topics_for
+from scalper.venues.bybit.wire import ControlMessage
 
 MAX_ARGS_CHARS: Final = 21_000
 """/docs/v5/ws/connect, "Public channel - Args limits": "for one public connection, you cannot
@@ -40,26 +35,11 @@ args for each subscription request sent to one connection". Linear, inverse: the
 per-request figure). We use 10 for every category anyway: "for now" can change without notice,
 and a small request is cheap to bisect when one bad topic fails it (at most 4 halvings)."""
 
-LIVE_BOOK_DEPTHS: Final = BOOK_DEPTHS - {500}
-"""Depths we may subscribe to. 500 was retired in 2025 (mainnet answers "handler not found"),
-though wire.py still decodes it from historical archives (/docs/v5/websocket/public/orderbook)."""
-
 CATEGORIES: Final = frozenset({"spot", "linear", "inverse", "option"})
 _SUBSCRIBE: Final = "subscribe"
 _UNSUBSCRIBE: Final = "unsubscribe"
 _ALREADY_SUBSCRIBED: Final = "already subscribed"
 _NAME_TOKEN: Final = re.compile(r"[A-Za-z0-9_.\-]+")
-_SYMBOL: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]*")
-
-
-def topics_for(symbol: str, depth: int = 50) -> list[str]:
-    """The three topics we stream per symbol: order book, public trades, ticker."""
-    if depth not in LIVE_BOOK_DEPTHS:
-        live = ", ".join(str(d) for d in sorted(LIVE_BOOK_DEPTHS))
-        raise ValueError(f"order-book depth {depth} cannot be subscribed; Bybit serves {live}")
-    if _SYMBOL.fullmatch(symbol) is None:
-        raise ValueError(f"not a Bybit symbol: {symbol!r}")
-    return [f"orderbook.{depth}.{symbol}", f"publicTrade.{symbol}", f"tickers.{symbol}"]
 
 
 def args_chars(topics: Iterable[str]) -> int:
@@ -128,7 +108,7 @@ class _Ping(msgspec.Struct):
 
 
 def ping_payload(req_id: str) -> bytes:
-    """`{"op":"ping","req_id":…}`; send every PING_INTERVAL_S."""
+    """`{"op":"ping","req_id":…}`; send every `ConnectionSettings.ping_interval_s` (20 s)."""
     return msgspec.json.encode(_Ping("ping", req_id))
 
 

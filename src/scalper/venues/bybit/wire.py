@@ -2,8 +2,8 @@
 
 Frame shapes: /docs/v5/websocket/public/orderbook, /trade and /ticker; control replies (acks,
 pongs): /docs/v5/ws/connect. `decode_frame` never raises: anything it cannot read comes back as a
-`MalformedFrame` with a kind to count by, and with the topic and symbol when they can be salvaged,
-so that a broken book frame can still trigger a resync of that one book.
+`MalformedFrame` with a kind to count by, and with the symbol (and book depth) when the topic can
+be salvaged, so that a broken book frame can still trigger a resync of that one book.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from scalper.events import (
     SELL,
     UNKNOWN_SIDE,
     BookUpdate,
-    ControlMessage,
     Event,
     MalformedFrame,
     TickerFields,
@@ -27,20 +26,30 @@ from scalper.events import (
     Trade,
     TradeBatch,
 )
-
-BOOK_DEPTHS: Final = frozenset({1, 50, 200, 500, 1000})
-"""Order-book depths we decode. 1/50/200/1000 are live (/docs/v5/websocket/public/orderbook);
-500 was retired in 2025 but Bybit's historical archives still hold it."""
+from scalper.venues.bybit.topics import BOOK as _BOOK
+from scalper.venues.bybit.topics import TICKER as _TICKER
+from scalper.venues.bybit.topics import TRADE as _TRADE
+from scalper.venues.bybit.topics import cached_route, parse_topic
 
 _MS_TO_NS: Final = 1_000_000
 _SAMPLE_CHARS: Final = 200
-_ROUTE_CACHE_LIMIT: Final = 65_536
-_ASCII_DIGITS: Final = re.compile(r"[0-9]{1,6}\Z")
 _TOPIC_IN_BYTES: Final = re.compile(rb'"topic"\s*:\s*"([A-Za-z0-9._-]{1,100})"')
 
-_BOOK: Final = "orderbook"
-_TRADE: Final = "publicTrade"
-_TICKER: Final = "tickers"
+
+class ControlMessage(msgspec.Struct, gc=False):
+    """A reply that is not market data: subscription ack or error, pong. The connection's
+    session consumes it (session.py); it never reaches the engine."""
+
+    op: str
+    success: bool
+    message: str
+    recv_ns: int
+    req_id: str = ""
+    conn_id: str = ""
+
+
+Decoded = Event | ControlMessage
+"""What `decode_frame` gives: an event for the engine, or a control reply for the session."""
 
 
 class _Envelope(msgspec.Struct):
@@ -70,7 +79,7 @@ _MAX_MILLIS: Final = (2**63 - 1) // _MS_TO_NS
 _UpdateId = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 2)]
 
 
-class _BookData(msgspec.Struct):
+class BookData(msgspec.Struct):
     s: str
     b: list[tuple[_Price, _Size]]
     a: list[tuple[_Price, _Size]]
@@ -135,13 +144,14 @@ class _LenientTickerData(msgspec.Struct, rename="camel"):
     next_funding_time: str | None = None
 
 
-class _BookFrame(msgspec.Struct):
-    """A whole book frame, decoded in one pass (the fast path)."""
+class BookFrame(msgspec.Struct):
+    """A whole book frame, decoded in one pass (the fast path; the simulator reads the frames
+    it publishes with it too)."""
 
     topic: str
     type: str
     ts: int
-    data: _BookData
+    data: BookData
     cts: int | None = None
 
 
@@ -161,13 +171,13 @@ class _TickerFrame(msgspec.Struct):
 
 # strict=False lets msgspec parse Bybit's decimal strings ("71419.80") straight into floats in C.
 _ENVELOPE_DECODER: Final = msgspec.json.Decoder(_Envelope, strict=False)
-_BOOK_DECODER: Final = msgspec.json.Decoder(_BookData, strict=False)
+_BOOK_DECODER: Final = msgspec.json.Decoder(BookData, strict=False)
 _TRADES_DECODER: Final = msgspec.json.Decoder(list[_TradeData], strict=False)
 _TICKER_DECODER: Final = msgspec.json.Decoder(_TickerData, strict=False)
 _LENIENT_TICKER_DECODER: Final = msgspec.json.Decoder(_LenientTickerData, strict=False)
 
 _FAST_DECODERS: Final = {
-    b'{"topic":"orde': msgspec.json.Decoder(_BookFrame, strict=False),
+    b'{"topic":"orde': msgspec.json.Decoder(BookFrame, strict=False),
     b'{"topic":"publ': msgspec.json.Decoder(_TradeFrame, strict=False),
     b'{"topic":"tick': msgspec.json.Decoder(_TickerFrame, strict=False),
 }
@@ -184,35 +194,9 @@ _DATA_ERROR_KIND: Final = {
     _TRADE: "bad_trade_data",
     _TICKER: "bad_ticker_data",
 }
-_route_cache: dict[str, tuple[str, int, str] | None] = {}
 
 
-def parse_topic(topic: str) -> tuple[str, int, str] | None:
-    """Split a topic into (channel, depth, symbol); depth is 0 for non-book channels.
-
-    Returns None for a topic we do not decode (unknown channel, unsupported depth).
-    """
-    route = _route_cache.get(topic)
-    if route is not None or topic in _route_cache:
-        return route
-    route = _parse_topic_uncached(topic)
-    if len(_route_cache) >= _ROUTE_CACHE_LIMIT:  # bounded: unknown topics could be endless
-        _route_cache.clear()
-    _route_cache[topic] = route
-    return route
-
-
-def _parse_topic_uncached(topic: str) -> tuple[str, int, str] | None:
-    parts = topic.split(".")
-    if len(parts) == 3 and parts[0] == _BOOK and _ASCII_DIGITS.match(parts[1]) and parts[2]:
-        depth = int(parts[1])
-        return (_BOOK, depth, parts[2]) if depth in BOOK_DEPTHS else None
-    if len(parts) == 2 and parts[0] in (_TRADE, _TICKER) and parts[1]:
-        return (parts[0], 0, parts[1])
-    return None
-
-
-def decode_frame(raw: bytes, recv_ns: int) -> Event:
+def decode_frame(raw: bytes, recv_ns: int) -> Decoded:
     """Decode one raw WebSocket frame into an event; never raises.
 
     Market frames take a one-pass fast path (the topic prefix picks the frame type: 1.5 µs for
@@ -236,11 +220,11 @@ def _decode_fast(
     """The event, or None to let the slow path find and name whatever is wrong."""
     try:
         frame = decoder.decode(raw)
-        route = _route_cache.get(frame.topic) or parse_topic(frame.topic)
+        route = cached_route(frame.topic) or parse_topic(frame.topic)
         if route is None:
             return None
         channel, depth, symbol = route
-        if channel == _BOOK and type(frame) is _BookFrame:
+        if channel == _BOOK and type(frame) is BookFrame:
             ts = frame.cts if frame.cts is not None else frame.ts
             return _book(frame.type, ts, frame.data, depth, symbol, recv_ns)
         if channel == _TRADE and type(frame) is _TradeFrame:
@@ -252,7 +236,7 @@ def _decode_fast(
     return None
 
 
-def _decode_slow(raw: bytes, recv_ns: int) -> Event:
+def _decode_slow(raw: bytes, recv_ns: int) -> Decoded:
     try:
         envelope = _ENVELOPE_DECODER.decode(raw)
     except msgspec.ValidationError as exc:
@@ -299,7 +283,7 @@ def _bad_time(ts_ms: int) -> _FrameError:
 
 
 def _book(
-    kind: str | None, ts_ms: int, data: _BookData, depth: int, symbol: str, recv_ns: int
+    kind: str | None, ts_ms: int, data: BookData, depth: int, symbol: str, recv_ns: int
 ) -> BookUpdate:
     if kind != "delta" and kind != "snapshot":
         raise _FrameError("bad_type", f"book frame type {kind!r}")
@@ -394,7 +378,7 @@ def _integer(value: int | str | None) -> int | None:
         raise _FrameError("bad_ticker_data", f"not an integer: {value!r}") from exc
 
 
-def _control(envelope: _Envelope, raw: bytes, recv_ns: int) -> Event:
+def _control(envelope: _Envelope, raw: bytes, recv_ns: int) -> Decoded:
     if envelope.op is None:
         return _malformed(raw, recv_ns, "unknown_message", "neither a topic nor an op")
     return ControlMessage(
@@ -408,12 +392,13 @@ def _control(envelope: _Envelope, raw: bytes, recv_ns: int) -> Event:
 
 
 def _malformed(raw: bytes, recv_ns: int, kind: str, detail: str) -> MalformedFrame:
-    """Build a MalformedFrame, salvaging the topic (and so the symbol) from the bytes if we can."""
-    topic = symbol = None
+    """Build a MalformedFrame, salvaging the symbol (and the book's depth) from the topic in the
+    bytes if we can."""
+    symbol = depth = None
     match = _TOPIC_IN_BYTES.search(raw[:300])
-    if match is not None:
-        topic = match.group(1).decode("ascii")
-        route = parse_topic(topic)
-        symbol = route[2] if route is not None else None
+    route = parse_topic(match.group(1).decode("ascii")) if match is not None else None
+    if route is not None:
+        symbol = route.symbol
+        depth = route.depth if route.channel == _BOOK else None
     sample = raw[:_SAMPLE_CHARS].decode("utf-8", errors="replace")
-    return MalformedFrame(kind, detail, sample, recv_ns, symbol, topic)
+    return MalformedFrame(kind, detail, sample, recv_ns, symbol, depth)

@@ -14,14 +14,12 @@ One `random.Random` drives every roll, so the same seed and the same frames give
 from __future__ import annotations
 
 import random
-from typing import Annotated, Final
+from typing import Final
 
 import msgspec
 
 from scalper.errors import ConfigError
-
-Probability = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
-Seconds = Annotated[float, msgspec.Meta(gt=0.0)]
+from scalper.settings import FaultSettings
 
 BOOK_FRAME_FAULTS: Final = ("gap", "reset", "malformed", "truncated")
 """Faults that strike one book delta of one symbol."""
@@ -31,64 +29,37 @@ FAULT_KINDS: Final = (*TIMED_FAULTS, *BOOK_FRAME_FAULTS, "reject")
 """The keys of `ExchangeSimulator.fault_counts`."""
 
 
-class FaultConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """Random faults, all off by default."""
-
-    drop_per_s: Probability = 0.0
-    """Chance per second that every client socket is cut (no close frame)."""
-    stall_per_s: Probability = 0.0
-    """Chance per second that every open connection stalls for `stall_seconds` (socket open,
-    nothing sent, the frames meanwhile lost: books see a gap afterwards; new connections are
-    served normally)."""
-    stall_seconds: Seconds = 2.0
-    delay_per_s: Probability = 0.0
-    """Chance per second that frames are held for `delay_seconds`, then delivered late (none
-    lost)."""
-    delay_seconds: Seconds = 1.0
-    gap_per_frame: Probability = 0.0
-    """Chance per book delta that it is not sent to anyone (clients see `u` jump)."""
-    reset_per_frame: Probability = 0.0
-    """Chance per book delta of a service restart: a `u` = 1 snapshot, then deltas from 2."""
-    malformed_per_frame: Probability = 0.0
-    """Chance per book delta that it is replaced by a frame that is not JSON."""
-    truncated_per_frame: Probability = 0.0
-    """Chance per book delta that it is replaced by its first half."""
-    reject_symbols: tuple[str, ...] = ()
-    """Subscriptions to topics of these symbols fail with an error ack."""
-    seed: int | None = None
-    """Seed of the dice; None uses the simulator's seed."""
-
-    def __post_init__(self) -> None:
-        total = (
-            self.gap_per_frame
-            + self.reset_per_frame
-            + self.malformed_per_frame
-            + self.truncated_per_frame
-        )
-        if total > 1.0:
-            raise ConfigError("the per-frame fault rates add up to more than 1")
-
-
-def parse_fault_spec(spec: str) -> FaultConfig:
-    """A FaultConfig from CLI text: `gap_per_frame=0.001,drop_per_s=0.01,reject_symbols=A+B`."""
+def fault_spec_items(spec: str) -> dict[str, object]:
+    """The settings named in CLI text `gap_per_frame=0.001,drop_per_s=0.01,reject_symbols=A+B`
+    (values as text; reject_symbols as a tuple). ConfigError for an item that is not name=value
+    or names no fault setting."""
     fields: dict[str, object] = {}
     for item in filter(None, (part.strip() for part in spec.split(","))):
         name, sep, value = item.partition("=")
         if not sep:
             raise ConfigError(f"fault setting {item!r} is not name=value")
         name = name.strip()
+        if name not in FaultSettings.__struct_fields__:
+            names = ", ".join(FaultSettings.__struct_fields__)
+            raise ConfigError(f"unknown fault setting {name!r} (settings: {names})")
         fields[name] = tuple(filter(None, value.split("+"))) if name == "reject_symbols" else value
+    return fields
+
+
+def parse_fault_spec(spec: str) -> FaultSettings:
+    """FaultSettings from CLI text (see `fault_spec_items`)."""
+    fields = fault_spec_items(spec)
     try:
-        return msgspec.convert(fields, FaultConfig, strict=False)
+        return msgspec.convert(fields, FaultSettings, strict=False)
     except msgspec.ValidationError as exc:
-        names = ", ".join(FaultConfig.__struct_fields__)
+        names = ", ".join(FaultSettings.__struct_fields__)
         raise ConfigError(f"bad fault setting: {exc} (settings: {names})") from exc
 
 
 class FaultDice:
-    """The random faults of a FaultConfig, rolled from one seeded generator."""
+    """The random faults of a FaultSettings, rolled from one seeded generator."""
 
-    def __init__(self, config: FaultConfig, seed: int) -> None:
+    def __init__(self, config: FaultSettings, seed: int) -> None:
         self._random = random.Random(seed).random
         bound = 0.0
         self._frame_bounds: list[tuple[float, str]] = []
@@ -121,7 +92,7 @@ class NoFaultDice:
         return []
 
 
-def fault_dice(config: FaultConfig, seed: int) -> FaultDice | NoFaultDice:
+def fault_dice(config: FaultSettings, seed: int) -> FaultDice | NoFaultDice:
     """Dice for `config`, or the do-nothing stand-in if every rate is zero."""
     rates = [getattr(config, f"{kind}_per_frame") for kind in BOOK_FRAME_FAULTS]
     rates += [getattr(config, f"{kind}_per_s") for kind in TIMED_FAULTS]

@@ -86,7 +86,7 @@ class MarketConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             raise ValueError("trade_messages_per_s must be positive and burst_messages >= 1")
 
 
-class Instrument(msgspec.Struct, frozen=True):
+class Contract(msgspec.Struct, frozen=True):
     """One symbol's contract: price = ticks * 10**-price_decimals, qty = lots * 10**qty_exponent."""
 
     symbol: str
@@ -214,7 +214,7 @@ class _Symbol:
         "volume",
     )
 
-    def __init__(self, inst: Instrument, mid_ticks: int, level_lots: int, depth: int) -> None:
+    def __init__(self, inst: Contract, mid_ticks: int, level_lots: int, depth: int) -> None:
         self.inst = inst
         self.level_lots = level_lots
         self.bids = _Side()
@@ -294,7 +294,7 @@ class SyntheticMarket:
             decimals = max(0, rng.choice((4, 5)) - math.floor(math.log10(price)))
             qty = 10.0 ** rng.uniform(3.0, 4.5) / price  # one level holds $1k-$30k
             qty_exponent = max(-3, math.floor(math.log10(qty)) - 2)
-            inst = Instrument(f"SYM{i:0{width}d}USDT", decimals, qty_exponent)
+            inst = Contract(f"SYM{i:0{width}d}USDT", decimals, qty_exponent)
             mid_ticks = round(price * 10**decimals)
             level_lots = max(10, round(qty / 10.0**qty_exponent))
             state = _Symbol(inst, mid_ticks, level_lots, config.depth)
@@ -322,7 +322,7 @@ class SyntheticMarket:
         return list(self._states)
 
     @property
-    def instruments(self) -> dict[str, Instrument]:
+    def instruments(self) -> dict[str, Contract]:
         return {name: state.inst for name, state in self._states.items()}
 
     def tick_size(self, symbol: str) -> float:

@@ -15,6 +15,7 @@ import msgspec
 
 from scalper.book import OrderBook
 from scalper.events import BookUpdate, Level
+from scalper.venues.bybit.wire import BookData, BookFrame
 
 TRADE_RING: Final = 1_000
 """Trades kept per symbol: Bybit's recent-trade serves at most 1,000 (/docs/v5/market/recent-
@@ -31,24 +32,6 @@ class FrameHead(msgspec.Struct):
     type: str | None = None
 
 
-class _BookData(msgspec.Struct):
-    s: str
-    b: list[tuple[float, float]]
-    a: list[tuple[float, float]]
-    u: int
-    seq: int = 0
-
-
-class BookFrame(msgspec.Struct):
-    """A book frame with its levels parsed to floats (msgspec parses the decimal strings)."""
-
-    topic: str
-    type: str
-    ts: int
-    data: _BookData
-    cts: int | None = None
-
-
 class _BookText(msgspec.Struct):
     b: list[tuple[str, str]]
     a: list[tuple[str, str]]
@@ -58,7 +41,7 @@ class _BookTextFrame(msgspec.Struct):
     data: _BookText
 
 
-class TradeRow(msgspec.Struct, omit_defaults=True):
+class PublishedTrade(msgspec.Struct, omit_defaults=True):
     """One trade as published (/docs/v5/websocket/public/trade)."""
 
     T: int
@@ -73,7 +56,7 @@ class TradeRow(msgspec.Struct, omit_defaults=True):
 
 class TradeFrame(msgspec.Struct):
     topic: str
-    data: list[TradeRow]
+    data: list[PublishedTrade]
 
 
 class TickerFrame(msgspec.Struct):
@@ -87,6 +70,7 @@ class TickerFrame(msgspec.Struct):
 HEAD_DECODER: Final = msgspec.json.Decoder(FrameHead)
 # strict=False parses Bybit's decimal strings ("71419.80") straight into floats, in C.
 BOOK_DECODER: Final = msgspec.json.Decoder(BookFrame, strict=False)
+"""Book frames as Bybit's decoder reads them (venues/bybit/wire.py)."""
 TRADE_DECODER: Final = msgspec.json.Decoder(TradeFrame)
 TICKER_DECODER: Final = msgspec.json.Decoder(TickerFrame)
 _BOOK_TEXT_DECODER: Final = msgspec.json.Decoder(_BookTextFrame)
@@ -194,7 +178,7 @@ class PublishedBook:
     def restart(self) -> bytes:
         """A service restart: publish the current book as a snapshot with `u` = 1."""
         bids, asks = self.levels()
-        data = _BookData(self.symbol, bids, asks, 1, self.seq)
+        data = BookData(self.symbol, bids, asks, 1, self.seq)
         self.apply(BookFrame(self.topic, "snapshot", self.ts_ms, data, self.cts_ms), 1)
         return self.snapshot_frame()
 
@@ -235,7 +219,7 @@ class PublishedTicker:
         return _ENCODE(frame)
 
 
-class Candle:
+class Kline:
     """One candle; prices keep their wire text, volume and turnover are sums."""
 
     __slots__ = (
@@ -266,7 +250,7 @@ class Candle:
         self.volume += size
         self.turnover += size * price_f
 
-    def merge(self, later: Candle) -> None:
+    def merge(self, later: Kline) -> None:
         """Extend this candle by a later one (aggregating minutes into longer intervals)."""
         if later.high_f > self.high_f:
             self.high, self.high_f = later.high, later.high_f
@@ -301,10 +285,10 @@ class TradeTape:
     __slots__ = ("candles", "trades")
 
     def __init__(self) -> None:
-        self.trades: deque[TradeRow] = deque(maxlen=TRADE_RING)
-        self.candles: deque[Candle] = deque(maxlen=CANDLE_RING)
+        self.trades: deque[PublishedTrade] = deque(maxlen=TRADE_RING)
+        self.candles: deque[Kline] = deque(maxlen=CANDLE_RING)
 
-    def apply(self, rows: list[TradeRow]) -> None:
+    def apply(self, rows: list[PublishedTrade]) -> None:
         self.trades.extend(rows)
         candles = self.candles
         for row in rows:
@@ -316,14 +300,14 @@ class TradeTape:
                     for start in range(last.start_ms + _MINUTE_MS, minute, _MINUTE_MS)[
                         -CANDLE_RING:
                     ]:
-                        candles.append(Candle(start, last.close, float(last.close)))
-                candles.append(Candle(minute, row.p, price_f))
+                        candles.append(Kline(start, last.close, float(last.close)))
+                candles.append(Kline(minute, row.p, price_f))
             candles[-1].add(row.p, price_f, float(row.v))
 
     def klines(self, minutes: int, limit: int, start_ms: int, end_ms: int) -> list[list[str]]:
         """Candles of `minutes` (a divisor of an hour or 60), newest first."""
         span = minutes * _MINUTE_MS
-        merged: list[Candle] = []
+        merged: list[Kline] = []
         for minute in self.candles:
             if not start_ms <= minute.start_ms <= end_ms:
                 continue
@@ -331,7 +315,7 @@ class TradeTape:
             if merged and merged[-1].start_ms == start:
                 merged[-1].merge(minute)
             else:
-                candle = Candle(start, minute.open, float(minute.open))
+                candle = Kline(start, minute.open, float(minute.open))
                 candle.merge(minute)
                 merged.append(candle)
         return [candle.row() for candle in reversed(merged[-limit:])]

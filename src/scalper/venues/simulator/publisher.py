@@ -14,7 +14,7 @@ from typing import Final
 
 import msgspec
 
-from scalper.venues.bybit.wire import parse_topic
+from scalper.venues.bybit.topics import parse_topic, topic_of_frame
 from scalper.venues.simulator.faults import FaultDice, NoFaultDice
 from scalper.venues.simulator.published import (
     BOOK_DECODER,
@@ -27,7 +27,6 @@ from scalper.venues.simulator.published import (
 from scalper.venues.simulator.sessions import WebSocketDesk
 
 _U_FIELD: Final = re.compile(rb'"u"\s*:\s*\d+')
-_TOPIC_PREFIX: Final = b'{"topic":"'
 
 
 class Publisher:
@@ -115,10 +114,9 @@ class Publisher:
 
 def _topic(raw: bytes) -> str | None:
     """The frame's topic: read off the bytes when it comes first, as Bybit writes it."""
-    if raw.startswith(_TOPIC_PREFIX):
-        end = raw.find(b'"', 10)
-        if end > 10:
-            return raw[10:end].decode("ascii", "replace")
+    topic = topic_of_frame(raw)
+    if topic:
+        return topic
     try:
         return HEAD_DECODER.decode(raw).topic
     except msgspec.DecodeError:

@@ -25,7 +25,7 @@ from typing import Final
 
 import msgspec
 
-from scalper.venues.simulator.market import Instrument, MarketConfig, SyntheticMarket
+from scalper.venues.simulator.market import Contract, MarketConfig, SyntheticMarket
 
 LIVE_BOOK_DEPTHS: Final = frozenset({1, 50, 200, 1000})
 """Depths Bybit serves today (/docs/v5/websocket/public/orderbook); 500 was retired in 2025."""
@@ -48,7 +48,7 @@ class Catalog:
     """What a source offers: its instruments (None: unknown up front, any symbol may appear)
     and the book depths it publishes."""
 
-    def __init__(self, instruments: dict[str, Instrument] | None, depths: frozenset[int]) -> None:
+    def __init__(self, instruments: dict[str, Contract] | None, depths: frozenset[int]) -> None:
         self.instruments = instruments
         self.depths = depths
 

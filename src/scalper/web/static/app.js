@@ -47,18 +47,35 @@ const rows = new Map(); // symbol -> row values (the /api/symbols row shape)
 let sortKey = "imbalance";
 let sortDesc = true;
 
+// The scanner's flow columns: the 1m delta and 5m volume, or the engine's nearest windows
+// when it is configured with others (engine.flow_windows).
+const pick = (byWindow, wanted, last) => {
+  if (!byWindow) return undefined;
+  if (wanted in byWindow) return byWindow[wanted];
+  const names = Object.keys(byWindow);
+  return byWindow[last ? names[names.length - 1] : names[0]];
+};
+
+function rowFromTable(row) {
+  return {
+    ...row,
+    delta_1m: pick(row.delta, "1m", false),
+    volume_5m: pick(row.volume, "5m", true),
+  };
+}
+
 function rowFromState(symbol, data) {
   const windows = data.windows || {};
-  const oneMinute = windows["1m"];
-  const fiveMinutes = windows["5m"];
+  const delta = pick(windows, "1m", false);
+  const volume = pick(windows, "5m", true);
   const previous = rows.get(symbol) || {};
   return {
     symbol,
     mid: data.mid,
     spread_bps: data.spread_bps,
     imbalance: data.imbalance ? data.imbalance.values.top10 : null,
-    delta_1m: oneMinute ? oneMinute.delta : previous.delta_1m,
-    volume_5m: fiveMinutes ? fiveMinutes.volume : previous.volume_5m,
+    delta_1m: delta ? delta.delta : previous.delta_1m,
+    volume_5m: volume ? volume.volume : previous.volume_5m,
     last_update_age_ms: data.last_update_age_ms,
     sync_state: data.sync_state,
   };
@@ -411,7 +428,7 @@ async function start() {
   const params = new URLSearchParams(location.search);
   const timeframe = TIMEFRAMES.includes(params.get("tf")) ? params.get("tf") : "15s";
   const table = await getJSON("/api/symbols");
-  for (const row of table.symbols) rows.set(row.symbol, row);
+  for (const row of table.symbols) rows.set(row.symbol, rowFromTable(row));
   renderScanner();
   await selectTimeframe(timeframe);
   const wanted = (params.get("symbol") || "").toUpperCase();

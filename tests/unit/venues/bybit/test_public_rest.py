@@ -14,7 +14,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from scalper.venues.bybit.rest import (
+from scalper.venues.bybit.public_rest import (
     MAINNET_REST,
     MAINNET_WS,
     TESTNET_WS,

@@ -8,7 +8,14 @@ import pyarrow as pa
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scalper.storage.book_frames import frame_payloads, split_book_frames
+from scalper.storage.reader import frame_payloads as stored_payloads
+from scalper.venues.bybit.book_codec import BOOK_CODEC, split_book_frames
+
+
+def frame_payloads(table: pa.Table) -> pa.Array:
+    """Every row's frame bytes, as the readers join them with this codec."""
+    return stored_payloads(table, BOOK_CODEC)
+
 
 TOPIC = "orderbook.50.BTCUSDT"
 FRAME = (

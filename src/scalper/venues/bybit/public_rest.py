@@ -1,4 +1,4 @@
-"""Bybit v5 public REST: the symbol universe (instruments and their 24 h turnover).
+"""Bybit v5 public REST client: the symbol universe (instruments and their 24 h turnover).
 
 Pure parsers turn response bytes into our types; `fetch_universe` does the I/O with an
 `httpx.AsyncClient` whose `base_url` is a setting (mainnet, testnet or the local simulator).
@@ -14,6 +14,7 @@ import httpx
 import msgspec
 
 from scalper.errors import ScalperError
+from scalper.events import Instrument
 
 MAINNET_REST: Final = "https://api.bybit.com"
 TESTNET_REST: Final = "https://api-testnet.bybit.com"
@@ -35,17 +36,6 @@ _BODY_SAMPLE: Final = 200
 
 class VenueError(ScalperError):
     """The venue refused a request or answered something we cannot use."""
-
-
-class Instrument(msgspec.Struct, frozen=True):
-    """One tradable symbol. Steps stay the venue's decimal strings: exact, parsed where used."""
-
-    symbol: str
-    status: str
-    quote_coin: str
-    tick_size: str
-    qty_step: str
-    min_qty: str
 
 
 class _Envelope(msgspec.Struct, rename="camel"):

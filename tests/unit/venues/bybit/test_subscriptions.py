@@ -17,10 +17,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scalper.events import ControlMessage
+from scalper.settings import PING_INTERVAL_S
 from scalper.venues.bybit.subscriptions import (
     MAX_ARGS_CHARS,
-    PING_INTERVAL_S,
     SubscriptionBook,
     TopicState,
     args_chars,
@@ -28,9 +27,9 @@ from scalper.venues.bybit.subscriptions import (
     named_topics,
     ping_payload,
     shard,
-    topics_for,
 )
-from scalper.venues.bybit.wire import decode_frame
+from scalper.venues.bybit.topics import topics_for
+from scalper.venues.bybit.wire import ControlMessage, decode_frame
 
 
 def ids(prefix: str = "sub-") -> Callable[[], str]:
@@ -51,27 +50,6 @@ def symbols(n: int) -> list[str]:
 
 
 # --- topics, shards, batches -------------------------------------------------------------
-
-
-def test_topics_for_gives_book_trades_ticker() -> None:
-    assert topics_for("BTCUSDT") == [
-        "orderbook.50.BTCUSDT",
-        "publicTrade.BTCUSDT",
-        "tickers.BTCUSDT",
-    ]
-    assert topics_for("ETHUSDT", depth=200)[0] == "orderbook.200.ETHUSDT"
-
-
-@pytest.mark.parametrize("depth", [500, 0, 25])
-def test_topics_for_rejects_depths_bybit_does_not_serve(depth: int) -> None:
-    with pytest.raises(ValueError, match=f"depth {depth} cannot be subscribed.*1, 50, 200, 1000"):
-        topics_for("BTCUSDT", depth=depth)
-
-
-@pytest.mark.parametrize("symbol", ["", "BTC.USDT", "BTC USDT"])
-def test_topics_for_rejects_non_symbols(symbol: str) -> None:
-    with pytest.raises(ValueError, match="not a Bybit symbol"):
-        topics_for(symbol)
 
 
 @given(st.lists(st.from_regex(r"[a-zA-Z0-9.]{1,30}", fullmatch=True), max_size=20))

@@ -38,10 +38,12 @@ def test_thirds_medians_and_lag_growth():
 
 
 def test_timed_sink_calls_the_sink_then_records_the_elapsed_time():
-    seen: list[tuple[bytes, int]] = []
+    seen: list[tuple[bytes, int, object]] = []
     recorded: list[int] = []
-    sink = timed_sink(lambda raw, recv_ns: seen.append((raw, recv_ns)), recorded.append)
-    sink(b"frame", 0)
-    assert seen == [(b"frame", 0)]
+    sink = timed_sink(
+        lambda raw, recv_ns, event: seen.append((raw, recv_ns, event)), recorded.append
+    )
+    sink(b"frame", 0, None)
+    assert seen == [(b"frame", 0, None)]
     assert len(recorded) == 1
     assert recorded[0] > 0

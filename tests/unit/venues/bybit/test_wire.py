@@ -33,13 +33,12 @@ from scalper.events import (
     SELL,
     UNKNOWN_SIDE,
     BookUpdate,
-    ControlMessage,
     MalformedFrame,
     TickerFields,
     TickerUpdate,
     TradeBatch,
 )
-from scalper.venues.bybit.wire import decode_frame
+from scalper.venues.bybit.wire import ControlMessage, decode_frame
 
 RECV_NS = 1_733_011_200_999_000_123
 MS = 1_000_000
@@ -459,12 +458,15 @@ def _with_data(base: dict[str, Any], **changes: Any) -> bytes:
 
 
 _DROP = object()
-_BT = ("orderbook.50.BTCUSDT", "BTCUSDT")
-_TT = ("publicTrade.BTCUSDT", "BTCUSDT")
-_KT = ("tickers.BTCUSDT", "BTCUSDT")
+_BT = ("BTCUSDT", 50)
+"""(symbol, book depth) a malformed frame is attributed to: a book frame of BTCUSDT..."""
+_TT = ("BTCUSDT", None)
+"""...a trade or ticker frame of BTCUSDT..."""
+_KT = ("BTCUSDT", None)
 _NONE = (None, None)
+"""...or nothing that can be told."""
 
-MALFORMED_CASES: list[tuple[str, bytes, str, tuple[str | None, str | None]]] = [
+MALFORMED_CASES: list[tuple[str, bytes, str, tuple[str | None, int | None]]] = [
     ("plain text", b"hello bybit", "not_json", _NONE),
     ("empty bytes", b"", "not_json", _NONE),
     ("binary garbage", b"\xff\xfe\x00\x01", "not_json", _NONE),
@@ -512,31 +514,31 @@ MALFORMED_CASES: list[tuple[str, bytes, str, tuple[str | None, str | None]]] = [
         "kline topic",
         _with(_BOOK, topic="kline.5.BTCUSDT"),
         "unknown_topic",
-        ("kline.5.BTCUSDT", None),
+        _NONE,
     ),
     (
         "unsupported depth",
         _with(_BOOK, topic="orderbook.7.X"),
         "unknown_topic",
-        ("orderbook.7.X", None),
+        _NONE,
     ),
     (
         "book topic w/o depth",
         _with(_BOOK, topic="orderbook.BTCUSDT"),
         "unknown_topic",
-        ("orderbook.BTCUSDT", None),
+        _NONE,
     ),
     (
         "book depth not a number",
         _with(_BOOK, topic="orderbook.x.X"),
         "unknown_topic",
-        ("orderbook.x.X", None),
+        _NONE,
     ),
     (
         "trade topic w/o symbol",
         _with(_TRADE, topic="publicTrade."),
         "unknown_topic",
-        ("publicTrade.", None),
+        _NONE,
     ),
     ("empty topic", _with(_BOOK, topic=""), "unknown_topic", _NONE),
     ("book symbol mismatch", _with_data(_BOOK, s="ETHUSDT"), "symbol_mismatch", _BT),
@@ -554,13 +556,13 @@ MALFORMED_CASES: list[tuple[str, bytes, str, tuple[str | None, str | None]]] = [
     [pytest.param(raw, kind, where, id=name) for name, raw, kind, where in MALFORMED_CASES],
 )
 def test_malformed_input_gives_a_malformed_frame(
-    raw: bytes, kind: str, where: tuple[str | None, str | None]
+    raw: bytes, kind: str, where: tuple[str | None, int | None]
 ) -> None:
     event = decode_frame(raw, RECV_NS)
 
     assert isinstance(event, MalformedFrame), event
     assert event.kind == kind, event.detail
-    assert (event.topic, event.symbol) == where
+    assert (event.symbol, event.book_depth) == where
     assert event.recv_ns == RECV_NS
     assert event.detail
     assert event.sample == raw[:200].decode("utf-8", errors="replace")
@@ -574,8 +576,7 @@ def test_real_frame_cut_in_half_salvages_topic_and_symbol(xrp_frames: list[bytes
 
     assert isinstance(event, MalformedFrame)
     assert event.kind == "truncated"
-    assert event.topic == "orderbook.500.XRPUSDT"
-    assert event.symbol == "XRPUSDT"
+    assert (event.symbol, event.book_depth) == ("XRPUSDT", 500)
     assert event.recv_ns == RECV_NS
     assert event.sample == truncated[:200].decode()
     assert len(event.sample) == 200
@@ -587,7 +588,7 @@ def test_pretty_printed_frame_cut_short_salvages_topic(bybit_fixture: Loader) ->
 
     assert isinstance(event, MalformedFrame)
     assert event.kind == "truncated"
-    assert (event.topic, event.symbol) == ("publicTrade.BTCUSDT", "BTCUSDT")
+    assert (event.symbol, event.book_depth) == ("BTCUSDT", None)
 
 
 def test_non_ascii_digits_in_book_depth_do_not_raise() -> None:
@@ -730,7 +731,7 @@ def test_any_prefix_of_a_real_frame_never_raises(
     assert isinstance(event, MalformedFrame)
     assert event.kind == ("truncated" if prefix.startswith(b"{") else "not_json")
     if len(prefix) >= len(b'{"topic":"orderbook.500.XRPUSDT"'):
-        assert (event.topic, event.symbol) == ("orderbook.500.XRPUSDT", "XRPUSDT")
+        assert (event.symbol, event.book_depth) == ("XRPUSDT", 500)
 
 
 def test_numbers_sent_as_digit_strings_are_read_like_bybit_prices() -> None:

@@ -6,7 +6,7 @@ frames while a delay is on) -> publish (applies the frame to the published truth
 per-frame faults, renumbers `u` after a reset) -> fan-out to each subscriber's bounded queue ->
 one writer task per connection. The pump never awaits a client.
 
-    async with ExchangeSimulator(SimulatorConfig(symbols=20)) as simulator:
+    async with ExchangeSimulator(SimulatorSettings(symbols=20)) as simulator:
         url = simulator.ws_url("linear")   # ws://127.0.0.1:<port>/v5/public/linear
         ...
         simulator.inject_gap("SYM003USDT")
@@ -20,18 +20,17 @@ import socket
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from typing import Annotated, Any, Final
+from typing import Any, Final
 
 import msgspec
-import uvicorn
 
-from scalper.embedded_server import EmbeddedServer, listen
-from scalper.errors import ConfigError
+from scalper.embedded_server import RunningServer, listen, serve_app
 from scalper.events import Level
-from scalper.venues.simulator.faults import FAULT_KINDS, FaultConfig, fault_dice
+from scalper.settings import SimulatorSettings
+from scalper.venues.simulator.faults import FAULT_KINDS, fault_dice
 from scalper.venues.simulator.published import PublishedMarket
 from scalper.venues.simulator.publisher import Publisher
-from scalper.venues.simulator.rest import MarketEndpoints
+from scalper.venues.simulator.rest_endpoints import MarketEndpoints
 from scalper.venues.simulator.sessions import Message, Receive, Send, WebSocketDesk
 from scalper.venues.simulator.source import (
     RECORDED_BOOK_DEPTHS,
@@ -52,41 +51,6 @@ _IDLE_S: Final = 0.01
 """Longest pump sleep: bounds how late a delay's end or a stop is noticed."""
 _HOLD_LIMIT: Final = 1_000_000
 """Frames held during a delay, at most; when full, the delay ends early and they are sent."""
-
-PositiveInt = Annotated[int, msgspec.Meta(gt=0)]
-
-
-class SimulatorConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """What to simulate and how; defaults in one place."""
-
-    symbols: PositiveInt = 300
-    """Synthetic symbols (SYM000USDT ...)."""
-    seed: int = 1
-    """Seeds the market, connection ids and (unless FaultConfig.seed is set) the faults."""
-    rate: Annotated[float, msgspec.Meta(ge=1.0)] = 1.0
-    """Event-rate multiplier for load tests; timestamps stay wall-clock."""
-    depth: Annotated[int, msgspec.Meta(ge=10)] = 50
-    """Book depth of the synthetic market (its topics are orderbook.{depth}.*)."""
-    replay_speed: Annotated[float, msgspec.Meta(gt=0.0)] = 1.0
-    """A recorded source plays this many times faster than recorded."""
-    send_queue_frames: PositiveInt = 10_000
-    """Frames queued per connection, at most; a client that lets it fill is dropped."""
-    market_process: bool = False
-    """Generate the synthetic market in a child process (same frames; frees this process's
-    core for publishing: use it for a standalone server with many symbols)."""
-
-    def __post_init__(self) -> None:
-        # Constraints in Annotated metadata are checked when decoding, not by the constructor.
-        if self.symbols < 1 or self.rate < 1.0 or self.depth < 10 or self.replay_speed <= 0:
-            raise ConfigError(
-                f"simulator settings out of range (symbols={self.symbols}, rate={self.rate},"
-                f" depth={self.depth}, replay_speed={self.replay_speed}): the symbols must be"
-                " at least 1, the rate at least 1, the depth at least 10, the speed positive"
-            )
-        if self.send_queue_frames < 1:
-            raise ConfigError("send_queue_frames must be at least 1")
-
-    faults: FaultConfig = FaultConfig()
 
 
 class _App:
@@ -113,7 +77,7 @@ class ExchangeSimulator:
 
     def __init__(
         self,
-        config: SimulatorConfig | None = None,
+        config: SimulatorSettings | None = None,
         *,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -121,7 +85,7 @@ class ExchangeSimulator:
     ) -> None:
         """`replay`: (recv_ns, frame) pairs of a recording (`scalper.replay.iter_frames(path)`)
         to serve instead of the synthetic market, at `config.replay_speed`."""
-        self.config = config = config or SimulatorConfig()
+        self.config = config = config or SimulatorSettings()
         self.host = host
         self._requested_port = port
         self._replay = replay
@@ -145,8 +109,7 @@ class ExchangeSimulator:
         self._origin_ns = 0
         self._second = -1
         self._socket: socket.socket | None = None
-        self._server: EmbeddedServer | None = None
-        self._serve_task: asyncio.Task[None] | None = None
+        self._server: RunningServer | None = None
         self._pump_task: asyncio.Task[None] | None = None
         self.port = 0
         self.lag_ms = 0.0
@@ -165,26 +128,9 @@ class ExchangeSimulator:
             self._frames = self._open_source()
             self._desk.catalog = self.catalog
             app = _App(self._desk, MarketEndpoints(self.catalog, self.truth).app())
-            self._server = EmbeddedServer(
-                uvicorn.Config(
-                    app,
-                    host=self.host,
-                    port=self.port,
-                    log_level="warning",
-                    # websockets-sansio, not "websockets": that one imports websockets.legacy,
-                    # deprecated since websockets 14 (a DeprecationWarning, an error in tests).
-                    ws="websockets-sansio",
-                    ws_per_message_deflate=False,
-                    lifespan="off",
-                    access_log=False,
-                    timeout_graceful_shutdown=5,
-                )
+            self._server = await serve_app(
+                app, self.host, self.port, "simulator", graceful_s=5.0, sock=self._socket
             )
-            self._serve_task = asyncio.create_task(self._server.serve(sockets=[self._socket]))
-            while not self._server.started:
-                if self._serve_task.done():
-                    raise ConfigError(f"the simulator could not serve on {self.host}:{self.port}")
-                await asyncio.sleep(0.005)
         except BaseException:
             await self.stop()
             raise
@@ -213,10 +159,9 @@ class ExchangeSimulator:
         if close is not None:  # a recording's generator holds its file open
             close()
         self._frames = None
-        if self._server is not None and self._serve_task is not None:
-            self._server.should_exit = True
-            await asyncio.wait([self._serve_task])
-            self._serve_task = None
+        if self._server is not None:
+            await self._server.stop()
+            self._server = None
         if self._socket is not None:
             self._socket.close()
             self._socket = None
@@ -381,7 +326,7 @@ class ExchangeSimulator:
 
 
 async def serve_simulator(
-    config: SimulatorConfig | None = None,
+    config: SimulatorSettings | None = None,
     host: str = "127.0.0.1",
     port: int = 0,
     replay: Iterable[tuple[int, bytes]] | None = None,
@@ -390,21 +335,3 @@ async def serve_simulator(
     simulator = ExchangeSimulator(config, host=host, port=port, replay=replay)
     await simulator.start()
     return simulator
-
-
-async def run_simulator(
-    config: SimulatorConfig | None = None,
-    host: str = "127.0.0.1",
-    port: int = 9100,
-    replay: Iterable[tuple[int, bytes]] | None = None,
-    on_ready: Callable[[ExchangeSimulator], None] | None = None,
-) -> None:
-    """Serve until cancelled (Ctrl-C under asyncio.run), then shut down cleanly: the body of
-    `scalper simulate`. `on_ready` is called once listening (e.g. to print the URLs)."""
-    simulator = await serve_simulator(config, host, port, replay)
-    try:
-        if on_ready is not None:
-            on_ready(simulator)
-        await asyncio.Event().wait()
-    finally:
-        await simulator.stop()

@@ -10,16 +10,16 @@ import pyarrow.parquet as pq
 import pytest
 
 from scalper.candles import Candle, CandleSeries
-from scalper.config import ConfigError, EngineConfig, parse_size, parse_time_ns
 from scalper.engine import CandleClosed, Engine
+from scalper.errors import ConfigError
 from scalper.events import BUY
 from scalper.replay import replay_recording
-from scalper.storage.book_frames import frame_payloads
+from scalper.settings import EngineSettings, RecorderSettings
 from scalper.storage.budget import disk_usage
 from scalper.storage.layout import CLOCK_TOPIC, raw_format, raw_order
 from scalper.storage.query import run_query
-from scalper.storage.reader import iter_recorded
-from scalper.storage.recorder import Recorder, RecorderSettings, binary_array
+from scalper.storage.reader import frame_payloads, iter_recorded
+from scalper.storage.recorder import Recorder, binary_array
 from scalper.storage.segments import (
     HOUR_NS,
     JOURNAL_SUFFIX,
@@ -29,7 +29,9 @@ from scalper.storage.segments import (
     recover_journal,
 )
 from scalper.storage.warm import warm_start
-from scalper.venues.bybit.wire import decode_frame
+from scalper.units import parse_size, parse_time_ns
+from scalper.venues.bybit.book_codec import BOOK_CODEC
+from scalper.venues.bybit.frames import CODECS, FrameApplier, record_frame
 from scalper.venues.simulator.market import MarketConfig, SyntheticMarket
 
 T0 = 1_764_000_000 * 10**9 - (1_764_000_000 * 10**9) % HOUR_NS  # an hour boundary
@@ -44,8 +46,18 @@ def market_frames(count: int, symbols: int = 5, seed: int = 3) -> list[tuple[int
 
 
 def record(recorder: Recorder, frames: list[tuple[int, bytes]]) -> None:
+    """What the Bybit feed does with each frame it receives."""
     for recv_ns, raw in frames:
-        recorder.record_frame(raw, recv_ns, decode_frame(raw, recv_ns))
+        record_frame(recorder, raw, recv_ns)
+
+
+def bybit_recorder(data_dir: Path, settings: RecorderSettings, **options: object) -> Recorder:
+    """A recorder of a Bybit source: book frames stored split by the venue's codec."""
+    return Recorder(data_dir, settings, source="test", codec=BOOK_CODEC, **options)  # type: ignore[arg-type]
+
+
+def read_back(data_dir: Path, **options: object) -> list[tuple[int, int, str, bytes]]:
+    return list(iter_recorded(data_dir, codecs=CODECS, **options))  # type: ignore[arg-type]
 
 
 def small(**overrides: object) -> RecorderSettings:
@@ -57,12 +69,12 @@ def small(**overrides: object) -> RecorderSettings:
 def test_frames_read_back_byte_identical_and_in_order(tmp_path: Path, xrp_frames) -> None:
     frames = [(T0 + i, raw) for i, raw in enumerate(xrp_frames)]
     frames += [(recv + 1000, raw) for recv, raw in market_frames(3000)]
-    recorder = Recorder(tmp_path, small(), source="test", clock=lambda: T0)
+    recorder = bybit_recorder(tmp_path, small(), clock=lambda: T0)
     recorder.start()
     record(recorder, frames)
     recorder.record_clock(T0 + 5, T0 + 10**12)
     recorder.stop()
-    rows = list(iter_recorded(tmp_path))
+    rows = read_back(tmp_path)
     assert [(recv, payload) for recv, _, topic, payload in rows[:-1]] == frames
     assert rows[-1][2] == CLOCK_TOPIC and rows[-1][1] == T0 + 5
     assert rows[0][2] == "orderbook.500.XRPUSDT"
@@ -71,7 +83,7 @@ def test_frames_read_back_byte_identical_and_in_order(tmp_path: Path, xrp_frames
 
 
 def test_rows_are_grouped_by_topic_within_a_row_group_on_disk(tmp_path: Path) -> None:
-    recorder = Recorder(tmp_path, small(), source="test")
+    recorder = bybit_recorder(tmp_path, small())
     recorder.start()
     record(recorder, market_frames(500))
     recorder.stop()
@@ -91,39 +103,39 @@ def test_seq_kept_where_receive_times_tie_or_step_back(tmp_path: Path) -> None:
     frames = market_frames(400)
     stamped = [(T0 + 10**10 + i // 3, raw) for i, (_, raw) in enumerate(frames[:200])]  # ties
     stamped += [(T0 + 9 * 10**9 + i, raw) for i, (_, raw) in enumerate(frames[200:])]  # 1 s back
-    recorder = Recorder(tmp_path, small(), source="test")
+    recorder = bybit_recorder(tmp_path, small())
     recorder.start()
     record(recorder, stamped)
     recorder.stop()
-    assert [(recv, payload) for recv, _, _, payload in iter_recorded(tmp_path)] == stamped
+    assert [(recv, payload) for recv, _, _, payload in read_back(tmp_path)] == stamped
     (segment,) = complete_segments(tmp_path / "raw" / "test")
     assert pq.read_table(segment)["seq"].null_count == 0
-    _, rows = run_query(tmp_path, "select payload from frames order by seq")
+    _, rows = run_query(tmp_path, "select payload from frames order by seq", CODECS)
     assert [bytes(payload) for (payload,) in rows] == [raw for _, raw in stamped]
 
 
 def test_one_segment_per_hour_and_filters(tmp_path: Path) -> None:
     frames = market_frames(900, symbols=3)
     stamped = [(T0 + i * (HOUR_NS // 300), raw) for i, (_, raw) in enumerate(frames)]
-    recorder = Recorder(tmp_path, small(), source="test")
+    recorder = bybit_recorder(tmp_path, small())
     recorder.start()
     record(recorder, stamped)
     recorder.stop()
     segments = complete_segments(tmp_path / "raw" / "test")
     assert len(segments) == 3  # 900 frames over three hours, chunks of 64 rows
     assert recorder.stats.segments_written >= 3
-    window = list(iter_recorded(tmp_path, from_ns=T0 + HOUR_NS, to_ns=T0 + 2 * HOUR_NS))
+    window = read_back(tmp_path, from_ns=T0 + HOUR_NS, to_ns=T0 + 2 * HOUR_NS)
     assert [r[0] for r in window] == [t for t, _ in stamped if T0 + HOUR_NS <= t < T0 + 2 * HOUR_NS]
     symbol = "SYM001USDT"
-    only = list(iter_recorded(tmp_path, symbols=[symbol.lower()]))
+    only = read_back(tmp_path, symbols=[symbol.lower()])
     assert only and all(symbol.encode() in payload for *_, payload in only)
 
 
 def test_torn_journal_recovers_complete_chunks(tmp_path: Path) -> None:
-    fmt = raw_format()
+    fmt = raw_format(BOOK_CODEC)
     segment = OpenSegment(tmp_path / "date=2025-11-24", T0, fmt)
     frames = market_frames(300)
-    recorder = Recorder(tmp_path / "unused", small(chunk_rows=100), source="test")
+    recorder = bybit_recorder(tmp_path / "unused", small(chunk_rows=100))
     record(recorder, frames)  # not started: the three chunks wait in its queue
     for _ in range(3):
         _, chunk = recorder._queue.get_nowait()
@@ -141,7 +153,7 @@ def test_torn_journal_recovers_complete_chunks(tmp_path: Path) -> None:
     assert path is not None and count == 200 and torn
     assert not journal.exists() and not segment.partial_path.exists()
     table = raw_order(pq.read_table(path))
-    assert frame_payloads(table).to_pylist() == [raw for _, raw in frames[:200]]
+    assert frame_payloads(table, BOOK_CODEC).to_pylist() == [raw for _, raw in frames[:200]]
     assert table["payload"].to_pylist().count(b"") > 50  # book frames stored split
 
 
@@ -152,18 +164,18 @@ def test_binary_array_holds_the_same_bytes() -> None:
 
 
 def test_reader_skips_an_unfinished_segment_with_a_warning(tmp_path: Path, caplog) -> None:
-    recorder = Recorder(tmp_path, small(), source="test")
+    recorder = bybit_recorder(tmp_path, small())
     recorder.start()
     record(recorder, market_frames(200))
     recorder.stop()
     unfinished = tmp_path / "raw" / "test" / "date=2025-11-24" / f"{T0 + HOUR_NS}{JOURNAL_SUFFIX}"
     unfinished.write_bytes(b"not an arrow stream")
     with caplog.at_level(logging.WARNING):
-        rows = list(iter_recorded(tmp_path))
+        rows = read_back(tmp_path)
     assert len(rows) == 200
     assert "skipping" in caplog.text and unfinished.name in caplog.text
     # The next recorder on the directory recovers (here: drops) it without crashing.
-    again = Recorder(tmp_path, small(), source="test")
+    again = bybit_recorder(tmp_path, small())
     assert again.recover() == 0
     assert not unfinished.exists()
 
@@ -171,7 +183,7 @@ def test_reader_skips_an_unfinished_segment_with_a_warning(tmp_path: Path, caplo
 def test_tiny_budget_deletes_oldest_and_stays_under(tmp_path: Path) -> None:
     budget = 400_000
     settings = small(max_disk_bytes=budget, max_segment_bytes=40_000, chunk_rows=256)
-    recorder = Recorder(tmp_path, settings, source="test")
+    recorder = bybit_recorder(tmp_path, settings)
     recorder.start()
     frames = market_frames(40_000, symbols=20)
     peak = 0
@@ -191,20 +203,20 @@ def test_tiny_budget_deletes_oldest_and_stays_under(tmp_path: Path) -> None:
 def test_retention_deletes_old_segments(tmp_path: Path) -> None:
     day = 24 * HOUR_NS
     now = [T0]
-    recorder = Recorder(tmp_path, small(retention_days=1.0), source="test", clock=lambda: now[0])
+    recorder = bybit_recorder(tmp_path, small(retention_days=1.0), clock=lambda: now[0])
     recorder.start()
     record(recorder, market_frames(100))
     recorder.stop()
     assert len(complete_segments(tmp_path / "raw" / "test")) == 1
     now[0] = T0 + 3 * day
-    later = Recorder(tmp_path, small(retention_days=1.0), source="test", clock=lambda: now[0])
+    later = bybit_recorder(tmp_path, small(retention_days=1.0), clock=lambda: now[0])
     later.start()
     later.stop()
     assert complete_segments(tmp_path / "raw" / "test") == []
 
 
 def test_full_queue_drops_and_counts_never_blocks(tmp_path: Path) -> None:
-    recorder = Recorder(tmp_path, small(queue_chunks=1, chunk_rows=10), source="test")
+    recorder = bybit_recorder(tmp_path, small(queue_chunks=1, chunk_rows=10))
     # Not started: nothing drains the queue, as with a stalled disk.
     record(recorder, market_frames(35))
     assert recorder.stats.chunks_dropped == 2
@@ -212,16 +224,17 @@ def test_full_queue_drops_and_counts_never_blocks(tmp_path: Path) -> None:
 
 
 def test_candles_and_metrics_recorded_and_queryable(tmp_path: Path) -> None:
-    engine = Engine(EngineConfig(timeframes=("1s", "5s")))
-    recorder = Recorder(tmp_path, small(), source="test")
+    engine = Engine(EngineSettings(timeframes=("1s", "5s")))
+    recorder = bybit_recorder(tmp_path, small())
     recorder.start()
     engine.subscribe(recorder.on_notification)
+    apply = FrameApplier(engine)
     for recv_ns, raw in market_frames(4000):
-        engine.on_frame(raw, recv_ns)
+        apply(raw, recv_ns)
     recorder.record_metrics(engine, T0)
     recorder.stop()
     columns, rows = run_query(
-        tmp_path, "select timeframe, count(*) from candles group by 1 order by 1"
+        tmp_path, "select timeframe, count(*) from candles group by 1 order by 1", CODECS
     )
     assert columns[0] == "timeframe" and [r[0] for r in rows] == ["1s", "5s"]
     closed = sum(len(s.candles["1s"].closed) for s in engine.symbols.values())
@@ -236,9 +249,9 @@ def test_query_on_an_empty_data_dir_gives_empty_tables(tmp_path: Path) -> None:
 
 
 def test_warm_start_restores_recent_candles_without_filling_the_gap(tmp_path: Path) -> None:
-    config = EngineConfig(timeframes=("15s",), candle_history="1h")
+    config = EngineSettings(timeframes=("15s",), candle_history="1h")
     now = T0 + HOUR_NS
-    recorder = Recorder(tmp_path, small(), source="test", clock=lambda: now)
+    recorder = bybit_recorder(tmp_path, small(), clock=lambda: now)
     recorder.start()
     for i, start in enumerate((now - 2 * HOUR_NS, now - 60 * 10**9, now - 45 * 10**9)):
         candle = Candle(start, 1.0 + i, 2.0 + i, 0.5, 1.5 + i, volume=3.0, trades=2)
@@ -260,21 +273,21 @@ def test_restore_only_before_events() -> None:
 
 
 def test_replay_recording_applies_clock_rows(tmp_path: Path) -> None:
-    config = EngineConfig(timeframes=("1s",))
+    config = EngineSettings(timeframes=("1s",))
     live = Engine(config)
-    recorder = Recorder(tmp_path, small(), source="test")
+    recorder = bybit_recorder(tmp_path, small())
     recorder.start()
     frames = market_frames(2000)
+    record(recorder, frames)
+    apply = FrameApplier(live)
     for recv_ns, raw in frames:
-        event = decode_frame(raw, recv_ns)
-        recorder.record_frame(raw, recv_ns, event)
-        live.on_event(event)
+        apply(raw, recv_ns)
     until = live.clock_ns + 5 * 10**9
     recorder.record_clock(until, until)
     live.close_candles_until(until)
     recorder.stop()
     replayed = Engine(config)
-    assert replay_recording(replayed, tmp_path) == len(frames) + 1
+    assert replay_recording(FrameApplier(replayed), tmp_path) == len(frames) + 1
     for name, state in live.symbols.items():
         assert list(state.candles["1s"].closed) == list(replayed.symbols[name].candles["1s"].closed)
         assert state.candles["1s"].forming is None
@@ -300,12 +313,12 @@ def test_parse_time() -> None:
 def test_query_frames_gives_the_exact_frame_bytes(tmp_path: Path, xrp_frames) -> None:
     frames = [(T0 + i, raw) for i, raw in enumerate(xrp_frames)] + market_frames(500)
     frames.sort()
-    recorder = Recorder(tmp_path, small(), source="test")
+    recorder = bybit_recorder(tmp_path, small())
     recorder.start()
     record(recorder, frames)
     recorder.stop()
     sql = "select recv_ns, payload, date from frames order by recv_ns, seq"
-    columns, rows = run_query(tmp_path, sql)
+    columns, rows = run_query(tmp_path, sql, CODECS)
     assert columns == ["recv_ns", "payload", "date"]
     assert [(recv, bytes(payload)) for recv, payload, _ in rows] == frames
     assert rows[0][2] is not None
@@ -315,7 +328,7 @@ def test_health_warns_from_80_percent_of_the_budget(tmp_path: Path) -> None:
     from scalper.api.health import HealthReporter
     from scalper.storage.budget import DiskUsage
 
-    recorder = Recorder(tmp_path, small(max_disk_bytes=1000), source="test")
+    recorder = bybit_recorder(tmp_path, small(max_disk_bytes=1000))
     reporter = HealthReporter(Engine(), None, T0, 10.0, recorder)
     recorder._usage = DiskUsage(bytes_used=790, files=3, segments=1, max_bytes=1000)
     report = reporter.report().data_dir

@@ -1,0 +1,74 @@
+"""What a market-data feed tells the rest of the system about itself, whatever the venue.
+
+The API's health report, the Prometheus exposition and the WebSocket stream read a feed only
+through `MarketFeed`: the venue adapter that implements it (e.g. `venues.bybit.feed.LiveFeed`)
+stays below them, and nothing above the venues imports a venue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+import msgspec
+
+
+class ConnectionStats(msgspec.Struct):
+    """What happened to one connection of a feed."""
+
+    name: str
+    url: str
+    topics: int
+    """Streams (topics, channels) this connection carries."""
+    state: str = "starting"
+    """starting, connecting, subscribing, open, backoff or stopped."""
+    connects: int = 0
+    reconnects: int = 0
+    frames: int = 0
+    stale_timeouts: int = 0
+    last_error: str = ""
+    last_frame_ns: int = 0
+    resyncs_sent: int = 0
+    control_messages: int = 0
+    """Replies of the venue that are not market data (acks, pongs), consumed by the session."""
+
+
+class SymbolFeedStats(msgspec.Struct):
+    """Receive-side figures of one symbol."""
+
+    frames: int = 0
+    last_recv_ns: int = 0
+    last_lag_ns: int = 0
+    """Local receive time minus the venue's event time of the last frame."""
+    max_lag_ns: int = 0
+    resyncs_sent: int = 0
+    frames_per_s: float = 0.0
+    """Frames received per second over the last rate window (updated by the feed's timer)."""
+    rate_window_frames: int = 0
+    rate_window_start_ns: int = 0
+
+
+class FeedConnection(Protocol):
+    """One connection of a feed: its name, the symbols it carries and its figures."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def symbols(self) -> Sequence[str]: ...
+
+    @property
+    def stats(self) -> ConnectionStats: ...
+
+
+class MarketFeed(Protocol):
+    """A running market-data feed, as health, metrics and the API see it."""
+
+    @property
+    def symbols(self) -> Sequence[str]: ...
+
+    @property
+    def symbol_stats(self) -> Mapping[str, SymbolFeedStats]: ...
+
+    @property
+    def connections(self) -> Sequence[FeedConnection]: ...

@@ -1,0 +1,275 @@
+"""The long-running process: venue feed, engine, recorder and API (and the simulator, for `demo`)
+until a signal. It owns every background task and awaits each on shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import httpx
+import msgspec
+
+from scalper.api import create_app, serve_api
+from scalper.engine import Engine
+from scalper.replay import apply_record, recorded_records
+from scalper.settings import ApiSettings, Settings, SimulatorSettings, VenueSettings
+from scalper.storage.recorder import Recorder
+from scalper.storage.warm import warm_start
+from scalper.venues.bybit.book_codec import BOOK_CODEC
+from scalper.venues.bybit.feed import LiveFeed
+from scalper.venues.bybit.frames import FrameApplier
+from scalper.venues.bybit.public_rest import (
+    MAINNET_REST,
+    MAINNET_WS,
+    TESTNET_REST,
+    TESTNET_WS,
+    fetch_universe,
+)
+from scalper.venues.simulator.exchange import ExchangeSimulator, serve_simulator
+
+log = logging.getLogger(__name__)
+
+
+class LiveTarget(msgspec.Struct, frozen=True):
+    """Where a live run connects, and the name its frames are recorded under."""
+
+    rest_url: str
+    ws_url: str
+    source: str
+    """Name of the raw stream in the data dir (e.g. `bybit-linear`, `simulator-linear`)."""
+
+
+def venue_target(venue: VenueSettings) -> LiveTarget:
+    """The venue's URLs (mainnet or testnet unless set explicitly)."""
+    rest = TESTNET_REST if venue.testnet else MAINNET_REST
+    ws = (TESTNET_WS if venue.testnet else MAINNET_WS).format(category=venue.category)
+    return LiveTarget(venue.rest_url or rest, venue.ws_url or ws, f"bybit-{venue.category}")
+
+
+def simulator_target(simulator: ExchangeSimulator, category: str) -> LiveTarget:
+    return LiveTarget(simulator.rest_url, simulator.ws_url(category), f"simulator-{category}")
+
+
+async def run_live(
+    settings: Settings,
+    target: LiveTarget,
+    duration_s: float | None = None,
+    engine: Engine | None = None,
+) -> Engine:
+    """Fetch the universe, run the feed until a signal or the duration, return the engine."""
+    engine = engine or Engine(settings.engine)
+    venue = settings.venue
+    async with httpx.AsyncClient(base_url=target.rest_url, timeout=10.0) as client:
+        instruments = await fetch_universe(
+            client, category=venue.category, top=venue.top, symbols=list(venue.symbols) or None
+        )
+    symbols = [instrument.symbol for instrument in instruments]
+    log.info("tracking %d %s symbols from %s", len(symbols), venue.category, target.ws_url)
+    recorder = _open_recorder(settings, target.source, engine)
+    feed = LiveFeed(
+        engine,
+        symbols,
+        target.ws_url,
+        venue.category,
+        settings.feed,
+        settings.connection,
+        {i.symbol: i for i in instruments},
+        recorder,
+    )
+    api = None
+    await feed.start()
+    try:
+        if settings.api.enabled:
+            app = create_app(
+                engine, feed, settings.api, settings.connection.stale_after_s, recorder
+            )
+            api = await serve_api(app, settings.api.host, settings.api.port)
+            log.info("API on %s (OpenAPI at %s/docs)", api.url, api.url)
+        async with asyncio.TaskGroup() as tasks:
+            flusher = None
+            if recorder is not None:
+                every = settings.recorder.flush_every_s
+                flusher = tasks.create_task(
+                    _record_on_time(recorder, engine, every), name="recorder"
+                )
+            await wait_for_stop(
+                duration_s, lambda: _log_status(engine, feed), settings.feed.status_every_s
+            )
+            if flusher is not None:
+                flusher.cancel()
+    finally:
+        if api is not None:
+            await api.stop()
+        await feed.stop()
+        if recorder is not None:
+            await asyncio.to_thread(recorder.stop)
+            log.info("recording closed in %s", recorder.data_dir)
+    return engine
+
+
+def _open_recorder(settings: Settings, source: str, engine: Engine) -> Recorder | None:
+    """Recover and open the data dir, warm-start the engine's candles from it."""
+    options = settings.recorder
+    if not options.enabled:
+        return None
+    data_dir = Path(options.data_dir)
+    recorder = Recorder(
+        data_dir,
+        options,
+        source,
+        codec=BOOK_CODEC,
+        flow_windows=settings.engine.flow_windows,
+    )
+    recorder.start()
+    if settings.feed.warm_start:
+        warm_start(engine, data_dir, time.time_ns())
+    engine.subscribe(recorder.on_notification)
+    log.info("recording to %s", data_dir)
+    return recorder
+
+
+async def _record_on_time(recorder: Recorder, engine: Engine, flush_every_s: float) -> None:
+    """Hand rows to the writer a few times a second; metrics once per wall-clock second."""
+    next_second = time.time_ns() // 1_000_000_000 + 1
+    while True:
+        await asyncio.sleep(flush_every_s)
+        now_s = time.time_ns() // 1_000_000_000
+        if now_s >= next_second:
+            recorder.record_metrics(engine, now_s * 1_000_000_000)
+            next_second = now_s + 1
+        recorder.flush()
+
+
+async def run_demo(settings: Settings, duration_s: float | None = None) -> Engine:
+    """The simulator on loopback and the live feed against it, in one process."""
+    simulator = await serve_simulator(settings.simulator)
+    try:
+        target = simulator_target(simulator, settings.venue.category)
+        demo = msgspec.structs.replace(
+            settings,
+            venue=msgspec.structs.replace(
+                settings.venue, symbols=(), top=settings.simulator.symbols
+            ),
+        )
+        return await run_live(demo, target, duration_s)
+    finally:
+        await simulator.stop()
+
+
+async def wait_for_stop(
+    duration_s: float | None = None,
+    on_tick: Callable[[], None] | None = None,
+    tick_every_s: float = 10.0,
+) -> None:
+    """Return on SIGINT or SIGTERM (or after `duration_s`), calling `on_tick` now and then."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    deadline = None if duration_s is None else time.monotonic() + duration_s
+    try:
+        while not stop.is_set():
+            timeout = tick_every_s
+            if deadline is not None:
+                timeout = min(timeout, deadline - time.monotonic())
+                if timeout <= 0:
+                    break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout)
+            if not stop.is_set() and on_tick is not None:
+                on_tick()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+async def serve_simulator_until_stopped(
+    config: SimulatorSettings,
+    replay: Iterable[tuple[int, bytes]] | None,
+    on_ready: Callable[[ExchangeSimulator], None],
+) -> None:
+    """The body of `scalper simulate`: serve until SIGINT/SIGTERM, then shut down cleanly."""
+    simulator = await serve_simulator(config, config.host, config.port, replay)
+    try:
+        on_ready(simulator)
+        await wait_for_stop()
+    finally:
+        await simulator.stop()
+
+
+def _log_status(engine: Engine, feed: LiveFeed) -> None:
+    books = [state.book for state in engine.symbols.values() if state.book is not None]
+    in_sync = sum(book.in_sync for book in books)
+    reconnects = sum(connection.stats.reconnects for connection in feed.connections)
+    log.info(
+        "status: %d frames, %d/%d books in sync, %d reconnects, %d malformed",
+        engine.frames,
+        in_sync,
+        len(feed.symbols),
+        reconnects,
+        sum(engine.malformed.values()),
+    )
+
+
+class PacedReplay(msgspec.Struct, frozen=True):
+    """`scalper replay DATA_DIR --speed X`: recorded time, sped up, into the API and dashboard."""
+
+    data_dir: Path
+    speed: float
+    from_ns: int | None = None
+    to_ns: int | None = None
+    symbols: list[str] | None = None
+    api: ApiSettings = ApiSettings()
+
+
+async def replay_paced(applier: FrameApplier, options: PacedReplay) -> int:
+    """Apply the recording at `speed` x its receive-time pace, serving the API meanwhile.
+
+    Stops at the end of the recording or on SIGINT/SIGTERM; returns the rows applied.
+    """
+    api = None
+    if options.api.enabled:
+        api = await serve_api(
+            create_app(applier.engine, api_settings=options.api),
+            options.api.host,
+            options.api.port,
+        )
+        log.info("API on %s, replaying at %gx", api.url, options.speed)
+    try:
+        async with asyncio.TaskGroup() as tasks:
+            replay = tasks.create_task(_apply_paced(applier, options), name="replay")
+            stop = tasks.create_task(wait_for_stop(), name="signals")
+            await asyncio.wait({replay, stop}, return_when=asyncio.FIRST_COMPLETED)
+            replay.cancel()
+            stop.cancel()
+    finally:
+        if api is not None:
+            await api.stop()
+    if replay.cancelled():
+        return applier.engine.frames
+    return replay.result()
+
+
+async def _apply_paced(applier: FrameApplier, options: PacedReplay) -> int:
+    records = recorded_records(options.data_dir, options.from_ns, options.to_ns, options.symbols)
+    count = 0
+    first_recv = None
+    started = time.monotonic()
+    for record in records:
+        if first_recv is None:
+            first_recv = record[0]
+        due = started + (record[0] - first_recv) / 1e9 / options.speed
+        wait = due - time.monotonic()
+        if wait > 0.002:
+            await asyncio.sleep(wait)
+        elif count % 1024 == 0:
+            await asyncio.sleep(0)  # let the API answer while we catch up
+        apply_record(applier, record)
+        count += 1
+    return count

@@ -1,0 +1,286 @@
+"""One settings tree: every default of every component, in one place.
+
+`Settings` holds a frozen, typed sub-tree per component; each component takes only its own
+sub-tree. Values come from these defaults, then a TOML file, then `SCALPER_*` environment
+variables, then command-line flags (`settings_sources.py` merges them and remembers where each
+value came from; `scalper config show` prints both). Conventions: durations of the engine are
+strings ('15s', '1m'); other times are floats in seconds named `*_s`; sizes are bytes named
+`*_bytes` (a file or flag may write them as '20GB').
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Final, Literal
+
+import msgspec
+
+from scalper.errors import ConfigError
+from scalper.units import parse_duration_ns
+
+PositiveInt = Annotated[int, msgspec.Meta(gt=0)]
+PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
+NonNegativeFloat = Annotated[float, msgspec.Meta(ge=0)]
+Probability = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
+Port = Annotated[int, msgspec.Meta(ge=0, le=65_535)]
+
+PING_INTERVAL_S: Final = 20.0
+"""Bybit /docs/v5/ws/connect, "How to Send the Heartbeat Packet": "we recommend that you send the
+`ping` heartbeat packet every 20 seconds"; a connection with neither pings nor data is cut after
+10 minutes."""
+
+
+class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Base of every section: immutable, unknown keys refused."""
+
+
+class EngineSettings(_Section):
+    """What the engine keeps and how. Durations are strings like '15s', '1m', '1h'."""
+
+    timeframes: tuple[str, ...] = ("15s", "1m", "5m")
+    """Candle timeframes."""
+    candle_history: str = "1h"
+    """Closed candles kept per timeframe, as a span of time (ring buffers)."""
+    flow_bucket: str = "1s"
+    """Resolution of the rolling flow windows."""
+    flow_windows: tuple[str, ...] = ("10s", "1m", "5m")
+    """Rolling flow windows by event time (served by the API and recorded in the metrics)."""
+    large_trade_notional: PositiveFloat = 100_000.0
+    """A trade of at least this price * size is flagged as large."""
+    recent_trades: PositiveInt = 100
+    """Trades kept per symbol for display (the trade tape)."""
+    recent_large_trades: PositiveInt = 500
+    """Large trades kept across all symbols."""
+
+    def __post_init__(self) -> None:
+        if not self.timeframes:
+            raise ConfigError("engine.timeframes: at least one candle timeframe is needed")
+        if not self.flow_windows:
+            raise ConfigError("engine.flow_windows: at least one flow window is needed")
+        bucket = self.flow_bucket_ns
+        for name in (*self.timeframes, self.candle_history):
+            parse_duration_ns(name)
+        for name in self.flow_windows:
+            if parse_duration_ns(name) % bucket:
+                raise ConfigError(
+                    f"engine.flow_windows: {name} is not a multiple of flow_bucket"
+                    f" {self.flow_bucket}"
+                )
+        for field in ("timeframes", "flow_windows"):
+            names = getattr(self, field)
+            if len(set(names)) != len(names):
+                raise ConfigError(f"engine.{field}: {', '.join(names)} repeats a value")
+
+    @property
+    def timeframes_ns(self) -> dict[str, int]:
+        return {name: parse_duration_ns(name) for name in self.timeframes}
+
+    @property
+    def candle_history_ns(self) -> int:
+        return parse_duration_ns(self.candle_history)
+
+    @property
+    def flow_bucket_ns(self) -> int:
+        return parse_duration_ns(self.flow_bucket)
+
+    @property
+    def flow_windows_ns(self) -> dict[str, int]:
+        return {name: parse_duration_ns(name) for name in self.flow_windows}
+
+
+class VenueSettings(_Section):
+    """Which market to stream and where it is. Testnet is the default venue."""
+
+    name: Literal["bybit"] = "bybit"
+    category: Literal["linear", "spot"] = "linear"
+    testnet: bool = True
+    """Bybit's testnet (the default: no default ever reaches the real exchange's trading side;
+    market data of mainnet needs `--mainnet` or `venue.testnet = false`)."""
+    rest_url: str = ""
+    """REST base URL; empty: the venue's (mainnet or testnet)."""
+    ws_url: str = ""
+    """Public WebSocket URL; empty: the venue's (mainnet or testnet) for the category."""
+    symbols: tuple[str, ...] = ()
+    """Exactly these symbols; empty: the `top` symbols by 24 h turnover."""
+    top: PositiveInt = 300
+
+
+class ConnectionSettings(_Section):
+    """How one market-data connection behaves; every figure in seconds."""
+
+    stale_after_s: PositiveFloat = 10.0
+    """No frame for this long: the connection is replaced (and health reports the feed stale)."""
+    ping_interval_s: PositiveFloat = PING_INTERVAL_S
+    backoff_initial_s: PositiveFloat = 0.5
+    backoff_max_s: PositiveFloat = 30.0
+    open_timeout_s: PositiveFloat = 10.0
+    max_queue: PositiveInt = 4096
+    """Frames the WebSocket library buffers before it stops reading the socket (back-pressure)."""
+
+
+class FeedSettings(_Section):
+    """How the live feed subscribes and heals."""
+
+    depth: PositiveInt = 50
+    """Order-book depth subscribed per symbol."""
+    max_symbols_per_connection: PositiveInt = 100
+    candle_grace_s: NonNegativeFloat = 2.0
+    """A candle is closed on the wall clock once its end plus this grace has passed."""
+    candle_timer_s: PositiveFloat = 0.5
+    rate_window_s: PositiveFloat = 5.0
+    """Per-symbol frames/s is measured over windows of this length."""
+    resync_retry_s: PositiveFloat = 3.0
+    """A book still out of sync this long after its last resync request is resynced again; it
+    is also the shortest interval between two requests for one topic (no flood on flapping)."""
+    status_every_s: PositiveFloat = 10.0
+    """A status line is logged this often."""
+    warm_start: bool = True
+    """Load the last hour of recorded candles before the feed starts."""
+    seed: int | None = None
+    """Seeds the reconnect backoff jitter (tests); None draws from the OS."""
+
+
+class RecorderSettings(_Section):
+    """What is recorded, where, and how much disk it may take."""
+
+    enabled: bool = True
+    data_dir: str = "data"
+    max_disk_bytes: PositiveInt | None = 20 * 2**30
+    """Disk budget of the data dir (None: no limit); the oldest segments go first."""
+    retention_days: PositiveFloat | None = 30.0
+    zstd_level: Annotated[int, msgspec.Meta(ge=1, le=22)] = 6
+    """zstd level of the raw segments (the journal always uses level 1)."""
+    sort_by_topic: bool = True
+    """Store a raw row group's rows grouped by topic (smaller; `seq` keeps the receive order)."""
+    split_book_frames: bool = True
+    """Store book frames split into columns by the venue's codec (smaller; joined back byte
+    for byte on reading)."""
+    chunk_rows: PositiveInt = 4096
+    """Frames handed to the writer at once (also handed over by `flush`)."""
+    queue_chunks: PositiveInt = 256
+    """Chunks waiting for the writer before new ones are dropped."""
+    sync_every_s: PositiveFloat = 1.0
+    """The journals are fsynced this often: a crash loses at most this much plus the queue."""
+    budget_every_s: PositiveFloat = 5.0
+    flush_every_s: PositiveFloat = 0.25
+    """Pending rows are handed to the writer this often."""
+    max_segment_bytes: PositiveInt | None = None
+    """A segment (with its journal) is closed early at this size, so that the budget can be kept
+    by deleting in small steps; default: 1/16 of the budget (at most 2 GiB)."""
+
+    @property
+    def segment_cap(self) -> int | None:
+        if self.max_segment_bytes is not None:
+            return self.max_segment_bytes
+        if self.max_disk_bytes is None:
+            return None
+        return min(2**31, max(64 * 1024, self.max_disk_bytes // 16))
+
+
+class ApiSettings(_Section):
+    """The HTTP/WebSocket API and the dashboard."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: Port = 8090
+    ws_tick_s: PositiveFloat = 0.25
+    """The WebSocket stream sends each subscribed symbol's state at most this often."""
+    ws_queue_size: PositiveInt = 1024
+    """Messages queued per WebSocket client before it is dropped (closed with 1008)."""
+
+
+class FaultSettings(_Section):
+    """Random faults of the simulator, all off by default (see venues/simulator/faults.py)."""
+
+    drop_per_s: Probability = 0.0
+    """Chance per second that every client socket is cut (no close frame)."""
+    stall_per_s: Probability = 0.0
+    """Chance per second that every open connection stalls for `stall_seconds` (socket open,
+    nothing sent, the frames meanwhile lost: books see a gap afterwards; new connections are
+    served normally)."""
+    stall_seconds: PositiveFloat = 2.0
+    delay_per_s: Probability = 0.0
+    """Chance per second that frames are held for `delay_seconds`, then delivered late (none
+    lost)."""
+    delay_seconds: PositiveFloat = 1.0
+    gap_per_frame: Probability = 0.0
+    """Chance per book delta that it is not sent to anyone (clients see `u` jump)."""
+    reset_per_frame: Probability = 0.0
+    """Chance per book delta of a service restart: a `u` = 1 snapshot, then deltas from 2."""
+    malformed_per_frame: Probability = 0.0
+    """Chance per book delta that it is replaced by a frame that is not JSON."""
+    truncated_per_frame: Probability = 0.0
+    """Chance per book delta that it is replaced by its first half."""
+    reject_symbols: tuple[str, ...] = ()
+    """Subscriptions to topics of these symbols fail with an error ack."""
+    seed: int | None = None
+    """Seed of the dice; None uses the simulator's seed."""
+
+    def __post_init__(self) -> None:
+        total = (
+            self.gap_per_frame
+            + self.reset_per_frame
+            + self.malformed_per_frame
+            + self.truncated_per_frame
+        )
+        if total > 1.0:
+            raise ConfigError("simulator.faults: the per-frame fault rates add up to more than 1")
+
+
+class SimulatorSettings(_Section):
+    """The local Bybit v5-compatible exchange (`scalper simulate`, `scalper demo`)."""
+
+    host: str = "127.0.0.1"
+    port: Port = 9100
+    symbols: PositiveInt = 300
+    """Synthetic symbols (SYM000USDT ...)."""
+    seed: int = 1
+    """Seeds the market, connection ids and (unless faults.seed is set) the faults."""
+    rate: Annotated[float, msgspec.Meta(ge=1.0)] = 1.0
+    """Event-rate multiplier for load tests; timestamps stay wall-clock."""
+    depth: Annotated[int, msgspec.Meta(ge=10)] = 50
+    """Book depth of the synthetic market (its topics are orderbook.{depth}.*)."""
+    replay_speed: PositiveFloat = 1.0
+    """A recorded source plays this many times faster than recorded."""
+    send_queue_frames: PositiveInt = 10_000
+    """Frames queued per connection, at most; a client that lets it fill is dropped."""
+    market_process: bool = False
+    """Generate the synthetic market in a child process (same frames; frees this process's
+    core for publishing: use it for a standalone server with many symbols)."""
+    faults: FaultSettings = FaultSettings()
+
+    def __post_init__(self) -> None:
+        # Annotated constraints are checked when converting (the loader), not by the
+        # constructor: code that builds settings directly gets the same checks here.
+        if self.symbols < 1 or self.rate < 1.0 or self.depth < 10 or self.replay_speed <= 0:
+            raise ConfigError(
+                f"simulator settings out of range (symbols={self.symbols}, rate={self.rate},"
+                f" depth={self.depth}, replay_speed={self.replay_speed}): the symbols must be"
+                " at least 1, the rate at least 1, the depth at least 10, the speed positive"
+            )
+        if self.send_queue_frames < 1:
+            raise ConfigError("simulator.send_queue_frames must be at least 1")
+
+
+class LogSettings(_Section):
+    """Bounded logs: stderr, and a rotating file if `file` is set."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    file: str = ""
+    """Also log to this file; empty: stderr only."""
+    max_bytes: PositiveInt = 10_000_000
+    """The file is rotated at this size..."""
+    backups: Annotated[int, msgspec.Meta(ge=0)] = 3
+    """...and this many old files are kept."""
+
+
+class Settings(_Section):
+    """Every setting of scalper, one sub-tree per component."""
+
+    engine: EngineSettings = EngineSettings()
+    venue: VenueSettings = VenueSettings()
+    feed: FeedSettings = FeedSettings()
+    connection: ConnectionSettings = ConnectionSettings()
+    recorder: RecorderSettings = RecorderSettings()
+    api: ApiSettings = ApiSettings()
+    simulator: SimulatorSettings = SimulatorSettings()
+    logging: LogSettings = LogSettings()

@@ -1,0 +1,43 @@
+"""Bybit frames straight into an engine, with no connection: replays, benchmarks, the offline
+demo. Control replies (acks, pongs) in a recording are counted, not applied: they are a
+session's business (session.py), never the engine's."""
+
+from __future__ import annotations
+
+from scalper.engine import Engine
+from scalper.venues.bybit.book_codec import BOOK_CODEC
+from scalper.venues.bybit.feed import FrameRecorder
+from scalper.venues.bybit.topics import topic_of_frame
+from scalper.venues.bybit.wire import ControlMessage, Decoded, decode_frame
+
+CODECS = (BOOK_CODEC,)
+"""The codecs of Bybit's recorded sources, for readers of a data dir."""
+
+
+class FrameApplier:
+    """`applier(raw, recv_ns)` decodes one Bybit frame and applies it to the engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.control_messages = 0
+        """Control replies seen (not applied)."""
+        self._apply = engine.on_event
+
+    def __call__(self, raw: bytes, recv_ns: int) -> None:
+        event = decode_frame(raw, recv_ns)
+        if type(event) is ControlMessage:
+            self.control_messages += 1
+        else:
+            self._apply(event)  # type: ignore[arg-type]
+
+
+def record_frame(recorder: FrameRecorder, raw: bytes, recv_ns: int) -> Decoded:
+    """Record one frame as the live feed does (with its venue time, topic and symbol); returns
+    it decoded. For tools and tests that record frames without a connection."""
+    event = decode_frame(raw, recv_ns)
+    if type(event) is ControlMessage:
+        recorder.record_frame(raw, recv_ns, 0, "", "")
+    else:
+        ts_ns = getattr(event, "ts_event_ns", 0)
+        recorder.record_frame(raw, recv_ns, ts_ns, topic_of_frame(raw), event.symbol or "")  # type: ignore[union-attr]
+    return event
