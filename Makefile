@@ -1,17 +1,20 @@
-# Every target bootstraps .venv (and node_modules) on first use: a fresh machine needs python3
-# (with its headers), a C compiler, node and npm.
+# Every target bootstraps .venv (and node_modules) on first use. A fresh machine needs python3
+# and make; scripts/system-deps installs the rest (a C compiler, node and npm; for the tests also
+# chromium, curl and jq) when run as root, and otherwise says the one command to run.
 VENV     := .venv
 PY       := $(VENV)/bin/python
 STAMP    := $(VENV)/.installed-stamp
+PEERS    := $(VENV)/.peers-stamp
 COMPILED := $(VENV)/.compiled-stamp
 # The engine's hot path is Cython (src/scalper/*.pyx); pip builds it in place, and rebuilds it
 # here whenever a .pyx or .pxd changes.
 CYTHON_SOURCES := setup.py $(wildcard src/scalper/*.pyx src/scalper/*.pxd)
 ARGS     ?=
 
-.PHONY: demo test lint bench bench-extra bench-load soak clean
+.PHONY: demo test lint bench bench-extra bench-load soak clean system-test
 
 $(STAMP): pyproject.toml package.json package-lock.json
+	scripts/system-deps build
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
@@ -26,7 +29,16 @@ $(COMPILED): $(STAMP) $(CYTHON_SOURCES)
 demo: $(COMPILED)  ## simulator + live feed + engine + API/dashboard on :8090; Ctrl-C prints the summary
 	$(VENV)/bin/scalper demo $(ARGS)
 
-test: $(COMPILED)  ## lint, architecture contract and the whole test suite
+# The peer benchmark's test compares cryptofeed's books with ours (cryptofeed builds a C
+# extension), so the test suite installs it rather than passing on a "not installed" note.
+$(PEERS): $(STAMP)
+	$(PY) -m pip install --quiet 'cryptofeed==2.4.1'
+	touch $(PEERS)
+
+system-test:
+	scripts/system-deps test
+
+test: system-test $(COMPILED) $(PEERS)  ## lint, architecture contract and the whole test suite
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest $(ARGS)

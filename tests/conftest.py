@@ -12,6 +12,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests judge correctness, not speed: no per-example deadline, which a busy 2-CPU
+# machine (CI, or a benchmark running beside the tests) would otherwise turn into flakes.
+settings.register_profile("scalper", deadline=None)
+settings.load_profile("scalper")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"

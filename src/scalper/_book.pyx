@@ -5,8 +5,9 @@ Each side keeps one C array of (sort key, size) pairs, with index 0 the best lev
 price for asks and the negated price for bids, so both sides are ascending. An update costs a
 binary search and, for an inserted or deleted level, a memmove of at most `depth` pairs: no sort
 per update and no Python object per level. One array rather than one per field: the engine
-touches a side's first cache line on every frame, and a cold symbol's book costs one miss less. `bench/book_structures.py` compares it with
-sortedcontainers.SortedDict and a dict sorted on demand for 50-1000 levels; see the README.
+touches a side's first cache line on every frame, and a cold symbol's book costs one miss less.
+`bench/book_structures.py` compares it with sortedcontainers.SortedDict and a dict sorted on
+demand for 50-1000 levels; see the README.
 
 Sync rules (Bybit v5, /docs/v5/websocket/public/orderbook): a snapshot replaces the book; a delta
 must carry update id `u` = last `u` + 1, otherwise the book is out of sync and ignores deltas
@@ -180,18 +181,11 @@ cdef class BookSide:
         """Apply delta levels: size 0 deletes, an unknown price inserts, else the size changes."""
         self._apply(levels if type(levels) is list else list(levels))
 
-    def trim(self, Py_ssize_t depth) -> int:
-        """Drop levels beyond `depth` (worst first); returns how many were dropped. O(1)."""
-        return self._trim(depth)
-
     def best(self):
         """The best level as (price, size), or None for an empty side. O(1)."""
         if self._len == 0:
             return None
         return (self._sign * self._levels[0].key, self._levels[0].size)
-
-    def best_price(self):
-        return self._sign * self._levels[0].key if self._len else None
 
     def top(self, Py_ssize_t n) -> list:
         """The best `n` levels, best first. O(n)."""
@@ -204,25 +198,11 @@ cdef class BookSide:
         """Total size of the best `n` levels (all levels when n is None), summed best first."""
         return self._total_size(self._len if n is None else max(<Py_ssize_t>n, 0))
 
-    def count_at_or_better(self, double price) -> int:
-        """How many levels are at `price` or better (bids: >= price; asks: <= price)."""
-        return self._count_at_or_better(price)
-
-    def size_at_or_better(self, double price) -> float:
-        """Total size of the levels at `price` or better."""
-        return self._total_size(self._count_at_or_better(price))
-
     @property
     def sizes(self) -> dict:
         """A new dict of price -> size, best first. O(n)."""
         cdef Py_ssize_t i
         return {self._sign * self._levels[i].key: self._levels[i].size for i in range(self._len)}
-
-    @property
-    def keys(self) -> list:
-        """A new list of the sort keys, best first (price for asks, -price for bids). O(n)."""
-        cdef Py_ssize_t i
-        return [self._levels[i].key for i in range(self._len)]
 
 
 cdef class OrderBook:

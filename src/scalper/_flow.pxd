@@ -27,5 +27,6 @@ cdef class TradeFlow:
     cdef readonly long long max_span_ns
 
     cdef Py_ssize_t _slot(self, long long start_ns) noexcept
+    cdef long _tick_rule(self, double price) noexcept
     cdef long _add(self, object trade) except? -2
     cdef list _add_batch(self, list trades)

@@ -135,10 +135,13 @@ cdef class TradeFlow:
         previous classification; with neither, UNKNOWN_SIDE. Does not change state.
         """
         cdef long side = trade.side
-        cdef double price
         if side != _UNKNOWN:
             return side
-        price = trade.price
+        return self._tick_rule(trade.price)
+
+    cdef long _tick_rule(self, double price) noexcept:
+        """Above the previous trade price BUY, below SELL, equal (or no previous) the previous
+        classification."""
         if not self._has_last_price or price == self._last_price:
             return self._last_side
         return _BUY if price > self._last_price else _SELL
@@ -157,10 +160,7 @@ cdef class TradeFlow:
         cdef long long ts
         cdef Py_ssize_t index
         if side == _UNKNOWN:
-            if not self._has_last_price or price == self._last_price:
-                side = self._last_side
-            else:
-                side = _BUY if price > self._last_price else _SELL
+            side = self._tick_rule(price)
         self._has_last_price = True
         self._last_price = price
         self.trade_count += 1
@@ -217,10 +217,6 @@ cdef class TradeFlow:
             buy_notional=math.fsum([b["buy_notional"] for b in buckets]),
             sell_notional=math.fsum([b["sell_notional"] for b in buckets]),
         )
-
-    def is_large(self, trade) -> bool:
-        """Whether the trade's notional (price * size) reaches `large_trade_notional`."""
-        return trade.price * trade.size >= self.large_trade_notional
 
     cdef Py_ssize_t _slot(self, long long start_ns) noexcept:
         """Slot of the bucket starting at `start_ns`, claimed if needed; -1 if beyond the ring.

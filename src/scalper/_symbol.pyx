@@ -46,9 +46,8 @@ cdef class Counters:
 cdef class RecentTrades:
     """The last `maxlen` trades of one symbol, oldest first, in a ring of C rows.
 
-    A deque of Trade objects cost the engine most of its cache misses on a 300-symbol stream
-    (cachegrind: deallocating the evicted trades and the cyclic GC visiting all 30,000 of them).
-    Here a trade is a row of numbers plus its id and tick-direction strings, held by reference
+    Rows rather than a deque of Trade objects: evicting a Trade object and the cyclic GC visiting
+    every kept one touch memory on each trade of 300 symbols. Here a trade is a row of numbers plus its id and tick-direction strings, held by reference
     outside the GC's view (strings make no cycles); reads build new Trade objects. Full policy:
     the oldest is dropped. len and indexing are O(1), iteration O(len).
     """

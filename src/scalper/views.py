@@ -5,6 +5,8 @@ Every figure is computed from the state as it is now (as of the engine's last ev
 
 from __future__ import annotations
 
+import typing
+
 import msgspec
 
 from scalper.book import OrderBook
@@ -34,31 +36,20 @@ class BookView(msgspec.Struct):
     trimmed_levels: int
 
 
-class FlowView(msgspec.Struct):
-    buy_volume: float
-    sell_volume: float
-    buy_count: int
-    sell_count: int
-    buy_notional: float
-    sell_notional: float
-    delta: float
-    volume: float
+def _with_derived(name: str, base: type[msgspec.Struct], derived: tuple[str, ...]) -> type:
+    """A view Struct of `base`'s fields followed by its derived properties (floats), so JSON
+    carries what a reader would otherwise compute; the fields are listed once, in `base`."""
+    hints = typing.get_type_hints(base)
+    fields = [(field, hints[field]) for field in base.__struct_fields__]
+    return msgspec.defstruct(name, [*fields, *((field, float) for field in derived)])
 
 
-class CandleView(msgspec.Struct):
-    start_ns: int
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: float
-    turnover: float
-    trades: int
-    buy_volume: float
-    sell_volume: float
-    delta: float
-    vwap: float
-    ofi: float
+FLOW_DERIVED = ("delta", "volume")
+FlowView = _with_derived("FlowView", FlowTotals, FLOW_DERIVED)
+"""FlowTotals' fields, then delta (buy minus sell volume) and volume."""
+CANDLE_DERIVED = ("delta", "vwap")
+CandleView = _with_derived("CandleView", Candle, CANDLE_DERIVED)
+"""Candle's fields, then delta and vwap (turnover / volume; the close without volume)."""
 
 
 class ImbalanceView(msgspec.Struct):
@@ -105,35 +96,12 @@ def book_view(book: OrderBook, levels: int = DEFAULT_LEVELS) -> BookView:
     )
 
 
-def flow_view(totals: FlowTotals) -> FlowView:
-    return FlowView(
-        buy_volume=totals.buy_volume,
-        sell_volume=totals.sell_volume,
-        buy_count=totals.buy_count,
-        sell_count=totals.sell_count,
-        buy_notional=totals.buy_notional,
-        sell_notional=totals.sell_notional,
-        delta=totals.delta,
-        volume=totals.volume,
-    )
+def flow_view(totals: FlowTotals) -> FlowView:  # type: ignore[valid-type]
+    return FlowView(*msgspec.structs.astuple(totals), totals.delta, totals.volume)
 
 
-def candle_view(candle: Candle) -> CandleView:
-    return CandleView(
-        start_ns=candle.start_ns,
-        open=candle.open,
-        high=candle.high,
-        low=candle.low,
-        close=candle.close,
-        volume=candle.volume,
-        turnover=candle.turnover,
-        trades=candle.trades,
-        buy_volume=candle.buy_volume,
-        sell_volume=candle.sell_volume,
-        delta=candle.delta,
-        vwap=candle.vwap,
-        ofi=candle.ofi,
-    )
+def candle_view(candle: Candle) -> CandleView:  # type: ignore[valid-type]
+    return CandleView(*msgspec.structs.astuple(candle), candle.delta, candle.vwap)
 
 
 def symbol_view(engine: Engine, state: SymbolState, levels: int = DEFAULT_LEVELS) -> SymbolView:

@@ -343,8 +343,8 @@ def test_queries_on_a_known_book() -> None:
 
     assert book.best_bid() == (100.0, 2.0)
     assert book.best_ask() == (100.5, 1.0)
-    assert book.bids.best_price() == 100.0
-    assert book.asks.best_price() == 100.5
+    assert book.bids.best() == (100.0, 2.0)
+    assert book.asks.best() == (100.5, 1.0)
     assert book.mid() == 100.25
     assert book.spread() == 0.5
     assert book.spread_bps() == pytest.approx(0.5 / 100.25 * 10_000)
@@ -389,7 +389,7 @@ def test_queries_on_an_empty_book() -> None:
 
     assert book.best_bid() is None
     assert book.best_ask() is None
-    assert book.bids.best_price() is None
+    assert book.bids.best() is None
     assert book.mid() is None
     assert book.spread() is None
     assert book.spread_bps() is None

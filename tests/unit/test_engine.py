@@ -194,6 +194,7 @@ def test_trades_before_any_book_build_candles_and_close_on_later_events(engine_w
 
 
 def test_large_trades_are_flagged(engine_with_log) -> None:
+    """A trade is large from `large_trade_notional` (10,000 here) on, price * size."""
     engine, seen = engine_with_log
     on_frame(
         engine,
@@ -201,12 +202,13 @@ def test_large_trades_are_flagged(engine_with_log) -> None:
             [
                 (1_000_000, "Buy", 100.0, 150.0, "PlusTick"),
                 (1_000_001, "Buy", 100.0, 1.0, "ZeroPlusTick"),
+                (1_000_002, "Sell", 100.0, 100.0, "ZeroPlusTick"),
+                (1_000_003, "Sell", 100.0, 99.99, "ZeroPlusTick"),
             ]
         ),
-        0,
     )
     large = [n for n in seen if isinstance(n, LargeTrade)]
-    assert len(large) == 1 and large[0].notional == 15_000.0
+    assert [n.notional for n in large] == [15_000.0, 10_000.0]
     assert list(engine.large_trades) == large
 
 

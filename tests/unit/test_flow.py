@@ -121,12 +121,6 @@ def test_late_trade_counts_in_totals_and_in_bucket_while_in_ring() -> None:
     assert flow.window(SEC, 90 * SEC).buy_volume == 0.0
 
 
-def test_is_large() -> None:
-    flow = TradeFlow(large_trade_notional=1_000.0)
-    assert flow.is_large(trade(0, price=100.0, size=10.0))
-    assert not flow.is_large(trade(0, price=100.0, size=9.99))
-
-
 def test_rejects_bad_configuration() -> None:
     with pytest.raises(ValueError, match="bucket_ns"):
         TradeFlow(bucket_ns=0)

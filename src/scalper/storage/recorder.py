@@ -1,6 +1,6 @@
 """The recorder: every frame as received, closed candles and per-second metrics, on disk.
 
-The event loop only appends a tuple per frame to a list (`record_frame`, ~1 µs) and hands full
+The event loop only appends a frame's columns to lists (`record_frame`) and hands full
 chunks to a bounded queue; a writer thread turns chunks into Arrow batches and segments (see
 segments.py). Ingestion never waits on disk: when the queue is full the chunk is dropped and
 counted (`frames_dropped`, reported by health), because a stalled disk must not stall the books.

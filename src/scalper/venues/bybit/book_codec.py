@@ -7,8 +7,8 @@ Layout of a Bybit v5 book frame (https://bybit-exchange.github.io/docs/v5/websoc
 Stored split, a frame is its fields (`book_type`, `book_ts`, `book_u`, `book_seq`, `book_cts`)
 and its levels as decimal digits: `bid_prices`, `bid_sizes`, `ask_prices`, `ask_sizes` are lists
 of int64 and `price_scale`, `size_scale` the digits after the point, one each per frame
-("0.000132602" is 132602 at scale 9). Next to frames of the same topic these take ~30 % fewer
-bytes than the level text did (bench/recording.py's stream: 17.3 -> 11.9 B a frame).
+("0.000132602" is 132602 at scale 9). Next to frames of the same topic these compress smaller
+than the level text (the recorder section of `make bench` measures the bytes).
 
 Lossless by construction: `split_book_frames` joins what it split with `join_book_frames` (the
 readers' code) and keeps a frame split only where that gives back exactly its bytes; any other

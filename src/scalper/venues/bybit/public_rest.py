@@ -15,6 +15,7 @@ import msgspec
 
 from scalper.errors import ScalperError
 from scalper.events import Instrument
+from scalper.venues.bybit.limits import INSTRUMENTS_PAGE_LIMIT
 
 MAINNET_REST: Final = "https://api.bybit.com"
 TESTNET_REST: Final = "https://api-testnet.bybit.com"
@@ -24,9 +25,8 @@ TESTNET_WS: Final = "wss://stream-testnet.bybit.com/v5/public/{category}"
 
 INSTRUMENTS_PATH: Final = "/v5/market/instruments-info"
 TICKERS_PATH: Final = "/v5/market/tickers"
-PAGE_LIMIT_RANGE: Final = range(1, 1001)
-"""instruments-info `limit`: [1, 1000], default 500; linear has more than 500 symbols, so we
-paginate with `cursor` (/docs/v5/market/instrument). Spot ignores both: no pagination."""
+PAGE_LIMIT_RANGE: Final = range(1, INSTRUMENTS_PAGE_LIMIT[1] + 1)
+"""instruments-info `limit` we may ask for (limits.py); spot ignores it: no pagination."""
 MAX_PAGES: Final = 100
 """Bound on instruments-info pages per fetch, so a cursor that never ends cannot loop forever."""
 _TRADING: Final = "Trading"

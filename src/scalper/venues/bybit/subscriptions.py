@@ -19,21 +19,14 @@ from typing import Final
 
 import msgspec
 
+from scalper.venues.bybit.limits import MAX_ARGS_CHARS, SPOT_MAX_ARGS_PER_REQUEST
 from scalper.venues.bybit.topics import topics_for
 from scalper.venues.bybit.wire import ControlMessage
 
-MAX_ARGS_CHARS: Final = 21_000
-"""/docs/v5/ws/connect, "Public channel - Args limits": "for one public connection, you cannot
-have length of "args" array over 21,000 characters" (all categories). We count the array as
-it is serialized (quotes, commas and brackets included), which is never less than the sum of
-the topic lengths, so either reading of "length" is respected."""
-
-MAX_ARGS_PER_REQUEST: Final = 10
-"""Args per subscribe/unsubscribe request. Spot: /docs/v5/ws/connect, "Spot can input up to 10
-args for each subscription request sent to one connection". Linear, inverse: the same page says
-"No args limit for Futures and Spread for now" (options: 2,000 args per connection, no
-per-request figure). We use 10 for every category anyway: "for now" can change without notice,
-and a small request is cheap to bisect when one bad topic fails it (at most 4 halvings)."""
+MAX_ARGS_PER_REQUEST: Final = SPOT_MAX_ARGS_PER_REQUEST
+"""Args per subscribe/unsubscribe request: spot's limit (limits.py), for every category: linear's
+"no args limit for now" can change without notice, and a small request is cheap to bisect when
+one bad topic fails it (at most 4 halvings)."""
 
 CATEGORIES: Final = frozenset({"spot", "linear", "inverse", "option"})
 _SUBSCRIBE: Final = "subscribe"

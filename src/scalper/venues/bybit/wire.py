@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import sys
+import typing
 from typing import Annotated, Any, Final
 
 import msgspec
@@ -73,8 +74,8 @@ _Price = Annotated[float, msgspec.Meta(gt=0.0, le=sys.float_info.max)]
 _Size = Annotated[float, msgspec.Meta(ge=0.0, le=sys.float_info.max)]
 # The engine keeps event times (ns) and update ids in C int64 fields: a time outside 1970-2262 or
 # an id without room for its successor is a malformed frame here, not an overflow in the engine.
-# Times are checked in Python (against _MAX_MILLIS): a Meta bound on `cts: int | None` costs ~0.6 µs
-# per book frame in msgspec 0.22 (interleaved timeit, /tmp/exp/dec3.py), a bound on `u` nothing.
+# Times are checked in Python (against _MAX_MILLIS): a msgspec Meta bound on `cts: int | None`
+# costs more per book frame than the check here (decode B in `make bench`); a bound on `u` nothing.
 _MAX_MILLIS: Final = (2**63 - 1) // _MS_TO_NS
 _UpdateId = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 2)]
 
@@ -98,50 +99,26 @@ class _TradeData(msgspec.Struct):
     BT: bool = False
 
 
-class _TickerData(msgspec.Struct, rename="camel"):
-    """Field order after `symbol` matches events.TickerFields, so astuple() maps across."""
-
-    symbol: str
-    last_price: float | None = None
-    mark_price: float | None = None
-    index_price: float | None = None
-    bid1_price: float | None = None
-    bid1_size: float | None = None
-    ask1_price: float | None = None
-    ask1_size: float | None = None
-    high_price24h: float | None = msgspec.field(default=None, name="highPrice24h")
-    low_price24h: float | None = msgspec.field(default=None, name="lowPrice24h")
-    prev_price24h: float | None = msgspec.field(default=None, name="prevPrice24h")
-    price24h_pcnt: float | None = None
-    volume24h: float | None = None
-    turnover24h: float | None = None
-    open_interest: float | None = None
-    open_interest_value: float | None = None
-    funding_rate: float | None = None
-    next_funding_time: int | None = None
+def _ticker_data(name: str, value_type: Any | None) -> type[msgspec.Struct]:
+    """The `data` of a ticker frame: `symbol`, then TickerFields' fields in their order (so
+    astuple() maps across) under Bybit's names (/docs/v5/websocket/public/ticker), each typed
+    as in TickerFields (or `value_type` for all)."""
+    types = typing.get_type_hints(TickerFields)
+    fields = [(field, value_type or types[field], None) for field in TickerFields.__struct_fields__]
+    names = {field: _TICKER_NAMES.get(field, _camel(field)) for field, *_ in fields}
+    return msgspec.defstruct(name, [("symbol", str), *fields], rename=names)
 
 
-class _LenientTickerData(msgspec.Struct, rename="camel"):
-    """Fallback when a ticker carries empty strings where numbers belong ("" means no value)."""
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(part[:1].upper() + part[1:] for part in rest)
 
-    symbol: str
-    last_price: str | None = None
-    mark_price: str | None = None
-    index_price: str | None = None
-    bid1_price: str | None = None
-    bid1_size: str | None = None
-    ask1_price: str | None = None
-    ask1_size: str | None = None
-    high_price24h: str | None = msgspec.field(default=None, name="highPrice24h")
-    low_price24h: str | None = msgspec.field(default=None, name="lowPrice24h")
-    prev_price24h: str | None = msgspec.field(default=None, name="prevPrice24h")
-    price24h_pcnt: str | None = None
-    volume24h: str | None = None
-    turnover24h: str | None = None
-    open_interest: str | None = None
-    open_interest_value: str | None = None
-    funding_rate: str | None = None
-    next_funding_time: str | None = None
+
+_TICKER_NAMES: Final = {"next_funding_time_ms": "nextFundingTime"}
+"""The one ticker field whose Bybit name is not the camel case of ours."""
+_TickerData = _ticker_data("_TickerData", None)
+_LenientTickerData = _ticker_data("_LenientTickerData", str | None)
+"""The fallback when a ticker carries empty strings where numbers belong ("" means no value)."""
 
 
 class BookFrame(msgspec.Struct):
@@ -199,9 +176,9 @@ _DATA_ERROR_KIND: Final = {
 def decode_frame(raw: bytes, recv_ns: int) -> Decoded:
     """Decode one raw WebSocket frame into an event; never raises.
 
-    Market frames take a one-pass fast path (the topic prefix picks the frame type: 1.5 µs for
-    a book delta here, against 3.1 µs for envelope-then-data); anything that fails it goes the
-    slow path, which finds the precise error.
+    Market frames take a one-pass fast path (the topic prefix picks the frame type, about half
+    the cost of decoding the envelope and then the data); anything that fails it goes the slow
+    path, which finds the precise error.
     """
     try:
         decoder = _FAST_DECODERS.get(raw[:14])
@@ -333,7 +310,7 @@ def _trades(rows: list[_TradeData], symbol: str, recv_ns: int) -> TradeBatch:
     return TradeBatch(symbol, trades, trades[-1].ts_event_ns, recv_ns)
 
 
-def _decode_ticker_data(raw: msgspec.Raw) -> _TickerData | _LenientTickerData:
+def _decode_ticker_data(raw: msgspec.Raw) -> msgspec.Struct:
     try:
         return _TICKER_DECODER.decode(raw)
     except msgspec.ValidationError:
@@ -343,7 +320,7 @@ def _decode_ticker_data(raw: msgspec.Raw) -> _TickerData | _LenientTickerData:
 def _ticker(
     kind: str | None,
     ts_ms: int,
-    data: _TickerData | _LenientTickerData,
+    data: msgspec.Struct,
     symbol: str,
     recv_ns: int,
 ) -> TickerUpdate:

@@ -496,9 +496,9 @@ class SyntheticMarket:
     def _change_levels(self, state: _Symbol, side: _Side, other: _Side, target: int) -> None:
         """Random resizes, deletes and inserts until `target` keys changed.
 
-        The hot loop of generation, written out inline (no helper calls, random draws of level
-        indices, targets and sizes from tables): with it, 300 symbols x 60 s went from 48 s
-        to 41 s (31 us a frame) on the dev VM.
+        The hot loop of generation, written out inline (no helper calls; random draws of level
+        indices, targets and sizes from tables), as generation speed bounds `make bench` and the
+        simulator's rate.
         """
         random_ = self._random
         depth = self.config.depth

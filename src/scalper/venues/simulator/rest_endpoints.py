@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from scalper.venues.bybit.limits import INSTRUMENTS_PAGE_LIMIT
 from scalper.venues.simulator.published import PublishedMarket
 from scalper.venues.simulator.source import Catalog
 
@@ -47,7 +48,6 @@ _SPOT_TICKER_FIELDS: Final = (
 # (default, maximum) of `limit` per endpoint and category.
 _BOOK_LIMITS: Final = {"linear": (25, 500), "spot": (1, 200)}
 _TRADE_LIMITS: Final = {"linear": (500, 1000), "spot": (60, 60)}
-_PAGE_LIMITS: Final = (500, 1000)
 _KLINE_LIMITS: Final = (200, 1000)
 
 
@@ -122,7 +122,7 @@ class MarketEndpoints:
             symbols = [symbol for symbol in symbols if symbol == wanted]
         cursor = ""
         if category == "linear":
-            limit = _limit(request, *_PAGE_LIMITS)
+            limit = _limit(request, *INSTRUMENTS_PAGE_LIMIT)
             start = _decode_cursor(request.query_params.get("cursor"), symbols)
             if start + limit < len(symbols):
                 cursor = _encode_cursor(symbols[start + limit])

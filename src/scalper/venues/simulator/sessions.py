@@ -24,16 +24,13 @@ from typing import Any, Final
 
 import msgspec
 
+from scalper.venues.bybit.limits import MAX_ARGS_CHARS, SPOT_MAX_ARGS_PER_REQUEST
 from scalper.venues.simulator.source import Catalog
 
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-SPOT_MAX_ARGS: Final = 10
-"""Spot: at most 10 args per subscribe request (/docs/v5/ws/connect)."""
-MAX_TOPIC_CHARS: Final = 21_000
-"""Topics of one public connection may total at most 21,000 characters (/docs/v5/ws/connect)."""
 _CHANNELS: Final = frozenset({"publicTrade", "tickers"})
 
 
@@ -267,14 +264,14 @@ class WebSocketDesk:
         """The error message for a subscribe request, or None if every topic is good."""
         if not topics or not all(isinstance(topic, str) for topic in topics):
             return "error:args must be a non-empty list of topics"
-        if session.category == "spot" and len(topics) > SPOT_MAX_ARGS:
-            return f"args size >{SPOT_MAX_ARGS}"
+        if session.category == "spot" and len(topics) > SPOT_MAX_ARGS_PER_REQUEST:
+            return f"args size >{SPOT_MAX_ARGS_PER_REQUEST}"
         if len(set(topics)) < len(topics):
             duplicate = next(t for t in topics if topics.count(t) > 1)
             return f"error:already subscribed,topic:{duplicate}"
         size = sum(map(len, session.topics)) + sum(map(len, topics))
-        if size > MAX_TOPIC_CHARS:
-            return f"error:topics of one connection exceed {MAX_TOPIC_CHARS} characters"
+        if size > MAX_ARGS_CHARS:
+            return f"error:topics of one connection exceed {MAX_ARGS_CHARS} characters"
         for topic in topics:
             symbol = self._topic_symbol(topic)
             if symbol is None or not self.catalog.knows(symbol):

@@ -99,12 +99,12 @@ def test_replayed_books_stay_in_sync_and_end_equal_to_the_true_book(run):
         if not isinstance(event, BookUpdate):
             continue
         book = books[event.symbol]
-        worst_bid = book.bids.keys[-1] if book.bids.keys else None
+        worst_bid = book.bids.top(len(book.bids))[-1][0] if len(book.bids) else None
         result = book.apply(event)
         assert result in (ApplyResult.SNAPSHOT, ApplyResult.APPLIED), book.out_of_sync_reason
         assert len(book.bids) == len(book.asks) == 50
         assert book.trimmed_levels == 0  # the venue deletes what leaves the window itself
-        if worst_bid is not None and any(-p == worst_bid and s == 0.0 for p, s in event.bids):
+        if worst_bid is not None and any(p == worst_bid and s == 0.0 for p, s in event.bids):
             deletes_out_of_window += 1
     assert deletes_out_of_window > 0
     for symbol, book in books.items():
