@@ -38,9 +38,10 @@ def test_a_user_without_the_packages_is_told_the_one_command(tmp_path: Path) -> 
 
 
 def test_a_machine_with_everything_passes_silently() -> None:
-    if not all(shutil.which(tool) for tool in ("cc", "npm", "curl", "jq")) or not Path(
-        "/usr/bin/chromium"
-    ).exists():
+    if (
+        not all(shutil.which(tool) for tool in ("cc", "npm", "curl", "jq"))
+        or not Path("/usr/bin/chromium").exists()
+    ):
         raise AssertionError("this machine lacks a system package: run `make test` once as root")
     done = subprocess.run([str(SCRIPT), "test"], capture_output=True, text=True, check=False)
     assert (done.returncode, done.stderr) == (0, "")

@@ -59,7 +59,9 @@ class EngineCollector(Collector):
             "scalper_book_in_sync", "1 if the book is in sync", labels=["symbol"]
         )
         spread = GaugeMetricFamily(
-            "scalper_spread_bps", "Spread in bps of the mid", labels=["symbol"]
+            "scalper_spread_bps",
+            "Spread in bps of the mid (books in sync only: an out-of-sync book's is stale)",
+            labels=["symbol"],
         )
         for symbol in sorted(engine.symbols):
             state = engine.symbols[symbol]
@@ -67,7 +69,7 @@ class EngineCollector(Collector):
                 family.add_metric([symbol], getattr(state.counters, name))
             book = state.book
             in_sync.add_metric([symbol], 1.0 if book is not None and book.in_sync else 0.0)
-            spread_bps = book.spread_bps() if book is not None else None
+            spread_bps = book.spread_bps() if book is not None and book.in_sync else None
             if spread_bps is not None:
                 spread.add_metric([symbol], spread_bps)
         yield from counters.values()

@@ -111,6 +111,8 @@ class ClientSession:
             while not self.closed:
                 while queue:
                     await send({"type": "websocket.send", "text": queue.popleft()})
+                if self.closed:  # dropped during the send: its wake-up must not be lost
+                    break
                 self._wake.clear()
                 await self._wake.wait()
             if not self._aborted:
