@@ -386,7 +386,7 @@ def _memory_table(result: dict[str, Any]) -> Table:
         "candle series with a full history",
         f"{result['full_candle_series']} / {result['candle_series']}",
     )
-    table.add_row("RSS after import scalper (baseline)", f"{result['baseline_mb']:.1f} MB")
+    table.add_row("RSS after the imports (baseline)", f"{result['baseline_mb']:.1f} MB")
     engine_mb = result["engine_mb"]
     table.add_row(
         "RSS above baseline",

@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
 
     this = Path(__file__).resolve().parents[1] / "src"
     market = MarketConfig(symbols=args.symbols, seconds=args.seconds, seed=args.seed)
-    console = Console()
+    console = Console(width=140)
     with tempfile.TemporaryDirectory(prefix="scalper-ab-") as tmp:
         frames = Path(tmp) / "frames.marshal"
         frames.write_bytes(marshal.dumps(list(generate_frames(market))))
@@ -93,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
             for name, src in order if round_ % 2 == 0 else reversed(order):
                 results[name].append(run_child(src, frames, args.passes))
                 console.print(f"round {round_ + 1} {name}: {results[name][-1]}", style="dim")
-    table = Table(title=f"{args.symbols} symbols x {args.seconds:g} s, µs/frame, best of {args.passes}")
+    table = Table(
+        title=f"{args.symbols} symbols x {args.seconds:g} s, µs/frame, best of {args.passes}"
+    )
     table.add_column("checkout")
     table.add_column("engine by round", justify="right")
     table.add_column("engine median", justify="right")

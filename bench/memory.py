@@ -4,8 +4,8 @@
 over 3,700 s of event time: a 50-level snapshot per symbol, then a book delta every 10 s, a
 trade message every ~5 s and a ticker every minute, so the 1 h history of every candle
 timeframe fills up — then feeds it, line by line, to an engine in a fresh interpreter and prints
-the RSS of that interpreter after `import scalper` (the baseline) and after the stream.
-The file is read as a stream, so the frames never sit in memory.
+the RSS of that interpreter after importing the engine and the venue's decoder (the baseline)
+and after the stream. The file is read as a stream, so the frames never sit in memory.
 
 Prints one JSON object; bench/__main__.py shows it as a table section.
 """
@@ -56,7 +56,7 @@ def write_stream(path: Path, symbols: int, seconds: float, seed: int) -> int:
 
 def measure_engine(path: Path) -> dict[str, Any]:
     """Run in the fresh interpreter: baseline after the imports, then the engine on the file."""
-    import scalper  # noqa: F401  (the baseline includes the package and its dependencies)
+    # The baseline includes the modules the stream needs and their dependencies.
     from scalper.engine import Engine
     from scalper.settings import EngineSettings
     from scalper.venues.bybit.frames import FrameApplier

@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{min(values):.3f}",
             f"{statistics.median(values):.3f}",
         )
-    Console().print(table)
+    Console(width=140).print(table)
     return 0
 
 
