@@ -111,11 +111,15 @@ class StreamHub:
             self._tick_task = asyncio.get_running_loop().create_task(self._tick_forever())
         return client
 
-    def disconnect(self, client: StreamClient) -> None:
+    def disconnect(self, client: StreamClient) -> asyncio.Task[None] | None:
+        """Forget the client; the last one's leaving stops the tick task, returned (cancelled)
+        for the caller to await."""
         self.clients.discard(client)
         if not self.clients and self._tick_task is not None:
-            self._tick_task.cancel()
-            self._tick_task = None
+            ticker, self._tick_task = self._tick_task, None
+            ticker.cancel()
+            return ticker
+        return None
 
     def known(self, symbol: str) -> bool:
         return symbol in self.engine.symbols or (
@@ -196,10 +200,12 @@ class StreamHub:
         finally:
             for task in tasks:
                 task.cancel()
+            stopped = self.disconnect(client)
+            if stopped is not None:
+                tasks.append(stopped)
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-            self.disconnect(client)
         if client.dropped.is_set():
             # The client is not reading, so the close frame may never go out: bounded wait.
             with contextlib.suppress(Exception):
