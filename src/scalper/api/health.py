@@ -43,6 +43,8 @@ class ConnectionHealth(msgspec.Struct):
     resyncs_sent: int
     decode_errors: int
     """Malformed frames attributed to this connection's symbols."""
+    control_messages: int
+    """Replies of the venue that are not market data (acks, pongs), consumed by its session."""
 
 
 class DataDirHealth(msgspec.Struct):
@@ -203,4 +205,5 @@ class HealthReporter:
             resyncs_requested=sum(state.counters.resyncs_requested for state in states),
             resyncs_sent=stats.resyncs_sent,
             decode_errors=sum(state.counters.malformed for state in states),
+            control_messages=stats.control_messages,
         )

@@ -35,6 +35,7 @@ from scalper.storage.layout import (
     raw_format,
     raw_root,
 )
+from scalper.storage.lock import DataDirLock
 from scalper.storage.rows import candle_row, metrics_rows
 from scalper.storage.segments import (
     JOURNAL_SUFFIX,
@@ -168,12 +169,16 @@ class Recorder:
         }
         self._usage = DiskUsage(0, 0, 0, self.settings.max_disk_bytes)
         self._thread: threading.Thread | None = None
+        self._lock: DataDirLock | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Recover what a crash left, apply the budget, start the writer thread."""
+        """Take the data dir's lock, recover what a crash left, apply the budget, start the
+        writer thread. ConfigError if another process records into the same dir: its open
+        journals would look like a crash's and be "recovered" under it."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = DataDirLock(self.data_dir)
         # Arrow's default pool (mimalloc) keeps freed row-group buffers (tens of MB) for reuse;
         # the system allocator returns them. The soak in the README ran with this setting.
         pa.set_memory_pool(pa.system_memory_pool())
@@ -190,6 +195,9 @@ class Recorder:
         self._queue.put(None)
         self._thread.join()
         self._thread = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def drain(self) -> None:
         """Wait until the writer has handled (written, budget checked) every chunk handed over

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from itertools import islice
 from pathlib import Path
 
@@ -348,3 +349,18 @@ def test_candle_columns_follow_the_candle_fields() -> None:
     candle = Candle(60, 1.0, 2.0, 0.5, 1.5, 3.0, 4.5, 2, 2.0, 1.0, 0.25)
     row = dict(zip(CANDLE_SCHEMA.names, candle_row(T0, "XRPUSDT", "1m", candle), strict=True))
     assert candle_from_row(row) == candle
+
+
+def test_one_recorder_per_data_dir(tmp_path: Path) -> None:
+    """A second recorder on a dir in use is refused: it would take the first's open journals for
+    a crash's and recover them under it. The lock goes with the first recorder's stop."""
+    first = bybit_recorder(tmp_path, small())
+    first.start()
+    second = bybit_recorder(tmp_path, small())
+    with pytest.raises(
+        ConfigError, match=f"being recorded by another process \\(pid {os.getpid()}\\)"
+    ):
+        second.start()
+    first.stop()
+    second.start()
+    second.stop()
