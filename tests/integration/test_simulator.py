@@ -86,12 +86,23 @@ async def next_book(ws: Any, topic: str = BOOK, timeout: float = 2.0) -> BookUpd
             return event
 
 
+def truth_at(sim: ExchangeSimulator, symbol: str, update_id: int) -> tuple[list, list] | None:
+    """The book a client must hold at `update_id`: the market model's own, or without a model
+    in this process (a recording, a market in a child process) the simulator's published
+    record; None while the truth is at another `u`."""
+    if sim.has_model:
+        return sim.true_book(symbol, update_id)
+    if sim.published_update_id(symbol) == update_id:
+        return sim.published_book(symbol)
+    return None
+
+
 async def follow_until_truth(ws: Any, sim: ExchangeSimulator, book: OrderBook) -> None:
-    """Apply book frames until the client is at the published `u`, then compare books."""
-    while book.update_id != sim.published_update_id(book.symbol):
+    """Apply book frames until the truth is at the client's `u`, then compare books."""
+    while (truth := truth_at(sim, book.symbol, book.update_id)) is None:
         book.apply(await next_book(ws, f"orderbook.50.{book.symbol}"))
         assert book.in_sync, book.out_of_sync_reason
-    bids, asks = sim.published_book(book.symbol)
+    bids, asks = truth
     assert (book.bids.top(50), book.asks.top(50)) == (bids, asks)
     assert len(bids) == len(asks) == 50
 

@@ -52,3 +52,35 @@ def test_silence_is_detected_after_stale_after_and_frames_keep_it_alive() -> Non
             task.cancel()
 
     asyncio.run(asyncio.wait_for(body(), 20))
+
+
+def test_a_connection_silent_from_its_start_is_replaced_after_stale_after() -> None:
+    """The first deadline counts from the connection's start (it once was `asyncio.timeout`
+    given an absolute loop time, i.e. days away, until a frame arrived)."""
+
+    async def body() -> None:
+        async def handler(ws: ServerConnection) -> None:
+            await ws.wait_closed()  # accepts, then never sends anything
+
+        async with serve(handler, "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            connection = BybitConnection(
+                "test",
+                f"ws://127.0.0.1:{port}",
+                ["tickers.BTCUSDT"],
+                "linear",
+                settings=ConnectionSettings(stale_after_s=STALE_S, backoff_initial_s=5.0),
+                rng=random.Random(1),
+            )
+            started = time.monotonic()
+            task = asyncio.create_task(connection.run())
+            deadline = started + 10
+            while connection.stats.stale_timeouts == 0 and time.monotonic() < deadline:
+                await asyncio.sleep(0.005)
+            assert connection.stats.stale_timeouts == 1
+            assert connection.stats.frames == 0
+            assert time.monotonic() - started >= STALE_S
+            await connection.stop()
+            task.cancel()
+
+    asyncio.run(asyncio.wait_for(body(), 20))

@@ -161,7 +161,7 @@ class BybitConnection:
         loop = asyncio.get_running_loop()
         pushed_at = loop.time()
         try:
-            async with asyncio.timeout(pushed_at + stale_after + step) as deadline:
+            async with asyncio.timeout_at(pushed_at + stale_after + step) as deadline:
                 while not self._stopping:
                     raw: bytes = await ws.recv(decode=False)  # type: ignore[assignment]
                     recv_ns = time.time_ns()

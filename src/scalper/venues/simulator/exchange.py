@@ -2,7 +2,7 @@
 loopback over WebSocket (`/v5/public/linear`, `/v5/public/spot`) and REST (`/v5/market/*`).
 
 Data flow: source (synthetic market or recorded file) -> pump (sends each frame once due, holds
-frames while a delay is on) -> publish (applies the frame to the published truth, applies
+frames while a delay is on) -> publish (applies the frame to the published record, applies
 per-frame faults, renumbers `u` after a reset) -> fan-out to each subscriber's bounded queue ->
 one writer task per connection. The pump never awaits a client.
 
@@ -27,7 +27,9 @@ import msgspec
 from scalper.embedded_server import RunningServer, listen, serve_app
 from scalper.events import Level
 from scalper.settings import SimulatorSettings
+from scalper.venues.bybit.topics import book_topic
 from scalper.venues.simulator.faults import FAULT_KINDS, fault_dice
+from scalper.venues.simulator.market import SyntheticMarket
 from scalper.venues.simulator.published import PublishedMarket
 from scalper.venues.simulator.publisher import Publisher
 from scalper.venues.simulator.rest_endpoints import MarketEndpoints
@@ -73,7 +75,7 @@ class _App:
 
 
 class ExchangeSimulator:
-    """A Bybit v5 public market on loopback, with its published truth and fault injection."""
+    """A Bybit v5 public market on loopback: what it published, the model's truth, faults."""
 
     def __init__(
         self,
@@ -89,20 +91,20 @@ class ExchangeSimulator:
         self.host = host
         self._requested_port = port
         self._replay = replay
-        self.truth = PublishedMarket()
+        self.published = PublishedMarket()
         self.fault_counts: dict[str, int] = dict.fromkeys(FAULT_KINDS, 0)
         """Faults injected so far, by kind (random and on demand)."""
         self.catalog = Catalog(None, RECORDED_BOOK_DEPTHS)
         self._desk = WebSocketDesk(
             self.catalog,
-            self.truth.snapshot,
+            self.published.snapshot,
             self.fault_counts,
             config.seed,
             config.send_queue_frames,
         )
         self._desk.rejected_symbols = frozenset(config.faults.reject_symbols)
         self._dice = fault_dice(config.faults, config.seed)
-        self._publisher = Publisher(self.truth, self._desk, self._dice, self.fault_counts)
+        self._publisher = Publisher(self.published, self._desk, self._dice, self.fault_counts)
         self._held: deque[bytes] = deque()
         self._delay_until = 0.0
         self._frames: Iterator[tuple[int, bytes]] | None = None
@@ -115,6 +117,8 @@ class ExchangeSimulator:
         self.lag_ms = 0.0
         """How late the pump is sending the frames now due (CPU-bound when large)."""
         self.source_done = False
+        self._market: SyntheticMarket | None = None
+        """The market model, when it runs in this process (the truth of `true_book`)."""
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -127,7 +131,7 @@ class ExchangeSimulator:
         try:
             self._frames = self._open_source()
             self._desk.catalog = self.catalog
-            app = _App(self._desk, MarketEndpoints(self.catalog, self.truth).app())
+            app = _App(self._desk, MarketEndpoints(self.catalog, self.published).app())
             self._server = await serve_app(
                 app, self.host, self.port, "simulator", graceful_s=5.0, sock=self._socket
             )
@@ -146,6 +150,7 @@ class ExchangeSimulator:
         self._origin_ns = market.config.start_ms * 1_000_000
         if config.market_process:
             return market_process_frames(market.config)
+        self._market = market
         return synthetic_frames(market)
 
     async def stop(self) -> None:
@@ -186,26 +191,44 @@ class ExchangeSimulator:
     def symbols(self) -> list[str]:
         """The source's symbols (for a recording: those published so far)."""
         instruments = self.catalog.instruments
-        return list(instruments) if instruments is not None else self.truth.symbols()
+        return list(instruments) if instruments is not None else self.published.symbols()
 
     def published_book(self, symbol: str) -> tuple[list[Level], list[Level]]:
         """(bids, asks) best first of the book as published so far; empty before its snapshot."""
-        book = self.truth.books_by_symbol.get(symbol)
+        book = self.published.books_by_symbol.get(symbol)
         return book.levels() if book is not None else ([], [])
+
+    @property
+    def has_model(self) -> bool:
+        """Whether the market model runs in this process (`true_book` can answer)."""
+        return self._market is not None
+
+    def true_book(self, symbol: str, update_id: int) -> tuple[list[Level], list[Level]] | None:
+        """(bids, asks) best first that a client's book must hold at `update_id` (as clients
+        number it), from the market model itself; None when the model cannot tell (it keeps
+        the last two frames' books: a client far behind, or ahead of a gap), or when there is
+        no model in this process (a recording, or a market generated in a child process).
+        Independent of the published record and of the engine's code: what tests compare a
+        client's book with."""
+        market = self._market
+        if market is None:
+            return None
+        topic = book_topic(symbol, self.config.depth)
+        return market.book_at(symbol, self._publisher.source_update_id(topic, update_id))
 
     def published_update_id(self, symbol: str) -> int:
         """`u` of the last book frame published for `symbol` (0 before any)."""
-        book = self.truth.books_by_symbol.get(symbol)
+        book = self.published.books_by_symbol.get(symbol)
         return book.update_id if book is not None else 0
 
     def published_ticker(self, symbol: str) -> dict[str, Any]:
         """The merged ticker fields published so far."""
-        ticker = self.truth.tickers.get(symbol)
+        ticker = self.published.tickers.get(symbol)
         return dict(ticker.values) if ticker is not None else {}
 
     def recent_trades(self, symbol: str) -> list[dict[str, Any]]:
         """The last trades published (at most 1,000), oldest first, as on the wire."""
-        tape = self.truth.tapes.get(symbol)
+        tape = self.published.tapes.get(symbol)
         return [msgspec.structs.asdict(row) for row in tape.trades] if tape is not None else []
 
     @property
@@ -214,7 +237,7 @@ class ExchangeSimulator:
 
     @property
     def source_errors(self) -> int:
-        """Source frames the truth could not read (sent as they were)."""
+        """Source frames the published record could not read (sent as they were)."""
         return self._publisher.source_errors
 
     @property
@@ -250,9 +273,10 @@ class ExchangeSimulator:
         """Do not send the next book delta of `symbol` to anyone (clients see `u` jump)."""
         self._inject(symbol, "gap")
 
-    def inject_reset(self, symbol: str) -> None:
-        """Restart `symbol`'s book service: a snapshot with `u` = 1, then deltas from 2 on."""
-        self._inject(symbol, "reset")
+    def inject_reset(self, symbol: str, as_delta: bool = False) -> None:
+        """Restart `symbol`'s book service: its book with `u` = 1 (a snapshot, or with
+        `as_delta` a delta carrying every level), then deltas from 2 on."""
+        self._inject(symbol, "reset_delta" if as_delta else "reset")
 
     def inject_malformed(self, symbol: str) -> None:
         """Replace the next book delta of `symbol` by a frame that is not JSON."""

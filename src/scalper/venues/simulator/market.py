@@ -29,6 +29,9 @@ from typing import Final
 
 import msgspec
 
+Level = tuple[float, float]
+"""(price, size) as floats."""
+
 _MS_TO_NS: Final = 1_000_000
 _MAX_CHANGES: Final = 20
 """Level changes a side per book delta, at most."""
@@ -128,15 +131,18 @@ class _Side:
     """One side of the true book, in sort keys: ask key = ticks, bid key = -ticks; keys[0] is best.
 
     `published` remembers, for every key touched since the last delta, its size at that delta
-    (0 = absent), so the next delta carries exactly the net changes.
+    (0 = absent), so the next delta carries exactly the net changes; `previous` is what it held
+    when the last delta was made (the sizes at the delta before), so the model can also say what
+    the book was one delta back.
     """
 
-    __slots__ = ("keys", "published", "sizes", "taken")
+    __slots__ = ("keys", "previous", "published", "sizes", "taken")
 
     def __init__(self) -> None:
         self.keys: list[int] = []
         self.sizes: dict[int, int] = {}
         self.published: dict[int, int] = {}
+        self.previous: dict[int, int] = {}
         self.taken = 0
 
     def set(self, key: int, lots: int) -> None:
@@ -162,6 +168,7 @@ class _Side:
     def bump(self) -> list[tuple[int, int]]:
         """Grow the best level by one lot: the change of a delta that would have none."""
         key = self.keys[0]
+        self.previous.setdefault(key, self.sizes[key])
         self.sizes[key] += 1
         return [(key, self.sizes[key])]
 
@@ -174,9 +181,23 @@ class _Side:
             if new != old:
                 out.append((key, new))
         out.sort()
+        self.previous = self.published
         self.published = {}
         self.taken = 0
         return out
+
+
+def _at(side: _Side, back: int) -> list[tuple[int, int]]:
+    """(key, lots) best first of a side as its last delta (`back` 0) or the one before (1) left
+    it: the sizes now, with each size remembered from then put back."""
+    sizes = dict(side.sizes)
+    for remembered in (side.published, side.previous)[: back + 1]:
+        for key, lots in remembered.items():
+            if lots:
+                sizes[key] = lots
+            else:
+                sizes.pop(key, None)
+    return sorted(sizes.items())
 
 
 class _Symbol:
@@ -334,6 +355,25 @@ class SyntheticMarket:
         bids = [(float(state.price(-k)), float(state.qty(n))) for k, n in state.bids.levels()]
         asks = [(float(state.price(k)), float(state.qty(n))) for k, n in state.asks.levels()]
         return bids, asks
+
+    def book_at(self, symbol: str, update_id: int) -> tuple[list[Level], list[Level]] | None:
+        """(bids, asks) best first of the book as the symbol's book frame `update_id` published
+        it, from the model's own levels; None unless `update_id` is the last frame's or the one
+        before (a reader of the frames may be a frame behind the model). Each level touched
+        since (trades take liquidity between frames) is taken at its size then, which
+        `_Side.published` and `_Side.previous` remember. Prices and sizes are the floats of
+        their wire strings: the truth a client's book must equal at `update_id`."""
+        state = self._states[symbol]
+        back = state.update_id - update_id
+        if back not in (0, 1):
+            return None
+        bids = [(float(state.price(-k)), float(state.qty(n))) for k, n in _at(state.bids, back)]
+        asks = [(float(state.price(k)), float(state.qty(n))) for k, n in _at(state.asks, back)]
+        return bids, asks
+
+    def last_update_id(self, symbol: str) -> int:
+        """`u` of the symbol's last book frame made (it may not be sent yet)."""
+        return self._states[symbol].update_id
 
     def frames(self) -> Iterator[tuple[int, bytes]]:
         """(recv_ns, raw frame) for the whole run, in time order across all symbols.

@@ -1,9 +1,12 @@
-"""What the simulator has published, per symbol: the truth that tests compare clients with.
+"""What the simulator has published, per symbol: what it serves to new subscribers and REST.
 
-Every book frame the simulator publishes is applied to a `scalper.book.OrderBook`, so that a
-client that applied the same frames must hold the same book. Tickers are merged (a delta carries
-only what changed, as on Bybit: /docs/v5/websocket/public/ticker) and trades kept in bounded
-rings, with one-minute candles built from them for the kline endpoint.
+Every book frame the simulator publishes is applied to its own plain record of the book (price
+-> size per side: the simulator never uses the engine's book code, which it is there to test), so
+that a snapshot for a new subscriber continues what earlier subscribers were sent. Tickers are
+merged (a delta carries only what changed, as on Bybit: /docs/v5/websocket/public/ticker) and
+trades kept in bounded rings, with one-minute candles built from them for the kline endpoint.
+The truth tests compare clients with is the market model's own book (`SyntheticMarket`), not this
+record: a record that drifted from what the model made would then show.
 """
 
 from __future__ import annotations
@@ -13,8 +16,7 @@ from typing import Any, Final
 
 import msgspec
 
-from scalper.book import OrderBook
-from scalper.events import BookUpdate, Level
+from scalper.events import Level
 from scalper.venues.bybit.wire import BookData, BookFrame
 
 TRADE_RING: Final = 1_000
@@ -78,7 +80,7 @@ _ENCODE: Final = msgspec.json.encode
 
 
 class PublishedBook:
-    """One book topic as published: an OrderBook, and how its numbers are written.
+    """One book topic as published: its levels and `u`, and how its numbers are written.
 
     Deltas are parsed to floats only (the publisher's hot path). The wire
     text of a level is rebuilt when needed (snapshots for new subscribers, REST) with the
@@ -88,29 +90,31 @@ class PublishedBook:
     """
 
     __slots__ = (
-        "book",
+        "asks",
+        "bids",
         "cts_ms",
+        "depth",
         "price_decimals",
         "seq",
         "size_decimals",
         "symbol",
         "topic",
         "ts_ms",
+        "update_id",
     )
 
     def __init__(self, topic: str, symbol: str, depth: int) -> None:
         self.topic = topic
         self.symbol = symbol
-        self.book = OrderBook(symbol, depth)
+        self.depth = depth
+        self.bids: dict[float, float] = {}
+        self.asks: dict[float, float] = {}
+        self.update_id = 0
         self.price_decimals = 0
         self.size_decimals = 0
         self.seq = 0
         self.ts_ms = 0
         self.cts_ms: int | None = None
-
-    @property
-    def update_id(self) -> int:
-        return self.book.update_id
 
     @property
     def has_snapshot(self) -> bool:
@@ -124,50 +128,50 @@ class PublishedBook:
         self.size_decimals = max((_decimals(size) for _, size in levels), default=0)
 
     def apply(self, frame: BookFrame, update_id: int) -> None:
-        """Apply a published frame with its published `u` (which a reset may renumber)."""
+        """Apply a published frame with its published `u` (which a reset may renumber): a
+        snapshot replaces the levels, a delta's size 0 deletes a level and any other sets it.
+        A level beyond `depth` (a venue that did not delete it) is dropped, worst first."""
         data = frame.data
-        is_snapshot = frame.type == "snapshot"
-        book = self.book
-        if not is_snapshot and book.update_id != update_id - 1:
-            # A recorded source may skip ids; the truth is every frame published, so follow it.
-            book.update_id = update_id - 1
-        event_ms = frame.cts if frame.cts is not None else frame.ts
-        book.apply(
-            BookUpdate(
-                self.symbol,
-                book.depth,
-                is_snapshot,
-                data.b,
-                data.a,
-                update_id,
-                data.seq,
-                event_ms * 1_000_000,
-                0,
-            )
-        )
+        if frame.type == "snapshot":
+            self.bids.clear()
+            self.asks.clear()
+        for side, levels in ((self.bids, data.b), (self.asks, data.a)):
+            for price, size in levels:
+                if size:
+                    side[price] = size
+                else:
+                    side.pop(price, None)
+        for side, worst in ((self.bids, min), (self.asks, max)):
+            while len(side) > self.depth:
+                del side[worst(side)]
+        self.update_id = update_id
         self.seq = data.seq
         self.ts_ms = frame.ts
         self.cts_ms = frame.cts
 
     def levels(self) -> tuple[list[Level], list[Level]]:
         """(bids, asks) best first as (price, size) floats."""
-        depth = self.book.depth
-        return self.book.bids.top(depth), self.book.asks.top(depth)
+        return (
+            sorted(self.bids.items(), reverse=True),
+            sorted(self.asks.items()),
+        )
 
     def text_levels(self, limit: int) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
         """(bids, asks) best first, at most `limit` a side, as wire strings."""
-        book = self.book
         p, s = self.price_decimals, self.size_decimals
-        bids = [(_text(price, p), _text(size, s)) for price, size in book.bids.top(limit)]
-        asks = [(_text(price, p), _text(size, s)) for price, size in book.asks.top(limit)]
-        return bids, asks
+        bids, asks = self.levels()
+        return (
+            [(_text(price, p), _text(size, s)) for price, size in bids[:limit]],
+            [(_text(price, p), _text(size, s)) for price, size in asks[:limit]],
+        )
 
-    def snapshot_frame(self) -> bytes:
-        """The whole book as a `snapshot` frame with the current `u` (for a new subscriber)."""
-        bids, asks = self.text_levels(self.book.depth)
+    def snapshot_frame(self, kind: str = "snapshot") -> bytes:
+        """The whole book as a frame of type `kind` with the current `u` (a snapshot for a new
+        subscriber)."""
+        bids, asks = self.text_levels(self.depth)
         frame: dict[str, Any] = {
             "topic": self.topic,
-            "type": "snapshot",
+            "type": kind,
             "ts": self.ts_ms,
             "data": {"s": self.symbol, "b": bids, "a": asks, "u": self.update_id, "seq": self.seq},
         }
@@ -175,12 +179,14 @@ class PublishedBook:
             frame["cts"] = self.cts_ms
         return _ENCODE(frame)
 
-    def restart(self) -> bytes:
-        """A service restart: publish the current book as a snapshot with `u` = 1."""
+    def restart(self, as_delta: bool = False) -> bytes:
+        """A service restart: the current book with `u` = 1, as a snapshot or as a delta
+        carrying every level (Bybit: a message with `u` = 1, whatever its type, replaces the
+        book; /docs/v5/websocket/public/orderbook)."""
         bids, asks = self.levels()
         data = BookData(self.symbol, bids, asks, 1, self.seq)
         self.apply(BookFrame(self.topic, "snapshot", self.ts_ms, data, self.cts_ms), 1)
-        return self.snapshot_frame()
+        return self.snapshot_frame("delta" if as_delta else "snapshot")
 
 
 def _decimals(text: str) -> int:
@@ -322,7 +328,7 @@ class TradeTape:
 
 
 class PublishedMarket:
-    """The truth of every symbol: books by topic, tickers and trade tapes by symbol."""
+    """What was published of every symbol: books by topic, tickers and trade tapes by symbol."""
 
     def __init__(self) -> None:
         self.books: dict[str, PublishedBook] = {}

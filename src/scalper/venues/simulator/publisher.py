@@ -1,9 +1,10 @@
-"""Publishing one frame: apply it to the published truth, apply any fault due on it, fan out.
+"""Publishing one frame: apply it to the published record, apply any fault due on it, fan out.
 
-The truth is updated with every frame the venue publishes, including those a fault keeps from
+The record is updated with every frame the venue publishes, including those a fault keeps from
 clients (a gap, a broken frame, a stall): the venue's book moved on, its clients just missed it.
 A reset publishes the current book as a `u` = 1 snapshot and renumbers the symbol's later
-deltas from 2 with a per-topic offset, so truth and clients keep agreeing on `u`.
+deltas from 2 with a per-topic offset (`client_update_id` maps the model's `u` through it), so
+the record and clients keep agreeing on `u`.
 """
 
 from __future__ import annotations
@@ -27,34 +28,44 @@ from scalper.venues.simulator.published import (
 from scalper.venues.simulator.sessions import WebSocketDesk
 
 _U_FIELD: Final = re.compile(rb'"u"\s*:\s*\d+')
+_RESETS: Final = {"reset": "reset", "reset_delta": "reset"}
+"""The restarts a book delta can be turned into, and the fault they count as."""
 
 
 class Publisher:
-    """Turns source frames into published frames: truth first, then faults, then fan-out."""
+    """Turns source frames into published frames: the record first, then faults, then fan-out."""
 
     def __init__(
         self,
-        truth: PublishedMarket,
+        published: PublishedMarket,
         desk: WebSocketDesk,
         dice: FaultDice | NoFaultDice,
         fault_counts: dict[str, int],
     ) -> None:
-        self.truth = truth
+        self.published = published
         self.desk = desk
         self.dice = dice
         self.fault_counts = fault_counts
         self.frames_published = 0
         self.source_errors = 0
-        """Source frames the truth could not read (sent as they were)."""
+        """Source frames the published record could not read (sent as they were)."""
         self._pending: dict[str, deque[str]] = {}
         self._offsets: dict[str, int] = {}
+
+    def client_update_id(self, topic: str, update_id: int) -> int:
+        """The `u` clients see for the source's `update_id` of `topic` (a reset renumbers)."""
+        return update_id - self._offsets.get(topic, 0)
+
+    def source_update_id(self, topic: str, update_id: int) -> int:
+        """The source's `u` of what clients see as `update_id` of `topic`."""
+        return update_id + self._offsets.get(topic, 0)
 
     def inject(self, symbol: str, kind: str) -> None:
         """Let fault `kind` strike the next book delta of `symbol`."""
         self._pending.setdefault(symbol, deque()).append(kind)
 
     def publish(self, raw: bytes) -> None:
-        """Apply one frame to the truth and send it (or what a fault makes of it)."""
+        """Apply one frame to the record and send it (or what a fault makes of it)."""
         self.frames_published += 1
         topic = _topic(raw)
         route = parse_topic(topic) if topic is not None else None
@@ -67,9 +78,9 @@ class Publisher:
                 self._publish_book(topic, symbol, depth, BOOK_DECODER.decode(raw), raw)  # type: ignore[arg-type]
                 return
             if channel == "publicTrade":
-                self.truth.tape(symbol).apply(TRADE_DECODER.decode(raw).data)
+                self.published.tape(symbol).apply(TRADE_DECODER.decode(raw).data)
             else:
-                self.truth.ticker(topic, symbol).apply(TICKER_DECODER.decode(raw))  # type: ignore[arg-type]
+                self.published.ticker(topic, symbol).apply(TICKER_DECODER.decode(raw))  # type: ignore[arg-type]
         except (msgspec.DecodeError, ValueError):
             self.source_errors += 1  # a recording may hold broken frames: sent as they were
         self.desk.fan_out(topic, raw)  # type: ignore[arg-type]
@@ -77,23 +88,26 @@ class Publisher:
     def _publish_book(
         self, topic: str, symbol: str, depth: int, frame: BookFrame, raw: bytes
     ) -> None:
-        book = self.truth.book(topic, symbol, depth)
+        book = self.published.book(topic, symbol, depth)
         fault = None
         if frame.type == "snapshot":
             self._offsets.pop(topic, None)  # a real snapshot restarts the numbering
             book.learn_text(raw)
         else:
             fault = self._next_book_fault(symbol)
-        if fault == "reset" and book.has_snapshot:
-            self.desk.fan_out(topic, book.restart())
-            self._offsets[topic] = frame.data.u - 2
-        offset = self._offsets.get(topic, 0)
-        update_id = frame.data.u - offset
+        if fault in _RESETS:
+            if book.has_snapshot:
+                self.desk.fan_out(topic, book.restart(as_delta=fault == "reset_delta"))
+                self._offsets[topic] = frame.data.u - 2
+            else:
+                fault = None  # no book to restart yet: nothing happened, nothing is counted
+        update_id = self.client_update_id(topic, frame.data.u)
+        offset = frame.data.u - update_id
         if offset:
             raw = _U_FIELD.sub(b'"u":%d' % update_id, raw, count=1)
         book.apply(frame, update_id)
         if fault is not None:
-            self.fault_counts[fault] += 1
+            self.fault_counts[_RESETS.get(fault, fault)] += 1
         if fault == "gap":
             return
         if fault == "malformed":

@@ -83,11 +83,11 @@ def _category(request: Request, default: str | None = None) -> str:
 
 
 class MarketEndpoints:
-    """The handlers, reading the catalog and the published truth (never changing them)."""
+    """The handlers, reading the catalog and the published record (never changing them)."""
 
-    def __init__(self, catalog: Catalog, truth: PublishedMarket) -> None:
+    def __init__(self, catalog: Catalog, published: PublishedMarket) -> None:
         self.catalog = catalog
-        self.truth = truth
+        self.published = published
 
     def app(self) -> Starlette:
         handlers: dict[str, Callable[[Request], dict[str, Any]]] = {
@@ -102,7 +102,7 @@ class MarketEndpoints:
     def _symbols(self) -> list[str]:
         if self.catalog.instruments is not None:
             return list(self.catalog.instruments)
-        return self.truth.symbols()
+        return self.published.symbols()
 
     def _symbol(self, request: Request) -> str:
         symbol = request.query_params.get("symbol")
@@ -136,7 +136,7 @@ class MarketEndpoints:
         fields = _LINEAR_TICKER_FIELDS if category == "linear" else _SPOT_TICKER_FIELDS
         rows = []
         for symbol in symbols:
-            ticker = self.truth.tickers.get(symbol)
+            ticker = self.published.tickers.get(symbol)
             values = ticker.values if ticker is not None else {}
             row = {"symbol": symbol}
             row.update({name: str(values.get(name, "")) for name in fields})
@@ -147,7 +147,7 @@ class MarketEndpoints:
         category = _category(request)
         symbol = self._symbol(request)
         limit = _limit(request, *_BOOK_LIMITS[category])
-        book = self.truth.books_by_symbol.get(symbol)
+        book = self.published.books_by_symbol.get(symbol)
         if book is None:
             return {"s": symbol, "b": [], "a": [], "ts": 0, "u": 0, "seq": 0, "cts": 0}
         bids, asks = book.text_levels(limit)
@@ -165,7 +165,7 @@ class MarketEndpoints:
         category = _category(request)
         symbol = self._symbol(request)
         limit = _limit(request, *_TRADE_LIMITS[category])
-        tape = self.truth.tapes.get(symbol)
+        tape = self.published.tapes.get(symbol)
         trades = list(tape.trades)[-limit:] if tape is not None else []
         rows = [
             {
@@ -191,7 +191,7 @@ class MarketEndpoints:
         limit = _limit(request, *_KLINE_LIMITS)
         start = _time_param(request, "start", 0)
         end = _time_param(request, "end", 2**62)
-        tape = self.truth.tapes.get(symbol)
+        tape = self.published.tapes.get(symbol)
         rows = tape.klines(int(interval), limit, start, end) if tape is not None else []
         return {"category": category, "symbol": symbol, "list": rows}
 
@@ -257,10 +257,10 @@ class MarketEndpoints:
         if instruments is not None:
             instrument = instruments[symbol]
             return instrument.tick_size, instrument.qty_step
-        book = self.truth.books_by_symbol.get(symbol)
+        book = self.published.books_by_symbol.get(symbol)
         if book is None:
             return "", ""
-        bids, asks = book.text_levels(book.book.depth)
+        bids, asks = book.text_levels(book.depth)
         levels = bids + asks
         return _finest(price for price, _ in levels), _finest(size for _, size in levels)
 

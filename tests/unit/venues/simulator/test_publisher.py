@@ -123,7 +123,7 @@ def test_the_truth_is_what_a_client_of_every_frame_holds(frames) -> None:
     for symbol in (SYM, OTHER):
         topic = f"orderbook.50.{symbol}"
         book, results = client_book(desk.of(topic))
-        book_truth = publisher.truth.books[topic]
+        book_truth = publisher.published.books[topic]
         assert results[0] is ApplyResult.SNAPSHOT
         assert set(results[1:]) == {ApplyResult.APPLIED}
         assert book_truth.levels() == levels(book)
@@ -134,8 +134,8 @@ def test_the_truth_is_what_a_client_of_every_frame_holds(frames) -> None:
     for raw in desk.of(f"tickers.{SYM}"):
         frame = json.loads(raw)
         merged = frame["data"] if frame["type"] == "snapshot" else {**merged, **frame["data"]}
-    assert publisher.truth.tickers[SYM].values == merged
-    assert len(publisher.truth.tapes[OTHER].trades) == sum(
+    assert publisher.published.tickers[SYM].values == merged
+    assert len(publisher.published.tapes[OTHER].trades) == sum(
         len(json.loads(raw)["data"]) for raw in desk.of(f"publicTrade.{OTHER}")
     )
 
@@ -155,7 +155,7 @@ def test_gap_keeps_the_delta_from_clients_and_the_next_u_jumps(frames) -> None:
     assert sent_ids[5] - sent_ids[4] == 2
     assert publisher.fault_counts["gap"] == 1
     # the truth applied it all the same; a client sees the gap
-    assert publisher.truth.books[BOOK].update_id == u_of(source[-1])
+    assert publisher.published.books[BOOK].update_id == u_of(source[-1])
     _, results = client_book(desk.of(BOOK))
     assert results[5] is ApplyResult.GAP
     # the other symbol's book is untouched
@@ -187,7 +187,7 @@ def test_broken_replacements_of_one_delta(frames, kind: str, broken_kind: str) -
     assert isinstance(event, MalformedFrame)
     assert event.kind == broken_kind
     assert publisher.fault_counts[kind] == 1
-    assert publisher.truth.books[BOOK].levels() == clean.truth.books[BOOK].levels()
+    assert publisher.published.books[BOOK].levels() == clean.published.books[BOOK].levels()
 
 
 def test_reset_sends_a_u1_snapshot_of_the_truth_and_renumbers_later_deltas(frames) -> None:
@@ -216,8 +216,8 @@ def test_reset_sends_a_u1_snapshot_of_the_truth_and_renumbers_later_deltas(frame
     book, results = client_book(sent)
     assert results[10] is ApplyResult.SNAPSHOT
     assert set(results[11:]) == {ApplyResult.APPLIED}
-    assert levels(book) == publisher.truth.books[BOOK].levels()
-    assert book.update_id == publisher.truth.books[BOOK].update_id == len(source) - 9
+    assert levels(book) == publisher.published.books[BOOK].levels()
+    assert book.update_id == publisher.published.books[BOOK].update_id == len(source) - 9
 
 
 def test_a_second_reset_renumbers_from_two_again(frames) -> None:
@@ -240,7 +240,7 @@ def test_a_real_snapshot_after_a_reset_restarts_the_numbering(frames) -> None:
     source = book_frames(frames)
     publish_all(publisher, source[:6], {5: "reset"})
     assert u_of(desk.of(BOOK)[-1]) == 2
-    bids, asks = publisher.truth.books[BOOK].text_levels(50)
+    bids, asks = publisher.published.books[BOOK].text_levels(50)
     original_u = u_of(source[5])
     snapshot = json.dumps(
         {
