@@ -29,10 +29,10 @@ $(COMPILED): $(STAMP) $(CYTHON_SOURCES)
 demo: $(COMPILED)  ## simulator + live feed + engine + API/dashboard on :8090; Ctrl-C prints the summary
 	$(VENV)/bin/scalper demo $(ARGS)
 
-# The peer benchmark's test compares cryptofeed's books with ours (cryptofeed builds a C
-# extension), so the test suite installs it rather than passing on a "not installed" note.
-$(PEERS): $(STAMP)
-	$(PY) -m pip install --quiet 'cryptofeed==2.4.1'
+# The peer benchmark's test compares cryptofeed's and nautilus_trader's books with ours, so the
+# test suite installs them (the `bench` extra) rather than passing on a "not installed" note.
+$(PEERS): $(STAMP) pyproject.toml
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	touch $(PEERS)
 
 system-test:
@@ -50,8 +50,7 @@ lint: $(COMPILED)
 bench: $(COMPILED)  ## benchmark: decode floor vs engine vs seed-style, prints a table
 	$(PY) -m bench $(ARGS)
 
-bench-extra: $(COMPILED)  ## install the peers `make bench` compares with (cryptofeed, nautilus_trader)
-	$(PY) -m pip install --quiet -e '.[dev,bench]'
+bench-extra: $(PEERS)  ## install the peers `make bench` compares with (cryptofeed, nautilus_trader)
 
 bench-load: $(COMPILED)  ## live path: simulator process vs feed + engine (ARGS="--symbols 300 --rate 10")
 	$(PY) -m bench.load $(ARGS)

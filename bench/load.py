@@ -137,9 +137,11 @@ def lag_grows(first_ms: float, last_ms: float) -> bool:
     return last_ms - first_ms > max(LAG_GROWTH_MS, LAG_GROWTH_SHARE * first_ms)
 
 
-def timed_sink(sink: FrameSink, record: Callable[[int], None]) -> FrameSink:
-    """`sink`, recording for each frame the ns from its receive time to the end of `sink`."""
-    clock = time.time_ns
+def timed_sink(
+    sink: FrameSink, record: Callable[[int], None], clock: Callable[[], int] = time.time_ns
+) -> FrameSink:
+    """`sink`, recording for each frame the ns from its receive time to the end of `sink`
+    (`clock`: the wall clock in ns, the receive times' clock)."""
 
     def on_frame(raw: bytes, recv_ns: int, event: Event | None) -> None:
         sink(raw, recv_ns, event)

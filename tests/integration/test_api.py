@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
+import pytest
 import websockets
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
@@ -109,6 +110,10 @@ def test_every_endpoint_answers_from_the_engine() -> None:
 
         book = (await http.get(f"/api/symbol/{symbol}/book", params={"depth": 5})).json()
         assert len(book["bids"]) == 5 and len(book["asks"]) == 5 and book["state"] == "in_sync"
+        await book_equals_the_market_model(stack, symbol)
+        bid, ask = basic["best_bid"][0], basic["best_ask"][0]
+        assert basic["mid"] == (bid + ask) / 2 and basic["spread"] == pytest.approx(ask - bid)
+        assert basic["spread_bps"] == pytest.approx((ask - bid) / ((bid + ask) / 2) * 10_000)
 
         trades = (await http.get(f"/api/symbol/{symbol}/trades", params={"limit": 3})).json()
         assert 1 <= trades["count"] <= 3
@@ -141,6 +146,22 @@ def test_every_endpoint_answers_from_the_engine() -> None:
         assert "/api/symbol/{symbol}/candles" in spec["paths"]
 
     run_with_api(scenario)
+
+
+async def book_equals_the_market_model(stack: Stack, symbol: str) -> None:
+    """`/book` at some `u` equals the simulator's market model at that `u` (an independent
+    truth: the model's own levels, not the engine's nor the simulator's record)."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        book = (await stack.http.get(f"/api/symbol/{symbol}/book", params={"depth": 50})).json()
+        truth = stack.simulator.true_book(symbol, book["update_id"])
+        if truth is not None:
+            bids, asks = truth
+            assert [tuple(level) for level in book["bids"]] == bids
+            assert [tuple(level) for level in book["asks"]] == asks
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the API's book and the market model were never at the same u")
 
 
 def test_errors_are_json_and_symbols_are_case_insensitive() -> None:
@@ -236,7 +257,7 @@ def test_websocket_streams_throttled_state_and_closed_candles() -> None:
             candle = None
             started = time.monotonic()
             while candle is None or len(states) < 2:
-                assert time.monotonic() - started < 8, "no closed candle or states within 8 s"
+                assert time.monotonic() - started < 30, "no closed candle or states within 30 s"
                 message = await receive_json(ws, 5)
                 if message["type"] == "state":
                     assert message["data"]["symbol"] == message["symbol"]
@@ -246,8 +267,11 @@ def test_websocket_streams_throttled_state_and_closed_candles() -> None:
             assert set(states) == {stack.symbols[0], stack.symbols[2]}
             assert candle["symbol"] in states and candle["timeframe"] == "2s"
             assert candle["candle"]["close"] > 0
-            for stamps in states.values():  # throttled: 250 ms ticks, newest state only
-                assert len(stamps) <= (stamps[-1] - stamps[0]) / 0.2 + 1
+            # Throttled: one state per symbol per 250 ms tick at most, however late the client
+            # reads them (the count over the whole wait, not the spacing of arrivals).
+            elapsed = time.monotonic() - started
+            for stamps in states.values():
+                assert len(stamps) <= elapsed / 0.25 + 2
 
             await ws.send("not json")
             while (message := await receive_json(ws, 2))["type"] != "error":
@@ -325,14 +349,36 @@ def test_a_websocket_client_that_never_reads_is_dropped() -> None:
 
 
 def run_schemathesis(base_url: str, symbols: list[str]) -> int:
-    """Every operation with bounded generated examples; raises on the first server error.
-    Symbol paths get a tracked symbol (in any case) half the time, else a generated string.
-    Returns how many operations were exercised."""
+    """Every operation with bounded generated examples; raises on the first failed check: no
+    server error, a documented status code and content type, and the JSON body valid against
+    the operation's documented schema. Symbol paths get a tracked symbol (in any case) half the
+    time, else a generated string. Returns how many operations were exercised.
+
+    The body is validated here with JSON Schema 2020-12 (jsonschema-rs), not with schemathesis'
+    own response_schema_conformance: our OpenAPI 3.1 document describes (price, size) levels as
+    `prefixItems` tuples (msgspec's schemas), which schemathesis 4 rewrites to draft-4 `items`
+    lists and then rejects as an invalid schema object."""
+    import jsonschema_rs
     import schemathesis
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
-    from schemathesis.checks import not_a_server_error
+    from schemathesis.checks import (
+        content_type_conformance,
+        not_a_server_error,
+        status_code_conformance,
+    )
 
+    checks = [not_a_server_error, status_code_conformance, content_type_conformance]
+    spec = httpx.get(f"{base_url}/openapi.json").json()
+
+    def body_schema(path: str, method: str, status: int) -> dict | None:
+        responses = spec["paths"][path][method.lower()]["responses"]
+        content = responses.get(str(status), {}).get("content", {})
+        schema = content.get("application/json", {}).get("schema")
+        return None if schema is None else {**schema, "components": spec["components"]}
+
+    symbols_schema = jsonschema_rs.Draft202012Validator(body_schema("/api/symbols", "get", 200))
+    assert not symbols_schema.is_valid({"count": "many", "symbols": []})  # the check can fail
     schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
     operations = 0
     for result in schema.get_all_operations():
@@ -348,14 +394,17 @@ def run_schemathesis(base_url: str, symbols: list[str]) -> int:
         def check(case: schemathesis.Case, symbol: str | None) -> None:
             if symbol is not None and case.path_parameters:
                 case.path_parameters = {"symbol": symbol}
-            case.call_and_validate(base_url=base_url, checks=[not_a_server_error])
+            response = case.call_and_validate(base_url=base_url, checks=checks)
+            documented = body_schema(case.operation.path, case.method, response.status_code)
+            if documented is not None:
+                jsonschema_rs.Draft202012Validator(documented).validate(response.json())
 
         check()
         operations += 1
     return operations
 
 
-def test_schemathesis_finds_no_server_error() -> None:
+def test_schemathesis_every_answer_conforms_to_the_openapi_document() -> None:
     async def scenario(stack: Stack) -> None:
         started = time.monotonic()
         operations = await asyncio.to_thread(run_schemathesis, stack.server.url, stack.symbols)

@@ -280,6 +280,19 @@ def _wait_http(url: str, timeout: float) -> None:
     raise AssertionError(f"{url} did not answer within {timeout} s")
 
 
+def _wait_until_in_sync(health_url: str, books: int, timeout: float) -> None:
+    """Poll a running process's health until `books` books are in sync."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(health_url, timeout=0.5).json().get("books_in_sync") == books:
+                return
+        except (httpx.HTTPError, ValueError):
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{health_url} never had {books} books in sync within {timeout} s")
+
+
 def _cli(*args: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
@@ -296,6 +309,7 @@ def test_sigint_and_sigterm_shut_the_process_down_cleanly(tmp_path: Path) -> Non
     try:
         _wait_http(f"http://127.0.0.1:{port}/v5/market/tickers?category=linear", 20)
         for sig in (signal.SIGINT, signal.SIGTERM):
+            api_port = _free_port()
             client = _cli(
                 "run",
                 "--rest-url",
@@ -305,11 +319,11 @@ def test_sigint_and_sigterm_shut_the_process_down_cleanly(tmp_path: Path) -> Non
                 "--top",
                 "5",
                 "--port",
-                "0",
+                str(api_port),
                 "--data-dir",
                 str(tmp_path / sig.name),
             )
-            time.sleep(4)
+            _wait_until_in_sync(f"http://127.0.0.1:{api_port}/api/monitor/health", 5, 30)
             client.send_signal(sig)
             out, err = client.communicate(timeout=15)
             assert client.returncode == 0, err.decode()

@@ -47,7 +47,9 @@ def test_silence_is_detected_after_stale_after_and_frames_keep_it_alive() -> Non
             assert stats.stale_timeouts == 1
             assert stats.frames == 8  # none missed while frames kept coming
             silence_s = (detected_ns - stats.last_frame_ns) / 1e9
-            assert STALE_S <= silence_s <= 1.1 * STALE_S + 0.1, silence_s
+            # Not before stale_after_s: that is the point. The upper bound only catches a
+            # deadline that never fires; a busy machine runs the timer late.
+            assert STALE_S <= silence_s <= 1.1 * STALE_S + 2.0, silence_s
             await connection.stop()
             task.cancel()
 

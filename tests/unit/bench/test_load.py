@@ -38,12 +38,17 @@ def test_thirds_medians_and_lag_growth():
 
 
 def test_timed_sink_calls_the_sink_then_records_the_elapsed_time():
+    """The recorded latency is the clock after the sink minus the frame's receive time: the
+    sink runs first (it advances the fake clock by 7 ns here)."""
+    now = [1_000]
     seen: list[tuple[bytes, int, object]] = []
     recorded: list[int] = []
-    sink = timed_sink(
-        lambda raw, recv_ns, event: seen.append((raw, recv_ns, event)), recorded.append
-    )
-    sink(b"frame", 0, None)
-    assert seen == [(b"frame", 0, None)]
-    assert len(recorded) == 1
-    assert recorded[0] > 0
+
+    def sink(raw: bytes, recv_ns: int, event: object) -> None:
+        seen.append((raw, recv_ns, event))
+        now[0] += 7
+
+    timed = timed_sink(sink, recorded.append, clock=lambda: now[0])
+    timed(b"frame", 990, None)
+    assert seen == [(b"frame", 990, None)]
+    assert recorded == [1_000 + 7 - 990]

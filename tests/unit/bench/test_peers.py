@@ -37,6 +37,7 @@ def test_cryptofeed_books_equal_ours_or_the_row_says_it_was_skipped(rows):
     else:
         assert row.note == f"skipped: cryptofeed not installed ({INSTALL_HINT})"
         assert row.frames_per_s is None
+        pytest.skip("cryptofeed not installed: its books were not compared (make test installs it)")
 
 
 def test_nautilus_books_equal_ours_or_the_rows_say_they_were_skipped(rows):
@@ -46,6 +47,10 @@ def test_nautilus_books_equal_ours_or_the_rows_say_they_were_skipped(rows):
             assert row.books_equal is True, row.note
         else:
             assert row.note == f"skipped: nautilus_trader not installed ({INSTALL_HINT})"
+    if not _installed("nautilus_trader"):
+        pytest.skip(
+            "nautilus_trader not installed: its books were not compared (make test installs it)"
+        )
 
 
 def testdiffering_symbols_counts_a_changed_size_and_a_missing_symbol():

@@ -1,0 +1,103 @@
+"""views: the read-only values of engine state, checked against figures worked out by hand."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from scalper.aggregates import Candle, FlowTotals
+from scalper.engine import Engine
+from scalper.events import BUY, SELL, BookUpdate, Trade, TradeBatch
+from scalper.settings import EngineSettings
+from scalper.views import (
+    CANDLE_DERIVED,
+    FLOW_DERIVED,
+    book_view,
+    candle_view,
+    engine_view,
+    flow_view,
+    symbol_view,
+)
+
+SEC = 1_000_000_000
+T0 = 1_700_000_000 * SEC  # a multiple of every timeframe below
+
+
+def engine_with_a_known_state() -> Engine:
+    """BTCUSDT: bids 100 x 2, 99 x 5; asks 101 x 1, 102 x 4; trades buy 3 @ 101, sell 1 @ 100
+    at t0 + 1 s, then buy 2 @ 101 at t0 + 61 s."""
+    engine = Engine(EngineSettings(timeframes=("1m",), flow_windows=("10s", "1m")))
+    book = BookUpdate(
+        "BTCUSDT",
+        50,
+        True,
+        [(100.0, 2.0), (99.0, 5.0)],
+        [(101.0, 1.0), (102.0, 4.0)],
+        1,
+        0,
+        T0,
+        T0,
+    )
+    engine.on_event(book)
+    trades = [
+        Trade("BTCUSDT", 101.0, 3.0, BUY, T0 + SEC, T0 + SEC, "a"),
+        Trade("BTCUSDT", 100.0, 1.0, SELL, T0 + SEC, T0 + SEC, "b"),
+    ]
+    engine.on_event(TradeBatch("BTCUSDT", trades, T0 + SEC, T0 + SEC))
+    late = [Trade("BTCUSDT", 101.0, 2.0, BUY, T0 + 61 * SEC, T0 + 61 * SEC, "c")]
+    engine.on_event(TradeBatch("BTCUSDT", late, T0 + 61 * SEC, T0 + 61 * SEC))
+    return engine
+
+
+def test_book_view_figures() -> None:
+    state = engine_with_a_known_state().symbols["BTCUSDT"]
+    view = book_view(state.book, 1)  # type: ignore[arg-type]
+    assert (view.best_bid, view.best_ask) == ((100.0, 2.0), (101.0, 1.0))
+    assert (view.mid, view.spread) == (100.5, 1.0)
+    assert view.spread_bps == pytest.approx(1.0 / 100.5 * 10_000)
+    assert view.microprice == pytest.approx((100.0 * 1.0 + 101.0 * 2.0) / 3.0)  # 100.666...
+    assert (view.bids, view.asks) == ([(100.0, 2.0)], [(101.0, 1.0)])  # the top 1 level
+    assert (view.depth, view.state, view.update_id) == (50, "in_sync", 1)
+
+
+def test_flow_and_candle_views_carry_the_fields_and_their_derived_figures() -> None:
+    totals = FlowTotals(5.0, 1.0, 2, 1, 505.0, 100.0)
+    assert msgspec.structs.asdict(flow_view(totals)) == {
+        **msgspec.structs.asdict(totals),
+        "delta": 4.0,
+        "volume": 6.0,
+    }
+    candle = Candle(T0, 101.0, 101.0, 100.0, 100.0, 4.0, 403.0, 2, 3.0, 1.0, 0.5)
+    assert msgspec.structs.asdict(candle_view(candle)) == {
+        **msgspec.structs.asdict(candle),
+        "delta": 2.0,
+        "vwap": 403.0 / 4.0,
+    }
+    assert FLOW_DERIVED == ("delta", "volume") and CANDLE_DERIVED == ("delta", "vwap")
+
+
+def test_symbol_view_windows_candles_and_counters() -> None:
+    engine = engine_with_a_known_state()
+    view = symbol_view(engine, engine.symbols["BTCUSDT"], levels=2)
+    assert view.cumulative.buy_volume == 5.0 and view.cumulative.sell_volume == 1.0
+    assert view.cumulative.delta == 4.0
+    # "now" is t0 + 61 s: the 10 s window holds only the last buy, 1 m also the first pair
+    # is out (its bucket starts 60 s before "now"'s bucket start: (t0 + 1 s) is excluded).
+    assert (view.windows["10s"].buy_volume, view.windows["10s"].sell_volume) == (2.0, 0.0)
+    assert (view.windows["1m"].buy_volume, view.windows["1m"].sell_volume) == (2.0, 0.0)
+    (closed,) = view.candles["1m"]  # the first minute closed when the t0 + 61 s trade came
+    assert (closed.open, closed.high, closed.low, closed.close) == (101.0, 101.0, 100.0, 100.0)
+    assert (closed.volume, closed.buy_volume, closed.sell_volume, closed.trades) == (4, 3, 1, 2)
+    assert closed.delta == 2.0 and closed.vwap == pytest.approx((303.0 + 100.0) / 4.0)
+    assert view.counters.trades == 3 and view.counters.book_frames == 1
+    assert view.book is not None and view.book.bids == [(100.0, 2.0), (99.0, 5.0)]
+    assert view.walls is not None and view.walls.bids[0].price == 99.0  # the larger level
+
+
+def test_engine_view_lists_symbols_sorted_with_engine_counters() -> None:
+    engine = engine_with_a_known_state()
+    engine.on_event(BookUpdate("AAAUSDT", 50, True, [(1.0, 1.0)], [(2.0, 1.0)], 7, 0, T0, T0))
+    view = engine_view(engine, 1)
+    assert list(view["symbols"]) == ["AAAUSDT", "BTCUSDT"]  # type: ignore[call-overload]
+    assert view["frames"] == 4 and view["clock_ns"] == T0 + 61 * SEC
+    assert view["malformed"] == {}
