@@ -21,6 +21,9 @@ DEFAULT_LEVELS = 25
 
 class BookView(msgspec.Struct):
     depth: int
+    """Levels a side asked for (the lists may be shorter)."""
+    venue_depth: int
+    """Depth of the book kept (the venue's subscription, e.g. orderbook.50)."""
     state: str
     out_of_sync_reason: str | None
     update_id: int
@@ -79,7 +82,8 @@ class SymbolView(msgspec.Struct):
 
 def book_view(book: OrderBook, levels: int = DEFAULT_LEVELS) -> BookView:
     return BookView(
-        depth=book.depth,
+        depth=levels,
+        venue_depth=book.depth,
         state=book.state.value,
         out_of_sync_reason=book.out_of_sync_reason,
         update_id=book.update_id,

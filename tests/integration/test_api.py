@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import http.client
 import json
 import os
 import socket
@@ -101,7 +102,8 @@ def test_every_endpoint_answers_from_the_engine() -> None:
 
         profile = (await http.get(f"/api/symbol/{symbol}/profile")).json()
         assert set(profile["candles"]) == {"15s", "1m", "5m"}
-        assert profile["book"]["depth"] == 50 and len(profile["book"]["bids"]) == 10
+        assert profile["book"]["venue_depth"] == 50 and len(profile["book"]["bids"]) == 10
+        assert profile["book"]["depth"] == 10
         assert "walls" in profile and "windows" in profile
 
         for tf in ("15s", "1m", "5m"):
@@ -110,6 +112,7 @@ def test_every_endpoint_answers_from_the_engine() -> None:
 
         book = (await http.get(f"/api/symbol/{symbol}/book", params={"depth": 5})).json()
         assert len(book["bids"]) == 5 and len(book["asks"]) == 5 and book["state"] == "in_sync"
+        assert (book["depth"], book["venue_depth"]) == (5, 50)
         await book_equals_the_market_model(stack, symbol)
         bid, ask = basic["best_bid"][0], basic["best_ask"][0]
         assert basic["mid"] == (bid + ask) / 2 and basic["spread"] == pytest.approx(ask - bid)
@@ -164,6 +167,17 @@ async def book_equals_the_market_model(stack: Stack, symbol: str) -> None:
     raise AssertionError("the API's book and the market model were never at the same u")
 
 
+def raw_get(port: int, symbol: str) -> tuple[int, bytes]:
+    """GET /api/symbol/{symbol}/basic with http.client (httpx refuses URLs this long)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request("GET", f"/api/symbol/{symbol}/basic")
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
 def test_errors_are_json_and_symbols_are_case_insensitive() -> None:
     async def scenario(stack: Stack) -> None:
         http = stack.http
@@ -181,6 +195,7 @@ def test_errors_are_json_and_symbols_are_case_insensitive() -> None:
 
         bad = [
             (f"/api/symbol/{symbol}/candles", {"tf": "7m"}),
+            (f"/api/symbol/{symbol}/candles", {"tf": "1M"}),  # a month, not a minute
             (f"/api/symbol/{symbol}/candles", {"limit": 0}),
             (f"/api/symbol/{symbol}/book", {"depth": "deep"}),
             ("/api/symbols", {"sort": "-price"}),
@@ -192,6 +207,10 @@ def test_errors_are_json_and_symbols_are_case_insensitive() -> None:
             body = response.json()
             assert body["message"].startswith("invalid request"), body
             assert "Traceback" not in response.text
+
+        status, body = await asyncio.to_thread(raw_get, stack.server.port, "X" * 100_000)
+        assert status == 422 and len(body) < 1_000, (status, len(body))  # not the input echoed
+        assert b"100000 characters" in body
 
     run_with_api(scenario)
 

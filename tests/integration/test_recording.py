@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import msgspec
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from tests.integration.support import wait_until
 
 from scalper.api import create_app, serve_api
@@ -157,6 +158,7 @@ async def _live_run(data_dir: Path, config: EngineSettings, seconds: float) -> t
         await wait_until(lambda: recorder.usage.bytes_used > 0, 10, "a disk budget check")
         async with httpx.AsyncClient(base_url=server.url) as client:
             health = (await client.get("/api/monitor/health")).json()
+            health["metrics"] = (await client.get("/metrics")).text
     finally:
         await server.stop()
         await feed.stop()
@@ -207,6 +209,15 @@ def test_live_run_with_faults_replays_to_identical_state(tmp_path: Path) -> None
     assert data_dir["bytes_used"] > 0 and data_dir["max_bytes"] == 20 * 2**30
     assert data_dir["recorder"]["frames_recorded"] > 0
     assert data_dir["recorder"]["frames_dropped"] == 0 and data_dir["warning"] is None
+    scraped = {
+        family.name: family.samples[0].value
+        for family in text_string_to_metric_families(health["metrics"])
+        if family.samples
+    }
+    assert scraped["scalper_recorder_frames_recorded"] == data_dir["recorder"]["frames_recorded"]
+    assert scraped["scalper_recorder_frames_dropped"] == 0
+    assert scraped["scalper_data_dir_bytes"] == data_dir["bytes_used"]
+    assert scraped["scalper_data_dir_budget_bytes"] == 20 * 2**30
 
 
 def candles_from_recorded_trades(

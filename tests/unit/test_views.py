@@ -57,7 +57,7 @@ def test_book_view_figures() -> None:
     assert view.spread_bps == pytest.approx(1.0 / 100.5 * 10_000)
     assert view.microprice == pytest.approx((100.0 * 1.0 + 101.0 * 2.0) / 3.0)  # 100.666...
     assert (view.bids, view.asks) == ([(100.0, 2.0)], [(101.0, 1.0)])  # the top 1 level
-    assert (view.depth, view.state, view.update_id) == (50, "in_sync", 1)
+    assert (view.depth, view.venue_depth, view.state, view.update_id) == (1, 50, "in_sync", 1)
 
 
 def test_flow_and_candle_views_carry_the_fields_and_their_derived_figures() -> None:

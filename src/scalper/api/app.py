@@ -184,7 +184,8 @@ def create_app(
     ) -> Response:
         """The last `limit` closed candles of one timeframe (oldest first) and the forming one."""
         timeframes = engine.config.timeframes
-        timeframe = timeframes[0] if tf is None else tf.lower()
+        # Case matters: 1m is a minute, 1M (a month, by convention) is not a timeframe here.
+        timeframe = timeframes[0] if tf is None else tf
         if timeframe not in timeframes:
             raise _bad_parameter("tf", tf, f"unknown timeframe; one of {', '.join(timeframes)}")
         return MsgspecResponse(candles_view(state_of(symbol), timeframe, limit))
@@ -269,7 +270,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        errors = jsonable_encoder(exc.errors())
+        errors = [_shortened(error) for error in jsonable_encoder(exc.errors())]
         parts = [
             f"{'.'.join(str(part) for part in error.get('loc', ()))}: {error.get('msg')}"
             for error in errors
@@ -282,6 +283,21 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def internal_error(request: Request, exc: Exception) -> Response:
         log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
         return MsgspecResponse(ErrorBody("internal error (logged on the server)"), status_code=500)
+
+
+_ECHO_CHARS: Final = 100
+"""At most this much of a rejected input is echoed back (a 100 KB symbol gets a short 422)."""
+
+
+def _shortened(error: dict[str, Any]) -> dict[str, Any]:
+    """A validation error with its echoed input cut to _ECHO_CHARS characters."""
+    value = error.get("input")
+    if isinstance(value, str) and len(value) > _ECHO_CHARS:
+        error = {**error, "input": f"{value[:_ECHO_CHARS]}... ({len(value)} characters)"}
+    ctx = error.get("ctx")
+    if isinstance(ctx, dict):
+        error = {**error, "ctx": {k: v for k, v in ctx.items() if k != "error"}}
+    return error
 
 
 def _install_openapi(app: FastAPI) -> None:

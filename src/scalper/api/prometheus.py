@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from scalper.api.health import HealthReporter
+from scalper.api.health import DataDirHealth, HealthReporter
 from scalper.engine import Engine
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -111,6 +111,38 @@ class EngineCollector(Collector):
             if connection.lag_ms is not None:
                 lag.add_metric(name, connection.lag_ms / 1000.0)
         yield from (up, reconnects, frames, lag)
+        yield from self._recorder(report.data_dir)
+
+    def _recorder(self, data_dir: DataDirHealth) -> Iterator[Metric]:
+        """What health reports of the data dir, once it records (nothing otherwise)."""
+        stats = data_dir.recorder
+        if stats is None:
+            return
+        yield CounterMetricFamily(
+            "scalper_recorder_frames_recorded",
+            "Frames written to segments",
+            value=stats.frames_recorded,
+        )
+        yield CounterMetricFamily(
+            "scalper_recorder_frames_dropped",
+            "Frames dropped because the writer fell behind",
+            value=stats.frames_dropped,
+        )
+        yield CounterMetricFamily(
+            "scalper_recorder_write_errors", "Failed disk operations", value=stats.write_errors
+        )
+        yield GaugeMetricFamily(
+            "scalper_recorder_queue_depth", "Chunks waiting for the writer", value=stats.queue_depth
+        )
+        yield GaugeMetricFamily(
+            "scalper_data_dir_bytes", "Bytes the data dir holds", value=data_dir.bytes_used or 0
+        )
+        if data_dir.max_bytes is not None:
+            yield GaugeMetricFamily(
+                "scalper_data_dir_budget_bytes",
+                "The data dir's disk budget",
+                value=data_dir.max_bytes,
+            )
 
 
 def exposition(engine: Engine, health: HealthReporter) -> bytes:

@@ -23,7 +23,9 @@ from __future__ import annotations
 import math
 import random
 from bisect import bisect_left, insort
+from collections import deque
 from collections.abc import Callable, Iterator
+from itertools import islice
 from operator import itemgetter
 from typing import Final
 
@@ -77,6 +79,10 @@ class MarketConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """A wider spread is narrowed by a new level inside it at the next delta."""
     latency_us: tuple[int, int] = (200, 1_200)
     """Receive latency range added to each frame's ts (recv_ns never goes backwards)."""
+    truth_frames: int = 64
+    """Book frames back that `book_at` can still answer for (1.3 s at 20 ms): a reader of the
+    frames lags the model, and more when its machine is busy. Memory: the levels each frame
+    touched, a few per side."""
 
     def __post_init__(self) -> None:
         if self.symbols < 1 or self.seconds <= 0 or self.book_interval_ms < 1:
@@ -131,18 +137,18 @@ class _Side:
     """One side of the true book, in sort keys: ask key = ticks, bid key = -ticks; keys[0] is best.
 
     `published` remembers, for every key touched since the last delta, its size at that delta
-    (0 = absent), so the next delta carries exactly the net changes; `previous` is what it held
-    when the last delta was made (the sizes at the delta before), so the model can also say what
-    the book was one delta back.
+    (0 = absent), so the next delta carries exactly the net changes; `history` keeps what it held
+    when each of the last deltas was made, newest first (the sizes at the delta before each), so
+    the model can also say what the book was some deltas back.
     """
 
-    __slots__ = ("keys", "previous", "published", "sizes", "taken")
+    __slots__ = ("history", "keys", "published", "sizes", "taken")
 
-    def __init__(self) -> None:
+    def __init__(self, history: int) -> None:
         self.keys: list[int] = []
         self.sizes: dict[int, int] = {}
         self.published: dict[int, int] = {}
-        self.previous: dict[int, int] = {}
+        self.history: deque[dict[int, int]] = deque(maxlen=max(1, history))
         self.taken = 0
 
     def set(self, key: int, lots: int) -> None:
@@ -168,7 +174,7 @@ class _Side:
     def bump(self) -> list[tuple[int, int]]:
         """Grow the best level by one lot: the change of a delta that would have none."""
         key = self.keys[0]
-        self.previous.setdefault(key, self.sizes[key])
+        self.history[0].setdefault(key, self.sizes[key])
         self.sizes[key] += 1
         return [(key, self.sizes[key])]
 
@@ -181,17 +187,18 @@ class _Side:
             if new != old:
                 out.append((key, new))
         out.sort()
-        self.previous = self.published
+        self.history.appendleft(self.published)
         self.published = {}
         self.taken = 0
         return out
 
 
 def _at(side: _Side, back: int) -> list[tuple[int, int]]:
-    """(key, lots) best first of a side as its last delta (`back` 0) or the one before (1) left
-    it: the sizes now, with each size remembered from then put back."""
+    """(key, lots) best first of a side as the delta `back` deltas before the last left it: the
+    sizes now, with the sizes remembered at each delta since put back, newest first (a level
+    touched several times ends at its size the earliest time after that delta)."""
     sizes = dict(side.sizes)
-    for remembered in (side.published, side.previous)[: back + 1]:
+    for remembered in (side.published, *islice(side.history, back)):
         for key, lots in remembered.items():
             if lots:
                 sizes[key] = lots
@@ -235,11 +242,13 @@ class _Symbol:
         "volume",
     )
 
-    def __init__(self, inst: Contract, mid_ticks: int, level_lots: int, depth: int) -> None:
+    def __init__(
+        self, inst: Contract, mid_ticks: int, level_lots: int, depth: int, truth_frames: int
+    ) -> None:
         self.inst = inst
         self.level_lots = level_lots
-        self.bids = _Side()
-        self.asks = _Side()
+        self.bids = _Side(truth_frames)
+        self.asks = _Side(truth_frames)
         self.update_id = 0
         self.cross_seq = 0
         self.book_phase = 0
@@ -318,7 +327,7 @@ class SyntheticMarket:
             inst = Contract(f"SYM{i:0{width}d}USDT", decimals, qty_exponent)
             mid_ticks = round(price * 10**decimals)
             level_lots = max(10, round(qty / 10.0**qty_exponent))
-            state = _Symbol(inst, mid_ticks, level_lots, config.depth)
+            state = _Symbol(inst, mid_ticks, level_lots, config.depth, config.truth_frames)
             state.book_phase = rng.randrange(config.book_interval_ms)
             state.next_ticker_ms = config.start_ms + rng.randrange(config.ticker_interval_ms)
             state.next_trade_ms = config.start_ms + state.book_phase + 1 + self._burst_gap_ms()
@@ -358,14 +367,14 @@ class SyntheticMarket:
 
     def book_at(self, symbol: str, update_id: int) -> tuple[list[Level], list[Level]] | None:
         """(bids, asks) best first of the book as the symbol's book frame `update_id` published
-        it, from the model's own levels; None unless `update_id` is the last frame's or the one
-        before (a reader of the frames may be a frame behind the model). Each level touched
-        since (trades take liquidity between frames) is taken at its size then, which
-        `_Side.published` and `_Side.previous` remember. Prices and sizes are the floats of
+        it, from the model's own levels; None unless `update_id` is one of the last
+        `truth_frames` frames' (a reader of the frames lags the model). Each level touched since
+        (trades take liquidity between frames) is taken at its size then, which
+        `_Side.published` and `_Side.history` remember. Prices and sizes are the floats of
         their wire strings: the truth a client's book must equal at `update_id`."""
         state = self._states[symbol]
         back = state.update_id - update_id
-        if back not in (0, 1):
+        if not 0 <= back <= len(state.bids.history):
             return None
         bids = [(float(state.price(-k)), float(state.qty(n))) for k, n in _at(state.bids, back)]
         asks = [(float(state.price(k)), float(state.qty(n))) for k, n in _at(state.asks, back)]

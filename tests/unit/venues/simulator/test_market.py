@@ -262,8 +262,8 @@ def test_the_models_book_at_a_frame_is_what_the_frame_published() -> None:
     """`book_at(symbol, u)`, the truth the simulator's tests use, equals the book that the
     frames up to `u` build in a plain dict (no engine code), also while the model runs a frame
     ahead of its reader (it generates a time slice of every symbol at once); a `u` further back
-    gives None."""
-    market = SyntheticMarket(MarketConfig(symbols=3, seconds=3.0, seed=5))
+    than its `truth_frames` gives None."""
+    market = SyntheticMarket(MarketConfig(symbols=3, seconds=3.0, seed=5, truth_frames=2))
     books: dict[str, tuple[int, dict[float, float], dict[float, float]]] = {}
     checked = ahead = 0
     for _, raw in market.frames():
@@ -284,6 +284,31 @@ def test_the_models_book_at_a_frame_is_what_the_frame_published() -> None:
             truth = market.book_at(symbol, update_id)
             assert truth == (sorted(bids.items(), reverse=True), sorted(asks.items())), update_id
             ahead += market.last_update_id(symbol) == update_id + 1
-            assert market.book_at(symbol, market.last_update_id(symbol) - 2) is None
+            assert market.book_at(symbol, market.last_update_id(symbol) - 3) is None
             checked += 1
     assert checked > 1000 and ahead > 100  # the model was a frame ahead at times, still right
+
+
+def test_the_model_remembers_its_books_truth_frames_back() -> None:
+    """A reader far behind the model (a busy machine) still gets the truth at its `u`, up to
+    `truth_frames` frames back."""
+    market = SyntheticMarket(MarketConfig(symbols=2, seconds=2.0, seed=6, truth_frames=8))
+    symbol = market.symbols[0]
+    bids: dict[float, float] = {}
+    asks: dict[float, float] = {}
+    published: dict[int, tuple[list, list]] = {}
+    for _, raw in market.frames():
+        frame = msgspec.json.decode(raw)
+        if frame["topic"] != f"orderbook.50.{symbol}":
+            continue
+        for side, levels in ((bids, frame["data"]["b"]), (asks, frame["data"]["a"])):
+            for price, size in levels:
+                if float(size):
+                    side[float(price)] = float(size)
+                else:
+                    side.pop(float(price), None)
+        published[frame["data"]["u"]] = (sorted(bids.items(), reverse=True), sorted(asks.items()))
+    last = market.last_update_id(symbol)
+    for back in range(9):
+        assert market.book_at(symbol, last - back) == published[last - back], back
+    assert market.book_at(symbol, last - 9) is None
