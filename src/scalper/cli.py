@@ -477,23 +477,38 @@ class _ProgressBar:
 
     def __init__(self, description: str, total: int, in_bytes: bool = False) -> None:
         from rich.console import Console
-        from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
 
-        if in_bytes:
-            columns = (
-                *Progress.get_default_columns()[:1],
-                BarColumn(),
-                DownloadColumn(),
-                TimeRemainingColumn(),
+        # What was done and how fast, not only an ETA (which reads -:--:-- until it has a rate).
+        done = (
+            (DownloadColumn(), TransferSpeedColumn())
+            if in_bytes
+            else (
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]} rows/s"),
             )
-        else:
-            columns = (*Progress.get_default_columns()[:2], TimeRemainingColumn())
+        )
+        columns = (TextColumn("{task.description}"), BarColumn(), *done, TimeRemainingColumn())
         self._bar = Progress(*columns, console=Console(stderr=True), transient=True)
-        self._task = self._bar.add_task(description, total=total)
+        self._task = self._bar.add_task(description, total=total, rate="-")
 
     def __enter__(self) -> Callable[[int], None]:
         self._bar.__enter__()
-        return lambda done: self._bar.update(self._task, completed=done)
+        return self._advance
+
+    def _advance(self, done: int) -> None:
+        task = self._bar.tasks[0]
+        speed = task.speed
+        rate = f"{speed:,.0f}" if speed else "-"
+        self._bar.update(self._task, completed=done, rate=rate)
 
     def __exit__(self, *exc_info: object) -> None:
         self._bar.__exit__(*exc_info)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -18,9 +19,11 @@ from typing import BinaryIO
 import zstandard
 
 from scalper.errors import InputError
+from scalper.feed_status import ConnectionStats, SymbolFeedStats
 from scalper.storage.layout import CLOCK_TOPIC
 from scalper.storage.reader import Record, iter_recorded
 from scalper.venues.bybit.frames import CODECS, FrameApplier
+from scalper.venues.bybit.topics import BOOK
 
 ProgressCallback = Callable[[int], None]
 """Called with the number of (compressed) file bytes consumed so far."""
@@ -99,6 +102,22 @@ def recorded_records(
     return iter_recorded(data_dir, from_ns, to_ns, symbols, CODECS)
 
 
+def preroll_books(
+    applier: FrameApplier, data_dir: Path, until_ns: int, symbols: list[str] | None = None
+) -> int:
+    """Bring every book to its state at `until_ns` from the book frames recorded before it
+    (only them, and only into the books: trades, tickers and candles start at `until_ns`), so
+    a replay from a time has books in sync at once. Returns the frames applied."""
+    count = 0
+    prefix = f"{BOOK}."
+    for recv_ns, _, _, payload in iter_recorded(
+        data_dir, None, until_ns, symbols, CODECS, topic_prefix=prefix
+    ):
+        applier.preroll_book(payload, recv_ns)
+        count += 1
+    return count
+
+
 def replay_recording(
     applier: FrameApplier,
     data_dir: Path,
@@ -108,7 +127,10 @@ def replay_recording(
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """Feed a data directory's recorded frames to the applier's engine in receive order;
-    returns the count. `progress` is called now and then with the number of rows applied."""
+    returns the count. `progress` is called now and then with the number of rows applied.
+    From `from_ns` on, with every book first brought to its state then (`preroll_books`)."""
+    if from_ns is not None:
+        preroll_books(applier, data_dir, from_ns, symbols)
     count = 0
     for record in recorded_records(data_dir, from_ns, to_ns, symbols):
         apply_record(applier, record)
@@ -118,3 +140,65 @@ def replay_recording(
     if progress is not None:
         progress(count)
     return count
+
+
+class ReplayClock:
+    """The recording's time as a paced replay plays it: `speed` x the wall clock's pace from
+    the first row's receive time. The API reads ages and staleness off it (`create_app(clock=...)`)
+    so a replayed frame is as old as it was when it was recorded."""
+
+    def __init__(self, speed: float) -> None:
+        self.speed = speed
+        self._origin_ns: int | None = None
+        self._started_ns = 0
+
+    def start(self, first_recv_ns: int) -> None:
+        self._origin_ns = first_recv_ns
+        self._started_ns = time.monotonic_ns()
+
+    def __call__(self) -> int:
+        """Now, in the recording's receive time (the wall clock before the first row)."""
+        if self._origin_ns is None:
+            return time.time_ns()
+        return self._origin_ns + int((time.monotonic_ns() - self._started_ns) * self.speed)
+
+    def due_in_s(self, recv_ns: int) -> float:
+        """Seconds of wall clock until the row received at `recv_ns` is due."""
+        return (recv_ns - self()) / 1e9 / self.speed
+
+
+class ReplayFeed:
+    """A paced replay seen as a feed (`scalper.feed_status.MarketFeed`): one "connection" open
+    while it plays, per-symbol receive times and lags as recorded, so health and the dashboard
+    say what the recording said rather than "no feed"."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.symbols: list[str] = []
+        self.symbol_stats: dict[str, SymbolFeedStats] = {}
+        self.connections = [_ReplayConnection(str(data_dir))]
+
+    def saw(self, symbol: str, recv_ns: int, ts_event_ns: int) -> None:
+        """Account one replayed market row."""
+        stats = self.symbol_stats.get(symbol)
+        if stats is None:
+            stats = self.symbol_stats[symbol] = SymbolFeedStats()
+            self.symbols.append(symbol)
+            self.connections[0].symbols.append(symbol)
+        lag = recv_ns - ts_event_ns
+        stats.frames += 1
+        stats.last_recv_ns = recv_ns
+        stats.last_lag_ns = lag
+        stats.max_lag_ns = max(stats.max_lag_ns, lag)
+        connection = self.connections[0].stats
+        connection.frames += 1
+        connection.last_frame_ns = recv_ns
+
+    def finish(self) -> None:
+        self.connections[0].stats.state = "stopped"
+
+
+class _ReplayConnection:
+    def __init__(self, source: str) -> None:
+        self.name = "replay"
+        self.symbols: list[str] = []
+        self.stats = ConnectionStats("replay", source, 0, state="open")

@@ -17,8 +17,15 @@ import msgspec
 
 from scalper.api import create_app, serve_api
 from scalper.engine import Engine
-from scalper.replay import apply_record, recorded_records
+from scalper.replay import (
+    ReplayClock,
+    ReplayFeed,
+    apply_record,
+    preroll_books,
+    recorded_records,
+)
 from scalper.settings import ApiSettings, Settings, SimulatorSettings, VenueSettings
+from scalper.storage.layout import CLOCK_TOPIC
 from scalper.storage.recorder import Recorder
 from scalper.storage.warm import warm_start
 from scalper.venues.bybit.book_codec import BOOK_CODEC
@@ -31,6 +38,7 @@ from scalper.venues.bybit.public_rest import (
     TESTNET_WS,
     fetch_universe,
 )
+from scalper.venues.bybit.topics import symbol_of
 from scalper.venues.simulator.exchange import ExchangeSimulator, serve_simulator
 
 log = logging.getLogger(__name__)
@@ -231,24 +239,26 @@ class PacedReplay(msgspec.Struct, frozen=True):
 async def replay_paced(applier: FrameApplier, options: PacedReplay) -> int:
     """Apply the recording at `speed` x its receive-time pace, serving the API meanwhile.
 
-    Stops at the end of the recording or on SIGINT/SIGTERM; returns the rows applied.
+    Stops at the end of the recording or on SIGINT/SIGTERM; returns the rows applied. The API
+    sees the recording's time (`ReplayClock`) and the replay as its feed (`ReplayFeed`): ages
+    and health are what they were when it was recorded.
     """
+    clock = ReplayClock(options.speed)
+    feed = ReplayFeed(options.data_dir)
     api = None
     if options.api.enabled:
-        api = await serve_api(
-            create_app(applier.engine, api_settings=options.api),
-            options.api.host,
-            options.api.port,
-        )
+        app = create_app(applier.engine, feed, api_settings=options.api, clock=clock)
+        api = await serve_api(app, options.api.host, options.api.port)
         log.info("API on %s, replaying at %gx", api.url, options.speed)
     try:
         async with asyncio.TaskGroup() as tasks:
-            replay = tasks.create_task(_apply_paced(applier, options), name="replay")
+            replay = tasks.create_task(_apply_paced(applier, options, clock, feed), name="replay")
             stop = tasks.create_task(wait_for_stop(), name="signals")
             await asyncio.wait({replay, stop}, return_when=asyncio.FIRST_COMPLETED)
             replay.cancel()
             stop.cancel()
     finally:
+        feed.finish()
         if api is not None:
             await api.stop()
     if replay.cancelled():
@@ -256,20 +266,24 @@ async def replay_paced(applier: FrameApplier, options: PacedReplay) -> int:
     return replay.result()
 
 
-async def _apply_paced(applier: FrameApplier, options: PacedReplay) -> int:
+async def _apply_paced(
+    applier: FrameApplier, options: PacedReplay, clock: ReplayClock, feed: ReplayFeed
+) -> int:
+    if options.from_ns is not None:  # on the loop, as every change to the engine is
+        preroll_books(applier, options.data_dir, options.from_ns, options.symbols)
     records = recorded_records(options.data_dir, options.from_ns, options.to_ns, options.symbols)
     count = 0
-    first_recv = None
-    started = time.monotonic()
     for record in records:
-        if first_recv is None:
-            first_recv = record[0]
-        due = started + (record[0] - first_recv) / 1e9 / options.speed
-        wait = due - time.monotonic()
+        recv_ns, ts_ns, topic, _ = record
+        if count == 0:
+            clock.start(recv_ns)
+        wait = clock.due_in_s(recv_ns)
         if wait > 0.002:
             await asyncio.sleep(wait)
         elif count % 1024 == 0:
             await asyncio.sleep(0)  # let the API answer while we catch up
         apply_record(applier, record)
+        if topic and topic != CLOCK_TOPIC:
+            feed.saw(symbol_of(topic), recv_ns, ts_ns)
         count += 1
     return count

@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -288,9 +288,19 @@ def test_cli_replay_data_dir_with_filters_and_query(recorded_dir: Path, tmp_path
     assert only["symbols"]["SYM001USDT"]["book"] == state["symbols"]["SYM001USDT"]["book"]
 
     first_recv = next(iter_recorded(recorded_dir, codecs=CODECS))[0]
-    late = run_cli("replay", recorded_dir, "--from", str(first_recv + 2 * 10**9), "--no-progress")
+    from_t = str(first_recv + 2 * 10**9)  # after every snapshot: deltas only from here
+    late = run_cli(
+        "replay", recorded_dir, "--from", from_t, "--no-progress", "--json", tmp_path / "l"
+    )
     assert late.returncode == 0 and "replayed" in late.stderr
     assert int(late.stderr.split("replayed ")[1].split()[0]) < 6000
+    # Every book was brought to its state at T first: in sync, and at the end equal to the
+    # full replay's; trades count from T only.
+    later = msgspec.json.decode((tmp_path / "l").read_bytes())["symbols"]
+    for symbol, whole in state["symbols"].items():
+        assert later[symbol]["book"]["state"] == "in_sync"
+        assert later[symbol]["book"] == whole["book"], symbol
+        assert later[symbol]["counters"]["trades"] < whole["counters"]["trades"]
 
     query = run_cli(
         "query",
@@ -309,25 +319,67 @@ def test_cli_replay_data_dir_with_filters_and_query(recorded_dir: Path, tmp_path
     assert missing.returncode == 2 and "--speed" in missing.stderr
 
 
-def test_paced_replay_serves_the_api_while_it_runs(recorded_dir: Path, caplog) -> None:
-    async def scenario() -> tuple[int, dict]:
+def test_paced_replay_serves_the_api_on_the_recordings_clock(recorded_dir: Path) -> None:
+    """`replay DATA_DIR --speed X`: the API answers while the replay runs, with ages and health
+    read on the recording's clock (a frame recorded 5 ms before now is 5 ms old, not days)."""
+    port = _free_port()
+
+    async def scenario() -> tuple[int, dict, dict, int]:
         engine = Engine(EngineSettings())
-        options = PacedReplay(recorded_dir, speed=20.0, api=ApiSettings(enabled=False))
-        server = await serve_api(create_app(engine), port=0)
+        options = PacedReplay(recorded_dir, speed=20.0, api=ApiSettings(port=port))
         task = asyncio.create_task(replay_paced(FrameApplier(engine), options))
         try:
             await wait_until(lambda: engine.frames > 100, 10, "the replay to start")
-            async with httpx.AsyncClient(base_url=server.url) as client:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
                 rows = (await client.get("/api/symbols")).json()
+                health = await client.get("/api/monitor/health")
             mid_run = engine.frames
             count = await task
         finally:
-            await server.stop()
-        assert mid_run < count  # paced: the API answered before the replay ended
-        return count, rows
+            task.cancel()
+        return count, rows, health.json() | {"http": health.status_code}, mid_run
 
-    with caplog.at_level(logging.INFO):
-        count, rows = asyncio.run(scenario())
-    assert count == 6000
+    count, rows, health, mid_run = asyncio.run(scenario())
+    assert mid_run < count == 6000  # paced: the API answered before the replay ended
     seen = {row["symbol"] for row in rows["symbols"]}
     assert seen and seen <= {"SYM000USDT", "SYM001USDT", "SYM002USDT"}  # some, none invented
+    ages = [row["last_update_age_ms"] for row in rows["symbols"]]
+    assert all(age is not None and 0 <= age < 5_000 for age in ages), ages
+    assert health["http"] == 200 and health["status"] in ("ok", "degraded"), health
+    assert health["connections"][0]["name"] == "replay"
+    assert health["connections"][0]["state"] == "open"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_the_replay_progress_bar_shows_rows_done_and_their_rate(recorded_dir: Path) -> None:
+    """On a terminal (a pty here), `scalper replay DATA_DIR` shows rows done of the total and
+    rows per second, not only an ETA."""
+    import pty
+
+    primary, secondary = pty.openpty()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "scalper.cli", "replay", str(recorded_dir)],
+        stdout=secondary,
+        stderr=secondary,
+        env={**os.environ, "COLUMNS": "160"},
+    )
+    os.close(secondary)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(primary)
+    assert child.wait(timeout=120) == 0
+    text = output.decode(errors="replace")
+    assert "/6000" in text and "rows/s" in text, text[-2000:]
+    assert "replayed 6000 recorded rows" in text

@@ -10,6 +10,7 @@ ever sees a half-applied update and none needs a lock. Nothing here mutates the 
 import logging
 import pathlib
 import time
+from collections.abc import Callable
 from typing import Annotated, Any, Final
 
 import msgspec
@@ -92,11 +93,13 @@ def create_app(
     stale_after_s: float = 10.0,
     recorder: Recorder | None = None,
     started_ns: int | None = None,
+    clock: Callable[[], int] = time.time_ns,
 ) -> FastAPI:
     """The API over `engine` (and `feed`'s connections and `recorder`'s disk, for health).
 
     `stale_after_s`: with no frame for this long, health answers 503. `api_settings`: the
     WebSocket stream's throttle and per-client queue (host and port are the server's).
+    `clock`: "now" in ns for ages and staleness: the wall clock, or a paced replay's clock.
     """
     api_settings = api_settings or ApiSettings()
     app = FastAPI(
@@ -104,9 +107,15 @@ def create_app(
         summary="Market-microstructure state of every tracked symbol (read-only).",
         version="0.1.0",
     )
-    health = HealthReporter(engine, feed, started_ns or time.time_ns(), stale_after_s, recorder)
+    health = HealthReporter(
+        engine, feed, started_ns or clock(), stale_after_s, recorder, clock=clock
+    )
     hub = StreamHub(
-        engine, feed, tick_s=api_settings.ws_tick_s, queue_size=api_settings.ws_queue_size
+        engine,
+        feed,
+        tick_s=api_settings.ws_tick_s,
+        queue_size=api_settings.ws_queue_size,
+        clock=clock,
     )
     app.state.hub = hub
     app.state.health = health
@@ -138,7 +147,7 @@ def create_app(
         configured flow window, age."""
         if sort not in sortable:
             raise _bad_parameter("sort", sort, f"unknown sort; one of {', '.join(sortable)}")
-        now_ns = time.time_ns()
+        now_ns = clock()
         rows = [symbol_row(engine, state, feed, now_ns) for state in engine.symbols.values()]
         rows = sort_rows(rows, sort)[:limit]
         return MsgspecResponse(SymbolsView(len(rows), rows))
@@ -152,7 +161,7 @@ def create_app(
         """Top of book, spread, imbalance set, flow totals and windows, last update; plus
         `orderbook` (25 levels a side, `lastUpdateAt` in epoch ms) and `trades` (the last 20
         and their flow), the shapes the replaced system's runbooks query."""
-        view = basic_view(engine, state_of(symbol), feed, time.time_ns(), True)
+        view = basic_view(engine, state_of(symbol), feed, clock(), True)
         return MsgspecResponse(view)
 
     @app.get(

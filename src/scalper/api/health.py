@@ -8,7 +8,7 @@ supervisor can act.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Final
 
 import msgspec
@@ -94,8 +94,11 @@ class HealthReporter:
         started_ns: int,
         stale_after_s: float,
         recorder: Recorder | None = None,
+        clock: Callable[[], int] = time.time_ns,
     ) -> None:
         self.engine = engine
+        self.clock = clock
+        """Now, in ns: the wall clock, or a paced replay's clock."""
         self.recorder = recorder
         self.feed = feed
         self.started_ns = started_ns
@@ -103,7 +106,7 @@ class HealthReporter:
         self._process = psutil.Process()
 
     def report(self, ws_clients: int = 0, ws_clients_dropped: int = 0) -> HealthView:
-        now_ns = time.time_ns()
+        now_ns = self.clock()
         engine = self.engine
         connections = [self._connection(c, now_ns) for c in self._connections()]
         last_frame_ns = max((c.stats.last_frame_ns for c in self._connections()), default=0)

@@ -75,8 +75,10 @@ class StreamHub:
         feed: MarketFeed | None,
         tick_s: float = 0.25,
         queue_size: int = 1024,
+        clock: Callable[[], int] = time.time_ns,
     ) -> None:
         self.engine = engine
+        self.clock = clock
         self.feed = feed
         self.tick_s = tick_s
         self.queue_size = queue_size
@@ -153,7 +155,7 @@ class StreamHub:
     def tick(self) -> None:
         """Queue the state of every subscribed symbol whose frame counter moved."""
         engine = self.engine
-        now_ns = time.time_ns()
+        now_ns = self.clock()
         encoded: dict[str, bytes] = {}
         for client in list(self.clients):
             for symbol in client.symbols:

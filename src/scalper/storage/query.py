@@ -1,15 +1,18 @@
 """`scalper query`: DuckDB over a data directory's candles, metrics and raw frames.
 
 Each stream is a view over its complete segments (Hive partitioning adds a `date` column). A
-stream with no segment yet is an empty table of the right columns, so queries still run. The
+stream with no segment yet is an empty table of the right columns, so queries still run, and a
+warning says so (naming a data dir below it that has a recording, e.g. the demo's). The
 `frames` view's `payload` is every frame's bytes: frames a venue's codec stored split are joined
-back by that codec's SQL.
+back by that codec's SQL. The `readable_*` views show times as UTC timestamps and frames as text.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Final
 
 import duckdb
 import pyarrow as pa
@@ -26,6 +29,8 @@ from scalper.storage.layout import (
     metrics_schema,
 )
 from scalper.storage.segments import SEGMENT_SUFFIX
+
+log = logging.getLogger(__name__)
 
 TABLES: dict[str, pa.Schema] = {
     "candles": CANDLE_SCHEMA,
@@ -64,11 +69,35 @@ def _frame_columns(segments: list[Path], codecs: Sequence[FrameCodec]) -> str:
     return f"seq, recv_ns, ts_ns, topic, symbol, {payload} AS payload, date"
 
 
+def _ts(column: str) -> str:
+    """SQL of an epoch-ns column as a UTC timestamp (microseconds)."""
+    return f"make_timestamp({column} // 1000)"
+
+
+READABLE_VIEWS: Final = {
+    "readable_candles": (
+        f"SELECT symbol, timeframe, {_ts('start_ns')} AS start, * EXCLUDE (symbol, timeframe, "
+        f"start_ns, recorded_ns), {_ts('recorded_ns')} AS recorded FROM candles"
+    ),
+    "readable_metrics": (
+        f"SELECT {_ts('ts_ns')} AS at, symbol, {_ts('event_ns')} AS event_time, "
+        "* EXCLUDE (ts_ns, symbol, event_ns) FROM metrics"
+    ),
+    "readable_frames": (
+        f"SELECT {_ts('recv_ns')} AS received, {_ts('ts_ns')} AS event_time, topic, symbol, "
+        "decode(payload) AS text, seq, date FROM frames"
+    ),
+}
+"""Views of the tables for people: times as UTC timestamps, frames as text."""
+
+
 def connect(data_dir: Path, codecs: Sequence[FrameCodec] = ()) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with one view per recorded stream of `data_dir`."""
+    """An in-memory DuckDB with one view per recorded stream of `data_dir` (and its readable
+    views); a warning for each stream without a segment."""
     if not data_dir.is_dir():
-        raise InputError(f"no data directory at {data_dir}")
+        raise InputError(f"no data directory at {data_dir}{_elsewhere(data_dir.parent)}")
     connection = duckdb.connect()
+    missing = []
     for table, schema in TABLES.items():
         glob, segments = _segments(data_dir, table)
         columns = _frame_columns(segments, codecs) if table == "frames" else "*"
@@ -78,9 +107,31 @@ def connect(data_dir: Path, codecs: Sequence[FrameCodec] = ()) -> duckdb.DuckDBP
             )
             connection.execute(f"CREATE VIEW {table} AS SELECT {columns} FROM {source}")
         else:
+            missing.append(table)
             empty = schema.empty_table().append_column("date", pa.array([], pa.string()))  # noqa: F841 (read by DuckDB's replacement scan)
             connection.execute(f"CREATE TABLE {table} AS SELECT {columns} FROM empty")
+    for view, sql in READABLE_VIEWS.items():
+        connection.execute(f"CREATE VIEW {view} AS {sql}")
+    if missing:
+        log.warning(
+            "%s holds no %s yet: those tables are empty%s",
+            data_dir,
+            " or ".join(missing),
+            _elsewhere(data_dir),
+        )
     return connection
+
+
+def _elsewhere(root: Path) -> str:
+    """A hint naming the data dirs just below `root` that do hold a recording."""
+    found = sorted(
+        str(child)
+        for child in (root.iterdir() if root.is_dir() else ())
+        if child.is_dir() and any((child / stream).is_dir() for stream in ("raw", "candles"))
+    )
+    if not found:
+        return ""
+    return "; recordings are in " + ", ".join(found) + " (query one with --data-dir)"
 
 
 def run_query(

@@ -73,10 +73,13 @@ def _records_of(
     to_ns: int | None,
     symbols: frozenset[str] | None,
     codecs: Sequence[FrameCodec],
+    topic_prefix: str | None,
 ) -> Iterator[Record]:
     try:
         codec = codec_of(pq.read_schema(path), codecs, RAW_SCHEMA.names, str(path))
         for table in iter_segment_tables(path, raw_order):
+            if topic_prefix is not None:
+                table = table.filter(pc.starts_with(table["topic"], topic_prefix))
             yield from _filtered_records(table, from_ns, to_ns, symbols, codec)
     except (pa.ArrowInvalid, OSError) as exc:
         log.warning("skipping unreadable segment %s: %s", path, exc)
@@ -126,16 +129,18 @@ def iter_recorded(
     to_ns: int | None = None,
     symbols: Iterable[str] | None = None,
     codecs: Sequence[FrameCodec] = (),
+    topic_prefix: str | None = None,
 ) -> Iterator[Record]:
     """Every recorded row in receive order (several sources are merged by receive time).
 
     `codecs`: the venues' codecs, to join the frames they stored split (InputError for a
-    segment that needs one not given)."""
+    segment that needs one not given). `topic_prefix`: only rows whose topic starts so (e.g.
+    one channel's frames), filtered before any frame is joined."""
     if not (data_dir / "raw").is_dir():
         raise InputError(f"{data_dir} holds no recording (no raw/ directory)")
     wanted = frozenset(s.upper() for s in symbols) if symbols else None
     streams = [
-        _source_records(raw_root(data_dir, source), from_ns, to_ns, wanted, codecs)
+        _source_records(raw_root(data_dir, source), from_ns, to_ns, wanted, codecs, topic_prefix)
         for source in raw_sources(data_dir)
     ]
     if len(streams) == 1:
@@ -150,9 +155,10 @@ def _source_records(
     to_ns: int | None,
     symbols: frozenset[str] | None,
     codecs: Sequence[FrameCodec],
+    topic_prefix: str | None,
 ) -> Iterator[Record]:
     for path in _segments(root, from_ns, to_ns):
-        yield from _records_of(path, from_ns, to_ns, symbols, codecs)
+        yield from _records_of(path, from_ns, to_ns, symbols, codecs, topic_prefix)
 
 
 def recorded_rows(data_dir: Path) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import logging
 import os
 from itertools import islice
@@ -12,7 +13,7 @@ import pytest
 
 from scalper.candles import Candle, CandleSeries
 from scalper.engine import CandleClosed, Engine
-from scalper.errors import ConfigError
+from scalper.errors import ConfigError, InputError
 from scalper.events import BUY
 from scalper.replay import replay_recording
 from scalper.settings import EngineSettings, RecorderSettings
@@ -364,3 +365,38 @@ def test_one_recorder_per_data_dir(tmp_path: Path) -> None:
     first.stop()
     second.start()
     second.stop()
+
+
+def test_query_warns_of_empty_tables_and_names_the_recordings_below(tmp_path: Path, caplog) -> None:
+    """`scalper query` on ./data after `make demo` (which records into data/demo) used to
+    answer 0 rows in silence."""
+    demo = tmp_path / "demo"
+    recorder = bybit_recorder(demo, small())
+    recorder.start()
+    record(recorder, market_frames(500))
+    recorder.stop()
+    with caplog.at_level(logging.WARNING, logger="scalper.storage.query"):
+        assert run_query(tmp_path, "select count(*) from frames", CODECS)[1] == [(0,)]
+    (warning,) = caplog.messages
+    assert "holds no candles or metrics or frames yet" in warning
+    assert f"recordings are in {demo}" in warning
+    with pytest.raises(InputError, match="recordings are in"):
+        run_query(tmp_path / "nothing", "select 1")
+
+
+def test_readable_views_show_utc_times_and_frames_as_text(tmp_path: Path) -> None:
+    frames = market_frames(300)
+    recorder = bybit_recorder(tmp_path, small())
+    recorder.start()
+    record(recorder, frames)
+    recorder.stop()
+    sql = "select received, text from readable_frames order by received, seq limit 1"
+    _, [(received, text)] = run_query(tmp_path, sql, CODECS)
+    recv_ns, raw = frames[0]
+    assert (
+        received.isoformat()
+        == datetime.datetime.fromtimestamp(recv_ns // 1000 / 1e6, datetime.UTC)
+        .replace(tzinfo=None)
+        .isoformat()
+    )
+    assert text == raw.decode()

@@ -5,6 +5,7 @@ session's business (session.py), never the engine's."""
 from __future__ import annotations
 
 from scalper.engine import Engine
+from scalper.events import BookUpdate
 from scalper.venues.bybit.book_codec import BOOK_CODEC
 from scalper.venues.bybit.feed import FrameRecorder
 from scalper.venues.bybit.topics import topic_of_frame
@@ -29,6 +30,14 @@ class FrameApplier:
             self.control_messages += 1
         else:
             self._apply(event)  # type: ignore[arg-type]
+
+    def preroll_book(self, raw: bytes, recv_ns: int) -> None:
+        """Apply a book frame to its book only (no candles, flow or counters): a replay that
+        starts at some time first brings every book to its state then, from the last snapshot
+        before it (Bybit sends one only on subscription and resync)."""
+        event = decode_frame(raw, recv_ns)
+        if type(event) is BookUpdate:
+            self.engine.symbol(event.symbol).book_for(event.depth).apply(event)  # type: ignore[union-attr]
 
 
 def record_frame(recorder: FrameRecorder, raw: bytes, recv_ns: int) -> Decoded:
