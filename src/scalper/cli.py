@@ -111,6 +111,7 @@ def _run_parser(commands: Any) -> None:
     _api_arguments(run)
     _log_arguments(run)
     _record_arguments(run, "data")
+    _summary_arguments(run)
     _settings_arguments(run)
 
 
@@ -131,6 +132,7 @@ def _demo_parser(commands: Any) -> None:
     )
     demo.add_argument("--seconds", type=float, default=60.0, help="market time for --offline")
     demo.add_argument("--json", type=Path, metavar="OUT", help="write the final state as JSON")
+    _summary_arguments(demo)
     _settings_arguments(demo)
 
 
@@ -176,6 +178,7 @@ def _replay_parser(commands: Any) -> None:
         "dashboard (--host/--port) meanwhile; default: as fast as possible",
     )
     _api_arguments(replay)
+    _summary_arguments(replay)
     _settings_arguments(replay)
 
 
@@ -234,6 +237,14 @@ def _record_arguments(parser: argparse.ArgumentParser, data_dir: str) -> None:
         type=float,
         metavar="DAYS",
         help="delete segments older than this (30)",
+    )
+
+
+def _summary_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--wide",
+        action="store_true",
+        help="every column in the final summary table (default: what fits 100 columns)",
     )
 
 
@@ -357,7 +368,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     from scalper.runtime import run_live, venue_target
 
     engine = asyncio.run(run_live(settings, venue_target(settings.venue), args.duration))
-    _finish(engine, None, 25)
+    _finish(args, engine, None, 25)
     return 0
 
 
@@ -368,7 +379,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
     from scalper.runtime import run_demo
 
-    _finish(asyncio.run(run_demo(settings, args.duration)), args.json, 25)
+    _finish(args, asyncio.run(run_demo(settings, args.duration)), args.json, 25)
     return 0
 
 
@@ -387,7 +398,7 @@ def _demo_offline(args: argparse.Namespace, settings: Settings) -> int:
     for recv_ns, frame in generate_frames(market):
         applier(frame, recv_ns)
     elapsed = time.perf_counter() - started
-    _finish(engine, args.json, 25)
+    _finish(args, engine, args.json, 25)
     rate = engine.frames / elapsed if elapsed > 0 else 0.0
     print(
         f"{engine.frames} frames in {elapsed:.2f} s ({rate:,.0f} frames/s, generation included)",
@@ -441,7 +452,7 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
                 frames = replay_file(applier, path, update)
         what = "frames"
     elapsed = time.perf_counter() - started
-    _finish(engine, args.json, args.levels if args.json else 25, applier.control_messages)
+    _finish(args, engine, args.json, args.levels if args.json else 25, applier.control_messages)
     print(f"replayed {frames} {what} in {elapsed:.2f} s", file=sys.stderr)
     return 0
 
@@ -552,11 +563,15 @@ def _config_show(args: argparse.Namespace) -> int:
 
 
 def _finish(
-    engine: Engine, json_path: Path | None, levels: int, control_messages: int | None = None
+    args: argparse.Namespace,
+    engine: Engine,
+    json_path: Path | None,
+    levels: int,
+    control_messages: int | None = None,
 ) -> None:
     from scalper.summary import summary_table
 
-    _stdout().print(summary_table(engine))
+    _stdout().print(summary_table(engine, wide=getattr(args, "wide", False)))
     if json_path is not None:
         import msgspec
 
