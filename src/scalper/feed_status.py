@@ -12,6 +12,8 @@ from typing import Protocol
 
 import msgspec
 
+from scalper.events import Instrument
+
 
 class ConnectionStats(msgspec.Struct):
     """What happened to one connection of a feed."""
@@ -72,3 +74,8 @@ class MarketFeed(Protocol):
 
     @property
     def connections(self) -> Sequence[FeedConnection]: ...
+
+    @property
+    def instruments(self) -> Mapping[str, Instrument]:
+        """Tick size, quantity step and minimum quantity per symbol, as the venue gave them."""
+        ...

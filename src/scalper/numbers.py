@@ -46,3 +46,15 @@ def decimals(step: str) -> int:
 def on_step(value: float | None, digits: int) -> float | None:
     """`value` rounded to `digits` decimals, so it serialises without float noise."""
     return None if value is None else round(value, digits)
+
+
+def digits_of(value: float) -> int:
+    """Decimals in the shortest text of `value` (a price parsed from a venue's string: its
+    grid's decimals, as far as this one price shows them), at most 12."""
+    return min(12, len(plain(value).partition(".")[2]))
+
+
+def clean(value: float) -> float:
+    """`value` to 10 significant digits: sums and ratios of floats without their noise
+    (0.30000000000000004 -> 0.3), far more digits than any price or size carries."""
+    return float(f"{value:.10g}")

@@ -19,6 +19,7 @@ from typing import BinaryIO
 import zstandard
 
 from scalper.errors import InputError
+from scalper.events import Instrument
 from scalper.feed_status import ConnectionStats, SymbolFeedStats
 from scalper.storage.layout import CLOCK_TOPIC
 from scalper.storage.reader import Record, iter_recorded
@@ -176,6 +177,8 @@ class ReplayFeed:
         self.symbols: list[str] = []
         self.symbol_stats: dict[str, SymbolFeedStats] = {}
         self.connections = [_ReplayConnection(str(data_dir))]
+        self.instruments: dict[str, Instrument] = {}
+        """Not recorded: prices are shown with the decimals they carry."""
 
     def saw(self, symbol: str, recv_ns: int, ts_event_ns: int) -> None:
         """Account one replayed market row."""

@@ -6,6 +6,7 @@ Every figure is computed from the state as it is now (as of the engine's last ev
 from __future__ import annotations
 
 import typing
+from typing import NamedTuple
 
 import msgspec
 
@@ -15,6 +16,7 @@ from scalper.engine import Engine, SymbolCounters, SymbolState
 from scalper.events import Level, TickerFields
 from scalper.flow import FlowTotals
 from scalper.metrics import Imbalance, Wall, imbalance, walls
+from scalper.numbers import clean, decimals, digits_of, on_step
 
 DEFAULT_LEVELS = 25
 
@@ -39,6 +41,38 @@ class BookView(msgspec.Struct):
     trimmed_levels: int
 
 
+class TopOfBook(NamedTuple):
+    """The best levels and what is computed from them, rounded so JSON carries no float noise:
+    the spread to the price grid's decimals, the mid one more, the microprice two more."""
+
+    best_bid: Level | None = None
+    best_ask: Level | None = None
+    mid: float | None = None
+    spread: float | None = None
+    spread_bps: float | None = None
+    microprice: float | None = None
+
+
+def top_of_book(book: OrderBook | None, tick_size: str | None = None) -> TopOfBook:
+    """`book`'s top figures; the price grid is `tick_size`'s (a venue's decimal string) or, not
+    known, the best prices' own decimals."""
+    if book is None:
+        return TopOfBook()
+    bid, ask = book.best_bid(), book.best_ask()
+    if tick_size:
+        digits = decimals(tick_size)
+    else:
+        digits = max((digits_of(level[0]) for level in (bid, ask) if level), default=0)
+    return TopOfBook(
+        bid,
+        ask,
+        on_step(book.mid(), digits + 1),
+        on_step(book.spread(), digits),
+        on_step(book.spread_bps(), 4),
+        on_step(book.microprice(), digits + 2),
+    )
+
+
 def _with_derived(name: str, base: type[msgspec.Struct], derived: tuple[str, ...]) -> type:
     """A view Struct of `base`'s fields followed by its derived properties (floats), so JSON
     carries what a reader would otherwise compute; the fields are listed once, in `base`."""
@@ -47,9 +81,10 @@ def _with_derived(name: str, base: type[msgspec.Struct], derived: tuple[str, ...
     return msgspec.defstruct(name, [*fields, *((field, float) for field in derived)])
 
 
-FLOW_DERIVED = ("delta", "volume")
+FLOW_DERIVED = ("delta", "volume", "delta_quote", "volume_quote")
 FlowView = _with_derived("FlowView", FlowTotals, FLOW_DERIVED)
-"""FlowTotals' fields, then delta (buy minus sell volume) and volume."""
+"""FlowTotals' fields, then delta (buy minus sell volume) and volume in coin units, and both in
+quote currency (buy minus sell notional; their sum)."""
 CANDLE_DERIVED = ("delta", "vwap")
 CandleView = _with_derived("CandleView", Candle, CANDLE_DERIVED)
 """Candle's fields, then delta and vwap (turnover / volume; the close without volume)."""
@@ -80,7 +115,10 @@ class SymbolView(msgspec.Struct):
     ticker: TickerFields
 
 
-def book_view(book: OrderBook, levels: int = DEFAULT_LEVELS) -> BookView:
+def book_view(
+    book: OrderBook, levels: int = DEFAULT_LEVELS, tick_size: str | None = None
+) -> BookView:
+    top = top_of_book(book, tick_size)
     return BookView(
         depth=levels,
         venue_depth=book.depth,
@@ -88,24 +126,32 @@ def book_view(book: OrderBook, levels: int = DEFAULT_LEVELS) -> BookView:
         out_of_sync_reason=book.out_of_sync_reason,
         update_id=book.update_id,
         ts_event_ns=book.ts_event_ns,
-        best_bid=book.best_bid(),
-        best_ask=book.best_ask(),
-        mid=book.mid(),
-        spread=book.spread(),
-        spread_bps=book.spread_bps(),
-        microprice=book.microprice(),
+        best_bid=top.best_bid,
+        best_ask=top.best_ask,
+        mid=top.mid,
+        spread=top.spread,
+        spread_bps=top.spread_bps,
+        microprice=top.microprice,
         bids=book.bids.top(levels),
         asks=book.asks.top(levels),
         trimmed_levels=book.trimmed_levels,
     )
 
 
+def _cleaned(values: tuple[object, ...]) -> list[object]:
+    return [clean(v) if type(v) is float else v for v in values]
+
+
 def flow_view(totals: FlowTotals) -> FlowView:  # type: ignore[valid-type]
-    return FlowView(*msgspec.structs.astuple(totals), totals.delta, totals.volume)
+    quote = totals.buy_notional - totals.sell_notional
+    volume_quote = totals.buy_notional + totals.sell_notional
+    derived = (totals.delta, totals.volume, quote, volume_quote)
+    return FlowView(*_cleaned((*msgspec.structs.astuple(totals), *derived)))
 
 
 def candle_view(candle: Candle) -> CandleView:  # type: ignore[valid-type]
-    return CandleView(*msgspec.structs.astuple(candle), candle.delta, candle.vwap)
+    derived = (candle.delta, candle.vwap)
+    return CandleView(*_cleaned((*msgspec.structs.astuple(candle), *derived)))
 
 
 def symbol_view(engine: Engine, state: SymbolState, levels: int = DEFAULT_LEVELS) -> SymbolView:

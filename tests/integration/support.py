@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import httpx
 from fastapi import FastAPI
 
 from scalper.api import ApiServer, create_app, serve_api
@@ -22,6 +23,7 @@ from scalper.settings import (
     SimulatorSettings,
 )
 from scalper.venues.bybit.feed import LiveFeed
+from scalper.venues.bybit.public_rest import fetch_universe
 from scalper.venues.simulator.exchange import ExchangeSimulator, serve_simulator
 
 
@@ -70,12 +72,15 @@ async def api_stack(
     in sync with trades; everything stopped on exit. `api_options`: ApiSettings fields."""
     simulator = await serve_simulator(SimulatorSettings(symbols=5, seed=11, rate=rate))
     engine = Engine(engine_config)
+    async with httpx.AsyncClient(base_url=simulator.rest_url) as client:
+        instruments = await fetch_universe(client, symbols=simulator.symbols)
     feed = LiveFeed(
         engine,
         simulator.symbols,
         simulator.ws_url("linear"),
         settings=FeedSettings(candle_grace_s=0.3, candle_timer_s=0.1, seed=5),
         connection=ConnectionSettings(stale_after_s=20.0, backoff_initial_s=0.05),
+        instruments={instrument.symbol: instrument for instrument in instruments},
     )
     app = create_app(
         engine,

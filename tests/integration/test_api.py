@@ -82,9 +82,16 @@ def test_every_endpoint_answers_from_the_engine() -> None:
             "imbalance",
             "delta",
             "volume",
+            "delta_quote",
+            "volume_quote",
+            "tick_size",
+            "qty_step",
+            "min_qty",
             "last_update_age_ms",
             "sync_state",
         }
+        instrument = stack.feed.instruments[row["symbol"]]  # as the simulator's REST gave it
+        assert (row["tick_size"], row["qty_step"]) == (instrument.tick_size, instrument.qty_step)
         assert row["sync_state"] == "in_sync" and row["mid"] > 0 and 0 <= row["imbalance"] <= 1
         assert row["last_update_age_ms"] >= 0
         assert set(row["delta"]) == set(row["volume"]) == {"10s", "1m", "5m"}
@@ -116,7 +123,8 @@ def test_every_endpoint_answers_from_the_engine() -> None:
         await book_equals_the_market_model(stack, symbol)
         bid, ask = basic["best_bid"][0], basic["best_ask"][0]
         assert basic["mid"] == (bid + ask) / 2 and basic["spread"] == pytest.approx(ask - bid)
-        assert basic["spread_bps"] == pytest.approx((ask - bid) / ((bid + ask) / 2) * 10_000)
+        spread_bps = (ask - bid) / ((bid + ask) / 2) * 10_000
+        assert basic["spread_bps"] == pytest.approx(spread_bps, abs=5e-5)  # 4 decimals
 
         trades = (await http.get(f"/api/symbol/{symbol}/trades", params={"limit": 3})).json()
         assert 1 <= trades["count"] <= 3

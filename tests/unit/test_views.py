@@ -55,7 +55,9 @@ def test_book_view_figures() -> None:
     assert (view.best_bid, view.best_ask) == ((100.0, 2.0), (101.0, 1.0))
     assert (view.mid, view.spread) == (100.5, 1.0)
     assert view.spread_bps == pytest.approx(1.0 / 100.5 * 10_000)
-    assert view.microprice == pytest.approx((100.0 * 1.0 + 101.0 * 2.0) / 3.0)  # 100.666...
+    # (100 x 1 + 101 x 2) / 3 = 100.666...: prices of no decimals (no tick size known), so the
+    # microprice keeps two, the mid one, the spread none
+    assert view.microprice == 100.67
     assert (view.bids, view.asks) == ([(100.0, 2.0)], [(101.0, 1.0)])  # the top 1 level
     assert (view.depth, view.venue_depth, view.state, view.update_id) == (1, 50, "in_sync", 1)
 
@@ -66,6 +68,8 @@ def test_flow_and_candle_views_carry_the_fields_and_their_derived_figures() -> N
         **msgspec.structs.asdict(totals),
         "delta": 4.0,
         "volume": 6.0,
+        "delta_quote": 405.0,
+        "volume_quote": 605.0,
     }
     candle = Candle(T0, 101.0, 101.0, 100.0, 100.0, 4.0, 403.0, 2, 3.0, 1.0, 0.5)
     assert msgspec.structs.asdict(candle_view(candle)) == {
@@ -73,7 +77,22 @@ def test_flow_and_candle_views_carry_the_fields_and_their_derived_figures() -> N
         "delta": 2.0,
         "vwap": 403.0 / 4.0,
     }
-    assert FLOW_DERIVED == ("delta", "volume") and CANDLE_DERIVED == ("delta", "vwap")
+    assert FLOW_DERIVED == ("delta", "volume", "delta_quote", "volume_quote")
+    assert CANDLE_DERIVED == ("delta", "vwap")
+
+
+def test_views_carry_no_float_noise() -> None:
+    """0.1 + 0.2 is 0.30000000000000004 in floats; a view says 0.3. A spread of a 5-digit
+    price is rounded to the price's decimals."""
+    totals = FlowTotals(0.1 + 0.2, 0.0, 2, 0, 0.0, 0.0)
+    assert flow_view(totals).buy_volume == 0.3  # type: ignore[attr-defined]
+    engine = Engine()
+    engine.on_event(BookUpdate("B", 50, True, [(97000.4, 1.0)], [(97000.5, 1.0)], 1, 0, SEC, SEC))
+    view = book_view(engine.symbols["B"].book, 1)  # type: ignore[arg-type]
+    assert 97000.5 - 97000.4 != 0.1 and view.spread == 0.1
+    assert view.mid == 97000.45
+    tick = book_view(engine.symbols["B"].book, 1, tick_size="0.10")  # type: ignore[arg-type]
+    assert tick.spread == 0.1 and tick.microprice == 97000.45
 
 
 def test_symbol_view_windows_candles_and_counters() -> None:

@@ -211,7 +211,10 @@ def create_app(
         state = state_of(symbol)
         if state.book is None:
             raise HTTPException(404, f"no book yet for {state.symbol}")
-        return MsgspecResponse(book_view(state.book, depth))
+        instrument = feed.instruments.get(state.symbol) if feed is not None else None
+        return MsgspecResponse(
+            book_view(state.book, depth, instrument.tick_size if instrument else None)
+        )
 
     @app.get(
         "/api/symbol/{symbol}/trades",

@@ -12,10 +12,18 @@ import msgspec
 
 from scalper.book import OrderBook
 from scalper.engine import Engine, SymbolCounters, SymbolState
-from scalper.events import BUY, SELL, Level, TickerFields, Trade
+from scalper.events import BUY, SELL, Instrument, Level, TickerFields, Trade
 from scalper.feed_status import MarketFeed
 from scalper.metrics import imbalance
-from scalper.views import CandleView, FlowView, ImbalanceView, candle_view, flow_view
+from scalper.numbers import on_step
+from scalper.views import (
+    CandleView,
+    FlowView,
+    ImbalanceView,
+    candle_view,
+    flow_view,
+    top_of_book,
+)
 
 ROW_COLUMNS: Final = (
     "symbol",
@@ -49,9 +57,17 @@ class SymbolRow(msgspec.Struct):
     imbalance: float | None
     """Top-10-level imbalance: bid / (bid + ask)."""
     delta: dict[str, float]
-    """Aggressor buy minus sell volume over each configured flow window (e.g. "1m")."""
+    """Aggressor buy minus sell volume (coin units) over each configured flow window."""
     volume: dict[str, float]
-    """Traded volume over each configured flow window."""
+    """Traded volume (coin units) over each configured flow window."""
+    delta_quote: dict[str, float]
+    """Aggressor buy minus sell notional (quote currency, e.g. USDT) over each window."""
+    volume_quote: dict[str, float]
+    """Traded notional (quote currency) over each window."""
+    tick_size: str | None
+    """The venue's price step (None when not known, e.g. in a replay)."""
+    qty_step: str | None
+    min_qty: str | None
     last_update_age_ms: float | None
     """Wall-clock time since the last frame was received (the last venue event time without a
     live feed); None before the first frame."""
@@ -121,6 +137,10 @@ class BasicView(msgspec.Struct, omit_defaults=True):
     last_update_age_ms: float | None
     counters: SymbolCounters
     ticker: TickerFields
+    tick_size: str | None
+    """The venue's price step; prices are rounded to its decimals (None when not known)."""
+    qty_step: str | None
+    min_qty: str | None
     orderbook: OrderbookView | None = None
     trades: TradesSummary | None = None
 
@@ -150,21 +170,33 @@ def age_ms(since_ns: int, now_ns: int) -> float | None:
     return max(0.0, (now_ns - since_ns) / 1e6) if since_ns else None
 
 
+def instrument_of(state: SymbolState, feed: MarketFeed | None) -> Instrument | None:
+    return feed.instruments.get(state.symbol) if feed is not None else None
+
+
 def symbol_row(
     engine: Engine, state: SymbolState, feed: MarketFeed | None, now_ns: int
 ) -> SymbolRow:
     book = state.book
     clock = engine.clock_ns
     windows = {
-        name: state.flow.window(span, clock) for name, span in engine.config.flow_windows_ns.items()
+        name: flow_view(state.flow.window(span, clock))
+        for name, span in engine.config.flow_windows_ns.items()
     }
+    instrument = instrument_of(state, feed)
+    top = top_of_book(book, instrument.tick_size if instrument else None)
     return SymbolRow(
         symbol=state.symbol,
-        mid=book.mid() if book is not None else None,
-        spread_bps=book.spread_bps() if book is not None else None,
-        imbalance=imbalance(book).top10 if book is not None else None,
-        delta={name: totals.delta for name, totals in windows.items()},
-        volume={name: totals.volume for name, totals in windows.items()},
+        mid=top.mid,
+        spread_bps=top.spread_bps,
+        imbalance=on_step(imbalance(book).top10, 6) if book is not None else None,
+        delta={name: flow.delta for name, flow in windows.items()},
+        volume={name: flow.volume for name, flow in windows.items()},
+        delta_quote={name: flow.delta_quote for name, flow in windows.items()},
+        volume_quote={name: flow.volume_quote for name, flow in windows.items()},
+        tick_size=instrument.tick_size if instrument else None,
+        qty_step=instrument.qty_step if instrument else None,
+        min_qty=instrument.min_qty if instrument else None,
         last_update_age_ms=age_ms(last_recv_ns(state, feed), now_ns),
         sync_state=sync_state(state),
     )
@@ -174,14 +206,17 @@ def sort_keys(flow_windows: tuple[str, ...]) -> list[str]:
     """Every accepted `sort` value: a column or a window's figure, '-' for descending."""
     columns = [
         *ROW_COLUMNS,
-        *(f"{figure}_{window}" for figure in ("delta", "volume") for window in flow_windows),
+        *(f"{figure}_{window}" for figure in _FLOW_FIGURES for window in flow_windows),
     ]
     return [f"{sign}{column}" for column in columns for sign in ("", "-")]
 
 
+_FLOW_FIGURES: Final = ("delta", "volume", "delta_quote", "volume_quote")
+
+
 def _value(row: SymbolRow, column: str) -> object:
-    figure, _, window = column.partition("_")
-    if figure in ("delta", "volume") and window:
+    figure, _, window = column.rpartition("_")
+    if figure in _FLOW_FIGURES:
         return getattr(row, figure).get(window)
     return getattr(row, column)
 
@@ -212,16 +247,18 @@ def basic_view(
         for name, span in engine.config.flow_windows_ns.items()
     }
     cumulative = flow_view(state.flow.totals)
+    instrument = instrument_of(state, feed)
+    top = top_of_book(book, instrument.tick_size if instrument else None)
     return BasicView(
         symbol=state.symbol,
         sync_state=sync_state(state),
         out_of_sync_reason=book.out_of_sync_reason if book is not None else None,
-        best_bid=book.best_bid() if book is not None else None,
-        best_ask=book.best_ask() if book is not None else None,
-        mid=book.mid() if book is not None else None,
-        spread=book.spread() if book is not None else None,
-        spread_bps=book.spread_bps() if book is not None else None,
-        microprice=book.microprice() if book is not None else None,
+        best_bid=top.best_bid,
+        best_ask=top.best_ask,
+        mid=top.mid,
+        spread=top.spread,
+        spread_bps=top.spread_bps,
+        microprice=top.microprice,
         imbalance=ImbalanceView(values, values.label) if values is not None else None,
         cumulative=cumulative,
         windows=windows,
@@ -229,6 +266,9 @@ def basic_view(
         last_update_age_ms=age_ms(last_recv_ns(state, feed), now_ns),
         counters=state.counters.snapshot(),
         ticker=state.ticker.fields,
+        tick_size=instrument.tick_size if instrument else None,
+        qty_step=instrument.qty_step if instrument else None,
+        min_qty=instrument.min_qty if instrument else None,
         orderbook=orderbook_view(book) if with_book_and_trades else None,
         trades=(
             TradesSummary(recent_trades(state, engine, BASIC_TRADES).trades, cumulative, windows)
