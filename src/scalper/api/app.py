@@ -17,6 +17,7 @@ import msgspec
 from fastapi import FastAPI, HTTPException, Path, Query, Request, WebSocket
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -103,6 +104,8 @@ def create_app(
     """
     api_settings = api_settings or ApiSettings()
     app = FastAPI(
+        docs_url=None,  # served below from the vendored Swagger UI: the default loads a CDN
+        redoc_url=None,
         title="scalper",
         summary="Market-microstructure state of every tracked symbol (read-only).",
         version="0.1.0",
@@ -254,6 +257,17 @@ def create_app(
     @app.websocket("/ws")
     async def stream(websocket: WebSocket) -> None:
         await hub.serve(websocket)
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> Response:
+        """Swagger UI from /static/vendor (npm's swagger-ui-dist): works offline."""
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="scalper API",
+            swagger_js_url="/static/vendor/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui.css",
+            swagger_favicon_url="data:,",
+        )
 
     @app.get("/", include_in_schema=False)
     async def dashboard() -> FileResponse:
