@@ -144,8 +144,9 @@ class RecorderSettings(_Section):
 
     enabled: bool = True
     data_dir: str = "data"
-    max_disk_bytes: PositiveInt | None = 20 * 2**30
-    """Disk budget of the data dir (None: no limit); the oldest segments go first."""
+    max_disk_bytes: PositiveInt | None = 20 * 10**9
+    """Disk budget of the data dir (None: no limit); the oldest segments go first. 20 GB, as
+    `--max-disk 20GB` reads it (decimal; '20GiB' for binary)."""
     retention_days: PositiveFloat | None = 30.0
     zstd_level: Annotated[int, msgspec.Meta(ge=1, le=22)] = 6
     """zstd level of the raw segments (the journal always uses level 1)."""

@@ -99,6 +99,55 @@ def _dashboard_state(page: object) -> dict:
     )
 
 
+SCANNER_COLUMNS = (
+    "symbol",
+    "mid",
+    "spread_bps",
+    "imbalance",
+    "delta_1m",
+    "volume_5m",
+    "last_update_age_ms",
+)
+"""The scanner's columns, in the order of its cells (index.html)."""
+
+
+SUFFIXES = {"k": 1e3, "K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}
+
+
+def _cell_value(column: str, text: str) -> str | float | None:
+    """A scanner cell as shown: the symbol, None for a dash, else the number ("1.2k", "3.40M"
+    and plain figures; the display rounds, which keeps the order of the values)."""
+    if column == "symbol":
+        return text
+    if text in ("—", "-"):
+        return None
+    scale = SUFFIXES.get(text[-1])
+    return float(text[:-1].replace(",", "")) * scale if scale else float(text.replace(",", ""))
+
+
+def _assert_scanner_sorted(page: object, column: str, descending: bool) -> list[str]:
+    """The scanner's rows, read from the DOM in one go, are ordered by `column` as the test
+    computes it from the cells shown (rows without a value last); returns the symbols in row
+    order."""
+    shown = page.evaluate(  # type: ignore[attr-defined]
+        """() => ({
+            rows: [...document.querySelectorAll('#scanner tbody tr')].map(
+                tr => [...tr.cells].map(td => td.textContent)),
+            sorted: [...document.querySelectorAll('#scanner th.sorted')].map(th => th.dataset.sort),
+            asc: [...document.querySelectorAll('#scanner th.asc')].map(th => th.dataset.sort),
+        })"""
+    )
+    index = SCANNER_COLUMNS.index(column)
+    values = [_cell_value(column, cells[index]) for cells in shown["rows"]]
+    present = [value for value in values if value is not None]
+    assert values == present + [None] * (len(values) - len(present)), (column, values)
+    assert present == sorted(present, reverse=descending), (column, descending, values)
+    assert len(set(present)) > 1, (column, values)  # an order that says something
+    assert shown["sorted"] == [column]
+    assert shown["asc"] == ([] if descending else [column])
+    return [cells[0] for cells in shown["rows"]]
+
+
 def test_dashboard_renders_live_data(live_stack: LiveStack) -> None:
     if not CHROMIUM.exists():
         pytest.fail(
@@ -174,11 +223,21 @@ def test_dashboard_renders_live_data(live_stack: LiveStack) -> None:
                 timeout=10_000,
             )
 
-            # Sorting the scanner by imbalance (descending) orders the rows.
-            page.click("#scanner th[data-sort='imbalance']")
-            page.click("#scanner th[data-sort='delta_1m']")
-            page.click("#scanner th[data-sort='imbalance']")
-            page.wait_for_timeout(300)
+            # The scanner starts sorted by imbalance, descending. A click on another header
+            # orders the rows by its column (numbers descending, the symbol ascending), a click
+            # on the sorted one reverses the order: so imbalance goes ascending first.
+            current, descending = "imbalance", True
+            _assert_scanner_sorted(page, current, descending)
+            for column in ("imbalance", "delta_1m", "spread_bps", "volume_5m", "symbol"):
+                first = not descending if column == current else column != "symbol"
+                page.click(f"#scanner th[data-sort='{column}']")
+                once = _assert_scanner_sorted(page, column, first)
+                page.click(f"#scanner th[data-sort='{column}']")
+                twice = _assert_scanner_sorted(page, column, not first)
+                assert sorted(twice) == sorted(once) == sorted(live_stack.symbols)
+                if column == "symbol":  # values that do not change between the two clicks
+                    assert twice == once[::-1]
+                current, descending = column, not first
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOT))
         finally:

@@ -207,7 +207,7 @@ def test_live_run_with_faults_replays_to_identical_state(tmp_path: Path) -> None
 
     data_dir = health["data_dir"]
     assert data_dir["recording"] is True and data_dir["path"] == str(tmp_path)
-    assert data_dir["bytes_used"] > 0 and data_dir["max_bytes"] == 20 * 2**30
+    assert data_dir["bytes_used"] > 0 and data_dir["max_bytes"] == 20 * 10**9
     assert data_dir["recorder"]["frames_recorded"] > 0
     assert data_dir["recorder"]["frames_dropped"] == 0 and data_dir["warning"] is None
     scraped = {
@@ -218,7 +218,7 @@ def test_live_run_with_faults_replays_to_identical_state(tmp_path: Path) -> None
     assert scraped["scalper_recorder_frames_recorded"] == data_dir["recorder"]["frames_recorded"]
     assert scraped["scalper_recorder_frames_dropped"] == 0
     assert scraped["scalper_data_dir_bytes"] == data_dir["bytes_used"]
-    assert scraped["scalper_data_dir_budget_bytes"] == 20 * 2**30
+    assert scraped["scalper_data_dir_budget_bytes"] == 20 * 10**9
 
 
 def candles_from_recorded_trades(

@@ -145,7 +145,9 @@ class HealthReporter:
                 f"(warns from {100 * WARN_AT:.0f}%)"
             )
         if stats.frames_dropped:
-            warnings.append(f"{stats.frames_dropped} frames dropped: the writer fell behind")
+            warnings.append(
+                f"{stats.frames_dropped} frames dropped (the writer fell behind or could not write)"
+            )
         if stats.write_errors:
             warnings.append(f"{stats.write_errors} write errors, last: {stats.last_error}")
         return DataDirHealth(

@@ -59,7 +59,7 @@ def _frame_columns(segments: list[Path], codecs: Sequence[FrameCodec]) -> str:
     """The frames view's columns: `payload` joined back by the codec the segments were written
     with (InputError for a segment that needs a codec not given, or for two codecs at once)."""
     used = {
-        codec_of(pq.read_schema(path), codecs, RAW_SCHEMA.names, str(path)) for path in segments
+        codec_of(schema, codecs, RAW_SCHEMA.names, str(path)) for path, schema in _schemas(segments)
     }
     used.discard(None)
     if len(used) > 1:
@@ -91,6 +91,19 @@ READABLE_VIEWS: Final = {
 """Views of the tables for people: times as UTC timestamps, frames as text."""
 
 
+def _schemas(segments: list[Path]) -> list[tuple[Path, pa.Schema]]:
+    """The schema of each segment still there (the disk budget may delete one meanwhile)."""
+    schemas = []
+    for path in segments:
+        try:
+            schemas.append((path, pq.read_schema(path)))
+        except FileNotFoundError:
+            continue
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise InputError(f"cannot read {path}: {exc}") from exc
+    return schemas
+
+
 def connect(data_dir: Path, codecs: Sequence[FrameCodec] = ()) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with one view per recorded stream of `data_dir` (and its readable
     views); a warning for each stream without a segment."""
@@ -105,7 +118,13 @@ def connect(data_dir: Path, codecs: Sequence[FrameCodec] = ()) -> duckdb.DuckDBP
             source = (
                 f"read_parquet('{_quoted(glob)}', hive_partitioning = true, union_by_name = true)"
             )
-            connection.execute(f"CREATE VIEW {table} AS SELECT {columns} FROM {source}")
+            try:
+                connection.execute(f"CREATE VIEW {table} AS SELECT {columns} FROM {source}")
+            except duckdb.Error as exc:
+                raise InputError(
+                    f"query failed: cannot read the {table} segments of {data_dir}: {exc} (a "
+                    "segment the disk budget deleted meanwhile is gone if you run it again)"
+                ) from exc
         else:
             missing.append(table)
             empty = schema.empty_table().append_column("date", pa.array([], pa.string()))  # noqa: F841 (read by DuckDB's replacement scan)

@@ -346,7 +346,9 @@ class Recorder:
         else:
             batch = rows_to_batch(rows, writer.fmt.schema)
         closed = self._guarded(lambda: writer.append(batch))
-        if closed is False:
+        if closed is False:  # the chunk is lost: its frames count as dropped too
+            if stream == _RAW:
+                self.stats.frames_dropped += len(rows)
             return
         if stream == _RAW:
             self.stats.frames_recorded += len(rows)
@@ -374,11 +376,13 @@ class Recorder:
 
     def _enforce_budget(self) -> None:
         settings = self.settings
-        # Room for the raw segment being written to reach its cap; candles and metrics
-        # segments close every 15 minutes and stay small.
+        # Room for the raw segment being written to reach its cap, and for its close, when its
+        # last rows go into the Parquet file while the journal holding them is still on disk
+        # (up to one cap more, briefly); candles and metrics segments close every 15 minutes
+        # and stay small.
         cap = settings.segment_cap
         raw = self._writers[_RAW].current
-        reserve = 0 if cap is None else max(0, cap - (raw.bytes_on_disk if raw else 0))
+        reserve = 0 if cap is None else max(0, 2 * cap - (raw.bytes_on_disk if raw else 0))
         retention = (
             None if settings.retention_days is None else int(settings.retention_days * _NS_PER_DAY)
         )

@@ -90,6 +90,7 @@ class BybitConnection:
         settings = self.settings
         delays = backoff_delays(settings.backoff_initial_s, settings.backoff_max_s, self._rng)
         while not self._stopping:
+            connects = self.stats.connects
             try:
                 await self._session()
                 delays = backoff_delays(
@@ -99,7 +100,8 @@ class BybitConnection:
                 if self._stopping:  # our own close on shutdown: nothing was lost
                     break
                 self.stats.last_error = f"{type(exc).__name__}: {exc}"
-                log.warning("%s: connection lost (%s)", self.name, self.stats.last_error)
+                what = "connection lost" if self.stats.connects > connects else "cannot connect"
+                log.warning("%s: %s (%s)", self.name, what, self.stats.last_error)
             if self._stopping:
                 break
             self.stats.state = "backoff"

@@ -1,0 +1,99 @@
+"""The reconnect policy of a Bybit connection: capped exponential backoff with full jitter.
+
+It proves that `backoff_delays` draws each delay uniformly from [0, ceiling] with a ceiling that
+starts at `initial`, doubles, then stays at `maximum`, drawing from the generator it is given
+(the same seed gives the sequence computed here independently); and that a connection to a
+port nobody listens on keeps retrying, counted in `stats.reconnects`, waiting in state
+"backoff" between attempts and never counting a connect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import socket
+from itertools import islice
+
+import pytest
+from tests.integration.support import wait_until
+
+from scalper.settings import ConnectionSettings
+from scalper.venues.bybit.connection import BybitConnection, backoff_delays
+
+
+class CeilingRecorder(random.Random):
+    """A generator whose `uniform(a, b)` records its bounds and returns the upper one."""
+
+    def __init__(self) -> None:
+        super().__init__(0)
+        self.bounds: list[tuple[float, float]] = []
+
+    def uniform(self, a: float, b: float) -> float:
+        self.bounds.append((a, b))
+        return b
+
+
+def test_the_ceiling_doubles_from_initial_then_stays_at_the_maximum() -> None:
+    rng = CeilingRecorder()
+    delays = list(islice(backoff_delays(0.1, 1.0, rng), 8))
+    assert rng.bounds == [(0.0, c) for c in (0.1, 0.2, 0.4, 0.8, 1.0, 1.0, 1.0, 1.0)]
+    assert delays == [0.1, 0.2, 0.4, 0.8, 1.0, 1.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize(("initial", "maximum"), [(0.5, 30.0), (0.05, 0.5), (2.0, 1.0)])
+def test_delays_are_full_jitter_under_the_capped_ceiling(initial: float, maximum: float) -> None:
+    """The same seed gives the sequence drawn here: uniform(0, min(maximum, initial * 2**n)).
+    (An initial above the maximum: the first ceiling is the initial, the next the maximum.)"""
+    count = 40
+    delays = list(islice(backoff_delays(initial, maximum, random.Random(42)), count))
+    reference = random.Random(42)
+    ceilings = [initial] + [min(maximum, initial * 2**n) for n in range(1, count)]
+    assert delays == [reference.uniform(0.0, ceiling) for ceiling in ceilings]
+    assert all(0.0 <= delay <= ceiling for delay, ceiling in zip(delays, ceilings, strict=True))
+    # Full jitter, not "ceiling plus a little": the delays at the cap spread over [0, maximum].
+    capped = [d for d, c in zip(delays, ceilings, strict=True) if c == maximum]
+    assert min(capped) < 0.25 * maximum and max(capped) > 0.75 * maximum
+
+
+def test_a_seeded_generator_gives_the_same_delays_and_another_seed_others() -> None:
+    def first(seed: int) -> list[float]:
+        return list(islice(backoff_delays(0.5, 30.0, random.Random(seed)), 20))
+
+    assert first(7) == first(7)
+    assert first(7) != first(8)
+
+
+def _unused_port() -> int:
+    """A loopback port that was free a moment ago (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_a_connection_to_a_closed_port_keeps_retrying_in_backoff() -> None:
+    async def scenario() -> None:
+        url = f"ws://127.0.0.1:{_unused_port()}/v5/public/linear"
+        connection = BybitConnection(
+            "linear-0",
+            url,
+            ["publicTrade.BTCUSDT"],
+            "linear",
+            settings=ConnectionSettings(backoff_initial_s=0.05, backoff_max_s=0.3),
+            rng=random.Random(3),
+        )
+        task = asyncio.create_task(connection.run())
+        try:
+            await wait_until(lambda: connection.stats.reconnects >= 4, 10, "4 reconnects")
+            await wait_until(lambda: connection.stats.state == "backoff", 5, "state backoff")
+            stats = connection.stats
+            assert stats.connects == 0 and stats.frames == 0
+            assert stats.last_error.startswith("ConnectionRefusedError"), stats.last_error
+            assert not task.done()
+        finally:
+            await connection.stop()
+            task.cancel()  # it may be sleeping out a backoff delay
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    asyncio.run(scenario())
