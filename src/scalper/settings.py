@@ -274,6 +274,96 @@ class LogSettings(_Section):
     """...and this many old files are kept."""
 
 
+class PaperSettings(_Section):
+    """The paper broker: a simulated venue that fills against the live (or replayed) book
+    (../shared/TRADING.md, "Fill model"). Fees in fractions of notional; latencies in ms."""
+
+    maker_fee: float = 0.0002
+    """Bybit non-VIP USDT perpetuals: 0.02 %."""
+    taker_fee: float = 0.00055
+    """Bybit non-VIP USDT perpetuals: 0.055 %."""
+    entry_latency_ms: NonNegativeFloat = 3.5
+    """From decision to the matching engine (one user's Bybit measurement: hftbacktest #256)."""
+    response_latency_ms: NonNegativeFloat = 1.5
+    """From the matching engine back to us: acknowledgements and fills pay it."""
+    latency_jitter_ms: NonNegativeFloat = 1.0
+    """Each latency gets an exponential jitter of this mean, seeded (`seed`)."""
+    queue_model: Literal["power3", "risk_averse"] = "power3"
+    """How a resting order advances in its level's queue: hftbacktest's probabilistic model
+    with p = b^3 / (b^3 + f^3), or only trades move it ("risk_averse", the pessimistic bound)."""
+    market_slippage_bps: PositiveFloat = 100.0
+    """A market order is an IOC limit this far beyond the best price (Bybit's slippage band):
+    what the band has not, is cancelled."""
+    starting_equity: PositiveFloat = 10_000.0
+    """Quote currency the paper account starts with."""
+    seed: int = 1
+
+
+class RiskSettings(_Section):
+    """Every intent passes the risk engine; these are its limits."""
+
+    risk_per_trade: Annotated[float, msgspec.Meta(gt=0.0, le=0.05)] = 0.0025
+    """Share of equity lost if a position's stop is hit: quantity = risk / stop distance."""
+    max_open_positions: PositiveInt = 5
+    max_notional_per_symbol: PositiveFloat = 5_000.0
+    max_notional_total: PositiveFloat = 15_000.0
+    max_leverage: PositiveFloat = 3.0
+    cooldown_after_loss_s: NonNegativeFloat = 300.0
+    """A symbol whose trade lost is not entered again for this long."""
+    max_orders_per_s: PositiveFloat = 5.0
+    """Creates, amends and cancels together: below Bybit's 10 a second per kind and account."""
+    daily_loss_limit: PositiveFloat = 0.03
+    """Share of the day's starting equity (UTC day; realised + unrealised, fees and funding
+    included): reached, trading only reduces; `halt_loss_factor` times it, trading halts."""
+    halt_loss_factor: Annotated[float, msgspec.Meta(ge=1.0)] = 1.5
+    flatten_on_halt: bool = True
+    """A halt closes every position (else it only cancels orders and blocks entries)."""
+    stale_book_s: PositiveFloat = 5.0
+    """A symbol whose book has not changed for this long (event time) takes no entry."""
+    ack_timeout_s: PositiveFloat = 5.0
+    """An order unacknowledged for this long halts trading (execution health)."""
+    reject_burst: PositiveInt = 5
+    """This many rejects within `reject_window_s` halts trading."""
+    reject_window_s: PositiveFloat = 60.0
+
+
+class StrategySettings(_Section):
+    """The reference strategy (README "Trading"): score confluence in allowed regimes."""
+
+    enter_score: Annotated[float, msgspec.Meta(gt=0.0, le=1.0)] = 0.5
+    """|score| at or above this, with `min_confluence` agreeing factors, is a signal."""
+    min_confluence: PositiveInt = 3
+    exit_score: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 0.2
+    """A score this strong against the position exits it (signal reversal)."""
+    entry: Literal["limit", "market"] = "limit"
+    """limit: PostOnly at the best price of our side; market: an IOC taker order."""
+    entry_timeout_s: PositiveFloat = 5.0
+    """An unfilled entry is cancelled after this long."""
+    stop: Literal["atr", "spread"] = "atr"
+    stop_multiple: PositiveFloat = 1.5
+    """The stop's distance: this many ATRs (1 m candles) or spreads from the entry."""
+    take_profit_multiple: PositiveFloat = 2.0
+    """The take profit's distance, in stop distances (the reward/risk ratio)."""
+    time_stop_s: PositiveFloat = 300.0
+    cooldown_s: NonNegativeFloat = 60.0
+    """No new entry on a symbol for this long after its position closed."""
+    allowed_volatility: tuple[str, ...] = ("normal", "high")
+    allowed_volume: tuple[str, ...] = ("normal", "active", "surge")
+
+
+class TradingSettings(_Section):
+    """The trading layer. Off unless `enabled`; `make demo` turns it on (paper)."""
+
+    enabled: bool = False
+    execution: Literal["paper"] = "paper"
+    """Where orders go: the in-process paper broker (real venues plug in the same way)."""
+    symbols: tuple[str, ...] = ()
+    """Trade only these symbols (empty: every tracked symbol)."""
+    paper: PaperSettings = PaperSettings()
+    risk: RiskSettings = RiskSettings()
+    strategy: StrategySettings = StrategySettings()
+
+
 class Settings(_Section):
     """Every setting of scalper, one sub-tree per component."""
 
@@ -284,4 +374,5 @@ class Settings(_Section):
     recorder: RecorderSettings = RecorderSettings()
     api: ApiSettings = ApiSettings()
     simulator: SimulatorSettings = SimulatorSettings()
+    trading: TradingSettings = TradingSettings()
     logging: LogSettings = LogSettings()
