@@ -32,6 +32,10 @@ class ConsumedLiquidity:
         """Price -> size taken on one side of a symbol's book (read-only view, maybe empty)."""
         return self._taken.get((symbol, is_bid), _EMPTY)
 
+    def tracks(self, symbol: str) -> bool:
+        """Whether anything taken at `symbol` awaits fresh data."""
+        return (symbol, True) in self._taken or (symbol, False) in self._taken
+
     def take(self, symbol: str, is_bid: bool, price: float, qty: float) -> None:
         """Our fill took `qty` from the displayed level at `price` (a key as the book has it)."""
         levels = self._taken.setdefault((symbol, is_bid), {})
@@ -40,6 +44,8 @@ class ConsumedLiquidity:
     def refresh(self, update: BookUpdate) -> None:
         """Forget what the update shows afresh: every level of a snapshot (or a reset, update id
         1, which the book applies as one), the touched prices of a delta."""
+        if not self._taken:
+            return
         if update.is_snapshot or update.update_id == 1:
             self._taken.pop((update.symbol, True), None)
             self._taken.pop((update.symbol, False), None)

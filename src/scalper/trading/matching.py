@@ -114,6 +114,11 @@ class MatchingEngine:
             for r in resting.values()
         ]
 
+    def watches(self, symbol: str) -> bool:
+        """Whether market data of `symbol` can change anything here: an open order or
+        consumed liquidity there."""
+        return symbol in self._resting or self._consumed.tracks(symbol)
+
     def consumed_levels(self) -> int:
         """Levels where our fills' consumption is still tracked."""
         return len(self._consumed)

@@ -119,8 +119,17 @@ class PaperBroker:
 
     def on_book(self, update: BookUpdate, book: OrderBook) -> None:
         """A book update the engine has applied to `book` (the symbol's live book)."""
+        symbol = update.symbol
+        if self._quiet(symbol, update.ts_event_ns):
+            # Every book update of every traded symbol comes here; measured, this path costs
+            # about five empty Python calls, the full one about twelve.
+            self._books[symbol] = book
+            self._clock_ns = self._market_ns = self._venue_ns = max(
+                update.ts_event_ns, self._clock_ns
+            )
+            return
         t = self._enter(update.ts_event_ns)
-        self._books[update.symbol] = book
+        self._books[symbol] = book
         shadow = self._shadows.get(update.symbol)
         if shadow is not None and _news_to(shadow, update):
             shadow.apply(update)
@@ -197,6 +206,20 @@ class PaperBroker:
         self._run_until(t, inclusive=False)
         self._venue_ns = t
         return t
+
+    def _quiet(self, symbol: str, ts_ns: int) -> bool:
+        """Whether a book update of `symbol` at `ts_ns` can only move the clock: nothing due
+        before it, nothing to deliver by then, no order or shadow book or consumed liquidity
+        at the symbol."""
+        t = max(ts_ns, self._clock_ns)
+        actions, outbox = self._actions, self._outbox
+        return (
+            not self._delivering
+            and (not actions or actions[0][0] >= t)
+            and (not outbox or outbox[0][0] > t)
+            and symbol not in self._shadows
+            and not self._venue.watches(symbol)
+        )
 
     def _check_not_delivering(self) -> None:
         if self._delivering:
