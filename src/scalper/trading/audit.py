@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import msgspec
 
+from scalper.settings import TradingSettings
 from scalper.trading.journal import Journal
 
 
@@ -67,6 +68,10 @@ class AuditRecord(msgspec.Struct, frozen=True, kw_only=True):
 class AuditLog(Journal[AuditRecord]):
     """The audit records of every symbol, bounded (see `Journal`: the oldest are dropped, and
     counted if the recorder had not drained them)."""
+
+    @classmethod
+    def from_settings(cls, settings: TradingSettings) -> AuditLog:
+        return cls(settings.audit_records)
 
     def for_symbol(self, symbol: str, n: int | None = None) -> list[AuditRecord]:
         """The last `n` records of `symbol` still held (all when None), oldest first."""

@@ -39,6 +39,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Final, NamedTuple
 
+from scalper.settings import StrategySettings
 from scalper.trading.audit import NO_INPUTS, AuditLog, AuditRecord, DecisionInputs
 from scalper.trading.grid import exact
 from scalper.trading.orders import BUY, SELL, Fill, Order, OrderRequest
@@ -277,6 +278,13 @@ class SymbolMachine:
         self._position = ZERO
         self._order: _OwnedOrder | None = None
         self._released: OrderedDict[str, _OwnedOrder] = OrderedDict()
+
+    @classmethod
+    def from_settings(
+        cls, symbol: str, audit: AuditLog, settings: StrategySettings
+    ) -> SymbolMachine:
+        """A machine whose COOLDOWN lasts `settings.cooldown_s`."""
+        return cls(symbol, audit, cooldown_ns=round(settings.cooldown_s * 1_000_000_000))
 
     # -- what the core reads ----------------------------------------------------------------
 

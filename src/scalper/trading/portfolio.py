@@ -33,6 +33,7 @@ from typing import Final
 
 import msgspec
 
+from scalper.settings import TradingSettings
 from scalper.trading.grid import exact
 from scalper.trading.journal import Journal
 from scalper.trading.orders import BUY, SELL, Fill, FundingPayment, Liquidity
@@ -258,6 +259,17 @@ class Portfolio:
         self._positions: dict[str, _Position] = {}
         self._open: dict[str, _OpenTrade] = {}
         self._next_sample_ns: int | None = None
+
+    @classmethod
+    def from_settings(cls, settings: TradingSettings, starting_equity: float) -> Portfolio:
+        """A portfolio bounded as `settings` says (the paper account starts from
+        `PaperSettings.starting_equity`; a real one from the venue's balance)."""
+        return cls(
+            starting_equity,
+            equity_interval_ns=round(settings.equity_interval_s * 1_000_000_000),
+            equity_points=settings.equity_points,
+            trade_records=settings.trade_records,
+        )
 
     # -- what happens -----------------------------------------------------------------------
 

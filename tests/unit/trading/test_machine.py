@@ -17,6 +17,7 @@ from hypothesis.stateful import (
     rule,
 )
 
+from scalper.settings import StrategySettings, TradingSettings
 from scalper.trading.audit import AuditLog, BookTop, DecisionInputs
 from scalper.trading.machine import (
     ORDER_STATES,
@@ -331,6 +332,12 @@ def test_an_entry_must_match_its_signal_and_have_a_protective_stop():
 def test_a_halt_is_legal_in_every_state():
     sources = {row.source for row in TRANSITIONS if row.trigger is Trigger.HALT}
     assert sources == set(MachineState)
+
+
+def test_built_from_the_settings_tree():
+    audit = AuditLog.from_settings(TradingSettings(audit_records=5))
+    machine = SymbolMachine.from_settings(SYMBOL, audit, StrategySettings(cooldown_s=1.5))
+    assert (audit.capacity, machine.cooldown_ns) == (5, 1_500_000_000)
 
 
 def test_the_audit_log_is_bounded_and_drains_each_record_once():

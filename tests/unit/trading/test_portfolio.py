@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from scalper.settings import TradingSettings
 from scalper.trading.orders import BUY, SELL, Fill, FundingPayment, Liquidity
 from scalper.trading.portfolio import EquityPoint, Exposure, Portfolio
 
@@ -210,3 +211,10 @@ def test_positions_of_several_symbols_are_apart():
         "BTCUSDT": Exposure(0.01, 65_100.0),
         "ETHUSDT": Exposure(-1.0, 2_510.0),
     }
+
+
+def test_built_from_the_settings_tree():
+    settings = TradingSettings(equity_interval_s=0.5, equity_points=2, trade_records=7)
+    book = Portfolio.from_settings(settings, 2_000.0)
+    assert (book.equity, book.equity_interval_ns) == (2_000.0, 500_000_000)
+    assert (book.equity_curve.maxlen, book.trades.capacity) == (2, 7)
