@@ -309,7 +309,7 @@ class RiskEngine:
     def _notional_room(self, symbol: str, context: RiskContext) -> tuple[float, RefusalReason]:
         """Quote notional a new entry on `symbol` may add, and the limit that binds: per symbol,
         in total, and by leverage (total notional / equity). Positions count at their mark, open
-        entry orders at their limit price (a market order at the mark)."""
+        entry orders at their limit price (a market order at its decision mid, else the mark)."""
         by_symbol: dict[str, float] = {}
         for name, exposure in context.positions.items():
             by_symbol[name] = by_symbol.get(name, 0.0) + abs(exposure.qty) * exposure.mark
@@ -317,10 +317,10 @@ class RiskEngine:
             if not order.open or order.request.reduce_only:
                 continue
             request = order.request
-            price = request.price
+            price = request.price or request.decision_mid
             if price is None:
                 exposure = context.positions.get(request.symbol)
-                price = exposure.mark if exposure is not None else context.book.mid or 0.0
+                price = exposure.mark if exposure is not None else 0.0
             by_symbol[request.symbol] = by_symbol.get(request.symbol, 0.0) + order.remaining * price
         total = sum(by_symbol.values())
         settings = self.settings
@@ -401,11 +401,9 @@ class RiskEngine:
         elif loss >= limit:
             level = TradingState.REDUCING
         if level > self._loss_level:
+            share = f" ({loss / self.day_start_equity:.2%})" if self.day_start_equity > 0 else ""
             self._loss_level = level
-            self._loss_reason = (
-                f"daily loss {loss:.2f} of {self.day_start_equity:.2f}"
-                f" ({loss / self.day_start_equity:.2%})"
-            )
+            self._loss_reason = f"daily loss {loss:.2f} of {self.day_start_equity:.2f}{share}"
         self._update_state(ts_ns)
 
     @property
