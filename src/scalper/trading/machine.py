@@ -566,7 +566,7 @@ class SymbolMachine:
             position=self.position,
             stop_price=self.stop_price,
             score=inputs.score,
-            regimes=inputs.regimes,
+            regimes=dict(inputs.regimes),  # a copy: the record must not change with the caller
             bid=None if book is None else book.bid,
             ask=None if book is None else book.ask,
             bid_qty=None if book is None else book.bid_qty,

@@ -157,6 +157,14 @@ def test_a_trade_from_signal_to_cooldown_with_its_audit_trail():
     assert [r.position for r in records[3:5]] == [0.1, 0.3]
 
 
+def test_a_record_keeps_the_inputs_it_was_given():
+    machine = scanning()
+    regimes = {"volatility": "high"}
+    record = machine.on_signal(S, BUY, "score", DecisionInputs(regimes=regimes))
+    regimes["volatility"] = "low"
+    assert record.regimes == {"volatility": "high"}
+
+
 def test_a_refused_entry_goes_back_to_scanning():
     machine = scanning()
     machine.on_signal(S, SELL, "score -0.7")
