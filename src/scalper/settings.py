@@ -359,6 +359,15 @@ class TradingSettings(_Section):
     """Where orders go: the in-process paper broker (real venues plug in the same way)."""
     symbols: tuple[str, ...] = ()
     """Trade only these symbols (empty: every tracked symbol)."""
+    audit_records: PositiveInt = 10_000
+    """State-machine transitions kept in memory for the API and the recorder (all symbols;
+    when full the oldest goes, counted if the recorder had not taken it yet)."""
+    equity_interval_s: PositiveFloat = 1.0
+    """The equity curve keeps one point per this much event time..."""
+    equity_points: PositiveInt = 86_400
+    """...and this many points (a day at 1 s); the oldest goes first."""
+    trade_records: PositiveInt = 10_000
+    """Closed trades kept in memory (oldest dropped, counted if not recorded yet)."""
     paper: PaperSettings = PaperSettings()
     risk: RiskSettings = RiskSettings()
     strategy: StrategySettings = StrategySettings()
