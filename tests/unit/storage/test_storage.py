@@ -364,3 +364,32 @@ def test_one_recorder_per_data_dir(tmp_path: Path) -> None:
     first.stop()
     second.start()
     second.stop()
+
+
+def test_buffered_rows_are_reported_until_their_row_group_is_written(tmp_path: Path) -> None:
+    recorder = bybit_recorder(tmp_path, small(chunk_rows=100))
+    recorder.start()
+    record(recorder, market_frames(1000))
+    recorder.flush()
+    recorder.drain()
+    # 1,000 rows are below a row group (65,536): all held, and counted, by the raw stream.
+    assert recorder.stats.buffered_rows == 1000
+    held = recorder.buffered_bytes()
+    assert held["raw"] == recorder.stats.buffered_bytes > 1000 * 100
+    assert held["candles"] == held["metrics"] == 0
+    recorder.stop()
+    assert recorder.buffered_bytes() == {"raw": 0, "candles": 0, "metrics": 0}
+
+
+@pytest.mark.parametrize("pool", ["system", "jemalloc", "mimalloc"])
+def test_the_arrow_pool_is_a_setting(tmp_path: Path, pool: str) -> None:
+    import pyarrow as pa
+
+    before = pa.default_memory_pool()
+    try:
+        recorder = bybit_recorder(tmp_path, small(arrow_memory_pool=pool))
+        recorder.start()
+        assert pa.default_memory_pool().backend_name == pool
+        recorder.stop()
+    finally:
+        pa.set_memory_pool(before)
