@@ -21,6 +21,7 @@ from typing import Final
 import msgspec
 import pyarrow as pa
 
+from scalper.allocators import map_large_blocks
 from scalper.engine import CandleClosed, Engine, Notification
 from scalper.settings import EngineSettings, RecorderSettings
 from scalper.storage.budget import DiskUsage, disk_usage, enforce_budget
@@ -188,6 +189,8 @@ class Recorder:
         journals would look like a crash's and be "recovered" under it."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock = DataDirLock(self.data_dir)
+        if self.settings.map_blocks_from_bytes is not None:
+            map_large_blocks(self.settings.map_blocks_from_bytes)
         pa.set_memory_pool(_ARROW_POOLS[self.settings.arrow_memory_pool]())
         self.recover()
         self._enforce_budget()
