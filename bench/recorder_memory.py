@@ -31,13 +31,15 @@ from typing import Any, Final
 
 from bench.trend import theil_sen
 
+_GLIBC_RULE: Final = {"map_blocks_from_bytes": None}
+"""glibc's own mmap threshold (the recorder before issue 14 fixed it)."""
 VARIANTS: Final[dict[str, tuple[dict[str, str], dict[str, Any]]]] = {
-    "glibc, Arrow on system (the default)": ({}, {}),
-    "MALLOC_ARENA_MAX=2": ({"MALLOC_ARENA_MAX": "2"}, {}),
-    "Arrow on jemalloc": ({}, {"arrow_memory_pool": "jemalloc"}),
-    "Arrow on mimalloc": ({}, {"arrow_memory_pool": "mimalloc"}),
-    "MALLOC_MMAP_THRESHOLD_=131072": ({"MALLOC_MMAP_THRESHOLD_": "131072"}, {}),
-    "malloc_trim every 10 s": ({"BENCH_TRIM_HEAP": "1"}, {}),
+    "before: glibc's rule, Arrow on system": ({}, _GLIBC_RULE),
+    "MALLOC_ARENA_MAX=2": ({"MALLOC_ARENA_MAX": "2"}, _GLIBC_RULE),
+    "Arrow on jemalloc": ({}, {**_GLIBC_RULE, "arrow_memory_pool": "jemalloc"}),
+    "Arrow on mimalloc": ({}, {**_GLIBC_RULE, "arrow_memory_pool": "mimalloc"}),
+    "malloc_trim every 10 s": ({"BENCH_TRIM_HEAP": "1"}, _GLIBC_RULE),
+    "now: blocks from 128 KiB mapped (the default)": ({}, {}),
 }
 """name -> (environment, RecorderSettings fields) of each variant. BENCH_TRIM_HEAP: the child
 calls malloc_trim at every sample."""
@@ -185,14 +187,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--samples", type=Path, help="write each variant's samples here (JSON)")
     parser.add_argument("--measure", help="(internal) measure with these recorder settings")
     parser.add_argument("--frames", type=Path, help="(internal) the frames to record")
+    parser.add_argument(
+        "--frames-file",
+        type=Path,
+        help="keep the generated frames here, or reuse them if the file exists (generating "
+        "them takes longer than a variant); --minutes and --symbols must match",
+    )
     args = parser.parse_args(argv)
     if args.measure is not None:
         print(json.dumps(measure(args.frames, json.loads(args.measure))))
         return
     with tempfile.TemporaryDirectory(prefix="scalper-bench-recmem-") as tmp:
-        frames = Path(tmp) / "market.frames"
-        count = write_frames(frames, args.minutes, args.symbols)
-        print(f"{count:,} frames: {args.symbols} symbols x {args.minutes:g} min of market time\n")
+        frames = args.frames_file or Path(tmp) / "market.frames"
+        if not frames.exists():
+            write_frames(frames, args.minutes, args.symbols)
+        print(f"{args.symbols} symbols x {args.minutes:g} min of market time ({frames})\n")
         _table(frames, args)
 
 

@@ -492,6 +492,45 @@ def plot(
     plt.close(figure)
 
 
+def memory_report_table(reports: list[dict[str, Any]], every_s: float = 600.0) -> list[str]:
+    """Markdown rows of the memory reports nearest to every `every_s` of uptime (and the last):
+    RSS, glibc's largest arena other than the main one (the writer thread's), glibc's free and
+    in-use bytes, Arrow's pool now and at most, the recorder's buffers, Python's traced bytes."""
+    if not reports:
+        return []
+    marks = [every_s * k for k in range(int(reports[-1]["uptime_s"] // every_s) + 1)]
+    chosen = sorted(
+        {min(range(len(reports)), key=lambda i: abs(reports[i]["uptime_s"] - m)) for m in marks}
+        | {len(reports) - 1}
+    )
+    rows = [
+        "| uptime min | RSS | writer arena | glibc free | glibc in use | Arrow now / max "
+        "| recorder buffers | Python traced |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for report in (reports[i] for i in chosen):
+        glibc = report.get("glibc") or {}
+        arrow = report.get("arrow") or {}
+        traced = (report.get("tracemalloc") or {}).get("traced_bytes")
+        others = glibc.get("arena_sizes", [0])[1:]
+        mb = [
+            report["rss_bytes"],
+            max(others, default=0),
+            glibc.get("free_bytes", 0),
+            glibc.get("in_use_bytes", 0),
+        ]
+        buffers = sum((report.get("recorder_buffered_bytes") or {}).values())
+        rows.append(
+            f"| {report['uptime_s'] / 60:.0f} | "
+            + " | ".join(f"{v / 2**20:.0f}" for v in mb)
+            + f" | {arrow.get('allocated_bytes', 0) / 2**20:.0f} / "
+            f"{arrow.get('max_bytes', 0) / 2**20:.0f} | {buffers / 2**20:.0f} | "
+            + ("-" if traced is None else f"{traced / 2**20:.0f}")
+            + " |"
+        )
+    return rows
+
+
 def _read_samples(path: Path) -> list[dict[str, float]]:
     """samples.csv of an earlier run, as numbers (its worst-lag column is the sampled lag)."""
     with path.open(newline="") as file:
@@ -569,6 +608,8 @@ def main(argv: list[str] | None = None) -> int:
     plot(samples, args.out / "soak.png", title[:150], args.warmup, reports)
     results = verdicts(samples, args, args.symbols)
     print(f"\nsamples: {args.out / 'samples.csv'}  plot: {args.out / 'soak.png'}")
+    if reports:
+        print("memory reports (MB):", *memory_report_table(reports), sep="\n")
     for what, passed, figures in results:
         print(f"{'PASS' if passed else 'FAIL'}  {what}: {figures}")
     return 0 if all(passed for _, passed, _ in results) else 1

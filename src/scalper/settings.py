@@ -166,7 +166,7 @@ class RecorderSettings(_Section):
     max_segment_bytes: PositiveInt | None = None
     """A segment (with its journal) is closed early at this size, so that the budget can be kept
     by deleting in small steps; default: 1/16 of the budget (at most 2 GiB)."""
-    map_blocks_from_bytes: PositiveInt | None = None
+    map_blocks_from_bytes: PositiveInt | None = 128 * 1024
     """glibc maps every block of at least this size on its own, returned to the OS when freed
     (mallopt M_MMAP_THRESHOLD, set process-wide when the recorder starts). None: glibc's own
     rule, which raises the threshold to the largest block freed so far (up to 32 MB): the

@@ -393,3 +393,18 @@ def test_the_arrow_pool_is_a_setting(tmp_path: Path, pool: str) -> None:
         recorder.stop()
     finally:
         pa.set_memory_pool(before)
+
+
+def test_the_mmap_threshold_is_set_when_the_recorder_starts(tmp_path: Path, monkeypatch) -> None:
+    import scalper.storage.recorder as recorder_module
+
+    calls: list[int] = []
+    monkeypatch.setattr(recorder_module, "map_large_blocks", calls.append)
+    recorder = bybit_recorder(tmp_path / "a", small(map_blocks_from_bytes=131072))
+    recorder.start()
+    recorder.stop()
+    assert calls == [131072]
+    recorder = bybit_recorder(tmp_path / "b", small(map_blocks_from_bytes=None))
+    recorder.start()
+    recorder.stop()
+    assert calls == [131072]  # None: glibc's own rule, untouched
