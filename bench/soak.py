@@ -61,10 +61,12 @@ BASE_MB: Final = 130.0
 """`scalper run` with everything it imports, before the first frame (its first memory report)."""
 PER_SYMBOL_MB: Final = 0.07
 """The engine's state of one symbol, every ring allocated (`python -m bench.memory`)."""
-WORKING_MB: Final = 150.0
-"""The recorder's buffers (a raw row group, the metrics and candles of a period), Arrow's work
-on a row group, and the feed's, API's and clients' working memory: measured by the soak's
-memory reports (README, "Memory")."""
+WORKING_MB: Final = 200.0
+"""Everything else `scalper run` holds once running: the recorder's buffers (a raw row group
+of 65,536 frames, the metrics of a 15-minute segment), Arrow's work on a row group, the
+arenas of glibc and of Python's allocator, library code paged in, the feed's, API's and
+clients' buffers. Measured, not derived: the largest RSS after warm-up of the 1-hour soak in
+the README ("Memory") less the other two terms, rounded up."""
 LOG_CAP_BYTES: Final = 4 * 10 * 2**20
 """The rotating log handler keeps at most 4 files of 10 MB (scalper.logs)."""
 COLUMNS: Final = (
