@@ -603,8 +603,10 @@ def main(argv: list[str] | None = None) -> int:
     if not samples:
         print("soak: no samples")
         return 1
+    minutes = samples[-1]["t_s"] / 60
     title = (
-        f"soak: {args.symbols} symbols x {args.rate:g} rate, {args.duration}, faults {args.faults}"
+        f"soak: {args.symbols} symbols x {args.rate:g} rate, {minutes:.0f} min, "
+        f"budget {args.max_disk}, faults {args.faults}"
     )
     reports = _memory_reports(args.out / "memory.jsonl")
     plot(samples, args.out / "soak.png", title[:150], args.warmup, reports)
