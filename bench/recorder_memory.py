@@ -1,14 +1,15 @@
 """The recorder's memory over a long stretch of market time, allocator by allocator.
 
-`python -m bench.recorder_memory --minutes 8 --symbols 100` writes the synthetic market's
+`python -m bench.recorder_memory --minutes 5 --symbols 100` writes the synthetic market's
 frames (the simulator's, ~75 a second per symbol) to a temporary file once, then runs each
 variant in a fresh interpreter (so each has its own allocator state and environment): the
 frames are read back, decoded, recorded and applied to an engine as the live feed does, with
 the recorder's flush every 250 ms and metrics every second of market time, as fast as the
-writer thread keeps up, under a small disk budget so that retention deletes segments. Every
-10 s of market time it samples RSS, glibc's arenas and Arrow's pool, and reports the Theil-Sen
-slope of RSS (bench/trend.py) in MB per hour of market time after the first
-`--warmup-minutes`, and the largest RSS.
+writer thread keeps up, under a 100 MB disk budget (a segment closes at 1/16 of it, as in the
+soak; nothing is deleted within 5 minutes of market). Every 10 s of market time it samples
+RSS, glibc's arenas and Arrow's pool, and reports RSS after the first `--warmup-minutes`:
+first, largest and last, and its Theil-Sen slope (bench/trend.py) in MB per hour of market
+time (over a few minutes the sawtooth's phase decides it: compare the levels).
 
 No network and no simulator process: what differs between variants is only how the process
 allocates, so a variant's figures are comparable with the others' of the same run. A variant
@@ -130,6 +131,33 @@ def measure(path: Path, settings: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def queued_chunk_mb(symbols: int = 100) -> float:
+    """MB a chunk of `chunk_rows` frames holds while it waits in the recorder's queue: the
+    frames' payloads (kept alive by the queue: otherwise freed once applied) and the columns
+    `record_frame` appends (traced by tracemalloc)."""
+    import tracemalloc
+    from itertools import islice
+
+    from scalper.settings import RecorderSettings
+    from scalper.storage.recorder import Recorder
+    from scalper.venues.bybit.frames import record_frame
+    from scalper.venues.simulator.market import MarketConfig, SyntheticMarket
+
+    rows = RecorderSettings().chunk_rows
+    market = SyntheticMarket(MarketConfig(symbols=symbols, seconds=60, seed=1))
+    frames = list(islice(market.frames(), rows, 2 * rows))  # after every symbol's snapshot
+    with tempfile.TemporaryDirectory(prefix="scalper-bench-chunk-") as tmp:
+        recorder = Recorder(Path(tmp), RecorderSettings(chunk_rows=rows + 1))
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        payloads = [bytes(bytearray(raw)) for _, raw in frames]  # fresh, as received
+        for (recv_ns, _), raw in zip(frames, payloads, strict=True):
+            record_frame(recorder, raw, recv_ns)
+        held = tracemalloc.get_traced_memory()[0] - before
+        tracemalloc.stop()
+    return held / 2**20
+
+
 def summarise(result: dict[str, Any], warmup_minutes: float) -> dict[str, Any]:
     """Slope (Theil-Sen, MB per hour of market time) and largest RSS after warm-up."""
     warm = [s for s in result["samples"] if s["t_s"] >= warmup_minutes * 60]
@@ -188,6 +216,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--measure", help="(internal) measure with these recorder settings")
     parser.add_argument("--frames", type=Path, help="(internal) the frames to record")
     parser.add_argument(
+        "--queued-chunk",
+        action="store_true",
+        help="only print the MB of one chunk waiting in the recorder's queue",
+    )
+    parser.add_argument(
         "--frames-file",
         type=Path,
         help="keep the generated frames here, or reuse them if the file exists (generating "
@@ -196,6 +229,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.measure is not None:
         print(json.dumps(measure(args.frames, json.loads(args.measure))))
+        return
+    if args.queued_chunk:
+        print(f"a queued chunk holds {queued_chunk_mb(args.symbols):.2f} MB")
         return
     with tempfile.TemporaryDirectory(prefix="scalper-bench-recmem-") as tmp:
         frames = args.frames_file or Path(tmp) / "market.frames"

@@ -70,9 +70,10 @@ clients' buffers. Measured, not derived: the largest RSS after warm-up of the 1-
 the README ("Memory") less the other two terms, rounded up."""
 QUEUED_CHUNK_MB: Final = 2.2
 """A chunk waiting in the recorder's queue (4,096 of the simulator's frames: their payloads,
-kept alive by the queue, and their columns; measured with tracemalloc). The queue fills only
-while the writer is behind, up to `recorder.queue_chunks` (256), so the ceiling of a sample
-grows by this much for each chunk queued when it was taken."""
+kept alive by the queue, and their columns: `python -m bench.recorder_memory --queued-chunk`
+gives 2.23). The queue fills only while the writer is behind, up to `recorder.queue_chunks`
+(256), so the ceiling of a sample grows by this much for each chunk queued when it was
+taken."""
 LOG_CAP_BYTES: Final = 4 * 10 * 2**20
 """The rotating log handler keeps at most 4 files of 10 MB (scalper.logs)."""
 COLUMNS: Final = (
