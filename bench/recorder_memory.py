@@ -208,9 +208,9 @@ def run_variant(name: str, frames: Path, args: argparse.Namespace) -> dict[str, 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.recorder_memory")
-    parser.add_argument("--minutes", type=float, default=8.0, help="market time per variant")
+    parser.add_argument("--minutes", type=float, default=5.0, help="market time per variant")
     parser.add_argument("--symbols", type=int, default=100)
-    parser.add_argument("--warmup-minutes", type=float, default=2.0)
+    parser.add_argument("--warmup-minutes", type=float, default=1.0)
     parser.add_argument("--variant", action="append", choices=list(VARIANTS), help="default: all")
     parser.add_argument("--samples", type=Path, help="write each variant's samples here (JSON)")
     parser.add_argument("--measure", help="(internal) measure with these recorder settings")
