@@ -54,7 +54,7 @@ def write_stream(path: Path, symbols: int, seconds: float, seed: int) -> int:
     return frames
 
 
-def measure_engine(path: Path) -> dict[str, Any]:
+def measure_engine(path: Path, candle_history: str = "1h") -> dict[str, Any]:
     """Run in the fresh interpreter: baseline after the imports, then the engine on the file."""
     # The baseline includes the modules the stream needs and their dependencies.
     from scalper.engine import Engine
@@ -62,7 +62,7 @@ def measure_engine(path: Path) -> dict[str, Any]:
     from scalper.venues.bybit.frames import FrameApplier
 
     baseline = rss_bytes()
-    engine = Engine(EngineSettings())
+    engine = Engine(EngineSettings(candle_history=candle_history))
     apply = FrameApplier(engine)
     started = time.perf_counter()
     with path.open("rb") as lines:
@@ -87,7 +87,9 @@ def measure_engine(path: Path) -> dict[str, Any]:
     }
 
 
-def run(symbols: int = SYMBOLS, seconds: float = SECONDS, seed: int = 1) -> dict[str, Any]:
+def run(
+    symbols: int = SYMBOLS, seconds: float = SECONDS, seed: int = 1, candle_history: str = "1h"
+) -> dict[str, Any]:
     """Write the stream, measure it in a fresh interpreter and return the figures."""
     with tempfile.TemporaryDirectory(prefix="scalper-bench-") as tmp:
         path = Path(tmp) / "sparse.frames"
@@ -95,7 +97,15 @@ def run(symbols: int = SYMBOLS, seconds: float = SECONDS, seed: int = 1) -> dict
         written = write_stream(path, symbols, seconds, seed)
         generated = time.perf_counter() - started
         child = subprocess.run(
-            [sys.executable, "-m", "bench.memory", "--measure", str(path)],
+            [
+                sys.executable,
+                "-m",
+                "bench.memory",
+                "--measure",
+                str(path),
+                "--candle-history",
+                candle_history,
+            ],
             capture_output=True,
             text=True,
             check=False,
@@ -113,11 +123,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--measure", type=Path, help="(internal) measure an engine on FILE")
     parser.add_argument("--symbols", type=int, default=SYMBOLS)
     parser.add_argument("--seconds", type=float, default=SECONDS)
+    parser.add_argument(
+        "--candle-history",
+        default="1h",
+        help="engine.candle_history (the stream must span it for every ring to fill)",
+    )
     args = parser.parse_args(argv)
     if args.measure is not None:
-        print(json.dumps(measure_engine(args.measure)))
+        print(json.dumps(measure_engine(args.measure, args.candle_history)))
     else:
-        print(json.dumps(run(args.symbols, args.seconds), indent=2))
+        print(
+            json.dumps(
+                run(args.symbols, args.seconds, candle_history=args.candle_history), indent=2
+            )
+        )
 
 
 if __name__ == "__main__":

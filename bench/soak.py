@@ -8,12 +8,21 @@ files, the recorder's queue depth and dropped frames, the worst receive lag, boo
 reconnects, gaps and resyncs, disk use of the data dir and log sizes. At the end `soak.png`
 plots them and the verdicts are printed:
 
-- RSS grows less than 5 % from the first to the last minute after warm-up;
+- memory: the RSS trend after warm-up, a Theil-Sen slope (bench/trend.py) in MB per hour,
+  stays under `--max-rss-slope-pct` (1 %) of the median RSS per hour, and every RSS sample
+  after warm-up under the ceiling (`--max-rss-mb`, default `rss_ceiling_mb`: the interpreter,
+  each symbol's state and the working memory, as measured in the README's "Memory") plus
+  `QUEUED_CHUNK_MB` for each chunk then waiting in the recorder's queue;
 - lag stays bounded: the worst lag after warm-up under `--max-lag-ms`, and the last quarter's
   median lag at most twice the second quarter's (no trend);
 - the data dir stays under its budget, and the log files under their cap;
 - every fault healed: faults happened (gaps, reconnects), no book stayed out of sync longer
   than `--heal-within` seconds, and at the end every book is in sync with every connection open.
+
+With `--memory-report-every S` (60 by default) `scalper run` also writes a memory report every S
+seconds to `memory.jsonl` (glibc's arenas, Arrow's pool, the recorder's buffers; Python's
+allocation sites with `--tracemalloc`), drawn in the plot's "memory owners" panel.
+`--judge DIR` judges and plots the samples of an earlier run again (e.g. with other limits).
 
 Exit status 0 when every verdict passes, 1 otherwise. Output goes to `artifacts/soak/`.
 """
@@ -35,12 +44,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from statistics import median
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import httpx
 import psutil
 import websockets
 
+from bench.trend import theil_sen
 from scalper.storage.budget import disk_usage
 from scalper.units import parse_duration_ns, parse_size
 
@@ -48,6 +58,22 @@ DEFAULT_FAULTS: Final = (
     "gap_per_frame=0.00002,drop_per_s=0.002,stall_per_s=0.001,reset_per_frame=0.000005,"
     "malformed_per_frame=0.00002,truncated_per_frame=0.00002"
 )
+BASE_MB: Final = 130.0
+"""`scalper run` with everything it imports, before the first frame (its first memory report)."""
+PER_SYMBOL_MB: Final = 0.07
+"""The engine's state of one symbol, every ring allocated (`python -m bench.memory`)."""
+WORKING_MB: Final = 200.0
+"""Everything else `scalper run` holds once running: the recorder's buffers (a raw row group
+of 65,536 frames, the metrics of a 15-minute segment), Arrow's work on a row group, the
+arenas of glibc and of Python's allocator, library code paged in, the feed's, API's and
+clients' buffers. Measured, not derived: the largest RSS after warm-up of the 1-hour soak in
+the README ("Memory") less the other two terms, rounded up."""
+QUEUED_CHUNK_MB: Final = 2.2
+"""A chunk waiting in the recorder's queue (4,096 of the simulator's frames: their payloads,
+kept alive by the queue, and their columns: `python -m bench.recorder_memory --queued-chunk`
+gives 2.23). The queue fills only while the writer is behind, up to `recorder.queue_chunks`
+(256), so the ceiling of a sample grows by this much for each chunk queued when it was
+taken."""
 LOG_CAP_BYTES: Final = 4 * 10 * 2**20
 """The rotating log handler keeps at most 4 files of 10 MB (scalper.logs)."""
 COLUMNS: Final = (
@@ -69,7 +95,23 @@ COLUMNS: Final = (
     "log_mb",
     "ws_messages",
     "api_errors",
+    "recorder_buffered_mb",
 )
+
+
+def _diagnostics(args: argparse.Namespace, out: Path) -> list[str]:
+    """`scalper run`'s memory reports into the soak's artifacts (diagnostics.* settings)."""
+    if args.memory_report_every <= 0:
+        return []
+    options = [
+        "--set",
+        f"diagnostics.memory_report_file={out / 'memory.jsonl'}",
+        "--set",
+        f"diagnostics.memory_report_every_s={args.memory_report_every:g}",
+    ]
+    if args.tracemalloc:
+        options += ["--set", "diagnostics.tracemalloc=true"]
+    return options
 
 
 def _free_port() -> int:
@@ -152,6 +194,7 @@ def _sample(
         "resyncs": sum(c.get("resyncs_sent", 0) for c in connections),
         "disk_mb": round(disk_usage(data_dir, None).bytes_used / 2**20, 2),
         "log_mb": round(disk_usage(log_dir, None).bytes_used / 2**20, 2),
+        "recorder_buffered_mb": round(recorder.get("buffered_bytes", 0) / 2**20, 2),
         "ws_messages": client.ws_messages,
         "api_errors": client.api_errors,
         "_worst_lag_ms": max(lags, default=0.0),
@@ -201,6 +244,8 @@ async def _run(args: argparse.Namespace, out: Path) -> list[dict[str, float]]:
                 args.max_disk,
                 "--log-file",
                 str(log_dir / "engine.log"),
+                *_diagnostics(args, out),
+                *(part for assignment in args.set for part in ("--set", assignment)),
             ],
             out / "engine.out",
         )
@@ -264,6 +309,61 @@ async def _wait_http(url: str, timeout: float) -> None:
     raise SystemExit(f"soak: {url} did not answer within {timeout:.0f} s")
 
 
+def memory_trend(samples: list[dict[str, float]], warmup_s: float) -> MemoryTrend | None:
+    """The RSS trend after warm-up: Theil-Sen slope in MB per hour, the median and the largest
+    RSS (None with fewer than 4 samples)."""
+    warm = [s for s in samples if s["t_s"] >= warmup_s]
+    if len(warm) < 4:
+        return None
+    rss = [s["rss_mb"] for s in warm]
+    slope = theil_sen([s["t_s"] / 3600 for s in warm], rss)
+    return MemoryTrend(slope, median(rss), max(rss), len(warm))
+
+
+class MemoryTrend(NamedTuple):
+    slope_mb_per_h: float
+    median_mb: float
+    max_mb: float
+    samples: int
+
+
+def rss_ceiling_mb(symbols: int) -> float:
+    """The most `scalper run` may hold in the soak: the interpreter with everything imported,
+    each symbol's state, and the working memory (README, "Memory": each term measured)."""
+    return BASE_MB + PER_SYMBOL_MB * symbols + WORKING_MB
+
+
+def memory_verdicts(
+    samples: list[dict[str, float]], args: argparse.Namespace
+) -> list[tuple[str, bool, str]]:
+    """The trend (robust to the sawtooth of buffers filling and being written) and the ceiling:
+    every sample after warm-up under the ceiling plus the chunks then queued."""
+    trend = memory_trend(samples, args.warmup)
+    if trend is None:
+        return [("enough samples after warm-up", False, "fewer than 4")]
+    limit = args.max_rss_slope_pct / 100 * trend.median_mb
+    ceiling = args.max_rss_mb or rss_ceiling_mb(args.symbols)
+    warm = [s for s in samples if s["t_s"] >= args.warmup]
+    worst = max(warm, key=lambda s: s["rss_mb"] - QUEUED_CHUNK_MB * s.get("queue_depth", 0.0))
+    allowed = ceiling + QUEUED_CHUNK_MB * worst.get("queue_depth", 0.0)
+    return [
+        (
+            f"RSS trend after warm-up < {args.max_rss_slope_pct:g} % of RSS per hour",
+            trend.slope_mb_per_h < limit,
+            f"Theil-Sen {trend.slope_mb_per_h:+.2f} MB/h over {trend.samples} samples "
+            f"(limit {limit:.2f} MB/h: {args.max_rss_slope_pct:g} % of the median "
+            f"{trend.median_mb:.1f} MB)",
+        ),
+        (
+            "RSS after warm-up under the ceiling",
+            worst["rss_mb"] <= allowed,
+            f"max {trend.max_mb:.1f} MB; closest to the ceiling {worst['rss_mb']:.1f} MB at "
+            f"{worst['t_s'] / 60:.0f} min (ceiling {ceiling:.0f} MB + {QUEUED_CHUNK_MB:g} MB x "
+            f"{worst.get('queue_depth', 0.0):.0f} chunks queued = {allowed:.0f} MB)",
+        ),
+    ]
+
+
 def verdicts(
     samples: list[dict[str, float]], args: argparse.Namespace, symbols: int
 ) -> list[tuple[str, bool, str]]:
@@ -271,10 +371,6 @@ def verdicts(
     warm = [s for s in samples if s["t_s"] >= args.warmup]
     if len(warm) < 4:
         return [("enough samples after warm-up", False, f"{len(warm)} samples")]
-    minute = max(1, int(60 / args.sample_every))
-    first = median(s["rss_mb"] for s in warm[:minute])
-    last = median(s["rss_mb"] for s in warm[-minute:])
-    growth = (last - first) / first
     worst_lag = max(s["_worst_lag_ms"] for s in warm)
     quarter = max(1, len(warm) // 4)
     second_q = median(s["max_lag_ms"] for s in warm[quarter : 2 * quarter]) or 0.0
@@ -296,11 +392,7 @@ def verdicts(
         f"{last_row['resyncs']:.0f} resyncs"
     )
     return [
-        (
-            "RSS growth after warm-up < 5 %",
-            growth < 0.05,
-            f"{first:.1f} -> {last:.1f} MB ({growth:+.1%})",
-        ),
+        *memory_verdicts(samples, args),
         (
             "worst lag after warm-up bounded",
             worst_lag < args.max_lag_ms,
@@ -332,7 +424,41 @@ def verdicts(
     ]
 
 
-def plot(samples: list[dict[str, float]], path: Path, title: str) -> None:
+def _memory_reports(path: Path) -> list[dict[str, Any]]:
+    """The lines of `scalper run`'s memory.jsonl (none if it wrote none)."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _plot_memory_owners(axis: Any, reports: list[dict[str, Any]]) -> None:
+    if not reports:
+        axis.set_visible(False)
+        return
+    t = [r["uptime_s"] / 60 for r in reports]
+    series = {
+        "glibc in use": [(r["glibc"] or {}).get("in_use_bytes", 0) for r in reports],
+        "glibc free (kept)": [(r["glibc"] or {}).get("free_bytes", 0) for r in reports],
+        "glibc mapped": [(r["glibc"] or {}).get("mmapped_bytes", 0) for r in reports],
+        "Arrow pool": [(r["arrow"] or {}).get("allocated_bytes", 0) for r in reports],
+        "recorder buffers": [
+            sum((r.get("recorder_buffered_bytes") or {}).values()) for r in reports
+        ],
+    }
+    for label, values in series.items():
+        axis.plot(t, [v / 2**20 for v in values], label=label)
+    axis.set_title("memory owners MB (scalper run's memory reports)")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=7)
+
+
+def plot(
+    samples: list[dict[str, float]],
+    path: Path,
+    title: str,
+    warmup_s: float,
+    reports: list[dict[str, Any]],
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -348,21 +474,85 @@ def plot(samples: list[dict[str, float]], path: Path, title: str) -> None:
         ("disk / logs MB", ["disk_mb", "log_mb"]),
         ("open files", ["open_files"]),
         ("faults healed", ["gaps", "reconnects", "resyncs"]),
+        ("CPU % (scalper run)", ["cpu_pct"]),
     ]
-    figure, axes = plt.subplots(4, 2, figsize=(14, 12), sharex=True)
-    for axis, (label, keys) in zip(axes.flat, panels, strict=True):
+    figure, axes = plt.subplots(5, 2, figsize=(14, 15), sharex=True)
+    for axis, (label, keys) in zip(axes.flat, panels, strict=False):
         for key in keys:
-            axis.plot(t, [s[key] for s in samples], label=key)
+            axis.plot(t, [s.get(key, 0.0) for s in samples], label=key)
         axis.set_title(label)
         axis.grid(alpha=0.3)
         if len(keys) > 1:
             axis.legend(fontsize=8)
+    trend = memory_trend(samples, warmup_s)
+    if trend is not None:
+        rss_axis = axes.flat[0]
+        warm = [s for s in samples if s["t_s"] >= warmup_s]
+        middle = median(s["t_s"] for s in warm)
+        ends = (warm[0]["t_s"], warm[-1]["t_s"])
+        rss_axis.plot(
+            [x / 60 for x in ends],
+            [trend.median_mb + trend.slope_mb_per_h * (x - middle) / 3600 for x in ends],
+            color="red",
+            label=f"Theil-Sen {trend.slope_mb_per_h:+.2f} MB/h",
+        )
+        rss_axis.axvline(warmup_s / 60, color="grey", linestyle=":", label="end of warm-up")
+        rss_axis.legend(fontsize=8)
+    _plot_memory_owners(axes.flat[-1], reports)
     for axis in axes[-1]:
         axis.set_xlabel("minutes")
     figure.suptitle(title)
     figure.tight_layout()
-    figure.savefig(path, dpi=90)
+    figure.savefig(path, dpi=80)
     plt.close(figure)
+
+
+def memory_report_table(reports: list[dict[str, Any]], every_s: float = 600.0) -> list[str]:
+    """Markdown rows of the memory reports nearest to every `every_s` of uptime (and the last):
+    RSS, glibc's largest arena other than the main one (the writer thread's), glibc's free and
+    in-use bytes, Arrow's pool now and at most, the recorder's buffers, Python's traced bytes."""
+    if not reports:
+        return []
+    marks = [every_s * k for k in range(int(reports[-1]["uptime_s"] // every_s) + 1)]
+    chosen = sorted(
+        {min(range(len(reports)), key=lambda i: abs(reports[i]["uptime_s"] - m)) for m in marks}
+        | {len(reports) - 1}
+    )
+    rows = [
+        "| uptime min | RSS | writer arena | glibc free | glibc in use | Arrow now / max "
+        "| recorder buffers | Python traced |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for report in (reports[i] for i in chosen):
+        glibc = report.get("glibc") or {}
+        arrow = report.get("arrow") or {}
+        traced = (report.get("tracemalloc") or {}).get("traced_bytes")
+        others = glibc.get("arena_sizes", [0])[1:]
+        mb = [
+            report["rss_bytes"],
+            max(others, default=0),
+            glibc.get("free_bytes", 0),
+            glibc.get("in_use_bytes", 0),
+        ]
+        buffers = sum((report.get("recorder_buffered_bytes") or {}).values())
+        rows.append(
+            f"| {report['uptime_s'] / 60:.0f} | "
+            + " | ".join(f"{v / 2**20:.0f}" for v in mb)
+            + f" | {arrow.get('allocated_bytes', 0) / 2**20:.0f} / "
+            f"{arrow.get('max_bytes', 0) / 2**20:.0f} | {buffers / 2**20:.0f} | "
+            + ("-" if traced is None else f"{traced / 2**20:.0f}")
+            + " |"
+        )
+    return rows
+
+
+def _read_samples(path: Path) -> list[dict[str, float]]:
+    """samples.csv of an earlier run, as numbers (its worst-lag column is the sampled lag)."""
+    with path.open(newline="") as file:
+        rows = [{key: float(value) for key, value in row.items()} for row in csv.DictReader(file)]
+    for row in rows:
+        row["_worst_lag_ms"] = row["max_lag_ms"]
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -379,20 +569,64 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-lag-ms", type=float, default=5000.0)
     parser.add_argument("--heal-within", type=float, default=60.0)
     parser.add_argument("--out", type=Path, default=Path("artifacts/soak"))
+    parser.add_argument(
+        "--max-rss-slope-pct",
+        type=float,
+        default=1.0,
+        help="the RSS trend's limit, in %% of the median RSS per hour",
+    )
+    parser.add_argument(
+        "--max-rss-mb", type=float, help="RSS ceiling after warm-up (default: rss_ceiling_mb)"
+    )
+    parser.add_argument(
+        "--judge",
+        type=Path,
+        metavar="DIR",
+        help="judge and plot DIR/samples.csv of an earlier run (the run's other flags too)",
+    )
+    parser.add_argument(
+        "--memory-report-every",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="scalper run writes a memory report (RSS, glibc arenas, Arrow's pool, recorder "
+        "buffers) to OUT/memory.jsonl this often; 0: none",
+    )
+    parser.add_argument(
+        "--tracemalloc",
+        action="store_true",
+        help="memory reports include Python's allocation sites (slows the engine)",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting of scalper run, e.g. engine.candle_history=5m (repeatable)",
+    )
     args = parser.parse_args(argv)
-    if args.out.exists():
-        shutil.rmtree(args.out)
-    args.out.mkdir(parents=True)
-    samples = asyncio.run(_run(args, args.out))
+    if args.judge is not None:
+        args.out = args.judge
+        samples = _read_samples(args.judge / "samples.csv")
+    else:
+        if args.out.exists():
+            shutil.rmtree(args.out)
+        args.out.mkdir(parents=True)
+        samples = asyncio.run(_run(args, args.out))
     if not samples:
         print("soak: no samples")
         return 1
+    minutes = samples[-1]["t_s"] / 60
     title = (
-        f"soak: {args.symbols} symbols x {args.rate:g} rate, {args.duration}, faults {args.faults}"
+        f"soak: {args.symbols} symbols x {args.rate:g} rate, {minutes:.0f} min, "
+        f"budget {args.max_disk}, faults {args.faults}"
     )
-    plot(samples, args.out / "soak.png", title[:150])
+    reports = _memory_reports(args.out / "memory.jsonl")
+    plot(samples, args.out / "soak.png", title[:150], args.warmup, reports)
     results = verdicts(samples, args, args.symbols)
     print(f"\nsamples: {args.out / 'samples.csv'}  plot: {args.out / 'soak.png'}")
+    if reports:
+        print("memory reports (MB):", *memory_report_table(reports), sep="\n")
     for what, passed, figures in results:
         print(f"{'PASS' if passed else 'FAIL'}  {what}: {figures}")
     return 0 if all(passed for _, passed, _ in results) else 1

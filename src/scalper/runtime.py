@@ -17,6 +17,7 @@ import msgspec
 
 from scalper.api import create_app, serve_api
 from scalper.engine import Engine
+from scalper.memory_report import memory_reporter
 from scalper.replay import (
     ReplayClock,
     ReplayFeed,
@@ -106,11 +107,18 @@ async def run_live(
                 flusher = tasks.create_task(
                     _record_on_time(recorder, engine, every), name="recorder"
                 )
+            reporter = memory_reporter(
+                settings.diagnostics, lambda: _memory_owners(engine, recorder)
+            )
+            reports = None
+            if reporter is not None:
+                reports = tasks.create_task(reporter.run(), name="memory report")
             await wait_for_stop(
                 duration_s, lambda: _log_status(engine, feed), settings.feed.status_every_s
             )
-            if flusher is not None:
-                flusher.cancel()
+            for task in (flusher, reports):
+                if task is not None:
+                    task.cancel()
     finally:
         if api is not None:
             await api.stop()
@@ -119,6 +127,17 @@ async def run_live(
             await asyncio.to_thread(recorder.stop)
             log.info("recording closed in %s", recorder.data_dir)
     return engine
+
+
+def _memory_owners(engine: Engine, recorder: Recorder | None) -> dict[str, object]:
+    """What a memory report adds about this process's owners of memory."""
+    owners: dict[str, object] = {"symbols": len(engine.symbols)}
+    if recorder is not None:
+        owners.update(
+            recorder_buffered_bytes=recorder.buffered_bytes(),
+            recorder_queue_depth=recorder.refresh_stats().queue_depth,
+        )
+    return owners
 
 
 def _open_recorder(settings: Settings, source: str, engine: Engine) -> Recorder | None:

@@ -167,6 +167,16 @@ class RecorderSettings(_Section):
     max_segment_bytes: PositiveInt | None = None
     """A segment (with its journal) is closed early at this size, so that the budget can be kept
     by deleting in small steps; default: 1/16 of the budget (at most 2 GiB)."""
+    map_blocks_from_bytes: PositiveInt | None = 128 * 1024
+    """glibc maps every block of at least this size on its own, returned to the OS when freed
+    (mallopt M_MMAP_THRESHOLD, set process-wide when the recorder starts). None: glibc's own
+    rule, which raises the threshold to the largest block freed so far (up to 32 MB): the
+    writer thread's row-group buffers then come from its arena, and what they leave free there
+    stays in the process, growing by tens of MB an hour (README, "Memory")."""
+    arrow_memory_pool: Literal["system", "jemalloc", "mimalloc"] = "system"
+    """The allocator of Arrow's buffers (set process-wide when the recorder starts). `system`
+    (glibc malloc) returns freed row-group buffers to the OS; Arrow's own default, mimalloc,
+    keeps tens of MB of them for reuse (README, "Memory")."""
 
     @property
     def segment_cap(self) -> int | None:
@@ -373,6 +383,24 @@ class TradingSettings(_Section):
     strategy: StrategySettings = StrategySettings()
 
 
+class DiagnosticsSettings(_Section):
+    """Memory reports of a long run (`scalper run`, `demo`), off by default.
+
+    A report is one JSON line: RSS, Arrow's pool, glibc's arenas, the recorder's buffers and,
+    with `tracemalloc`, the Python allocations that grew most since the first report. The soak
+    (bench/soak.py) switches it on to attribute memory growth to its owner."""
+
+    memory_report_file: str = ""
+    """Append a memory report to this file (JSON lines); empty: no reports."""
+    memory_report_every_s: PositiveFloat = 60.0
+    tracemalloc: bool = False
+    """Trace Python allocations (costs CPU on every allocation: for diagnosis only)."""
+    tracemalloc_depth: PositiveInt = 1
+    """Frames kept per traced allocation; the report groups by the allocating line."""
+    tracemalloc_top: PositiveInt = 15
+    """Lines listed per report: the largest, and the ones that grew most since the first."""
+
+
 class Settings(_Section):
     """Every setting of scalper, one sub-tree per component."""
 
@@ -385,3 +413,4 @@ class Settings(_Section):
     simulator: SimulatorSettings = SimulatorSettings()
     trading: TradingSettings = TradingSettings()
     logging: LogSettings = LogSettings()
+    diagnostics: DiagnosticsSettings = DiagnosticsSettings()

@@ -173,3 +173,17 @@ def test_a_bad_setting_stops_the_command_with_one_line() -> None:
     assert "Traceback" not in bad.stderr
     twice = scalper("run", "--port", "1", "--set", "api.port=2")
     assert twice.returncode == 2 and "api.port is set twice" in twice.stderr
+
+
+def test_memory_diagnostics_and_the_arrow_pool_are_settings() -> None:
+    env = {
+        "SCALPER_DIAGNOSTICS__TRACEMALLOC": "true",
+        "SCALPER_RECORDER__ARROW_MEMORY_POOL": "jemalloc",
+    }
+    flags = {"diagnostics.memory_report_file": ("out/memory.jsonl", "--set")}
+    settings = load_settings(env=env, flags=flags).settings
+    assert settings.diagnostics.tracemalloc is True
+    assert settings.diagnostics.memory_report_file == "out/memory.jsonl"
+    assert settings.recorder.arrow_memory_pool == "jemalloc"
+    with pytest.raises(ConfigError, match="arrow_memory_pool"):
+        load_settings(env={"SCALPER_RECORDER__ARROW_MEMORY_POOL": "tcmalloc"})

@@ -21,6 +21,7 @@ from typing import Final
 import msgspec
 import pyarrow as pa
 
+from scalper.allocators import map_large_blocks
 from scalper.engine import CandleClosed, Engine, Notification
 from scalper.settings import EngineSettings, RecorderSettings
 from scalper.storage.budget import DiskUsage, disk_usage, enforce_budget
@@ -51,6 +52,11 @@ _RAW: Final = "raw"
 _CANDLES: Final = "candles"
 _METRICS: Final = "metrics"
 _NS_PER_DAY: Final = 86_400_000_000_000
+_ARROW_POOLS: Final = {
+    "system": pa.system_memory_pool,
+    "jemalloc": pa.jemalloc_memory_pool,
+    "mimalloc": pa.mimalloc_memory_pool,
+}
 
 
 class RecorderStats(msgspec.Struct):
@@ -68,6 +74,10 @@ class RecorderStats(msgspec.Struct):
     queue_capacity: int = 0
     writer_cpu_s: float = 0.0
     """CPU time of the writer thread so far."""
+    buffered_rows: int = 0
+    """Rows of the open segments waiting in memory for their row group (every stream)."""
+    buffered_bytes: int = 0
+    """Their Arrow bytes, as of the writer's last chunk."""
 
 
 class RawColumns:
@@ -179,9 +189,9 @@ class Recorder:
         journals would look like a crash's and be "recovered" under it."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock = DataDirLock(self.data_dir)
-        # Arrow's default pool (mimalloc) keeps freed row-group buffers (tens of MB) for reuse;
-        # the system allocator returns them. The soak in the README ran with this setting.
-        pa.set_memory_pool(pa.system_memory_pool())
+        if self.settings.map_blocks_from_bytes is not None:
+            map_large_blocks(self.settings.map_blocks_from_bytes)
+        pa.set_memory_pool(_ARROW_POOLS[self.settings.arrow_memory_pool]())
         self.recover()
         self._enforce_budget()
         self._thread = threading.Thread(target=self._write_loop, name="recorder", daemon=True)
@@ -302,6 +312,11 @@ class Recorder:
         """Disk usage as of the writer's last check (every `budget_every_s`)."""
         return self._usage
 
+    def buffered_bytes(self) -> dict[str, int]:
+        """Arrow bytes each stream's open segment holds for its next row group (read from
+        another thread: a figure of the writer's last chunk)."""
+        return {stream: writer.buffered_bytes for stream, writer in self._writers.items()}
+
     def refresh_stats(self) -> RecorderStats:
         self.stats.queue_depth = self._queue.qsize()
         return self.stats
@@ -350,6 +365,8 @@ class Recorder:
             if stream == _RAW:
                 self.stats.frames_dropped += len(rows)
             return
+        self.stats.buffered_rows = sum(w.buffered_rows for w in self._writers.values())
+        self.stats.buffered_bytes = sum(w.buffered_bytes for w in self._writers.values())
         if stream == _RAW:
             self.stats.frames_recorded += len(rows)
         elif stream == _CANDLES:

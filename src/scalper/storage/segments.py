@@ -144,7 +144,10 @@ class OpenSegment:
         )
         self._parquet = fmt.parquet_writer(self.partial_path)
         self._pending: list[pa.RecordBatch] = []
-        self._pending_rows = 0
+        self.pending_rows = 0
+        """Rows appended since the last row group was written (held in memory until then)."""
+        self.pending_bytes = 0
+        """Arrow bytes of those rows: the segment's share of the recorder's memory."""
         self._last_ns: int | None = None
         self.rows = 0
 
@@ -152,9 +155,10 @@ class OpenSegment:
         """Journal the batch now (flushed to the OS); write a row group when enough are pending."""
         self._journal.write_batch(batch)
         self._pending.append(batch)
-        self._pending_rows += batch.num_rows
+        self.pending_rows += batch.num_rows
+        self.pending_bytes += batch.nbytes
         self.rows += batch.num_rows
-        if self._pending_rows >= self.fmt.row_group_rows:
+        if self.pending_rows >= self.fmt.row_group_rows:
             self._write_row_group()
 
     def sync(self) -> None:
@@ -182,7 +186,8 @@ class OpenSegment:
         self._parquet.write_table(self.fmt.stored(table, self._last_ns), row_group_size=len(table))
         self._last_ns = _last_time(table, self.fmt)
         self._pending.clear()
-        self._pending_rows = 0
+        self.pending_rows = 0
+        self.pending_bytes = 0
 
 
 def _size(path: Path) -> int:
@@ -243,6 +248,16 @@ class SegmentWriter:
     def sync(self) -> None:
         if self.current is not None:
             self.current.sync()
+
+    @property
+    def buffered_rows(self) -> int:
+        """Rows of the open segment not yet in a row group."""
+        return 0 if self.current is None else self.current.pending_rows
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Their Arrow bytes."""
+        return 0 if self.current is None else self.current.pending_bytes
 
     def close(self) -> Path | None:
         """Close the open segment (if any); returns its final path."""

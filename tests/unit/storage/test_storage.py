@@ -400,3 +400,47 @@ def test_readable_views_show_utc_times_and_frames_as_text(tmp_path: Path) -> Non
         .isoformat()
     )
     assert text == raw.decode()
+
+
+def test_buffered_rows_are_reported_until_their_row_group_is_written(tmp_path: Path) -> None:
+    recorder = bybit_recorder(tmp_path, small(chunk_rows=100))
+    recorder.start()
+    record(recorder, market_frames(1000))
+    recorder.flush()
+    recorder.drain()
+    # 1,000 rows are below a row group (65,536): all held, and counted, by the raw stream.
+    assert recorder.stats.buffered_rows == 1000
+    held = recorder.buffered_bytes()
+    assert held["raw"] == recorder.stats.buffered_bytes > 1000 * 100
+    assert held["candles"] == held["metrics"] == 0
+    recorder.stop()
+    assert recorder.buffered_bytes() == {"raw": 0, "candles": 0, "metrics": 0}
+
+
+@pytest.mark.parametrize("pool", ["system", "jemalloc", "mimalloc"])
+def test_the_arrow_pool_is_a_setting(tmp_path: Path, pool: str) -> None:
+    import pyarrow as pa
+
+    before = pa.default_memory_pool()
+    try:
+        recorder = bybit_recorder(tmp_path, small(arrow_memory_pool=pool))
+        recorder.start()
+        assert pa.default_memory_pool().backend_name == pool
+        recorder.stop()
+    finally:
+        pa.set_memory_pool(before)
+
+
+def test_the_mmap_threshold_is_set_when_the_recorder_starts(tmp_path: Path, monkeypatch) -> None:
+    import scalper.storage.recorder as recorder_module
+
+    calls: list[int] = []
+    monkeypatch.setattr(recorder_module, "map_large_blocks", calls.append)
+    recorder = bybit_recorder(tmp_path / "a", small(map_blocks_from_bytes=131072))
+    recorder.start()
+    recorder.stop()
+    assert calls == [131072]
+    recorder = bybit_recorder(tmp_path / "b", small(map_blocks_from_bytes=None))
+    recorder.start()
+    recorder.stop()
+    assert calls == [131072]  # None: glibc's own rule, untouched
