@@ -18,6 +18,8 @@ from scalper.engine import (
     Engine,
     LargeTrade,
     ResyncNeeded,
+    SymbolObserver,
+    SymbolState,
 )
 from scalper.events import BookUpdate, MalformedFrame
 from scalper.settings import EngineSettings
@@ -301,3 +303,21 @@ def test_every_malformed_frame_is_counted_without_harm() -> None:
         on_frame(engine, raw, 0)
         assert sum(engine.malformed.values()) == count, kind
     assert engine.frames == len(MALFORMED_CASES) + 1  # events seen, malformed ones included
+
+
+def test_observers_are_made_for_every_symbol_now_and_to_come() -> None:
+    engine = Engine(EngineSettings())
+    engine.on_event(BookUpdate("A", 50, True, [(1.0, 1.0)], [(2.0, 1.0)], 1, 0, 10, 10))
+    made: list[str] = []
+
+    def factory(state: SymbolState) -> SymbolObserver:
+        made.append(state.symbol)
+        return SymbolObserver()
+
+    engine.observe(factory)
+    engine.on_event(BookUpdate("B", 50, True, [(1.0, 1.0)], [(2.0, 1.0)], 1, 0, 20, 20))
+    assert made == ["A", "B"]
+    assert all(type(state.observer) is SymbolObserver for state in engine.symbols.values())
+    with pytest.raises(RuntimeError, match="already"):
+        engine.observe(factory)
+
