@@ -321,3 +321,20 @@ def test_observers_are_made_for_every_symbol_now_and_to_come() -> None:
     with pytest.raises(RuntimeError, match="already"):
         engine.observe(factory)
 
+
+def test_an_engine_without_observers_gives_the_same_state_as_one_with_signals() -> None:
+    """Observing never changes the engine's own state (the signals only read it)."""
+    from scalper.signals import SignalEngine
+    from scalper.venues.simulator.market import MarketConfig, generate_frames
+
+    frames = list(generate_frames(MarketConfig(symbols=3, seconds=10, seed=5)))
+    views = []
+    for observed in (False, True):
+        engine = Engine(EngineSettings())
+        if observed:
+            SignalEngine(engine)
+        applier = FrameApplier(engine)
+        for recv_ns, frame in frames:
+            applier(frame, recv_ns)
+        views.append(msgspec.json.encode(engine_view(engine)))
+    assert views[0] == views[1]
