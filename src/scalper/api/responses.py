@@ -15,6 +15,7 @@ from scalper.engine import Engine, SymbolCounters, SymbolState
 from scalper.events import BUY, SELL, Level, TickerFields, Trade
 from scalper.feed_status import MarketFeed
 from scalper.metrics import imbalance
+from scalper.signals import SignalEngine
 from scalper.views import CandleView, FlowView, ImbalanceView, candle_view, flow_view
 
 ROW_COLUMNS: Final = (
@@ -22,6 +23,12 @@ ROW_COLUMNS: Final = (
     "mid",
     "spread_bps",
     "imbalance",
+    "score",
+    "confluence",
+    "direction",
+    "volatility_regime",
+    "trend_regime",
+    "volume_regime",
     "last_update_age_ms",
     "sync_state",
 )
@@ -56,6 +63,14 @@ class SymbolRow(msgspec.Struct):
     """Wall-clock time since the last frame was received (the last venue event time without a
     live feed); None before the first frame."""
     sync_state: str
+    score: float | None = None
+    """The signal score in [-1, 1] (None while warming up or with signals off)."""
+    direction: str | None = None
+    """long, short or flat (None with signals off)."""
+    confluence: int | None = None
+    volatility_regime: str | None = None
+    trend_regime: str | None = None
+    volume_regime: str | None = None
 
 
 class SymbolsView(msgspec.Struct):
@@ -151,13 +166,18 @@ def age_ms(since_ns: int, now_ns: int) -> float | None:
 
 
 def symbol_row(
-    engine: Engine, state: SymbolState, feed: MarketFeed | None, now_ns: int
+    engine: Engine,
+    state: SymbolState,
+    feed: MarketFeed | None,
+    now_ns: int,
+    signals: SignalEngine | None = None,
 ) -> SymbolRow:
     book = state.book
     clock = engine.clock_ns
     windows = {
         name: state.flow.window(span, clock) for name, span in engine.config.flow_windows_ns.items()
     }
+    summary = signals.summary(state.symbol) if signals is not None else None
     return SymbolRow(
         symbol=state.symbol,
         mid=book.mid() if book is not None else None,
@@ -167,6 +187,12 @@ def symbol_row(
         volume={name: totals.volume for name, totals in windows.items()},
         last_update_age_ms=age_ms(last_recv_ns(state, feed), now_ns),
         sync_state=sync_state(state),
+        score=summary.score if summary is not None else None,
+        direction=summary.direction if summary is not None else None,
+        confluence=summary.confluence if summary is not None else None,
+        volatility_regime=summary.regimes["volatility"] if summary is not None else None,
+        trend_regime=summary.regimes["trend"] if summary is not None else None,
+        volume_regime=summary.regimes["volume"] if summary is not None else None,
     )
 
 
