@@ -3,21 +3,25 @@
 With an alpha the true book is pinned, at every book delta, to a target mid path (the whole book
 slides by whole ticks: its shape, and so imbalance, OFI and trades, stays the market's own; only
 where it sits is planted). Time is cut into intervals of `horizon_ms` (epoch multiples). Over
-the interval starting at t_k the target's log-return is
+the interval starting at t_k the target's log-price moves by
 
-    r_k = (beta * FI_k + noise * e_k) / 10_000,    e_k ~ N(0, 1) iid,
+    r_k = (beta * FI_k + noise * W_k) / 10_000,
 
-spread evenly over the interval (geometrically), where FI_k = (buy - sell) / (buy + sell) is the
-aggressor volume imbalance of the trade messages with a time in [t_k - window, t_k) (0 without
-trades). `null`: beta = 0, a random walk independent of everything the engine sees. `flow`:
-beta = strength_bps. Sampled at t_k, the trade-flow imbalance of the same window then has the
-information coefficient, against the return to t_k + horizon,
+where FI_k = (buy - sell) / (buy + sell) is the aggressor volume imbalance of the trade messages
+with a time in [t_k - window, t_k) (0 without trades), beta * FI_k accrues at a constant rate
+over the interval and W_k is a Brownian motion's increment over it (a N(0, dt / horizon) step at
+each book delta, so W_k ~ N(0, 1) and no return predicts the next). `null`: beta = 0, a random
+walk independent of everything the engine sees. `flow`: beta = strength_bps. Sampled at t_k,
+the trade-flow imbalance of the same window then has the information coefficient, against the
+return to t_k + horizon,
 
     IC = beta * sd(FI) / sqrt(beta**2 * var(FI) + noise**2)
 
 up to the pinning's rounding (half a tick at either end) and the moves trades make between two
-book deltas (undone at the next one). tests/integration/test_signal_evaluation.py checks that
-the evaluator recovers it.
+book deltas (undone at the next one). Within an interval the drift is steady, so what follows a
+mid move is partly predictable in the flow market (not in the null one): factors that see the
+book move (OFI) show it at horizons shorter than the interval.
+tests/integration/test_signal_evaluation.py checks that the evaluator recovers it.
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ class PlantedAlpha(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class MidPath:
     """The target mid (in ticks, fractional) of one symbol under a planted alpha."""
 
-    __slots__ = ("_alpha", "_base", "_drift", "_random", "_start", "_trades")
+    __slots__ = ("_alpha", "_drift", "_last", "_level", "_random", "_start", "_trades")
 
     def __init__(self, alpha: PlantedAlpha, rng: random.Random) -> None:
         self._alpha = alpha
@@ -60,28 +64,44 @@ class MidPath:
         self._trades: deque[tuple[int, int, int]] = deque()
         """(ts_ms, buy lots, sell lots) of recent trade messages: at most `window` of them."""
         self._start: int | None = None
-        self._base = 0.0
+        self._last = 0
+        self._level = 0.0
+        """ln(target) at `_last`."""
         self._drift = 0.0
+        """The current interval's planted log-return per millisecond."""
 
     def on_trades(self, ts_ms: int, side: int, lots: int) -> None:
         """A trade message: `lots` taken by the aggressor `side` (+1 buy, -1 sell)."""
         self._trades.append((ts_ms, lots if side > 0 else 0, lots if side < 0 else 0))
 
     def target(self, ts_ms: int, mid_ticks: float) -> float:
-        """Where the mid should be at `ts_ms` (the first call anchors the path at `mid_ticks`)."""
+        """Where the mid should be at `ts_ms` (the first call anchors the path at `mid_ticks`);
+        calls come in time order."""
         horizon = self._alpha.horizon_ms
         if self._start is None:
             self._start = ts_ms - ts_ms % horizon
-            self._base = mid_ticks
-            self._drift = self._draw(self._start)
+            self._last = ts_ms
+            self._level = math.log(mid_ticks)
+            self._drift = self._planted(self._start)
         while ts_ms >= self._start + horizon:
-            self._base *= math.exp(self._drift)
+            self._move_to(self._start + horizon)
             self._start += horizon
-            self._drift = self._draw(self._start)
-        return self._base * math.exp(self._drift * (ts_ms - self._start) / horizon)
+            self._drift = self._planted(self._start)
+        self._move_to(ts_ms)
+        return math.exp(self._level)
 
-    def _draw(self, start_ms: int) -> float:
-        """The log-return planted over the interval starting at `start_ms`."""
+    def _move_to(self, ts_ms: int) -> None:
+        """Drift and a Brownian step from the last move to `ts_ms`."""
+        elapsed = ts_ms - self._last
+        if elapsed <= 0:
+            return
+        alpha = self._alpha
+        step = math.sqrt(elapsed / alpha.horizon_ms) * self._random.gauss()
+        self._level += self._drift * elapsed + alpha.noise_bps * step / 10_000.0
+        self._last = ts_ms
+
+    def _planted(self, start_ms: int) -> float:
+        """beta * FI / 10_000 per millisecond for the interval starting at `start_ms`."""
         alpha = self._alpha
         trades = self._trades
         while trades and trades[0][0] < start_ms - alpha.window_ms:
@@ -92,7 +112,7 @@ class MidPath:
                 buy += bought
                 sell += sold
         imbalance = (buy - sell) / (buy + sell) if buy + sell else 0.0
-        return (alpha.beta_bps * imbalance + alpha.noise_bps * self._random.gauss()) / 10_000.0
+        return alpha.beta_bps * imbalance / 10_000.0 / alpha.horizon_ms
 
 
 def planted_alpha(settings: PlantedAlphaSettings) -> PlantedAlpha | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 
@@ -19,7 +20,7 @@ def test_the_drift_of_an_interval_is_strength_times_the_flow_imbalance_before_it
     path = MidPath(alpha, random.Random(1))
     path.on_trades(4_000, -1, 50)  # before [5 s, 10 s): in no window
     path.on_trades(9_000, 1, 30)
-    assert path.target(10_000, 1000.0) == 1000.0  # anchored at the first interval's start
+    assert path.target(10_000, 1000.0) == pytest.approx(1000.0)  # anchored at the start
     path.on_trades(11_000, 1, 30)
     path.on_trades(12_000, -1, 10)
     path.on_trades(15_000, -1, 99)  # at the next interval's start: after its window
@@ -36,7 +37,7 @@ def test_null_ignores_the_flow() -> None:
     path = MidPath(alpha, random.Random(1))
     path.target(0, 500.0)
     path.on_trades(1_000, 1, 100)
-    assert path.target(20_000, 0.0) == 500.0
+    assert path.target(20_000, 0.0) == pytest.approx(500.0)
 
 
 def _events(config: MarketConfig) -> tuple[SyntheticMarket, list[object]]:
@@ -76,3 +77,18 @@ def test_a_pinned_market_stays_in_sync_and_trades_what_the_plain_one_trades(mode
     # the alpha moves where the book sits, not what trades: same sides, sizes and times
     assert trades(pinned) == trades(plain)
     assert plain_market.symbols == pinned_market.symbols
+
+
+def test_the_noise_is_a_random_walk_of_the_set_size() -> None:
+    """Increments over whole intervals: mean 0, sd noise_bps, uncorrelated with the next."""
+    alpha = PlantedAlpha("null", horizon_ms=1000, noise_bps=10.0)
+    path = MidPath(alpha, random.Random(3))
+    levels = [math.log(path.target(t, 1000.0)) for t in range(0, 2_000_001, 20)]
+    steps = [(b - a) * 1e4 for a, b in zip(levels[::50], levels[50::50], strict=False)]
+    n = len(steps)
+    mean = sum(steps) / n
+    sd = math.sqrt(sum((s - mean) ** 2 for s in steps) / n)
+    lag = sum((a - mean) * (b - mean) for a, b in itertools.pairwise(steps)) / n
+    assert abs(mean) < 4 * 10.0 / math.sqrt(n)
+    assert sd == pytest.approx(10.0, rel=0.05)
+    assert abs(lag / sd**2) < 4 / math.sqrt(n)
