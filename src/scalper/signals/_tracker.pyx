@@ -213,18 +213,29 @@ cdef class TrackerConfig:
 cdef class SymbolSignals(SymbolObserver):
     """Factors, score and their inputs for one symbol (see the module docstring)."""
 
-    cdef TrackerConfig config
-    cdef readonly str symbol
-    cdef OrderBook _book
+    # Declaration order is memory order: what every event touches first (a few cache lines),
+    # then what ticks and seconds touch.
     cdef long long _next_tick
     cdef long long _last_ts
+    cdef bint _in_sync
+    cdef bint _primed
+    cdef double _tick_size
+    cdef double _cvd
+    cdef double _size_mean
+    cdef long long _size_trades
+    cdef TrackerConfig config
+    cdef OrderBook _book
+    cdef Flow _tick
+    cdef Levels _levels
+    cdef double _bucket_buy
+    cdef double _bucket_sell
+    cdef double _bucket_volume
     cdef long long _first_event_ns
     cdef long long _sync_since
-    cdef bint _in_sync
     cdef readonly long long as_of_ns
     cdef readonly long long ticks
-    # forming tick, the current second's closed ticks, and the rings
-    cdef Flow _tick
+    cdef readonly str symbol
+    # the current second's closed ticks, and the rings
     cdef Flow _second
     cdef Flow _ticks[MAX_TICKS_PER_SECOND]
     cdef Py_ssize_t _tick_head
@@ -236,25 +247,14 @@ cdef class SymbolSignals(SymbolObserver):
     """The last 5, 30 and 60 whole seconds' flow (summed once a second)."""
     cdef double _depth[OFI_LEVELS]
     """Each level's mean depth over the last 30 whole-second samples (NaN: none)."""
-    # book state between updates
-    cdef Levels _levels
-    cdef bint _primed
-    cdef double _tick_size
     cdef double* _spreads
     cdef Py_ssize_t _spread_head
     cdef Py_ssize_t _spread_count
     cdef double* _scratch
-    # trade state
-    cdef double _cvd
-    cdef double _size_mean
-    cdef long long _size_trades
     cdef double* _vpin_imbalance
     cdef double* _vpin_volume
     cdef Py_ssize_t _vpin_head
     cdef Py_ssize_t _vpin_count
-    cdef double _bucket_buy
-    cdef double _bucket_sell
-    cdef double _bucket_volume
     # Stoikov's adjustment: sums and counts of the next second's mid change (ticks) by
     # [spread class][imbalance bin], and the state a second ago
     cdef double _g_sum[2][STOIKOV_BINS]

@@ -97,7 +97,7 @@ FACTORS: Final = (
     FactorSpec(
         "cvd_slope_30s",
         "directional",
-        "[-1, 1]",
+        "about [-1, 1]",
         "least-squares slope of cumulative volume delta over the last 31 whole-second samples, "
         "divided by the mean volume per second (flow-delta momentum)",
     ),

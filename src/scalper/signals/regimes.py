@@ -15,6 +15,7 @@ Feeding recorded candles (`restore`) rebuilds every baseline, so a restart keeps
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Final
 
 import msgspec
@@ -22,11 +23,10 @@ import msgspec
 from scalper.candles import Candle
 from scalper.settings import GateSettings, RegimeSettings
 from scalper.signals.baselines import (
-    FloatRing,
     LogVolumeBaseline,
+    TrailingValues,
     WilderAtr,
     efficiency_ratio,
-    percentile_rank,
     realised_volatility_bps,
 )
 from scalper.signals.hysteresis import WARMING_UP, Hysteresis
@@ -91,16 +91,22 @@ class SymbolRegimes:
         }
         self.inputs: dict[str, dict[str, float]] = {name: {} for name in REGIMES}
         window = max(settings.volatility_window, settings.trend_window) + 1
-        self._closes = FloatRing(window)
-        self._confirm_closes = FloatRing(settings.trend_window + 1)
-        self._volatility = FloatRing(capacity)
+        self._closes: deque[float] = deque(maxlen=window)
+        self._confirm_closes: deque[float] = deque(maxlen=settings.trend_window + 1)
+        self._volatility = TrailingValues(capacity)
         self._volume = LogVolumeBaseline(capacity, settings.min_history)
         self._confirm_er: float | None = None
         self.atr = {name: WilderAtr(ATR_PERIOD) for name in CONTEXT_TIMEFRAMES}
-        self._context_volume = LogVolumeBaseline(
-            max(settings.min_history, parse_duration_ns(settings.baseline) // 60_000_000_000),
-            settings.min_history,
+        # the 1m volume z-score is the volume regime's own when the regime reads 1m candles
+        self._context_volume = (
+            self._volume
+            if settings.timeframe == "1m"
+            else LogVolumeBaseline(
+                max(settings.min_history, parse_duration_ns(settings.baseline) // 60_000_000_000),
+                settings.min_history,
+            )
         )
+        self._volume_result: tuple[float, float, float, float] | None = None
         self.volume_zscore_1m: float | None = None
 
     # -- candles in ----------------------------------------------------------------------------
@@ -109,9 +115,6 @@ class SymbolRegimes:
         """Take one closed candle (ending at end_ns); the regime changes it caused."""
         if timeframe in self.atr:
             self.atr[timeframe].add(candle)
-        if timeframe == "1m":
-            volume = self._context_volume.add(candle)
-            self.volume_zscore_1m = None if volume is None else volume[0]
         changes: list[RegimeChanged] = []
         if timeframe == self.confirm:
             self._confirm_closes.append(candle.close)
@@ -119,8 +122,16 @@ class SymbolRegimes:
         if timeframe == self.timeframe:
             self._closes.append(candle.close)
             self._update_volatility(end_ns, changes)
-            self._update_volume(candle, end_ns, changes)
+            self._volume_result = self._volume.add(candle)
+            self._update_volume(end_ns, changes)
             self._update_trend(end_ns, changes)
+        if timeframe == "1m":
+            volume = (
+                self._volume_result
+                if self._context_volume is self._volume
+                else self._context_volume.add(candle)
+            )
+            self.volume_zscore_1m = None if volume is None else volume[0]
         return changes
 
     def _update_volatility(self, end_ns: int, changes: list[RegimeChanged]) -> None:
@@ -129,13 +140,13 @@ class SymbolRegimes:
             return
         history = self._volatility
         if len(history) >= self.settings.min_history:
-            rank = percentile_rank(history, rv)
+            rank = history.percentile_rank(rv)
             inputs = {"realized_vol_bps": rv, "percentile": rank, "history": float(len(history))}
             self._move("volatility", rank, end_ns, inputs, changes)
         history.append(rv)
 
-    def _update_volume(self, candle: Candle, end_ns: int, changes: list[RegimeChanged]) -> None:
-        result = self._volume.add(candle)
+    def _update_volume(self, end_ns: int, changes: list[RegimeChanged]) -> None:
+        result = self._volume_result
         if result is None:
             return
         z, value, mean, std = result

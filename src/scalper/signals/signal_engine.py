@@ -97,10 +97,8 @@ class SignalEngine:
         if regimes is None:
             return
         changes = regimes.on_candle(timeframe, candle, candle.start_ns + self._intervals[timeframe])
-        tracker = self.trackers[symbol]
-        for name, value in regimes.context().items():
-            tracker.set_context(name, value)
-        tracker.set_regime_gates(*regimes.gates(self.settings.gates))
+        if notify:
+            self._push_regimes(symbol)
         for change in changes:
             self._last_change[(symbol, change.regime)] = change
             self.changes.append(change)
@@ -110,6 +108,13 @@ class SignalEngine:
                 )
                 for subscriber in self._subscribers:
                     subscriber(change)
+
+    def _push_regimes(self, symbol: str) -> None:
+        """The regimes' gates and the candle-based factors into the symbol's tracker."""
+        regimes, tracker = self.regimes[symbol], self.trackers[symbol]
+        for name, value in regimes.context().items():
+            tracker.set_context(name, value)
+        tracker.set_regime_gates(*regimes.gates(self.settings.gates))
 
     def restore(self, symbol: str, candles: Mapping[str, Iterable[Candle]]) -> None:
         """Rebuild a symbol's baselines from recorded candles by timeframe (warm start), before
@@ -126,6 +131,7 @@ class SignalEngine:
         merged.sort(key=lambda item: item[:2])
         for _, _, timeframe, candle in merged:
             self._on_candle(symbol, timeframe, candle, notify=False)
+        self._push_regimes(symbol)
 
     # -- views ----------------------------------------------------------------------------------
 

@@ -12,9 +12,9 @@ from scalper.candles import Candle
 from scalper.signals.baselines import (
     FloatRing,
     LogVolumeBaseline,
+    TrailingValues,
     WilderAtr,
     efficiency_ratio,
-    percentile_rank,
     realised_volatility_bps,
 )
 
@@ -34,21 +34,53 @@ def test_ring_keeps_the_last_values_in_order(values, capacity) -> None:
         assert r.newest() == values[-1]
 
 
+def reference_rank(values: list[float], value: float) -> float:
+    """Share below, ties counting half: a scan."""
+    below = sum(v < value for v in values)
+    return (below + 0.5 * sum(v == value for v in values)) / len(values)
+
+
+def trailing(values: list[float], capacity: int = 100) -> TrailingValues:
+    t = TrailingValues(capacity)
+    for v in values:
+        t.append(v)
+    return t
+
+
 def test_percentile_rank_counts_ties_half() -> None:
-    assert percentile_rank(ring([1, 2, 3, 4]), 3) == (2 + 0.5) / 4
-    assert percentile_rank(ring([1, 2, 3, 4]), 10) == 1.0
+    assert trailing([1, 2, 3, 4]).percentile_rank(3) == (2 + 0.5) / 4
+    assert trailing([1, 2, 3, 4]).percentile_rank(10) == 1.0
+
+
+@given(
+    st.lists(st.integers(-20, 20).map(float), min_size=1, max_size=120),
+    st.integers(1, 25),
+    st.integers(-21, 21).map(float),
+)
+def test_trailing_values_are_the_scans_of_the_last_values(values, capacity, probe) -> None:
+    """Percentile rank and moments of the last `capacity` values, against plain scans, through
+    evictions and the periodic re-summing."""
+    t = trailing(values, capacity)
+    kept = values[-capacity:]
+    assert list(t) == kept
+    assert t.percentile_rank(probe) == reference_rank(kept, probe)
+    mean = math.fsum(kept) / len(kept)
+    std = math.sqrt(math.fsum((v - mean) ** 2 for v in kept) / len(kept))
+    got_mean, got_std = t.mean_std()
+    assert got_mean == pytest.approx(mean, abs=1e-9)
+    assert got_std == pytest.approx(std, abs=1e-6)
 
 
 def test_efficiency_ratio_by_hand() -> None:
-    closes = ring([10, 11, 10, 12, 13])  # path 1 + 1 + 2 + 1 = 5, change +3
+    closes = [99.0, 10, 11, 10, 12, 13]  # last 4 steps: path 1 + 1 + 2 + 1 = 5, change +3
     assert efficiency_ratio(closes, 4) == pytest.approx(3 / 5)
-    assert efficiency_ratio(ring([13, 12, 11]), 2) == -1.0
-    assert efficiency_ratio(ring([5, 5, 5]), 2) == 0.0
-    assert efficiency_ratio(ring([5, 5]), 2) is None
+    assert efficiency_ratio([13, 12, 11], 2) == -1.0
+    assert efficiency_ratio([5, 5, 5], 2) == 0.0
+    assert efficiency_ratio([5, 5], 2) is None
 
 
 def test_realised_volatility_by_hand() -> None:
-    closes = ring([100.0, 101.0, 100.0])
+    closes = [100.0, 101.0, 100.0]
     expected = math.sqrt(math.log(1.01) ** 2 + math.log(100 / 101) ** 2) * 1e4
     assert realised_volatility_bps(closes, 2) == pytest.approx(expected)
 
