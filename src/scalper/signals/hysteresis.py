@@ -9,6 +9,7 @@ before `min_dwell_ns` of event time since it was entered; then the state of the 
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
 from collections.abc import Sequence
 
@@ -42,10 +43,8 @@ class Hysteresis:
         """Whether the current state keeps `value` (its interval widened by the margin)."""
         if self.index is None:
             return False
-        low = self.edges[self.index - 1] - self.margin if self.index > 0 else float("-inf")
-        high = (
-            self.edges[self.index] + self.margin if self.index < len(self.edges) else float("inf")
-        )
+        low = self.edges[self.index - 1] - self.margin if self.index > 0 else -math.inf
+        high = self.edges[self.index] + self.margin if self.index < len(self.edges) else math.inf
         return low <= value < high
 
     def update(self, value: float, ts_ns: int) -> tuple[str, str] | None:
