@@ -295,6 +295,7 @@ _COMMAND_DEFAULTS: dict[str, dict[str, object]] = {
         "signals.regimes.timeframe": "15s",
         "signals.regimes.trend_confirm_timeframe": "1m",
         "signals.regimes.min_history": 10,
+        "signals.regimes.volatility_window": 5,
         "signals.regimes.min_dwell": "45s",
     },
     # A standalone simulator generates its market in a child process (a core's worth at 300
