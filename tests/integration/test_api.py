@@ -376,7 +376,7 @@ def test_schemathesis_finds_no_server_error() -> None:
     async def scenario(stack: Stack) -> None:
         started = time.monotonic()
         operations = await asyncio.to_thread(run_schemathesis, stack.server.url, stack.symbols)
-        assert operations == 9  # 8 JSON routes and /metrics
+        assert operations == 10  # 9 JSON routes (signals included) and /metrics
         assert time.monotonic() - started < 30
 
     run_with_api(scenario)
