@@ -125,10 +125,8 @@ cdef struct Flow:
 
 cdef struct Second:
     Flow flow
-    double mid
     double depth[OFI_LEVELS]
     double imbalance_top5
-    double cvd
 
 
 cdef inline void _add(Flow* into, const Flow* x) noexcept:
@@ -243,6 +241,10 @@ cdef class SymbolSignals(SymbolObserver):
     cdef Second* _seconds
     cdef Py_ssize_t _second_head
     cdef Py_ssize_t _second_count
+    cdef double _mids[SECONDS_KEPT]
+    cdef double _cvds[SECONDS_KEPT]
+    """Mid (NaN out of sync) and cumulative delta at each stored second's end, beside _seconds
+    (same slots): the once-a-second scans read one compact array, not every record."""
     cdef Flow _whole[3]
     """The last 5, 30 and 60 whole seconds' flow (summed once a second)."""
     cdef double _depth[OFI_LEVELS]
@@ -544,13 +546,14 @@ cdef class SymbolSignals(SymbolObserver):
         rec = &self._seconds[self._second_head]
         rec.flow = self._second
         memset(&self._second, 0, sizeof(Flow))
-        rec.cvd = self._cvd
-        rec.mid = rec.imbalance_top5 = NAN
+        self._cvds[self._second_head] = self._cvd
+        self._mids[self._second_head] = NAN
+        rec.imbalance_top5 = NAN
         for m in range(OFI_LEVELS):
             rec.depth[m] = NAN
         if book_ok:
             mid = (book.asks._levels[0].key - book.bids._levels[0].key) / 2.0
-            rec.mid = mid
+            self._mids[self._second_head] = mid
             rec.imbalance_top5 = top_imbalance(book, 5)
             for m in range(OFI_LEVELS):
                 if m < book.bids._len and m < book.asks._len:
@@ -583,13 +586,22 @@ cdef class SymbolSignals(SymbolObserver):
         self._prev_class = 0 if tick < INFINITY and spread <= 1.5 * tick else 1
         self._prev_bin = _bin_of(top_imbalance(book, 1))
 
+    cdef double _mid_ago(self, Py_ssize_t k) noexcept:
+        """The mid at the end of the k-th newest stored second (NaN: none, or out of sync)."""
+        if k >= self._second_count:
+            return NAN
+        return self._mids[(self._second_head - k + SECONDS_KEPT) % SECONDS_KEPT]
+
+    cdef double _cvd_ago(self, Py_ssize_t k) noexcept:
+        return self._cvds[(self._second_head - k + SECONDS_KEPT) % SECONDS_KEPT]
+
     cdef void _second_figures(self) noexcept:
         """Window sums of whole seconds, mean depths, realised volatility, CVD slope and
         divergence, median spread: at whole seconds."""
         cdef Py_ssize_t k, m, n = 0, counted[OFI_LEVELS]
         cdef Second* a
-        cdef Second* b
         cdef double r, squares = 0.0, volume = 0.0, mean_x, mean_y, sxy = 0.0, sxx = 0.0
+        cdef double new, old
         cdef double flow30, sigma, move
         cdef Flow empty
         memset(&empty, 0, sizeof(Flow))
@@ -613,12 +625,11 @@ cdef class SymbolSignals(SymbolObserver):
         # realised volatility: sum of squared 1 s log-returns over the last minute, scaled up
         # to 60 returns when some seconds were out of sync
         for k in range(RV_RETURNS):
-            a = self._second_ago(k)
-            b = self._second_ago(k + 1)
-            if b == NULL:
+            if k + 1 >= self._second_count:
                 break
-            if not isnan(a.mid) and not isnan(b.mid):
-                r = log(a.mid / b.mid)
+            new, old = self._mid_ago(k), self._mid_ago(k + 1)
+            if not isnan(new) and not isnan(old):
+                r = log(new / old)
                 squares += r * r
                 n += 1
         self._rv = (
@@ -631,25 +642,19 @@ cdef class SymbolSignals(SymbolObserver):
             mean_x = -CVD_SECONDS / 2.0
             mean_y = 0.0
             for k in range(CVD_SECONDS + 1):
-                mean_y += self._second_ago(k).cvd
+                mean_y += self._cvd_ago(k)
             mean_y /= CVD_SECONDS + 1
             for k in range(CVD_SECONDS + 1):
-                a = self._second_ago(k)
-                sxy += (-k - mean_x) * (a.cvd - mean_y)
+                sxy += (-k - mean_x) * (self._cvd_ago(k) - mean_y)
                 sxx += (-k - mean_x) * (-k - mean_x)
-            flow30 = 0.0
-            for k in range(CVD_SECONDS):
-                a = self._second_ago(k)
-                volume += a.flow.buy + a.flow.sell
-                flow30 += a.flow.buy - a.flow.sell
-            volume /= CVD_SECONDS
+            volume = (self._whole[1].buy + self._whole[1].sell) / CVD_SECONDS
+            flow30 = self._whole[1].buy - self._whole[1].sell
             self._cvd_slope = (sxy / sxx) / volume if volume > 0.0 else 0.0
             # divergence: flow imbalance against the volatility-scaled price move
-            a = self._second_ago(0)
-            b = self._second_ago(CVD_SECONDS)
-            if not isnan(self._rv) and not isnan(a.mid) and not isnan(b.mid):
+            new, old = self._mid_ago(0), self._mid_ago(CVD_SECONDS)
+            if not isnan(self._rv) and not isnan(new) and not isnan(old):
                 sigma = self._rv / 10_000.0 / sqrt(<double>RV_RETURNS) * sqrt(<double>CVD_SECONDS)
-                move = tanh(log(a.mid / b.mid) / sigma) if sigma > 0.0 else 0.0
+                move = tanh(log(new / old) / sigma) if sigma > 0.0 else 0.0
                 self._divergence = (flow30 / (volume * CVD_SECONDS) if volume > 0.0 else 0.0) - move
         if self._spread_count >= self.config.spread_min_samples:
             for k in range(self._spread_count):
