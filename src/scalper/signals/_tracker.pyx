@@ -949,7 +949,12 @@ cdef class SymbolSignals(SymbolObserver):
 
     @property
     def direction(self) -> int:
+        """1 long, -1 short, 0 flat."""
         return self._direction
+
+    @property
+    def confluence(self) -> int:
+        return self._confluence
 
 
 cdef inline int _bin_of(double signed_imbalance) noexcept:

@@ -199,12 +199,11 @@ class SignalEngine:
         tracker = self.trackers.get(symbol)
         if tracker is None:
             return None
-        read = tracker.read()
         machines = self.regimes[symbol].machines
         return SignalSummary(
-            score=read[5],
-            direction=DIRECTIONS[read[7]],
-            confluence=read[8],
+            score=tracker.score,
+            direction=DIRECTIONS[tracker.direction],
+            confluence=tracker.confluence,
             regimes={name: machines[name].state for name in REGIMES},
             as_of_ns=tracker.as_of_ns,
         )
