@@ -109,6 +109,14 @@ def _run_parser(commands: Any) -> None:
         type=float,
         help="seconds without a frame before a connection is replaced (10)",
     )
+    _setting(
+        run,
+        "--paper",
+        "trading.enabled",
+        action="store_const",
+        const=True,
+        help="paper-trade the reference strategy on this market data (no order leaves the machine)",
+    )
     _api_arguments(run)
     _log_arguments(run)
     _record_arguments(run, "data")
@@ -122,6 +130,14 @@ def _demo_parser(commands: Any) -> None:
     )
     _market_arguments(demo, symbols=50)
     demo.add_argument("--duration", type=float, help="stop after this many seconds")
+    _setting(
+        demo,
+        "--no-trading",
+        "trading.enabled",
+        action="store_const",
+        const=False,
+        help="no paper trading (the demo paper-trades the reference strategy by default)",
+    )
     _api_arguments(demo)
     _log_arguments(demo)
     _record_arguments(demo, "data/demo")
@@ -308,6 +324,11 @@ _COMMAND_DEFAULTS: dict[str, dict[str, object]] = {
         "signals.regimes.min_history": 10,
         "signals.regimes.volatility_window": 5,
         "signals.regimes.min_dwell": "45s",
+        # Paper trading on by default; regimes still warming up do not block entries, so that
+        # orders, fills and P&L show within a minute (run, replay and backtest wait for them).
+        "trading.enabled": True,
+        "trading.strategy.allowed_volatility": ("warming_up", "low", "normal", "high"),
+        "trading.strategy.allowed_volume": ("warming_up", "quiet", "normal", "active", "surge"),
     },
     # A standalone simulator generates its market in a child process (a core's worth at 300
     # symbols); the demo's shares the engine's process.

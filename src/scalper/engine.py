@@ -91,6 +91,7 @@ class Engine(EventRouter):
         self.large_trades: deque[LargeTrade] = deque(maxlen=self.config.recent_large_trades)
         self._subscribers: list[Subscriber] = []
         self._observer_factory: ObserverFactory | None = None
+        self._taps: list[Callable[[Event], None]] = []
         self._logged_kinds: set[str] = set()
 
     def subscribe(self, subscriber: Subscriber) -> None:
@@ -112,6 +113,32 @@ class Engine(EventRouter):
         self._observer_factory = factory
         for state in self.symbols.values():
             state.observer = factory(state)
+
+    def add_tap(self, tap: Callable[[Event], None]) -> None:
+        """Call `tap(event)` after the engine applied each event (the trading core). Taps are
+        bound when a feed or applier takes `entry()`: add them before building those."""
+        self._taps.append(tap)
+
+    def entry(self) -> Callable[[Event], None]:
+        """What feeds this engine: `on_event`, followed by the taps when there are any."""
+        if not self._taps:
+            return self.on_event
+        on_event, taps = self.on_event, tuple(self._taps)
+        if len(taps) == 1:
+            (tap,) = taps
+
+            def apply_and_tap(event: Event) -> None:
+                on_event(event)
+                tap(event)
+
+            return apply_and_tap
+
+        def apply_and_taps(event: Event) -> None:
+            on_event(event)
+            for tap in taps:
+                tap(event)
+
+        return apply_and_taps
 
     def _on_other(self, event: Event) -> None:
         """A malformed frame (EventRouter.on_event's rare path)."""

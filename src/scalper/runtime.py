@@ -9,14 +9,17 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import httpx
 import msgspec
 
 from scalper.api import create_app, serve_api
+from scalper.api.access import TOKEN_FILE, load_or_create_token
 from scalper.engine import Engine
+from scalper.errors import ConfigError
+from scalper.events import Instrument
 from scalper.memory_report import memory_reporter
 from scalper.replay import (
     ReplayClock,
@@ -30,6 +33,9 @@ from scalper.signals import SignalEngine
 from scalper.storage.layout import CLOCK_TOPIC
 from scalper.storage.recorder import Recorder
 from scalper.storage.warm import warm_start, warm_start_signals
+from scalper.trading.paper import PaperBroker
+from scalper.trading.strategy import ReferenceStrategy
+from scalper.trading.trader import Trader
 from scalper.venues.bybit.book_codec import BOOK_CODEC
 from scalper.venues.bybit.feed import LiveFeed
 from scalper.venues.bybit.frames import FrameApplier
@@ -82,6 +88,9 @@ async def run_live(
         )
     symbols = [instrument.symbol for instrument in instruments]
     log.info("tracking %d %s symbols from %s", len(symbols), venue.category, target.ws_url)
+    by_symbol = {instrument.symbol: instrument for instrument in instruments}
+    feeds: list[LiveFeed] = []
+    trader = trader_for(engine, signals, settings, by_symbol, lambda: _feed_up(feeds))
     recorder = _open_recorder(settings, target.source, engine, signals)
     feed = LiveFeed(
         engine,
@@ -90,9 +99,10 @@ async def run_live(
         venue.category,
         settings.feed,
         settings.connection,
-        {i.symbol: i for i in instruments},
+        by_symbol,
         recorder,
     )
+    feeds.append(feed)
     api = None
     await feed.start()
     try:
@@ -104,6 +114,8 @@ async def run_live(
                 settings.connection.stale_after_s,
                 recorder,
                 signals=signals,
+                trader=trader,
+                write_token=_write_token(settings) if trader is not None else None,
             )
             api = await serve_api(app, settings.api.host, settings.api.port)
             log.info("API on %s (OpenAPI at %s/docs)", api.url, api.url)
@@ -145,6 +157,56 @@ def _memory_owners(engine: Engine, recorder: Recorder | None) -> dict[str, objec
             recorder_queue_depth=recorder.refresh_stats().queue_depth,
         )
     return owners
+
+
+def trader_for(
+    engine: Engine,
+    signals: SignalEngine | None,
+    settings: Settings,
+    instruments: Mapping[str, Instrument],
+    feed_up: Callable[[], bool] = lambda: True,
+) -> Trader | None:
+    """The paper trader with the reference strategy over `engine`, or None when
+    `trading.enabled` is off. Build it before the feed: it taps the engine's input."""
+    trading = settings.trading
+    if not trading.enabled:
+        return None
+    if signals is None:
+        raise ConfigError("trading needs the signals: set signals.enabled = true")
+    broker = PaperBroker(trading.paper, instruments)
+    trader = Trader(
+        engine,
+        signals,
+        ReferenceStrategy(trading.strategy),
+        broker,
+        trading,
+        instruments,
+        trading.paper.starting_equity,
+        wall_clock=time.time_ns,
+        feed_up=feed_up,
+    )
+    log.info(
+        "paper trading %s with the %s strategy from %.2f %s",
+        ", ".join(trading.symbols) if trading.symbols else "every symbol",
+        trader.strategy.name,
+        trading.paper.starting_equity,
+        "USDT",
+    )
+    return trader
+
+
+def _feed_up(feeds: list[LiveFeed]) -> bool:
+    """Every connection of the feed is open (entries are refused otherwise)."""
+    return bool(feeds) and all(
+        connection.stats.state == "open" for feed in feeds for connection in feed.connections
+    )
+
+
+def _write_token(settings: Settings) -> str:
+    path = Path(settings.recorder.data_dir)
+    token = load_or_create_token(path)
+    log.info("trading API writes need the token in %s", path / TOKEN_FILE)
+    return token
 
 
 def signals_for(engine: Engine, settings: SignalSettings) -> SignalEngine | None:

@@ -197,6 +197,9 @@ class ApiSettings(_Section):
     """The WebSocket stream sends each subscribed symbol's state at most this often."""
     ws_queue_size: PositiveInt = 1024
     """Messages queued per WebSocket client before it is dropped (closed with 1008)."""
+    allowed_hosts: tuple[str, ...] = ()
+    """Host names the API answers to besides localhost, 127.0.0.1 and ::1 (a foreign `Host`
+    header gets 403: DNS rebinding); e.g. the name of a proxy in front of it."""
 
 
 class FaultSettings(_Section):
@@ -547,6 +550,8 @@ class StrategySettings(_Section):
     stop: Literal["atr", "spread"] = "atr"
     stop_multiple: PositiveFloat = 1.5
     """The stop's distance: this many ATRs (1 m candles) or spreads from the entry."""
+    min_stop_bps: NonNegativeFloat = 5.0
+    """The stop is never nearer than this (nor than a tick): ATR or spreads may be tiny."""
     take_profit_multiple: PositiveFloat = 2.0
     """The take profit's distance, in stop distances (the reward/risk ratio)."""
     time_stop_s: PositiveFloat = 300.0
@@ -572,7 +577,11 @@ class TradingSettings(_Section):
     equity_points: PositiveInt = 86_400
     """...and this many points (a day at 1 s); the oldest goes first."""
     trade_records: PositiveInt = 10_000
-    """Closed trades kept in memory (oldest dropped, counted if not recorded yet)."""
+    """Closed trades kept in memory (oldest dropped, counted if not recorded yet); also the
+    finished orders, fills and funding payments the API serves."""
+    refusal_backoff_s: NonNegativeFloat = 1.0
+    """After the risk engine refused a symbol's entry, its strategy is not asked to enter again
+    for this long (event time): a refused signal would otherwise repeat at every tick."""
     paper: PaperSettings = PaperSettings()
     risk: RiskSettings = RiskSettings()
     strategy: StrategySettings = StrategySettings()

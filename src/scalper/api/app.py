@@ -23,6 +23,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from scalper.api.access import HostCheck, allowed_hosts
 from scalper.api.health import SERVING, HealthReporter, HealthView
 from scalper.api.prometheus import CONTENT_TYPE, exposition
 from scalper.api.responses import (
@@ -40,11 +41,13 @@ from scalper.api.responses import (
     symbol_row,
 )
 from scalper.api.stream import StreamHub
+from scalper.api.trading_routes import TRADING_MODELS, add_trading_routes
 from scalper.engine import Engine, SymbolState
 from scalper.feed_status import MarketFeed
 from scalper.settings import ApiSettings
 from scalper.signals import SignalEngine, SignalsView
 from scalper.storage.recorder import Recorder
+from scalper.trading.trader import Trader
 from scalper.views import BookView, SymbolView, book_view, symbol_view
 
 log = logging.getLogger(__name__)
@@ -63,6 +66,7 @@ _MODELS: Final = (
     TradesView,
     HealthView,
     SignalsView,
+    *TRADING_MODELS,
     ErrorBody,
 )
 _SCHEMAS, _COMPONENTS = msgspec.json.schema_components(
@@ -98,6 +102,8 @@ def create_app(
     started_ns: int | None = None,
     clock: Callable[[], int] = time.time_ns,
     signals: SignalEngine | None = None,
+    trader: Trader | None = None,
+    write_token: str | None = None,
 ) -> FastAPI:
     """The API over `engine` (and `feed`'s connections and `recorder`'s disk, for health, and
     `signals`' factors, regimes and scores; None when switched off).
@@ -105,6 +111,8 @@ def create_app(
     `stale_after_s`: with no frame for this long, health answers 503. `api_settings`: the
     WebSocket stream's throttle and per-client queue (host and port are the server's).
     `clock`: "now" in ns for ages and staleness: the wall clock, or a paced replay's clock.
+    `trader`: the trading core, served under /api/trading (its writes need `write_token`).
+    Every request's Host must be loopback or one of `api_settings.allowed_hosts`.
     """
     api_settings = api_settings or ApiSettings()
     app = FastAPI(
@@ -129,6 +137,12 @@ def create_app(
     app.state.health = health
     _install_error_handlers(app)
     _install_openapi(app)
+    hosts = allowed_hosts(api_settings.allowed_hosts)
+    app.add_middleware(HostCheck, hosts=hosts)
+    if trader is not None:
+        if write_token is None:
+            raise ValueError("a trader's API needs a write token")
+        add_trading_routes(app, trader, write_token, hosts, MsgspecResponse, _doc)
 
     def state_of(symbol: str) -> SymbolState:
         name = symbol.upper()
