@@ -145,7 +145,27 @@ async def run_live(
         if recorder is not None:
             await asyncio.to_thread(recorder.stop)
             log.info("recording closed in %s", recorder.data_dir)
+        if trader is not None:
+            _log_trading(trader)
     return engine
+
+
+def _log_trading(trader: Trader) -> None:
+    pnl = trader.portfolio.pnl()
+    trades = list(trader.portfolio.trades)
+    log.info(
+        "paper trading: %d trades (%d won), net %.2f = realised %.2f + unrealised %.2f"
+        " - fees %.2f - funding %.2f; equity %.2f; trading %s",
+        len(trades),
+        sum(1 for trade in trades if trade.net_pnl > 0),
+        pnl.net,
+        pnl.realised,
+        pnl.unrealised,
+        pnl.fees,
+        pnl.funding,
+        pnl.equity,
+        trader.risk.state.name,
+    )
 
 
 def _memory_owners(engine: Engine, recorder: Recorder | None) -> dict[str, object]:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from tests.unit.trading.test_trader import MARKET, SIGNALS, STRATEGY
 
 from scalper.api import create_app, serve_api
@@ -90,6 +91,21 @@ def test_reads_serve_the_trading_core_as_it_is(trader: Trader, tmp_path: Path) -
         positions = (await client.get("/api/trading/positions")).json()["positions"]
         held = {s for s, e in trader.portfolio.exposures().items() if e.qty}
         assert {p["symbol"] for p in positions} == held
+
+        metrics = {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families((await client.get("/metrics")).text)
+            for sample in family.samples
+        }
+        assert metrics[("scalper_trading_equity", ())] == pytest.approx(trader.portfolio.equity)
+        assert metrics[("scalper_trading_state", (("state", "active"),))] == 1.0
+        assert metrics[("scalper_trading_trades_total", ())] == len(trader.portfolio.trades)
+        assert metrics[("scalper_trading_open_positions", ())] == len(held)
+        filled = sum(1 for o in trader.finished if o.status.value == "filled")
+        assert metrics[("scalper_trading_orders", (("status", "filled"),))] == filled
+        for reason, count in trader.risk.refusals.items():
+            key = ("scalper_trading_risk_refusals_total", (("reason", reason.value),))
+            assert metrics[key] == count
 
         missing = await client.get("/api/trading/audit", params={"symbol": "NOPEUSDT"})
         assert missing.status_code == 404 and "not traded" in missing.json()["message"]

@@ -290,7 +290,7 @@ def create_app(
     @app.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE: {}}}})
     async def metrics() -> Response:
         """Prometheus exposition, read from the engine at scrape time."""
-        return Response(exposition(engine, health, signals), media_type=CONTENT_TYPE)
+        return Response(exposition(engine, health, signals, trader), media_type=CONTENT_TYPE)
 
     @app.websocket("/ws")
     async def stream(websocket: WebSocket) -> None:

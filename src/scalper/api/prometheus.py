@@ -18,8 +18,10 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from scalper.api.health import DataDirHealth, HealthReporter
+from scalper.api.trading_metrics import TradingCollector
 from scalper.engine import Engine
 from scalper.signals import REGIMES, SignalEngine
+from scalper.trading.trader import Trader
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 SCORE_BUCKETS = (-0.75, -0.5, -0.25, 0.0, 0.25, 0.5, 0.75, 1.0)
@@ -204,9 +206,14 @@ class EngineCollector(Collector):
 
 
 def exposition(
-    engine: Engine, health: HealthReporter, signals: SignalEngine | None = None
+    engine: Engine,
+    health: HealthReporter,
+    signals: SignalEngine | None = None,
+    trader: Trader | None = None,
 ) -> bytes:
     """The text exposition format of one scrape (a fresh registry: nothing kept between)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(EngineCollector(engine, health, signals))
+    if trader is not None:
+        registry.register(TradingCollector(trader))
     return generate_latest(registry)

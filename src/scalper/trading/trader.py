@@ -27,6 +27,7 @@ import itertools
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
 from typing import Final
 
 from scalper.engine import Engine
@@ -356,7 +357,7 @@ class Trader:
                 assert verdict.stop_price is not None
                 inputs = self._inputs(entry, ts, view, verdict.label)
                 machine.on_entry_submitted(ts, verdict.request, verdict.stop_price, inputs)
-                entry.take_profit = decision.take_profit
+                entry.take_profit = _on_tick(decision.take_profit, entry.instrument.tick_size)
                 self._submit(entry, verdict.request, ts)
             else:
                 machine.on_risk_refused(ts, verdict.label, self._inputs(entry, ts, view))
@@ -668,3 +669,11 @@ def _atr_bps(regimes: object | None) -> float | None:
     """ATR of 1m candles in bps, None while it warms up (or without 1m candles)."""
     atr = getattr(regimes, "atr", {}).get("1m") if regimes is not None else None
     return atr.bps if atr is not None else None
+
+
+def _on_tick(price: float | None, tick_size: str) -> float | None:
+    """`price` rounded to the nearest tick (the target is compared, never sent)."""
+    if price is None:
+        return None
+    tick = Decimal(tick_size)
+    return float((Decimal(repr(price)) / tick).to_integral_value() * tick)
