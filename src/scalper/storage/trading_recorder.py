@@ -17,7 +17,8 @@ so rows handed to it before `stop()` are never lost.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Reversible
+from itertools import takewhile
 from pathlib import Path
 from typing import Any
 
@@ -110,11 +111,15 @@ class TradingRecorder:
     def append_equity(self, points: Iterable[EquityPoint]) -> None:
         self.append("equity", points)
 
-    def append_equity_curve(self, curve: Iterable[EquityPoint]) -> None:
-        """The points of an equity curve (`Portfolio.equity_curve`) not recorded yet: those
-        after the last one this recorder took from a curve."""
+    def append_equity_curve(self, curve: Reversible[EquityPoint]) -> None:
+        """The points of an equity curve (`Portfolio.equity_curve`, oldest first) not recorded
+        yet: those after the last one this recorder took from a curve (read from the newest
+        back, so a call costs the new points only)."""
         after = self._equity_after
-        points = [p for p in curve if after is None or p.ts_ns > after]
+        points = list(
+            takewhile(lambda point: after is None or point.ts_ns > after, reversed(curve))
+        )
+        points.reverse()
         if points:
             self._equity_after = points[-1].ts_ns
             self.append("equity", points)

@@ -451,3 +451,15 @@ def test_risk_rows_of_changes_and_refusals() -> None:
     assert refusal.reason == "cooldown_after_loss" and refusal.intent == "enter"
     assert change.previous == "active" and change.reason == "manual: test"
     assert isinstance(refusal, RiskEvent)
+
+
+def test_an_equity_curve_is_recorded_once_point_by_point(tmp_path: Path) -> None:
+    portfolio = Portfolio(10_000.0)
+    recorder = TradingRecorder.standalone(tmp_path, small())
+    for second in range(5):
+        portfolio.mark("BTCUSDT", 65_000.0 + second, T0 + second * S)
+        recorder.append_equity_curve(portfolio.equity_curve)
+        recorder.append_equity_curve(portfolio.equity_curve)  # nothing new: nothing added
+    recorder.stop()
+    assert read_records(tmp_path, "equity") == list(portfolio.equity_curve)
+    assert len(portfolio.equity_curve) == 5
