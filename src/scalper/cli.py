@@ -201,7 +201,10 @@ def _replay_parser(commands: Any) -> None:
 
 def _query_parser(commands: Any) -> None:
     query = commands.add_parser(
-        "query", help="SQL (DuckDB) over a data dir's tables: candles, metrics, frames"
+        "query",
+        help="SQL (DuckDB) over a data dir's tables: candles, metrics, frames, trading_audit, "
+        "trading_orders, trading_fills, trading_funding, trading_trades, trading_equity, "
+        "trading_risk",
     )
     query.add_argument("sql", help='e.g. "select symbol, count(*) from candles group by 1"')
     _setting(query, "--data-dir", "recorder.data_dir", help="the data dir (default: ./data)")

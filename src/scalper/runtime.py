@@ -32,6 +32,7 @@ from scalper.settings import ApiSettings, Settings, SignalSettings, SimulatorSet
 from scalper.signals import SignalEngine
 from scalper.storage.layout import CLOCK_TOPIC
 from scalper.storage.recorder import Recorder
+from scalper.storage.trading_recorder import TradingRecorder
 from scalper.storage.warm import warm_start, warm_start_signals
 from scalper.trading.paper import PaperBroker
 from scalper.trading.strategy import ReferenceStrategy
@@ -92,6 +93,7 @@ async def run_live(
     feeds: list[LiveFeed] = []
     trader = trader_for(engine, signals, settings, by_symbol, lambda: _feed_up(feeds))
     recorder = _open_recorder(settings, target.source, engine, signals)
+    rows = _trading_rows(settings, recorder, trader)
     feed = LiveFeed(
         engine,
         symbols,
@@ -124,7 +126,7 @@ async def run_live(
             if recorder is not None:
                 every = settings.recorder.flush_every_s
                 flusher = tasks.create_task(
-                    _record_on_time(recorder, engine, every), name="recorder"
+                    _record_on_time(recorder, engine, every, trader, rows), name="recorder"
                 )
             reporter = memory_reporter(
                 settings.diagnostics, lambda: _memory_owners(engine, recorder)
@@ -142,11 +144,14 @@ async def run_live(
         if api is not None:
             await api.stop()
         await feed.stop()
+        if trader is not None:
+            _log_trading(trader)
+            if rows is not None:
+                trader.record()
+                await asyncio.to_thread(rows.stop)
         if recorder is not None:
             await asyncio.to_thread(recorder.stop)
             log.info("recording closed in %s", recorder.data_dir)
-        if trader is not None:
-            _log_trading(trader)
     return engine
 
 
@@ -265,7 +270,24 @@ def _open_recorder(
     return recorder
 
 
-async def _record_on_time(recorder: Recorder, engine: Engine, flush_every_s: float) -> None:
+def _trading_rows(
+    settings: Settings, recorder: Recorder | None, trader: Trader | None
+) -> TradingRecorder | None:
+    """Record the trader's rows next to the market data (`recorder.record_trading`)."""
+    if trader is None or recorder is None or not settings.recorder.record_trading:
+        return None
+    rows = TradingRecorder(recorder)
+    trader.rows = rows
+    return rows
+
+
+async def _record_on_time(
+    recorder: Recorder,
+    engine: Engine,
+    flush_every_s: float,
+    trader: Trader | None = None,
+    rows: TradingRecorder | None = None,
+) -> None:
     """Hand rows to the writer a few times a second; metrics once per wall-clock second."""
     next_second = time.time_ns() // 1_000_000_000 + 1
     while True:
@@ -275,6 +297,9 @@ async def _record_on_time(recorder: Recorder, engine: Engine, flush_every_s: flo
             recorder.record_metrics(engine, now_s * 1_000_000_000)
             next_second = now_s + 1
         recorder.flush()
+        if trader is not None and rows is not None:
+            trader.record()
+            rows.flush_due()
 
 
 async def run_demo(settings: Settings, duration_s: float | None = None) -> Engine:

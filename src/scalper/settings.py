@@ -177,6 +177,15 @@ class RecorderSettings(_Section):
     """The allocator of Arrow's buffers (set process-wide when the recorder starts). `system`
     (glibc malloc) returns freed row-group buffers to the OS; Arrow's own default, mimalloc,
     keeps tens of MB of them for reuse (README, "Memory")."""
+    record_trading: bool = True
+    """When trading runs and the recorder is on, record the trading layer's rows (audit,
+    orders, fills, funding, trades, equity, risk) under DATA_DIR/trading (README, "Recording")."""
+    trading_flush_s: PositiveFloat = 1.0
+    """A trading table's pending rows go to the writer once the oldest has waited this long
+    (wall time); from then on `scalper query` and the readers see them."""
+    trading_chunk_rows: PositiveInt = 1024
+    """...or once this many are pending; at most this many wait per table (then the recorder's
+    queue bounds them: when it is full the rows are dropped and counted)."""
 
     @property
     def segment_cap(self) -> int | None:

@@ -5,6 +5,11 @@ stream with no segment yet is an empty table of the right columns, so queries st
 warning says so (naming a data dir below it that has a recording, e.g. the demo's). The
 `frames` view's `payload` is every frame's bytes: frames a venue's codec stored split are joined
 back by that codec's SQL. The `readable_*` views show times as UTC timestamps and frames as text.
+
+The trading tables (`trading_tables.py`) are the views `trading_<table>` (trading_audit,
+trading_orders, ...): their complete segments and the rows already journaled of the segments
+still being written (trading_reader.py), so the last second of trading is there too; empty, of
+the right columns, when nothing was recorded.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from scalper.storage.layout import (
     metrics_schema,
 )
 from scalper.storage.segments import SEGMENT_SUFFIX
+from scalper.storage.trading_reader import snapshot
+from scalper.storage.trading_tables import TABLES as TRADING_TABLES
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +136,8 @@ def connect(data_dir: Path, codecs: Sequence[FrameCodec] = ()) -> duckdb.DuckDBP
             missing.append(table)
             empty = schema.empty_table().append_column("date", pa.array([], pa.string()))  # noqa: F841 (read by DuckDB's replacement scan)
             connection.execute(f"CREATE TABLE {table} AS SELECT {columns} FROM empty")
+    for table in TRADING_TABLES:
+        _trading_view(connection, data_dir, table)
     for view, sql in READABLE_VIEWS.items():
         connection.execute(f"CREATE VIEW {view} AS {sql}")
     if missing:
@@ -139,6 +148,27 @@ def connect(data_dir: Path, codecs: Sequence[FrameCodec] = ()) -> duckdb.DuckDBP
             _elsewhere(data_dir),
         )
     return connection
+
+
+def _trading_view(connection: duckdb.DuckDBPyConnection, data_dir: Path, table: str) -> None:
+    """The view `trading_<table>`: its segments listed now (not a glob, which would also match
+    a segment closed after its journal was read) and its journaled rows."""
+    found = snapshot(data_dir, table)
+    view = f"trading_{table}"
+    journaled = f"journaled.{view}"  # a schema of its own: `main` lists the views only
+    connection.execute("CREATE SCHEMA IF NOT EXISTS journaled")
+    connection.register("rows", found.journal_rows)
+    connection.execute(f"CREATE TABLE {journaled} AS SELECT * FROM rows")
+    connection.unregister("rows")
+    sources = [f"SELECT * FROM {journaled}"]
+    if found.segments:
+        files = ", ".join(f"'{_quoted(str(path))}'" for path in found.segments)
+        sources.insert(
+            0,
+            f"SELECT * FROM read_parquet([{files}], hive_partitioning = true, "
+            "union_by_name = true)",
+        )
+    connection.execute(f"CREATE VIEW {view} AS {' UNION ALL BY NAME '.join(sources)}")
 
 
 def _elsewhere(root: Path) -> str:

@@ -29,7 +29,7 @@ from scalper.storage.segments import (
     JOURNAL_SUFFIX,
     complete_segments,
     iter_segment_tables,
-    segment_first_ns,
+    segments_between,
 )
 
 log = logging.getLogger(__name__)
@@ -49,15 +49,7 @@ def _warn_unfinished(root: Path) -> None:
 
 def _segments(root: Path, from_ns: int | None, to_ns: int | None) -> list[Path]:
     _warn_unfinished(root)
-    segments = complete_segments(root)
-    if from_ns is not None:
-        # A segment's name is its first time key: the one before the first later one may
-        # still hold rows at or after from_ns.
-        first = max(0, sum(1 for p in segments if segment_first_ns(p) <= from_ns) - 1)
-        segments = segments[first:]
-    if to_ns is not None:
-        segments = [p for p in segments if segment_first_ns(p) <= to_ns]
-    return segments
+    return segments_between(complete_segments(root), from_ns, to_ns)
 
 
 def frame_payloads(table: pa.Table, codec: FrameCodec | None) -> pa.Array:

@@ -1,4 +1,5 @@
-"""The recorder: every frame as received, closed candles and per-second metrics, on disk.
+"""The recorder: every frame as received, closed candles and per-second metrics, on disk, and
+the trading layer's tables (`trading_tables.py`, handed over by `TradingRecorder`).
 
 The event loop only appends a frame's columns to lists (`record_frame`) and hands full
 chunks to a bounded queue; a writer thread turns chunks into Arrow batches and segments (see
@@ -45,6 +46,7 @@ from scalper.storage.segments import (
     SegmentWriter,
     recover_journal,
 )
+from scalper.storage.trading_tables import TABLES, stream_name, table_root
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +80,11 @@ class RecorderStats(msgspec.Struct):
     """Rows of the open segments waiting in memory for their row group (every stream)."""
     buffered_bytes: int = 0
     """Their Arrow bytes, as of the writer's last chunk."""
+    rows_recorded: dict[str, int] = msgspec.field(default_factory=dict)
+    """Rows written per trading stream (`trading/<table>`)."""
+    rows_dropped: dict[str, int] = msgspec.field(default_factory=dict)
+    """Rows of a trading stream lost: handed over while the queue was full, or failing to be
+    written."""
 
 
 class RawColumns:
@@ -171,11 +178,18 @@ class Recorder:
             ),
             _CANDLES: CANDLE_FORMAT,
             _METRICS: metrics_format(flow_windows),
+            **{stream_name(name): table.format() for name, table in TABLES.items()},
         }
         self._writers = {
             _RAW: SegmentWriter(raw_root(data_dir, source), self._formats[_RAW], cap),
             _CANDLES: SegmentWriter(candles_root(data_dir), CANDLE_FORMAT, cap),
             _METRICS: SegmentWriter(metrics_root(data_dir), self._formats[_METRICS], cap),
+            **{
+                stream_name(name): SegmentWriter(
+                    table_root(data_dir, name), self._formats[stream_name(name)], cap
+                )
+                for name in TABLES
+            },
         }
         self._usage = DiskUsage(0, 0, 0, self.settings.max_disk_bytes)
         self._thread: threading.Thread | None = None
@@ -235,8 +249,10 @@ class Recorder:
         return recovered
 
     def _format_of(self, path: Path) -> SegmentFormat:
-        top = path.relative_to(self.data_dir).parts[0]
-        return self._formats.get(top, self._formats[_RAW])
+        parts = path.relative_to(self.data_dir).parts
+        return self._formats.get(
+            "/".join(parts[:2]), self._formats.get(parts[0], self._formats[_RAW])
+        )
 
     # -- the event-loop side -------------------------------------------------------------------
 
@@ -294,16 +310,37 @@ class Recorder:
             self._hand_over(_CANDLES, self._candle_rows)
             self._candle_rows = []
 
-    def _hand_over(self, stream: str, rows: RawColumns | list[tuple[object, ...]]) -> None:
+    def record_rows(self, stream: str, rows: list[tuple[object, ...]], block: bool = False) -> bool:
+        """Hand rows of a trading stream (`trading/<table>`, in its schema's column order) to
+        the writer. When the queue is full they are dropped and counted (False), unless `block`:
+        then this waits for room (for a last hand-over on stop, never on the event loop)."""
+        if stream not in self._writers or stream in (_RAW, _CANDLES, _METRICS):
+            raise ValueError(f"no trading stream {stream!r}")
+        return self._hand_over(stream, rows, block)
+
+    def _hand_over(
+        self, stream: str, rows: RawColumns | list[tuple[object, ...]], block: bool = False
+    ) -> bool:
         try:
-            self._queue.put_nowait((stream, rows))
+            if block and self._thread is not None:
+                self._queue.put((stream, rows))
+            else:
+                self._queue.put_nowait((stream, rows))
         except queue.Full:
             self.stats.chunks_dropped += 1
             if stream == _RAW:
                 self.stats.frames_dropped += len(rows)
+            elif stream not in (_CANDLES, _METRICS):
+                self._count(self.stats.rows_dropped, stream, len(rows))
             log.warning(
                 "recorder queue full: dropped %d %s rows (disk too slow?)", len(rows), stream
             )
+            return False
+        return True
+
+    @staticmethod
+    def _count(counts: dict[str, int], stream: str, rows: int) -> None:
+        counts[stream] = counts.get(stream, 0) + rows
 
     # -- health ------------------------------------------------------------------------------
 
@@ -364,6 +401,8 @@ class Recorder:
         if closed is False:  # the chunk is lost: its frames count as dropped too
             if stream == _RAW:
                 self.stats.frames_dropped += len(rows)
+            elif stream not in (_CANDLES, _METRICS):
+                self._count(self.stats.rows_dropped, stream, len(rows))
             return
         self.stats.buffered_rows = sum(w.buffered_rows for w in self._writers.values())
         self.stats.buffered_bytes = sum(w.buffered_bytes for w in self._writers.values())
@@ -371,8 +410,10 @@ class Recorder:
             self.stats.frames_recorded += len(rows)
         elif stream == _CANDLES:
             self.stats.candles_recorded += len(rows)
-        else:
+        elif stream == _METRICS:
             self.stats.metrics_rows_recorded += len(rows)
+        else:
+            self._count(self.stats.rows_recorded, stream, len(rows))
         if closed is not None:
             self.stats.segments_written = sum(w.segments_written for w in self._writers.values())
             self._enforce_budget()

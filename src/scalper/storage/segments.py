@@ -336,6 +336,18 @@ def complete_segments(root: Path) -> list[Path]:
     return sorted(root.glob(f"date=*/*{SEGMENT_SUFFIX}"), key=lambda p: p.name)
 
 
+def segments_between(segments: list[Path], from_ns: int | None, to_ns: int | None) -> list[Path]:
+    """The segments (oldest first) that may hold rows with time keys in [from_ns, to_ns]."""
+    if from_ns is not None:
+        # A segment's name is its first time key: the one before the first later one may
+        # still hold rows at or after from_ns.
+        first = max(0, sum(1 for p in segments if segment_first_ns(p) <= from_ns) - 1)
+        segments = segments[first:]
+    if to_ns is not None:
+        segments = [p for p in segments if segment_first_ns(p) <= to_ns]
+    return segments
+
+
 def iter_segment_tables(
     path: Path, order: Callable[[pa.Table], pa.Table] | None = None
 ) -> Iterator[pa.Table]:

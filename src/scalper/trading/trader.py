@@ -26,15 +26,15 @@ from __future__ import annotations
 import itertools
 import logging
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Reversible
 from decimal import Decimal
-from typing import Final
+from typing import Final, Protocol
 
 from scalper.engine import Engine
 from scalper.events import BookUpdate, Instrument, TickerUpdate, TradeBatch
 from scalper.settings import TradingSettings
 from scalper.signals import REGIMES, SignalEngine
-from scalper.trading.audit import AuditLog, BookTop, DecisionInputs
+from scalper.trading.audit import AuditLog, AuditRecord, BookTop, DecisionInputs
 from scalper.trading.execution import ExecutionClient
 from scalper.trading.intents import CancelIntent, EnterIntent, ExitIntent, Intent
 from scalper.trading.machine import IllegalTransition, MachineState, SymbolMachine
@@ -46,7 +46,7 @@ from scalper.trading.orders import (
     OrderRequest,
     OrderUpdate,
 )
-from scalper.trading.portfolio import Portfolio, TradeRecord
+from scalper.trading.portfolio import EquityPoint, Portfolio, TradeRecord
 from scalper.trading.risk import (
     Approved,
     BookState,
@@ -54,11 +54,28 @@ from scalper.trading.risk import (
     Refused,
     RiskContext,
     RiskEngine,
+    StateChange,
     TradingState,
 )
 from scalper.trading.strategy import CancelEntry, Decision, Enter, Exit, MarketView, Strategy
 
 log = logging.getLogger(__name__)
+
+
+class TradingRows(Protocol):
+    """Where the trading rows go to be recorded (`storage.trading_recorder.TradingRecorder`)."""
+
+    def append_audit(self, records: Iterable[AuditRecord]) -> None: ...
+    def append_orders(self, updates: Iterable[OrderUpdate]) -> None: ...
+    def append_fills(self, fills: Iterable[Fill]) -> None: ...
+    def append_funding(self, payments: Iterable[FundingPayment]) -> None: ...
+    def append_trades(self, trades: Iterable[TradeRecord]) -> None: ...
+    def append_equity_curve(self, curve: Reversible[EquityPoint]) -> None: ...
+    def append_risk_changes(self, changes: Iterable[StateChange]) -> None: ...
+    def append_refusal(
+        self, ts_ns: int, intent: Intent, refused: Refused, state: TradingState
+    ) -> None: ...
+
 
 NS_PER_S: Final = 1_000_000_000
 _RISK_TICK_NS: Final = 100_000_000
@@ -142,6 +159,9 @@ class Trader:
         self.errors: dict[str, int] = {}
         """Symbols halted by an error of the strategy or of the core, by kind."""
         self.now_ns = 0
+        self.rows: TradingRows | None = None
+        """Set to record every trading row (orders, fills and refusals as they happen; the
+        journals' rows when `record()` is called)."""
         self._allowed = frozenset(settings.symbols) if settings.symbols else None
         self._requests: dict[str, OrderRequest] = {}
         """Requests of open orders, by client id: the decision mid of their fills."""
@@ -433,6 +453,8 @@ class Trader:
         verdict = self.risk.check(intent, context)
         if isinstance(verdict, Refused):
             log.debug("%s: %s refused: %s", symbol, type(intent).__name__, verdict.label)
+            if self.rows is not None:
+                self.rows.append_refusal(ts, intent, verdict, self.risk.state)
         self._follow_risk_state(ts)
         return verdict  # type: ignore[return-value]
 
@@ -459,6 +481,14 @@ class Trader:
                 self._on_execution(event)
 
     def _on_execution(self, event: ExecutionEvent) -> None:
+        rows = self.rows
+        if rows is not None:
+            if type(event) is Fill:
+                rows.append_fills((event,))  # type: ignore[arg-type]
+            elif type(event) is OrderUpdate:
+                rows.append_orders((event,))  # type: ignore[arg-type]
+            else:
+                rows.append_funding((event,))  # type: ignore[arg-type]
         if type(event) is Fill:
             self._on_fill(event)  # type: ignore[arg-type]
         elif type(event) is OrderUpdate:
@@ -539,6 +569,17 @@ class Trader:
             entry.entry_ns = ts
         elif flat and not was_flat:
             entry.take_profit = None
+
+    def record(self) -> None:
+        """Hand the journals' new rows (audit, trades, risk changes, equity points) to `rows`:
+        the runtime calls it a few times a second, a backtest at its end."""
+        rows = self.rows
+        if rows is None:
+            return
+        rows.append_audit(self.audit.drain())
+        rows.append_trades(self.portfolio.trades.drain())
+        rows.append_risk_changes(self.risk.changes.drain())
+        rows.append_equity_curve(self.portfolio.equity_curve)
 
     # -- trading state and commands -------------------------------------------------------------
 

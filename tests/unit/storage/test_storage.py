@@ -31,6 +31,7 @@ from scalper.storage.segments import (
     read_journal,
     recover_journal,
 )
+from scalper.storage.trading_tables import TABLES as TRADING_TABLES
 from scalper.storage.warm import warm_start, warm_start_signals
 from scalper.units import parse_size, parse_time_ns
 from scalper.venues.bybit.book_codec import BOOK_CODEC
@@ -445,7 +446,8 @@ def test_buffered_rows_are_reported_until_their_row_group_is_written(tmp_path: P
     assert held["raw"] == recorder.stats.buffered_bytes > 1000 * 100
     assert held["candles"] == held["metrics"] == 0
     recorder.stop()
-    assert recorder.buffered_bytes() == {"raw": 0, "candles": 0, "metrics": 0}
+    streams = ["raw", "candles", "metrics", *(f"trading/{table}" for table in TRADING_TABLES)]
+    assert recorder.buffered_bytes() == dict.fromkeys(streams, 0)
 
 
 @pytest.mark.parametrize("pool", ["system", "jemalloc", "mimalloc"])
