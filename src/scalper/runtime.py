@@ -35,6 +35,7 @@ from scalper.storage.recorder import Recorder
 from scalper.storage.trading_recorder import TradingRecorder
 from scalper.storage.warm import warm_start, warm_start_signals
 from scalper.trading.paper import PaperBroker
+from scalper.trading.store import STORE_FILE, TradingStore
 from scalper.trading.strategy import ReferenceStrategy
 from scalper.trading.trader import Trader
 from scalper.venues.bybit.book_codec import BOOK_CODEC
@@ -149,6 +150,8 @@ async def run_live(
             if rows is not None:
                 trader.record()
                 await asyncio.to_thread(rows.stop)
+            if trader.store is not None:
+                trader.store.close()
         if recorder is not None:
             await asyncio.to_thread(recorder.stop)
             log.info("recording closed in %s", recorder.data_dir)
@@ -209,15 +212,28 @@ def trader_for(
         trading.paper.starting_equity,
         wall_clock=time.time_ns,
         feed_up=feed_up,
+        id_prefix=_start_stamp(),
     )
+    if trading.restore:
+        trader.restore(TradingStore(Path(settings.recorder.data_dir) / STORE_FILE))
     log.info(
         "paper trading %s with the %s strategy from %.2f %s",
         ", ".join(trading.symbols) if trading.symbols else "every symbol",
         trader.strategy.name,
-        trading.paper.starting_equity,
+        trader.portfolio.equity,
         "USDT",
     )
     return trader
+
+
+def _start_stamp() -> str:
+    """This start's client-id prefix: the start time in base 36 (ms), unique per start."""
+    ms, digits = time.time_ns() // 1_000_000, "0123456789abcdefghijklmnopqrstuvwxyz"
+    stamp = ""
+    while ms:
+        ms, digit = divmod(ms, 36)
+        stamp = digits[digit] + stamp
+    return stamp + "-"
 
 
 def _feed_up(feeds: list[LiveFeed]) -> bool:

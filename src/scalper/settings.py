@@ -588,6 +588,9 @@ class TradingSettings(_Section):
     trade_records: PositiveInt = 10_000
     """Closed trades kept in memory (oldest dropped, counted if not recorded yet); also the
     finished orders, fills and funding payments the API serves."""
+    restore: bool = True
+    """Keep the orders sent, the positions and the account in the data dir's trading.sqlite
+    (written through) and restore them on start: a restart continues where it stopped."""
     refusal_backoff_s: NonNegativeFloat = 1.0
     """After the risk engine refused a symbol's entry, its strategy is not asked to enter again
     for this long (event time): a refused signal would otherwise repeat at every tick."""

@@ -113,6 +113,10 @@ class MatchingEngine:
         """Signed position (positive long)."""
         return self._positions.get(symbol, 0.0)
 
+    def restore_position(self, symbol: str, qty: float) -> None:
+        """A restart of the paper venue with the position the trading core's store kept."""
+        self._positions[symbol] = qty
+
     def open_orders(self) -> list[Order]:
         """Copies of the open orders, by symbol, in arrival order."""
         return [

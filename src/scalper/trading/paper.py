@@ -185,6 +185,11 @@ class PaperBroker:
         own view lags it by the response latency)."""
         return self._venue.position(symbol)
 
+    def restore_position(self, symbol: str, qty: float) -> None:
+        """The paper venue ended with the last process; its positions come back from the
+        trading core's store (`Trader.restore`)."""
+        self._venue.restore_position(symbol, qty)
+
     def open_orders(self) -> list[Order]:
         """Copies of the orders resting at the venue."""
         return self._venue.open_orders()

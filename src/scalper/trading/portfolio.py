@@ -300,6 +300,35 @@ class Portfolio:
             self._add(fill, position, qty - closing, price, fee - closing_fee, cost_per_unit)
         return closed
 
+    def restore(
+        self,
+        realised: float,
+        fees: float,
+        funding: float,
+        positions: Iterable[tuple[str, float, float, int]],
+    ) -> None:
+        """A restart: the account's realised P&L, fees and funding and its open positions
+        (symbol, signed qty, average price, entry time) as the store kept them. Each position
+        opens a trade at its average price; the trade's entry fees stay in the account's."""
+        if self._positions or self._open:
+            raise ValueError("restore() on a portfolio that has seen fills")
+        for symbol, qty, price, entry_ns in positions:
+            side = BUY if qty > 0 else SELL
+            self.apply_fill(
+                Fill(
+                    client_id="restored",
+                    symbol=symbol,
+                    side=side,
+                    price=price,
+                    qty=abs(qty),
+                    fee=0.0,
+                    liquidity=Liquidity.MAKER,
+                    ts_ns=entry_ns,
+                )
+            )
+        self._realised, self._fees = _fraction(realised), _fraction(fees)
+        self._funding = _fraction(funding)
+
     def apply_funding(self, payment: FundingPayment) -> None:
         """A funding settlement: a cost (or income) of the account and of the open trade."""
         self.sample(payment.ts_ns)

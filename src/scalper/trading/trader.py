@@ -39,12 +39,17 @@ from scalper.trading.execution import ExecutionClient
 from scalper.trading.intents import CancelIntent, EnterIntent, ExitIntent, Intent
 from scalper.trading.machine import IllegalTransition, MachineState, SymbolMachine
 from scalper.trading.orders import (
+    BUY,
+    SELL,
     ExecutionEvent,
     Fill,
     FundingPayment,
+    Liquidity,
     Order,
     OrderRequest,
+    OrderType,
     OrderUpdate,
+    TimeInForce,
 )
 from scalper.trading.portfolio import EquityPoint, Portfolio, TradeRecord
 from scalper.trading.risk import (
@@ -57,6 +62,7 @@ from scalper.trading.risk import (
     StateChange,
     TradingState,
 )
+from scalper.trading.store import StoredAccount, StoredPosition, TradingStore
 from scalper.trading.strategy import CancelEntry, Decision, Enter, Exit, MarketView, Strategy
 
 log = logging.getLogger(__name__)
@@ -138,7 +144,10 @@ class Trader:
         starting_equity: float,
         wall_clock: Callable[[], int] | None = None,
         feed_up: Callable[[], bool] = lambda: True,
+        id_prefix: str = "",
     ) -> None:
+        """`id_prefix` starts every client id (e.g. a per-start stamp, so that ids never repeat
+        across restarts: a venue would take a repeated one for a duplicate)."""
         self.engine = engine
         self.signals = signals
         self.strategy = strategy
@@ -159,6 +168,9 @@ class Trader:
         self.errors: dict[str, int] = {}
         """Symbols halted by an error of the strategy or of the core, by kind."""
         self.now_ns = 0
+        self.store: TradingStore | None = None
+        """Set by `restore`: every order (before it is sent), position and account change is
+        written through to it."""
         self.rows: TradingRows | None = None
         """Set to record every trading row (orders, fills and refusals as they happen; the
         journals' rows when `record()` is called)."""
@@ -166,6 +178,7 @@ class Trader:
         self._requests: dict[str, OrderRequest] = {}
         """Requests of open orders, by client id: the decision mid of their fills."""
         self._ids = itertools.count(1)
+        self._id_prefix = id_prefix
         self._pending: list[ExecutionEvent] = []
         self._next_risk_ns = 0
         self._trading_state = TradingState.ACTIVE
@@ -459,6 +472,8 @@ class Trader:
         return verdict  # type: ignore[return-value]
 
     def _submit(self, entry: _Symbol, request: OrderRequest, ts: int) -> None:
+        if self.store is not None:
+            self.store.order_sent(request, ts)  # write-ahead: never sent twice after a crash
         self._requests[request.client_id] = request
         self.orders[request.client_id] = Order(request=request, updated_ns=ts)
         entry.order_sent_ns = ts
@@ -467,7 +482,7 @@ class Trader:
         self._drain()
 
     def _client_id(self, kind: str, symbol: str) -> str:
-        return f"{kind}{next(self._ids)}-{symbol}"[:36]
+        return f"{self._id_prefix}{kind}{next(self._ids)}-{symbol}"[:36]
 
     # -- what the venue says --------------------------------------------------------------------
 
@@ -497,6 +512,7 @@ class Trader:
             payment: FundingPayment = event  # type: ignore[assignment]
             self.portfolio.apply_funding(payment)
             self.funding.append(payment)
+            self._save_account(payment.ts_ns)
 
     def _on_fill(self, fill: Fill) -> None:
         ts = fill.ts_ns
@@ -516,6 +532,9 @@ class Trader:
             self._position_changed(entry, was_flat, ts)
         if trade is not None:
             self._on_trade(trade)
+        if self.store is not None:
+            self._save_position(fill.symbol, ts)
+            self._save_account(ts)
 
     def _on_trade(self, trade: TradeRecord) -> None:
         self.risk.on_trade_closed(trade.exit_ns, trade.symbol, trade.net_pnl)
@@ -550,6 +569,8 @@ class Trader:
             del self.orders[client_id]
             self._requests.pop(client_id, None)
             self.finished.append(order)
+            if self.store is not None:
+                self.store.order_finished(client_id, order.status.value, ts)
         if entry is not None:
             was_flat = entry.machine.flat
             try:
@@ -569,6 +590,114 @@ class Trader:
             entry.entry_ns = ts
         elif flat and not was_flat:
             entry.take_profit = None
+
+    # -- restart safety -------------------------------------------------------------------------
+
+    def restore(self, store: TradingStore) -> None:
+        """Before the first event: bring back the account and positions `store` kept, and write
+        through to it from now on. Orders sent but never answered before the restart are not
+        sent again: the paper venue ended with the last process, so they are marked lost."""
+        for request in store.unfinished_orders():
+            log.warning(
+                "%s: order %s was sent before the restart and never answered: the paper venue"
+                " ended with the process; it is not sent again",
+                request.symbol,
+                request.client_id,
+            )
+            store.order_finished(request.client_id, "lost", request.decided_ns)
+        store.forget_finished_orders()
+        account = store.account()
+        positions = store.positions()
+        if account is not None:
+            self.portfolio.restore(
+                account.realised,
+                account.fees,
+                account.funding,
+                [(p.symbol, p.qty, p.avg_price, p.entry_ns) for p in positions],
+            )
+        for position in positions if account is not None else ():
+            self._restore_position(position)
+        self.store = store
+        if account is None:
+            self._save_account(0)
+        elif positions or account.realised or account.fees:
+            log.info(
+                "restored: equity %.2f, %d positions (%s)",
+                self.portfolio.equity,
+                len(positions),
+                ", ".join(f"{p.symbol} {p.qty:+g} @ {p.avg_price:g}" for p in positions),
+            )
+
+    def _restore_position(self, position: StoredPosition) -> None:
+        restore = getattr(self.execution, "restore_position", None)
+        if restore is not None:
+            restore(position.symbol, position.qty)
+        entry = self._admit(position.symbol)
+        if entry is None:
+            log.error("%s: a restored position of an untraded symbol", position.symbol)
+            return
+        ts, side = position.entry_ns, BUY if position.qty > 0 else SELL
+        price = position.avg_price
+        stop = position.stop_price or price * (1 - side * 0.01)
+        machine = entry.machine
+        reason = "restored after a restart"
+        request = OrderRequest(
+            client_id=f"restored-{position.symbol}"[:36],
+            symbol=position.symbol,
+            side=side,
+            qty=abs(position.qty),
+            order_type=OrderType.LIMIT,
+            time_in_force=TimeInForce.GTC,
+            price=price,
+            decided_ns=ts,
+            decision_mid=price,
+        )
+        machine.on_signal(ts, side, reason)
+        machine.on_entry_submitted(ts, request, stop)
+        machine.on_fill(
+            ts,
+            Fill(
+                client_id=request.client_id,
+                symbol=position.symbol,
+                side=side,
+                price=price,
+                qty=request.qty,
+                fee=0.0,
+                liquidity=Liquidity.MAKER,
+                ts_ns=ts,
+            ),
+        )
+        entry.entry_ns = ts
+        entry.take_profit = position.take_profit
+
+    def _save_position(self, symbol: str, ts: int) -> None:
+        assert self.store is not None
+        entry = self.symbols.get(symbol)
+        qty = self.portfolio.position(symbol)
+        self.store.save_position(
+            StoredPosition(
+                symbol=symbol,
+                qty=qty,
+                avg_price=self.portfolio.avg_entry_price(symbol) or 0.0 if qty else 0.0,
+                stop_price=entry.machine.stop_price if entry is not None else None,
+                take_profit=entry.take_profit if entry is not None else None,
+                entry_ns=entry.entry_ns if entry is not None else ts,
+            )
+        )
+
+    def _save_account(self, ts: int) -> None:
+        if self.store is None:
+            return
+        pnl = self.portfolio.pnl()
+        self.store.save_account(
+            StoredAccount(
+                starting_equity=float(self.portfolio.starting_equity),
+                realised=pnl.realised,
+                fees=pnl.fees,
+                funding=pnl.funding,
+                updated_ns=ts,
+            )
+        )
 
     def record(self) -> None:
         """Hand the journals' new rows (audit, trades, risk changes, equity points) to `rows`:

@@ -23,6 +23,7 @@ from scalper.signals import SignalEngine
 from scalper.trading.machine import MachineState
 from scalper.trading.paper import PaperBroker
 from scalper.trading.risk import TradingState
+from scalper.trading.store import TradingStore
 from scalper.trading.strategy import MarketView, ReferenceStrategy
 from scalper.trading.trader import Trader
 from scalper.venues.bybit.frames import FrameApplier
@@ -59,18 +60,17 @@ def instruments() -> dict[str, Instrument]:
     }
 
 
-def run(
-    frames: list[tuple[int, bytes]],
+def build(
     instruments: dict[str, Instrument],
     settings: TradingSettings | None = None,
     strategy: object | None = None,
-    on_frame: Callable[[Trader, int], None] | None = None,
+    id_prefix: str = "",
 ) -> Trader:
     settings = settings or TradingSettings(enabled=True, strategy=STRATEGY)
     engine = Engine(EngineSettings())
     signals = SignalEngine(engine, SIGNALS)
     broker = PaperBroker(settings.paper, instruments)
-    trader = Trader(
+    return Trader(
         engine,
         signals,
         strategy or ReferenceStrategy(settings.strategy),  # type: ignore[arg-type]
@@ -78,7 +78,20 @@ def run(
         settings,
         instruments,
         settings.paper.starting_equity,
+        id_prefix=id_prefix,
     )
+
+
+def run(
+    frames: list[tuple[int, bytes]],
+    instruments: dict[str, Instrument],
+    settings: TradingSettings | None = None,
+    strategy: object | None = None,
+    on_frame: Callable[[Trader, int], None] | None = None,
+    trader: Trader | None = None,
+) -> Trader:
+    trader = trader or build(instruments, settings, strategy)
+    engine = trader.engine
     applier = FrameApplier(engine)
     for n, (recv_ns, frame) in enumerate(frames):
         applier(frame, recv_ns)
@@ -193,3 +206,53 @@ def test_the_daily_loss_limit_reduces_then_halts(frames, instruments):
     assert trader.risk.state_reason.startswith("daily loss")
     assert list(trader.portfolio.open_symbols()) == []  # flatten_on_halt
     assert_consistent(trader)
+
+
+class Crash(Exception):
+    pass
+
+
+def test_a_restart_restores_positions_and_never_sends_an_unanswered_order_again(
+    frames, instruments, tmp_path, caplog
+):
+    """The process dies with positions open and an order on its way (sent, not answered);
+    the next start restores the account, the positions with their stops, and the venue's
+    positions, and does not send that order again."""
+    first = build(instruments)
+    first.restore(TradingStore(tmp_path / "trading.sqlite"))
+
+    def crash_with_an_order_in_flight(trader: Trader, n: int) -> None:
+        if trader.orders and any(True for _ in trader.portfolio.open_symbols()):
+            raise Crash
+
+    with pytest.raises(Crash):
+        run(frames, instruments, on_frame=crash_with_an_order_in_flight, trader=first)
+    in_flight = set(first.orders)
+    held = {s: e.qty for s, e in first.portfolio.exposures().items() if e.qty}
+    before = first.portfolio.pnl()
+    assert in_flight and held
+
+    second = build(instruments, id_prefix="restart-")  # the runtime stamps each start
+    second.restore(TradingStore(tmp_path / "trading.sqlite"))
+    restored = {s: e.qty for s, e in second.portfolio.exposures().items() if e.qty}
+    assert restored == pytest.approx(held)
+    after = second.portfolio.pnl()
+    assert (after.realised, after.fees, after.funding) == pytest.approx(
+        (before.realised, before.fees, before.funding)
+    )
+    for symbol, qty in held.items():
+        machine = second.symbols[symbol].machine
+        assert machine.state is MachineState.IN_POSITION and machine.position == qty
+        assert machine.stop_price == first.symbols[symbol].machine.stop_price
+        assert second.execution.position(symbol) == qty  # type: ignore[attr-defined]
+        avg = first.portfolio.avg_entry_price(symbol)
+        assert second.portfolio.avg_entry_price(symbol) == pytest.approx(avg)
+    assert second.orders == {}
+    assert second.execution.open_orders() == []  # type: ignore[attr-defined]
+    for client_id in in_flight:
+        assert f"order {client_id} was sent before the restart" in caplog.text
+    # and it trades on from there, consistent
+    rest = frames[len(frames) // 2 :]
+    run(rest, instruments, trader=second)
+    assert not set(in_flight) & {o.client_id for o in second.finished}
+    assert_consistent(second)
