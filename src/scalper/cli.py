@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     _replay_parser(commands)
     _query_parser(commands)
     _signals_parser(commands)
+    _trading_parser(commands)
     _config_parser(commands)
     return parser
 
@@ -210,6 +211,25 @@ def _query_parser(commands: Any) -> None:
     _setting(query, "--data-dir", "recorder.data_dir", help="the data dir (default: ./data)")
     query.add_argument("--csv", action="store_true", help="print CSV instead of a table")
     _settings_arguments(query)
+
+
+def _trading_parser(commands: Any) -> None:
+    trading = commands.add_parser(
+        "trading", help="the running trader: its state, and the kill switch (halt, resume, flatten)"
+    )
+    trading.add_argument("action", choices=("state", "halt", "resume", "flatten"))
+    trading.add_argument("--reason", default="kill switch (CLI)", help="halt: why (logged)")
+    trading.add_argument(
+        "--url", help="the API of the running process (default: http://127.0.0.1:<api.port>)"
+    )
+    _setting(
+        trading,
+        "--data-dir",
+        "recorder.data_dir",
+        help="the running process's data dir, which holds the API token (default: ./data; "
+        "make demo's: data/demo)",
+    )
+    _settings_arguments(trading)
 
 
 def _signals_parser(commands: Any) -> None:
@@ -404,6 +424,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "replay": _replay,
         "query": _query,
         "signals": _signals_evaluate,
+        "trading": _trading,
     }
     if args.command == "config":
         return _config_show(args)
@@ -412,6 +433,36 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     configure_logging(settings.logging)
     return commands[args.command](args, settings)
+
+
+def _trading(args: argparse.Namespace, settings: Settings) -> int:
+    """GET the trading state, or POST a command with the data dir's token."""
+    import httpx
+
+    from scalper.api.access import TOKEN_FILE
+    from scalper.errors import InputError
+
+    url = args.url or f"http://127.0.0.1:{settings.api.port}"
+    try:
+        if args.action == "state":
+            answer = httpx.get(f"{url}/api/trading/state", timeout=10)
+        else:
+            token_file = Path(settings.recorder.data_dir) / TOKEN_FILE
+            if not token_file.exists():
+                raise InputError(
+                    f"no API token at {token_file}: pass the running process's --data-dir"
+                    " (make demo's is data/demo)"
+                )
+            answer = httpx.post(
+                f"{url}/api/trading/{args.action}",
+                headers={"Authorization": f"Bearer {token_file.read_text().strip()}"},
+                json={"reason": args.reason} if args.action == "halt" else None,
+                timeout=10,
+            )
+    except httpx.HTTPError as error:
+        raise InputError(f"no trader answers at {url}: {error}") from None
+    print(answer.text)
+    return 0 if answer.status_code == 200 else 1
 
 
 def _stdout() -> Console:

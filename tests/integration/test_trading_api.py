@@ -5,8 +5,11 @@ guards: a token for every write (401 without), no foreign Host (403) and no fore
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -166,3 +169,32 @@ def test_the_token_file_is_the_owners_alone(tmp_path: Path) -> None:
     os.chmod(path, 0o644)
     with pytest.raises(ConfigError, match="readable by others"):
         load_or_create_token(tmp_path)
+
+
+def test_the_cli_kill_switch_halts_the_running_trader(trader: Trader, tmp_path: Path) -> None:
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "scalper.cli", "trading", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    async def scenario(client: httpx.AsyncClient, token: str, url: str) -> None:
+        no_token = await asyncio.to_thread(
+            cli, "halt", "--url", url, "--data-dir", str(tmp_path / "elsewhere")
+        )
+        assert no_token.returncode == 2 and "no API token" in no_token.stderr
+        assert trader.risk.state.name == "ACTIVE"
+        halted = await asyncio.to_thread(
+            cli, "halt", "--url", url, "--data-dir", str(tmp_path), "--reason", "from a shell"
+        )
+        assert halted.returncode == 0, halted.stderr
+        assert json.loads(halted.stdout)["reason"] == "manual: from a shell"
+        state = await asyncio.to_thread(cli, "state", "--url", url)
+        assert json.loads(state.stdout)["state"] == "halted"
+        resumed = await asyncio.to_thread(cli, "resume", "--url", url, "--data-dir", str(tmp_path))
+        assert json.loads(resumed.stdout)["state"] == "active"
+
+    serve(trader, tmp_path, scenario)
