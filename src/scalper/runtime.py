@@ -17,6 +17,7 @@ import msgspec
 
 from scalper.api import create_app, serve_api
 from scalper.api.access import TOKEN_FILE, load_or_create_token
+from scalper.backtest.runner import write_run_context
 from scalper.engine import Engine
 from scalper.errors import ConfigError
 from scalper.events import Instrument
@@ -95,6 +96,8 @@ async def run_live(
     trader = trader_for(engine, signals, settings, by_symbol, lambda: _feed_up(feeds))
     recorder = _open_recorder(settings, target.source, engine, signals)
     rows = _trading_rows(settings, recorder, trader)
+    if recorder is not None:
+        write_run_context(recorder.data_dir, settings, by_symbol)
     feed = LiveFeed(
         engine,
         symbols,

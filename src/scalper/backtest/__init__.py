@@ -1,0 +1,1 @@
+"""Backtests: recordings through the live code, and the report a trader reads."""
