@@ -1,0 +1,19 @@
+"""Backtests: recordings run through the live code, and the report of a run.
+
+The report's API: build a `ReportInputs` from the run's portfolio and broker records, then
+`compute_metrics(inputs)` for the figures, or `write_report(out_dir, inputs, ...)` for the
+files (report.json, report.html, trades.parquet, equity.parquet).
+"""
+
+from scalper.backtest.inputs import EntryContext, PriceSeries, ReportInputs
+from scalper.backtest.metrics import ReportMetrics, compute_metrics
+from scalper.backtest.report import write_report
+
+__all__ = [
+    "EntryContext",
+    "PriceSeries",
+    "ReportInputs",
+    "ReportMetrics",
+    "compute_metrics",
+    "write_report",
+]
