@@ -18,6 +18,7 @@ import msgspec
 from scalper.backtest.inputs import PriceSeries
 from scalper.backtest.metrics import (
     HOURS_PER_YEAR,
+    LatencyStats,
     PnLGroup,
     ReportMetrics,
     drawdown_series,
@@ -43,6 +44,64 @@ PERCENT_FIELDS: Final = frozenset(
         "passive_fill_rate",
     }
 )
+METRIC_GROUPS: Final = (
+    ("Period", ("start_ns", "end_ns", "period_hours", "starting_equity", "final_equity")),
+    (
+        "P&L (closed trades)",
+        ("gross_pnl", "fees", "funding", "net_pnl", "unclosed_pnl", "slippage_quote"),
+    ),
+    (
+        "Return and risk",
+        (
+            "total_return",
+            "annual_return",
+            "max_drawdown",
+            "max_drawdown_frac",
+            "sharpe",
+            "sortino",
+            "calmar",
+            "hourly_returns",
+            "periods_per_year",
+        ),
+    ),
+    (
+        "Trades",
+        (
+            "trades",
+            "wins",
+            "losses",
+            "win_rate",
+            "profit_factor",
+            "expectancy",
+            "avg_win",
+            "max_win",
+            "avg_loss",
+            "max_loss",
+            "max_consecutive_wins",
+            "max_consecutive_losses",
+            "avg_holding_s",
+            "trades_without_context",
+        ),
+    ),
+    (
+        "Execution",
+        (
+            "fills",
+            "maker_fills",
+            "taker_fills",
+            "maker_share",
+            "passive_orders_placed",
+            "passive_orders_filled",
+            "passive_fill_rate",
+            "latency.count",
+            "latency.p50_ms",
+            "latency.p90_ms",
+            "latency.p99_ms",
+            "latency.max_ms",
+        ),
+    ),
+)
+"""The metrics table's groups: every field of ReportMetrics but the two tables, once."""
 SIGNED_FIELDS: Final = frozenset(
     {
         "gross_pnl",
@@ -65,7 +124,9 @@ table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
 th, td { padding: 3px 10px; border-bottom: 1px solid #e3e6ec; text-align: right; }
 th { background: #f4f6f9; } td.l, th.l { text-align: left; }
 #metrics td.k { text-align: left; color: #444; }
-.grid { display: grid; grid-template-columns: repeat(3, max-content); gap: 0 32px; }
+.grid { display: flex; flex-wrap: wrap; gap: 16px 32px; align-items: flex-start; }
+caption { text-align: left; font-weight: 600; padding: 0 0 4px 10px; }
+#trades td { white-space: nowrap; }
 svg { background: #fbfcfd; border: 1px solid #e3e6ec; display: block; }
 svg text { font: 11px system-ui, sans-serif; fill: #555; }
 .pos { color: #137a3c; } .neg { color: #b3261e; }
@@ -119,21 +180,21 @@ def render_html(
 
 
 def _metrics_table(metrics: ReportMetrics) -> str:
-    rows = []
-    for name, value in msgspec.structs.asdict(metrics).items():
-        if name in ("by_regime", "by_score_decile"):
-            continue
-        if name == "latency":
-            fields = msgspec.structs.asdict(value) if value is not None else {}
-            rows.extend(
-                _metric_row(f"latency.{key}", fields.get(key))
-                for key in ("count", "p50_ms", "p90_ms", "p99_ms", "max_ms")
-            )
-            continue
-        rows.append(_metric_row(name, value))
-    columns = [rows[i::3] for i in range(3)]
-    tables = "".join(f"<table><tbody>{''.join(column)}</tbody></table>" for column in columns)
-    return f'<div id="metrics" class="grid">{tables}</div>'
+    """Every figure, in the groups of METRIC_GROUPS (latency's fields as `latency.<name>`)."""
+    values: dict[str, object] = msgspec.structs.asdict(metrics)
+    latency = values.pop("latency")
+    latency_fields = msgspec.structs.fields(LatencyStats)
+    for field in latency_fields:
+        values[f"latency.{field.name}"] = None if latency is None else getattr(latency, field.name)
+    tables = []
+    for group, names in METRIC_GROUPS:
+        rows = "".join(_metric_row(name, values.pop(name)) for name in names)
+        tables.append(f"<table><caption>{escape(group)}</caption><tbody>{rows}</tbody></table>")
+    values.pop("by_regime")
+    values.pop("by_score_decile")
+    if values:
+        raise AssertionError(f"metrics missing from the page's groups: {sorted(values)}")
+    return f'<div id="metrics" class="grid">{"".join(tables)}</div>'
 
 
 def _metric_row(name: str, value: object) -> str:
@@ -237,7 +298,7 @@ class _Frame:
         return TOP + (1 - fraction) * (HEIGHT - TOP - BOTTOM)
 
     def axes(self, label: Callable[[float], str]) -> str:
-        """Five horizontal grid lines with values, and the times of both ends."""
+        """Five horizontal grid lines with values, and five times along the bottom."""
         out = []
         for i in range(5):
             value = self.y0 + (self.y1 - self.y0) * i / 4
@@ -247,11 +308,12 @@ class _Frame:
                 f'stroke="#e3e6ec"/><text x="{LEFT - 6}" y="{y + 4:.1f}" '
                 f'text-anchor="end">{escape(label(value))}</text>'
             )
-        base = HEIGHT - 8
-        out.append(f'<text x="{LEFT}" y="{base}">{_time(self.x0)}</text>')
-        out.append(
-            f'<text x="{WIDTH - RIGHT}" y="{base}" text-anchor="end">{_time(self.x1)}</text>'
-        )
+        for i, anchor in enumerate(("start", "middle", "middle", "middle", "end")):
+            ts = self.x0 + (self.x1 - self.x0) * i // 4
+            out.append(
+                f'<text x="{self.x(ts):.1f}" y="{HEIGHT - 8}" text-anchor="{anchor}">'
+                f"{_time(ts)}</text>"
+            )
         return "".join(out)
 
 
