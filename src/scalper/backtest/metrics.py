@@ -30,18 +30,20 @@ Definitions (../shared/TRADING.md "Reports"; every one is tested against hand-co
   rank (bucket = rank x 10 // n + 1); fewer than ten trades leave some buckets empty (omitted).
 
 Sums use `math.fsum` (correctly rounded, independent of order), so the figures are the same on
-every machine. Pure: no clock, no I/O.
+every machine; the equity curve's element-wise steps (running peak, falls) are numpy's, exact
+IEEE operations, so the same on every machine too. Pure: no clock, no I/O.
 """
 
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from itertools import pairwise
+from operator import attrgetter
 from typing import Final
 
 import msgspec
+import numpy as np
 
 from scalper.backtest.inputs import EntryContext, ReportInputs
 from scalper.trading.orders import Liquidity
@@ -230,29 +232,37 @@ def compute_metrics(inputs: ReportInputs) -> ReportMetrics:
 # -- the pieces, each usable alone ----------------------------------------------------------
 
 
-def max_drawdown(starting_equity: float, equity: Iterable[EquityPoint]) -> tuple[float, float]:
+def equity_arrays(equity: Sequence[EquityPoint]) -> tuple[np.ndarray, np.ndarray]:
+    """The curve's times (int64 ns) and equity (float64) as arrays."""
+    return column(equity, "ts_ns", np.int64), column(equity, "equity", np.float64)
+
+
+def column(equity: Sequence[EquityPoint], name: str, dtype: type) -> np.ndarray:
+    """One field of every point as an array."""
+    return np.fromiter(map(attrgetter(name), equity), dtype=dtype, count=len(equity))
+
+
+def _peaks(starting_equity: float, values: np.ndarray) -> np.ndarray:
+    """The running peak at each point, the starting equity the first."""
+    return np.maximum.accumulate(np.maximum(values, starting_equity))
+
+
+def max_drawdown(starting_equity: float, equity: Sequence[EquityPoint]) -> tuple[float, float]:
     """(largest peak-to-trough fall in quote, largest fall as a fraction of its peak)."""
-    peak = starting_equity
-    worst = worst_frac = 0.0
-    for point in equity:
-        peak = max(peak, point.equity)
-        fall = peak - point.equity
-        worst = max(worst, fall)
-        if peak > 0:
-            worst_frac = max(worst_frac, fall / peak)
-    return worst, worst_frac
+    if not equity:
+        return 0.0, 0.0
+    _, values = equity_arrays(equity)
+    peaks = _peaks(starting_equity, values)
+    falls = peaks - values
+    fractions = np.divide(falls, peaks, out=np.zeros_like(falls), where=peaks > 0)
+    return float(falls.max()), float(fractions.max())
 
 
-def drawdown_series(
-    starting_equity: float, equity: Iterable[EquityPoint]
-) -> list[tuple[int, float]]:
-    """(ts_ns, drawdown as a fraction of the peak so far, <= 0) for each equity point."""
-    peak = starting_equity
-    series = []
-    for point in equity:
-        peak = max(peak, point.equity)
-        series.append((point.ts_ns, (point.equity - peak) / peak if peak > 0 else 0.0))
-    return series
+def drawdown_fractions(starting_equity: float, equity: Sequence[EquityPoint]) -> np.ndarray:
+    """Each point's drawdown as a fraction of the peak so far (<= 0; 0 under a peak <= 0)."""
+    _, values = equity_arrays(equity)
+    peaks = _peaks(starting_equity, values)
+    return np.divide(values - peaks, peaks, out=np.zeros_like(values), where=peaks > 0)
 
 
 def hourly_equity(
@@ -263,12 +273,11 @@ def hourly_equity(
     equity before the first point."""
     first = start_ns - start_ns % HOUR_NS
     last = end_ns + (-end_ns) % HOUR_NS
-    stamps = [point.ts_ns for point in equity]
-    grid = []
-    for boundary in range(first, last + 1, HOUR_NS):
-        index = bisect_right(stamps, boundary)
-        grid.append((boundary, equity[index - 1].equity if index else starting_equity))
-    return grid
+    boundaries = np.arange(first, last + 1, HOUR_NS, dtype=np.int64)
+    stamps, values = equity_arrays(equity)
+    held = np.searchsorted(stamps, boundaries, side="right")
+    at = np.concatenate(([starting_equity], values))[held]
+    return list(zip(boundaries.tolist(), at.tolist(), strict=True))
 
 
 def hourly_returns(

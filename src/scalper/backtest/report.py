@@ -16,11 +16,17 @@ from pathlib import Path
 from typing import Final, Literal, get_args
 
 import msgspec
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from scalper.backtest.inputs import PriceSeries, ReportInputs
-from scalper.backtest.metrics import ReportMetrics, compute_metrics, drawdown_series
+from scalper.backtest.metrics import (
+    ReportMetrics,
+    column,
+    compute_metrics,
+    drawdown_fractions,
+)
 from scalper.backtest.report_html import render_html
 from scalper.backtest.trade_list import ReportTrade, trade_list
 from scalper.settings import ReportSettings
@@ -65,8 +71,8 @@ def write_report(
     trades = trade_list(inputs.trades, inputs.entries)
     report = Report(title=title, metrics=metrics, trades=trades)
     _write_bytes(out / REPORT_JSON, report_json(report))
-    pq.write_table(trades_table(trades), out / TRADES_PARQUET)
-    pq.write_table(equity_table(inputs.starting_equity, inputs.equity), out / EQUITY_PARQUET)
+    _write_parquet(out / TRADES_PARQUET, trades_table(trades))
+    _write_parquet(out / EQUITY_PARQUET, equity_table(inputs.starting_equity, inputs.equity))
     page = render_html(
         title=title,
         metrics=metrics,
@@ -94,14 +100,10 @@ def trades_table(trades: Sequence[ReportTrade]) -> pa.Table:
 def equity_table(starting_equity: float, equity: Sequence[EquityPoint]) -> pa.Table:
     """The equity curve and its drawdown (a fraction of the peak so far, <= 0)."""
     columns = {
-        name: pa.array(
-            [getattr(p, name) for p in equity], pa.int64() if name == "ts_ns" else pa.float64()
-        )
+        name: pa.array(column(equity, name, np.int64 if name == "ts_ns" else np.float64))
         for name in ("ts_ns", "equity", "realised", "unrealised", "fees", "funding")
     }
-    columns["drawdown_frac"] = pa.array(
-        [frac for _, frac in drawdown_series(starting_equity, equity)], pa.float64()
-    )
+    columns["drawdown_frac"] = pa.array(drawdown_fractions(starting_equity, equity))
     return pa.table(columns)
 
 
@@ -114,6 +116,12 @@ def _arrow_type(annotation: object) -> pa.DataType:
     if kinds == {str}:
         return pa.string()
     raise TypeError(f"no Arrow type for a trade field of type {annotation!r}")
+
+
+def _write_parquet(path: Path, table: pa.Table) -> None:
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    _write_bytes(path, sink.getvalue().to_pybytes())
 
 
 def _write_bytes(path: Path, data: bytes) -> None:

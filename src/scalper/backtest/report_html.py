@@ -14,6 +14,7 @@ from html import escape
 from typing import Final
 
 import msgspec
+import numpy as np
 
 from scalper.backtest.inputs import PriceSeries
 from scalper.backtest.metrics import (
@@ -21,7 +22,7 @@ from scalper.backtest.metrics import (
     LatencyStats,
     PnLGroup,
     ReportMetrics,
-    drawdown_series,
+    drawdown_fractions,
 )
 from scalper.backtest.trade_list import ReportTrade
 from scalper.settings import ReportSettings
@@ -144,8 +145,10 @@ def render_html(
 ) -> str:
     """The whole page as text."""
     curve = [(metrics.start_ns, metrics.starting_equity)] + [(p.ts_ns, p.equity) for p in equity]
-    drawdown = [(metrics.start_ns, 0.0)] + [
-        (ts, frac * 100) for ts, frac in drawdown_series(metrics.starting_equity, equity)
+    fractions = drawdown_fractions(metrics.starting_equity, equity) * 100
+    drawdown = [
+        (metrics.start_ns, 0.0),
+        *zip((p.ts_ns for p in equity), fractions.tolist(), strict=True),
     ]
     parts = [
         "<!DOCTYPE html>",
@@ -405,16 +408,17 @@ def _price_section(
 
 def thin(points: Sequence[tuple[int, float]], max_points: int) -> list[tuple[int, float]]:
     """At most `max_points` of `points`: each of max_points / 2 equal stretches keeps its lowest
-    and highest point, in time order (so a drawdown's trough survives thinning)."""
+    and highest point (the first of equals), in time order, so a drawdown's trough survives."""
     if len(points) <= max_points:
         return list(points)
+    values = np.fromiter((v for _, v in points), dtype=np.float64, count=len(points))
     buckets = max(1, max_points // 2)
     out: list[tuple[int, float]] = []
     for b in range(buckets):
-        stretch = points[b * len(points) // buckets : (b + 1) * len(points) // buckets]
-        low = min(range(len(stretch)), key=lambda i: stretch[i][1])
-        high = max(range(len(stretch)), key=lambda i: stretch[i][1])
-        out.extend(stretch[i] for i in sorted({low, high}))
+        lo, hi = b * len(points) // buckets, (b + 1) * len(points) // buckets
+        stretch = values[lo:hi]
+        low, high = lo + int(stretch.argmin()), lo + int(stretch.argmax())
+        out.extend(points[i] for i in sorted({low, high}))
     return out
 
 
