@@ -20,8 +20,9 @@ class EntryContext(msgspec.Struct, frozen=True, kw_only=True):
     symbol: str
     entry_ns: int
     """The trade's `entry_ns` (event time of its first fill)."""
-    score: float
-    """The strategy's score at entry, as the strategy reads it (bucketed as given)."""
+    score: float | None
+    """The strategy's score at entry, as the strategy reads it (bucketed as given); None when
+    the signals had none yet (the trade is then left out of the decile table only)."""
     regimes: dict[str, str] = {}
     """Regime name -> value at entry, e.g. {"volatility": "high", "volume": "surge"}."""
 

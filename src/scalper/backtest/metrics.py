@@ -26,8 +26,9 @@ Definitions (../shared/TRADING.md "Reports"; every one is tested against hand-co
 - Maker share = maker fills' notional / all fills' notional. Passive fill rate = passive orders
   filled / placed. Latency percentiles by linear interpolation between ranks (numpy's default).
 - P&L by regime: per regime name and value at entry. By score decile: the trades with an entry
-  context sorted by score (ties by symbol, entry time) and cut into ten equal-count buckets by
-  rank (bucket = rank x 10 // n + 1); fewer than ten trades leave some buckets empty (omitted).
+  context and a score, sorted by score (ties by symbol, entry time) and cut into ten
+  equal-count buckets by rank (bucket = rank x 10 // n + 1); fewer than ten trades leave some
+  buckets empty (omitted).
 
 Sums use `math.fsum` (correctly rounded, independent of order), so the figures are the same on
 every machine; the equity curve's element-wise steps (running peak, falls) are numpy's, exact
@@ -141,6 +142,8 @@ class ReportMetrics(msgspec.Struct, frozen=True, kw_only=True):
     latency: LatencyStats | None
     trades_without_context: int
     """Closed trades with no `EntryContext` (left out of the regime and decile tables)."""
+    trades_without_score: int
+    """Closed trades whose context has no score (left out of the decile table)."""
     by_regime: list[RegimePnL]
     by_score_decile: list[DecilePnL]
 
@@ -224,6 +227,7 @@ def compute_metrics(inputs: ReportInputs) -> ReportMetrics:
         ),
         latency=latency_stats(inputs.latencies_ns),
         trades_without_context=len(joined) - len(with_context),
+        trades_without_score=sum(1 for _, c in with_context if c.score is None),
         by_regime=pnl_by_regime(with_context),
         by_score_decile=pnl_by_score_decile(with_context),
     )
@@ -341,16 +345,18 @@ def pnl_by_regime(joined: Sequence[tuple[TradeRecord, EntryContext]]) -> list[Re
 
 
 def pnl_by_score_decile(joined: Sequence[tuple[TradeRecord, EntryContext]]) -> list[DecilePnL]:
-    """Equal-count buckets of the entry score, lowest first (see the module docstring)."""
-    ranked = sorted(joined, key=lambda pair: (pair[1].score, pair[0].symbol, pair[0].entry_ns))
-    buckets: dict[int, list[tuple[TradeRecord, EntryContext]]] = {}
+    """Equal-count buckets of the entry score, lowest first (see the module docstring); trades
+    whose context has no score are left out."""
+    scored = [(trade, context.score) for trade, context in joined if context.score is not None]
+    ranked = sorted(scored, key=lambda pair: (pair[1], pair[0].symbol, pair[0].entry_ns))
+    buckets: dict[int, list[tuple[TradeRecord, float]]] = {}
     for rank, pair in enumerate(ranked):
         buckets.setdefault(rank * DECILES // len(ranked) + 1, []).append(pair)
     return [
         DecilePnL(
             decile=decile,
-            score_min=pairs[0][1].score,
-            score_max=pairs[-1][1].score,
+            score_min=pairs[0][1],
+            score_max=pairs[-1][1],
             **_group_figures([trade for trade, _ in pairs]),
         )
         for decile, pairs in sorted(buckets.items())

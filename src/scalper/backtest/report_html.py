@@ -82,6 +82,7 @@ METRIC_GROUPS: Final = (
             "max_consecutive_losses",
             "avg_holding_s",
             "trades_without_context",
+            "trades_without_score",
         ),
     ),
     (

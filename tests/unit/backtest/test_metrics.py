@@ -93,6 +93,7 @@ def test_execution_quality() -> None:
 def test_pnl_by_regime_at_entry() -> None:
     m = compute_metrics(inputs())
     assert m.trades_without_context == 1  # the fifth trade
+    assert m.trades_without_score == 0
     rows = {(row.regime, row.value): row for row in m.by_regime}
     assert list(rows) == [
         ("trend", "down"),
@@ -131,6 +132,24 @@ def test_pnl_by_score_decile_cuts_equal_counts_by_rank() -> None:
         (6, 0.7, 8.0),
         (8, 0.9, 11.0),
     ]
+
+
+def test_a_context_without_a_score_counts_by_regime_not_by_decile() -> None:
+    unscored = [
+        EntryContext(symbol=c.symbol, entry_ns=c.entry_ns, score=None, regimes=c.regimes)
+        if c.score == 0.9
+        else c
+        for c in inputs().entries
+    ]
+    m = compute_metrics(inputs(entries=unscored))
+    assert (m.trades_without_context, m.trades_without_score) == (1, 1)
+    assert [(row.decile, row.net_pnl) for row in m.by_score_decile] == [
+        (1, -5.0),  # three scored trades: ranks 0, 1, 2 -> 1, 4, 7
+        (4, -3.0),
+        (7, 8.0),
+    ]
+    high = next(row for row in m.by_regime if (row.regime, row.value) == ("volatility", "high"))
+    assert high.trades == 3  # trade 1 still counts by regime
 
 
 def test_twenty_trades_fill_ten_deciles_of_two() -> None:
