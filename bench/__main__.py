@@ -42,6 +42,8 @@ OnFrame = Callable[[bytes, int], Any]
 
 ENGINE_VS_DECODE_TARGET: Final = 0.30
 ENGINE_VS_SEED_TARGET: Final = 4.0
+SIGNALS_COST_TARGET: Final = 0.30
+"""Signals may add at most this share to the engine's per-frame cost (issue 17)."""
 MB: Final = 2**20
 
 
@@ -142,6 +144,17 @@ def _engine() -> OnFrame:
     return FrameApplier(Engine(EngineSettings()))
 
 
+def _engine_with_signals() -> OnFrame:
+    from scalper.engine import Engine
+    from scalper.settings import EngineSettings, SignalSettings
+    from scalper.signals import SignalEngine
+    from scalper.venues.bybit.frames import FrameApplier
+
+    engine = Engine(EngineSettings())
+    SignalEngine(engine, SignalSettings())
+    return FrameApplier(engine)
+
+
 def _seed_style() -> OnFrame:
     return SeedStyleEngine().on_frame
 
@@ -151,6 +164,7 @@ IMPLEMENTATIONS: Final[dict[str, tuple[str, Callable[[], OnFrame]]]] = {
     "decode A": ("msgspec.json.decode (generic)", _decode_generic),
     "decode B": ("wire.decode_frame (typed)", _decode_typed),
     "engine": ("decode + Engine.on_event", _engine),
+    "engine+signals": ("the same + SignalEngine (factors, score, regimes)", _engine_with_signals),
     "seed-style": ("bench/seed_style.py", _seed_style),
 }
 
@@ -309,6 +323,15 @@ def _ratios_table(results: dict[str, dict[str, Any]]) -> Table | None:
                 f">= {ENGINE_VS_DECODE_TARGET:.0%}",
                 _verdict(ratio >= ENGINE_VS_DECODE_TARGET),
             )
+    with_signals = results.get("engine+signals", {})
+    if "us" in with_signals:
+        added = with_signals["us"] / engine["us"] - 1.0
+        table.add_row(
+            "signals: added to the engine's µs/frame",
+            f"{added:.0%}",
+            f"<= {SIGNALS_COST_TARGET:.0%}",
+            _verdict(added <= SIGNALS_COST_TARGET),
+        )
     if "fps" in results.get("seed-style", {}):
         ratio = engine["fps"] / results["seed-style"]["fps"]
         table.add_row(
