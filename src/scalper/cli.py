@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     _replay_parser(commands)
     _query_parser(commands)
     _signals_parser(commands)
+    _backtest_parser(commands)
     _trading_parser(commands)
     _config_parser(commands)
     return parser
@@ -213,6 +214,21 @@ def _query_parser(commands: Any) -> None:
     _settings_arguments(query)
 
 
+def _backtest_parser(commands: Any) -> None:
+    backtest = commands.add_parser(
+        "backtest",
+        help="a recording through the live engine, signals, strategy, risk engine and paper "
+        "broker; a report of what it made after costs, and why",
+    )
+    backtest.add_argument("data_dir", type=Path, metavar="DATA_DIR", help="a recorder's data dir")
+    backtest.add_argument("--out", type=Path, help="write report.json/.html, Parquet and fills")
+    backtest.add_argument("--from", dest="start", metavar="T", help="from this receive time")
+    backtest.add_argument("--to", dest="end", metavar="T", help="up to this receive time")
+    backtest.add_argument("--symbols", type=_symbols, help="only these symbols (comma-separated)")
+    backtest.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    _settings_arguments(backtest)
+
+
 def _trading_parser(commands: Any) -> None:
     trading = commands.add_parser(
         "trading", help="the running trader: its state, and the kill switch (halt, resume, flatten)"
@@ -261,7 +277,7 @@ def _config_parser(commands: Any) -> None:
     show.add_argument(
         "--command",
         dest="for_command",
-        choices=("run", "demo", "simulate", "replay", "query", "signals"),
+        choices=("run", "demo", "simulate", "replay", "query", "signals", "backtest"),
         help="include that command's own defaults (e.g. demo records into data/demo)",
     )
     _settings_arguments(show)
@@ -382,11 +398,16 @@ def load(args: argparse.Namespace, command: str | None = None) -> LoadedSettings
         if key in flags and flags[key][1] != "--set":
             raise ConfigError(f"{key} is set twice: by {flags[key][1]} and by --set")
         flags[key] = (value, "--set")
+    command_defaults = dict(_COMMAND_DEFAULTS.get(command or args.command, {}))
+    if (command or args.command) == "backtest" and getattr(args, "data_dir", None) is not None:
+        from scalper.backtest.runner import recorded_run_settings
+
+        command_defaults.update(recorded_run_settings(args.data_dir))
     return load_settings(
         config_file=getattr(args, "config", None),
         env=os.environ,
         flags=flags,
-        command_defaults=_COMMAND_DEFAULTS.get(command or args.command, {}),
+        command_defaults=command_defaults,
     )
 
 
@@ -425,6 +446,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "query": _query,
         "signals": _signals_evaluate,
         "trading": _trading,
+        "backtest": _backtest,
     }
     if args.command == "config":
         return _config_show(args)
@@ -433,6 +455,64 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     configure_logging(settings.logging)
     return commands[args.command](args, settings)
+
+
+def _backtest(args: argparse.Namespace, settings: Settings) -> int:
+    """Replay the recording through the paper trader; print the summary, write the report."""
+    import msgspec
+
+    from scalper.backtest import ReportInputs, entry_contexts, write_report
+    from scalper.backtest.runner import build_trader, recorded_instruments, run_backtest
+    from scalper.errors import InputError
+    from scalper.storage.reader import recorded_rows
+    from scalper.units import parse_time_ns
+
+    data_dir: Path = args.data_dir
+    if not data_dir.is_dir():
+        raise InputError(f"{data_dir}: not a data dir")
+    from_ns = parse_time_ns(args.start) if args.start else None
+    to_ns = parse_time_ns(args.end) if args.end else None
+    trader = build_trader(settings, recorded_instruments(data_dir))
+    if args.no_progress or not sys.stderr.isatty():
+        run, rows = run_backtest(trader, data_dir, from_ns, to_ns, args.symbols)
+    else:
+        with _ProgressBar(f"backtest {data_dir}", recorded_rows(data_dir)) as update:
+            run, rows = run_backtest(trader, data_dir, from_ns, to_ns, args.symbols, update)
+    pnl = trader.portfolio.pnl()
+    print(
+        f"{run.rows:,} rows, {len(rows.trades)} trades "
+        f"({sum(1 for t in rows.trades if t.net_pnl > 0)} won), net {pnl.net:.2f} = "
+        f"realised {pnl.realised:.2f} + unrealised {pnl.unrealised:.2f} - fees {pnl.fees:.2f} "
+        f"- funding {pnl.funding:.2f}; {len(rows.fills)} fills, trading {trader.risk.state.name}"
+    )
+    if args.out is not None:
+        placed = {u.order.client_id for u in rows.orders if u.order.request.price is not None}
+        filled = {
+            u.order.client_id
+            for u in rows.orders
+            if u.order.request.price is not None and u.order.filled_qty > 0
+        }
+        decided = {u.order.client_id: u.order.request.decided_ns for u in rows.orders}
+        inputs = ReportInputs(
+            starting_equity=settings.trading.paper.starting_equity,
+            trades=rows.trades,
+            equity=rows.equity,
+            fills=rows.fills,
+            entries=entry_contexts(rows.trades, rows.audit),
+            passive_orders_placed=len(placed),
+            passive_orders_filled=len(filled),
+            latencies_ns=[
+                f.ts_ns - decided[f.client_id] for f in rows.fills if f.client_id in decided
+            ],
+            start_ns=from_ns,
+            end_ns=to_ns,
+        )
+        write_report(args.out, inputs, title=f"Backtest of {data_dir}")
+        for name, records in (("fills", rows.fills), ("audit", rows.audit)):
+            lines = b"".join(msgspec.json.encode(record) + b"\n" for record in records)
+            (args.out / f"{name}.jsonl").write_bytes(lines)
+        print(f"report in {args.out / 'report.html'}")
+    return 0
 
 
 def _trading(args: argparse.Namespace, settings: Settings) -> int:

@@ -599,6 +599,17 @@ class TradingSettings(_Section):
     strategy: StrategySettings = StrategySettings()
 
 
+class ReportSettings(_Section):
+    """The backtest report (`scalper.backtest.report`): how much of a run its page draws.
+    report.json and the Parquet files always hold everything."""
+
+    chart_points: PositiveInt = 2_000
+    """Points per line of a chart at most: a longer series is thinned to each stretch's lowest
+    and highest points (so troughs and peaks stay visible)."""
+    html_trades: PositiveInt = 1_000
+    """Rows of the page's trade list (the first trades of the run)."""
+
+
 class DiagnosticsSettings(_Section):
     """Memory reports of a long run (`scalper run`, `demo`), off by default.
 
@@ -631,3 +642,4 @@ class Settings(_Section):
     trading: TradingSettings = TradingSettings()
     logging: LogSettings = LogSettings()
     diagnostics: DiagnosticsSettings = DiagnosticsSettings()
+    report: ReportSettings = ReportSettings()

@@ -1,6 +1,7 @@
 """`scalper demo` paper-trades by default, as a user runs it (a real subprocess over loopback):
 within a minute it closes trades, says so in its log, and records every trading row next to the
-market data, where `scalper query` finds them."""
+market data, where `scalper query` finds them. Then `scalper backtest` over that recording, in
+another process, makes exactly the same fills and the same state-machine transitions."""
 
 from __future__ import annotations
 
@@ -8,6 +9,12 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+
+import msgspec
+
+from scalper.storage.trading_reader import read_audit, read_records
+from scalper.trading.audit import AuditRecord
+from scalper.trading.orders import Fill
 
 
 def cli(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
@@ -54,3 +61,38 @@ def test_the_demo_paper_trades_within_a_minute_and_records_it(tmp_path: Path) ->
     assert count(data_dir, "select count(*) from trading_audit where state = 'in_position'") >= 1
     assert count(data_dir, "select count(*) from trading_equity") >= 30
     assert (data_dir / "api-token").exists() is False  # no API, no token
+
+    out = tmp_path / "backtest"
+    backtest = cli("backtest", str(data_dir), "--out", str(out), "--no-progress", timeout=240)
+    assert backtest.returncode == 0, backtest.stderr[-3000:]
+    assert f"{trades} trades" in backtest.stdout
+    assert (out / "report.html").exists() and (out / "report.json").exists()
+
+    def unstamped(client_id: str) -> str:
+        """The live run's ids start with its start stamp (`<base36>-`); the backtest's not."""
+        return client_id.split("-", 1)[1] if client_id.count("-") > 1 else client_id
+
+    live_fills = [
+        msgspec.structs.replace(fill, client_id=unstamped(fill.client_id))
+        for fill in read_records(data_dir, "fills")
+    ]
+    replayed = [
+        msgspec.json.decode(line, type=Fill)
+        for line in (out / "fills.jsonl").read_bytes().splitlines()
+    ]
+    assert replayed == live_fills
+
+    def decisions(records: list[AuditRecord]) -> list[AuditRecord]:
+        return [
+            msgspec.structs.replace(r, wall_ns=None, client_id=unstamped(r.client_id))
+            for r in records
+        ]
+
+    live_audit = decisions(read_audit(data_dir))
+    replayed_audit = decisions(
+        [
+            msgspec.json.decode(line, type=AuditRecord)
+            for line in (out / "audit.jsonl").read_bytes().splitlines()
+        ]
+    )
+    assert replayed_audit == live_audit
