@@ -147,8 +147,13 @@ class PaperBroker:
 
     def on_trades(self, batch: TradeBatch) -> None:
         """Public trades: they advance our queue positions and fill what they trade through."""
-        if not batch.trades:
+        trades = batch.trades
+        if not trades:
             self._deliver_until(self._enter(batch.ts_event_ns))
+            return
+        last = max(trade.ts_event_ns for trade in trades)
+        if self._quiet(batch.symbol, last):  # no order there, nothing due: only time moves
+            self._clock_ns = self._market_ns = self._venue_ns = max(last, self._clock_ns)
             return
         t = self._clock_ns
         for trade in batch.trades:

@@ -105,6 +105,14 @@ class Strategy(Protocol):
         ...
 
 
+class EntryGate(Protocol):
+    """Optional, for speed: a strategy may also have `entry_gate(score, confluence) -> bool`,
+    a cheap test the trading core runs at the signals' cadence before it builds a scanning
+    symbol's `MarketView`; False means `decide` would not enter now."""
+
+    def entry_gate(self, score: float | None, confluence: int) -> bool: ...
+
+
 class ReferenceStrategy:
     """Score confluence in allowed regimes; stops from ATR or spreads; time stop; reversal."""
 
@@ -114,6 +122,15 @@ class ReferenceStrategy:
         self.settings = settings = settings or StrategySettings()
         self._entry_timeout_ns = round(settings.entry_timeout_s * NS_PER_S)
         self._time_stop_ns = round(settings.time_stop_s * NS_PER_S)
+
+    def entry_gate(self, score: float | None, confluence: int) -> bool:
+        """Whether the signals alone allow an entry (the rest `decide` checks)."""
+        settings = self.settings
+        return (
+            score is not None
+            and abs(score) >= settings.enter_score
+            and confluence >= settings.min_confluence
+        )
 
     def decide(self, view: MarketView) -> Decision | None:
         state = view.state

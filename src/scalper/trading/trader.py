@@ -96,6 +96,8 @@ _BUSY: Final = frozenset(
     }
 )
 """States in which the strategy (or the core) acts on every event of the symbol."""
+_SCANNING: Final = MachineState.SCANNING
+_IDLE: Final = MachineState.IDLE
 
 
 class _Symbol:
@@ -112,6 +114,7 @@ class _Symbol:
         "quiet_until_ns",
         "take_profit",
         "tick_size",
+        "tracker",
     )
 
     def __init__(self, machine: SymbolMachine, instrument: Instrument) -> None:
@@ -128,6 +131,8 @@ class _Symbol:
         """The owned order a cancel was sent for (one per order)."""
         self.quiet_until_ns = 0
         """No entry is looked for before this (after a risk refusal)."""
+        self.tracker: object | None = None
+        """The symbol's signals (`SymbolSignals`), once it has them."""
 
 
 class Trader:
@@ -185,13 +190,20 @@ class Trader:
         self._unknown_instruments: set[str] = set()
         self._refusal_backoff_ns = round(settings.refusal_backoff_s * NS_PER_S)
         execution.set_sink(self._pending.append)
+        self._on_book = getattr(execution, "on_book", None)
+        self._on_trades = getattr(execution, "on_trades", None)
+        self._on_ticker = getattr(execution, "on_ticker", None)
+        """The market data a simulated venue matches against (a real venue has its own)."""
+        self._entry_gate = getattr(strategy, "entry_gate", None)
+        self._next_sample_ns = 0
         self._book_for = _book_lookup(engine)
         engine.add_tap(self.on_event)
 
     # -- market events --------------------------------------------------------------------------
 
     def on_event(self, event: object) -> None:
-        """One market event, already applied by the engine (the engine's tap)."""
+        """One market event, already applied by the engine (the engine's tap). Hot: every
+        event of every symbol passes here, so the common path is a few attribute reads."""
         kind = type(event)
         if kind is BookUpdate:
             update: BookUpdate = event  # type: ignore[assignment]
@@ -199,11 +211,9 @@ class Trader:
             entry = self.symbols.get(symbol) or self._admit(symbol)
             if entry is None:
                 return
-            ts = update.ts_event_ns
-            entry.book_ns = ts
-            on_book = getattr(self.execution, "on_book", None)
-            if on_book is not None:
-                on_book(update, self._book_for(symbol, update.depth))
+            ts = entry.book_ns = update.ts_event_ns
+            if self._on_book is not None:
+                self._on_book(update, self._book_for(symbol, update.depth))
         elif kind is TradeBatch:
             batch: TradeBatch = event  # type: ignore[assignment]
             symbol = batch.symbol
@@ -211,9 +221,8 @@ class Trader:
             if entry is None:
                 return
             ts = batch.ts_event_ns
-            on_trades = getattr(self.execution, "on_trades", None)
-            if on_trades is not None:
-                on_trades(batch)
+            if self._on_trades is not None:
+                self._on_trades(batch)
         elif kind is TickerUpdate:
             ticker: TickerUpdate = event  # type: ignore[assignment]
             symbol = ticker.symbol
@@ -221,15 +230,36 @@ class Trader:
             if entry is None:
                 return
             ts = ticker.ts_event_ns
-            on_ticker = getattr(self.execution, "on_ticker", None)
-            if on_ticker is not None:
-                on_ticker(ticker)
+            if self._on_ticker is not None:
+                self._on_ticker(ticker)
         else:
             return
         if ts > self.now_ns:
             self.now_ns = ts
-        self._drain()
-        self._after_event(entry, symbol)
+        ts = self.now_ns
+        if self._pending:
+            self._drain()
+        if ts >= self._next_risk_ns:
+            self._risk_tick(ts)
+        state = entry.machine.state
+        if state is _SCANNING:
+            tracker = entry.tracker
+            if tracker is None:
+                tracker = entry.tracker = self.signals.trackers.get(symbol)
+            if (
+                tracker is not None
+                and tracker.as_of_ns != entry.evaluated_ns
+                and ts >= entry.quiet_until_ns
+            ):
+                entry.evaluated_ns = tracker.as_of_ns
+                if self._entry_gate is None or self._entry_gate(tracker.score, tracker.confluence):
+                    self._evaluate(entry, ts)
+        elif state is not _IDLE:
+            self._after_event(entry, symbol, state, ts)
+        if ts >= self._next_sample_ns:
+            interval = self.portfolio.equity_interval_ns
+            self._next_sample_ns = ts - ts % interval + interval
+            self.portfolio.sample(ts)
 
     def advance_to(self, ts_ns: int) -> None:
         """Event time reached `ts_ns` without a market event (a backtest's end, a timer)."""
@@ -238,7 +268,7 @@ class Trader:
             advance(ts_ns)
         self.now_ns = max(self.now_ns, ts_ns)
         self._drain()
-        self._risk_tick(self.now_ns, force=True)
+        self._risk_tick(self.now_ns)
         self.portfolio.sample(self.now_ns)
 
     def _admit(self, symbol: str) -> _Symbol | None:
@@ -261,27 +291,15 @@ class Trader:
             machine.start(ts, self._inputs(entry, ts))
         return entry
 
-    def _after_event(self, entry: _Symbol, symbol: str) -> None:
-        ts = self.now_ns
-        self._risk_tick(ts)
+    def _after_event(self, entry: _Symbol, symbol: str, state: MachineState, ts: int) -> None:
+        """A symbol that is not scanning: cooling down, or with an order or a position."""
         machine = entry.machine
-        state = machine.state
         if state is MachineState.COOLDOWN:
             machine.on_time(ts)
             state = machine.state
         if state in _BUSY:
             self._mark(symbol, ts)
             self._evaluate(entry, ts)
-        elif state is MachineState.SCANNING:
-            tracker = self.signals.trackers.get(symbol)
-            if (
-                tracker is not None
-                and tracker.as_of_ns != entry.evaluated_ns
-                and ts >= entry.quiet_until_ns
-            ):
-                entry.evaluated_ns = tracker.as_of_ns
-                self._evaluate(entry, ts)
-        self.portfolio.sample(ts)
 
     def _mark(self, symbol: str, ts: int) -> None:
         if self.portfolio.position(symbol) == 0:
@@ -293,9 +311,7 @@ class Trader:
             self.risk.on_equity(ts, self.portfolio.equity)
             self._follow_risk_state(ts)
 
-    def _risk_tick(self, ts: int, force: bool = False) -> None:
-        if ts < self._next_risk_ns and not force:
-            return
+    def _risk_tick(self, ts: int) -> None:
         self._next_risk_ns = ts + _RISK_TICK_NS
         self.risk.on_time(ts)
         self.risk.on_equity(ts, self.portfolio.equity)
