@@ -405,7 +405,9 @@ class BybitPrivateSettings(_Section):
     """Order, position and account queries (Bybit: 50/s for order and execution queries)."""
     rate_limit_backoff_s: PositiveFloat = 1.0
     """After retCode 10006 without a reset time in the headers, the request kind pauses this
-    long before its one retry."""
+    long before retrying."""
+    rate_limit_retries: Annotated[int, msgspec.Meta(ge=0)] = 2
+    """Retries of a request answered 10006 (each after the pause) before it fails."""
     ip_ban_backoff_s: PositiveFloat = 600.0
     """After HTTP 403 every request pauses this long (Bybit: wait at least 10 minutes)."""
     request_timeout_s: PositiveFloat = 10.0

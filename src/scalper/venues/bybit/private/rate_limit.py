@@ -95,7 +95,12 @@ class RateLimiter:
             bucket.pause_until(self._clock() + seconds)
 
     def on_headers(self, kind: RequestKind, headers: Mapping[str, str], venue_now_ms: int) -> None:
-        """Read the limit headers: nothing left in the window pauses the kind until its reset."""
+        """Read the limit headers: a limit below our bucket's rate becomes its rate (the
+        account's real limit); nothing left in the window pauses the kind until its reset."""
+        limit = _int_header(headers, "X-Bapi-Limit")
+        bucket = self.buckets[kind]
+        if limit is not None and 0 < limit < bucket.rate:
+            bucket.rate = bucket.burst = float(limit)
         left = limit_status(headers)
         if left is not None and left <= 0:
             self.pause(kind, reset_in_s(headers, venue_now_ms, default=1.0))
@@ -103,10 +108,18 @@ class RateLimiter:
 
 def limit_status(headers: Mapping[str, str]) -> int | None:
     """X-Bapi-Limit-Status (requests left in the window), or None if absent or unreadable."""
+    return _int_header(headers, "X-Bapi-Limit-Status")
+
+
+def _int_header(headers: Mapping[str, str], name: str) -> int | None:
     try:
-        return int(headers["X-Bapi-Limit-Status"])
+        return int(headers[name])
     except (KeyError, ValueError):
         return None
+
+
+RESET_MARGIN_S = 0.05
+"""Added to a reset time: our clock and the venue's agree only to a few ms."""
 
 
 def reset_in_s(headers: Mapping[str, str], venue_now_ms: int, default: float) -> float:
@@ -116,4 +129,4 @@ def reset_in_s(headers: Mapping[str, str], venue_now_ms: int, default: float) ->
         reset_ms = int(headers["X-Bapi-Limit-Reset-Timestamp"])
     except (KeyError, ValueError):
         return default
-    return min(60.0, max(0.0, (reset_ms - venue_now_ms) / 1000.0))
+    return min(60.0, max(0.0, (reset_ms - venue_now_ms) / 1000.0 + RESET_MARGIN_S))
