@@ -360,13 +360,13 @@ class BybitExecution:
         order = self._orders.get(client_id)
         if order is None:
             return
-        self._learn(client_id, row.order_id)
         updated_ns = _ns(row.updated_ms)
         if updated_ns < order.updated_ns or (
             updated_ns == order.updated_ns
             and row.status is order.status
             and row.filled_qty == order.filled_qty
         ):
+            self._learn(client_id, row.order_id)
             return
         order.status = row.status
         order.filled_qty = row.filled_qty
@@ -375,6 +375,8 @@ class BybitExecution:
         order.reason = row.reason
         order.updated_ns = updated_ns
         self._emit(OrderUpdate(order=msgspec.structs.replace(order), ts_ns=updated_ns))
+        # Executions held for this order go after its update (the machine takes either first).
+        self._learn(client_id, row.order_id)
         if not order.open:
             self._remember_closed(client_id)
 

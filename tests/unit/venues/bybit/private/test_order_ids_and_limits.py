@@ -12,7 +12,12 @@ from scalper.venues.bybit.private.errors import (
     error_for_http,
 )
 from scalper.venues.bybit.private.order_ids import is_ours, is_valid, new_order_link_id
-from scalper.venues.bybit.private.rate_limit import RateLimiter, RequestKind, TokenBucket
+from scalper.venues.bybit.private.rate_limit import (
+    RESET_MARGIN_S,
+    RateLimiter,
+    RequestKind,
+    TokenBucket,
+)
 
 
 def test_order_link_ids_are_unique_short_and_in_the_alphabet() -> None:
@@ -52,7 +57,7 @@ def test_pauses_from_headers_and_ip_bans() -> None:
         {"X-Bapi-Limit-Status": "0", "X-Bapi-Limit-Reset-Timestamp": "1500"},
         venue_now_ms=1000,
     )
-    assert limiter.buckets[RequestKind.CREATE].reserve() == pytest.approx(0.5)
+    assert limiter.buckets[RequestKind.CREATE].reserve() == pytest.approx(0.5 + RESET_MARGIN_S)
     assert limiter.buckets[RequestKind.CANCEL].reserve() == 0.0
     limiter.on_headers(RequestKind.CANCEL, {"X-Bapi-Limit-Status": "7"}, venue_now_ms=1000)
     assert limiter.buckets[RequestKind.CANCEL].reserve() == 0.0
