@@ -99,8 +99,9 @@ class RateLimiter:
         account's real limit); nothing left in the window pauses the kind until its reset."""
         limit = _int_header(headers, "X-Bapi-Limit")
         bucket = self.buckets[kind]
-        if limit is not None and 0 < limit < bucket.rate:
-            bucket.rate = bucket.burst = float(limit)
+        if limit is not None and 0 < limit * LEARNED_RATE_SHARE < bucket.rate:
+            bucket.rate = limit * LEARNED_RATE_SHARE
+            bucket.burst = float(limit)
         left = limit_status(headers)
         if left is not None and left <= 0:
             self.pause(kind, reset_in_s(headers, venue_now_ms, default=1.0))
@@ -117,6 +118,10 @@ def _int_header(headers: Mapping[str, str], name: str) -> int | None:
     except (KeyError, ValueError):
         return None
 
+
+LEARNED_RATE_SHARE = 0.9
+"""A limit learnt from X-Bapi-Limit is paced at this share of it: Bybit's window rolls on its
+clock, ours on ours, and requests paced at exactly the limit would graze it."""
 
 RESET_MARGIN_S = 0.05
 """Added to a reset time: our clock and the venue's agree only to a few ms."""

@@ -88,3 +88,12 @@ def test_every_ret_code_is_a_typed_error_naming_it(code, cls) -> None:
 def test_http_403_is_an_ip_ban_with_a_pause() -> None:
     error = error_for_http(403, "access too frequent", "GET /v5/position/list", 600.0)
     assert isinstance(error, RateLimitError) and error.retry_after_s == 600.0
+
+
+def test_a_lower_account_limit_from_the_headers_paces_the_bucket() -> None:
+    clock = _Clock()
+    limiter = RateLimiter(BybitPrivateSettings(), clock=clock)
+    limiter.on_headers(RequestKind.AMEND, {"X-Bapi-Limit": "5", "X-Bapi-Limit-Status": "3"}, 0)
+    assert limiter.buckets[RequestKind.AMEND].rate == pytest.approx(4.5)
+    limiter.on_headers(RequestKind.AMEND, {"X-Bapi-Limit": "50"}, 0)
+    assert limiter.buckets[RequestKind.AMEND].rate == pytest.approx(4.5)
