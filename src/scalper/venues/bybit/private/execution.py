@@ -99,7 +99,8 @@ class BybitExecution:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._runner: asyncio.Task[None] | None = None
         self._watchdog: asyncio.Task[None] | None = None
-        self._reconciling: asyncio.Task[None] | None = None
+        self._reconciling: dict[str, asyncio.Task[None]] = {}
+        """Reconciles in progress, by the block each will lift."""
         self._orders: dict[str, Order] = {}
         """client id -> our latest view of the order (open ones, and closed ones until
         forgotten)."""
@@ -190,10 +191,11 @@ class BybitExecution:
     async def close(self) -> None:
         """Stop the stream and the watchdog, wait for requests in flight, close the client."""
         await self._stream.stop()
-        for task in (self._watchdog, self._reconciling):
+        for task in (self._watchdog, *self._reconciling.values()):
             if task is not None:
                 task.cancel()
-        tasks = [t for t in (self._runner, self._watchdog, self._reconciling) if t is not None]
+        tasks = [t for t in (self._runner, self._watchdog) if t is not None]
+        tasks.extend(self._reconciling.values())
         tasks.extend(self._tasks)
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.rest.close()
@@ -511,9 +513,14 @@ class BybitExecution:
     # ------------------------------------------------------------------ reconcile
 
     def _schedule_reconcile(self, block: str) -> None:
-        if self._reconciling is not None and not self._reconciling.done():
-            self._reconciling.cancel()
-        self._reconciling = asyncio.get_running_loop().create_task(self._reconcile_then(block))
+        """Reconcile, then lift `block`; a newer request for the same block replaces an older
+        one still running (another block's reconcile runs on)."""
+        running = self._reconciling.get(block)
+        if running is not None and not running.done():
+            running.cancel()
+        self._reconciling[block] = asyncio.get_running_loop().create_task(
+            self._reconcile_then(block), name=f"bybit-reconcile-{block}"
+        )
 
     async def _reconcile_then(self, block: str) -> None:
         """Reconcile, then lift the block; retried until it succeeds (a failure is logged)."""
