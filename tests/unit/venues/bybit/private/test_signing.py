@@ -111,3 +111,18 @@ def test_testnet_by_default_mainnet_only_when_confirmed() -> None:
         BybitPrivateSettings(rest_url="http://127.0.0.1:9100", ws_url="ws://127.0.0.1:9100/x")
     )
     assert local.mainnet is False and local.rest_url == "http://127.0.0.1:9100"
+
+
+def test_the_client_refuses_mainnet_or_missing_keys_before_any_connection(tmp_path) -> None:
+    from scalper.venues.bybit.private import BybitExecution
+
+    env = {"BYBIT_API_KEY": KEY, "BYBIT_API_SECRET": SECRET}
+    with pytest.raises(LiveTradingRefused):
+        BybitExecution.from_settings(BybitPrivateSettings(live=True), environ=env)
+    with pytest.raises(CredentialsError):
+        BybitExecution.from_settings(BybitPrivateSettings(), environ={})
+    exposed = tmp_path / "keys"
+    exposed.write_text(f"BYBIT_API_KEY={KEY}\nBYBIT_API_SECRET={SECRET}\n")
+    os.chmod(exposed, 0o640)
+    with pytest.raises(CredentialsError, match="group or others"):
+        BybitExecution.from_settings(BybitPrivateSettings(key_file=str(exposed)), environ={})
