@@ -3,12 +3,25 @@
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-COMPILED = ["_book", "_candles", "_flow", "_tickers", "_symbol", "_router"]
-"""Modules of src/scalper/ written in Cython (`<name>.pyx`, with `<name>.pxd` when cimported)."""
+COMPILED = [
+    "_book",
+    "_candles",
+    "_flow",
+    "_tickers",
+    "_symbol",
+    "_router",
+    "signals/_book_factors",
+    "signals/_tracker",
+]
+"""Modules under src/scalper/ written in Cython (`<path>.pyx`, with `<path>.pxd` when
+cimported)."""
 
 setup(
     ext_modules=cythonize(
-        [Extension(f"scalper.{name}", [f"src/scalper/{name}.pyx"]) for name in COMPILED],
+        [
+            Extension(f"scalper.{name.replace('/', '.')}", [f"src/scalper/{name}.pyx"])
+            for name in COMPILED
+        ],
         compiler_directives={"language_level": "3"},
     ),
 )

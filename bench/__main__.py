@@ -42,6 +42,9 @@ OnFrame = Callable[[bytes, int], Any]
 
 ENGINE_VS_DECODE_TARGET: Final = 0.30
 ENGINE_VS_SEED_TARGET: Final = 4.0
+SIGNALS_COST_TARGET: Final = 0.30
+TRADING_COST_TARGET: Final = 0.20
+"""Signals may add at most this share to the engine's per-frame cost (issue 17)."""
 MB: Final = 2**20
 
 
@@ -142,6 +145,58 @@ def _engine() -> OnFrame:
     return FrameApplier(Engine(EngineSettings()))
 
 
+def _engine_with_signals() -> OnFrame:
+    from scalper.engine import Engine
+    from scalper.settings import EngineSettings, SignalSettings
+    from scalper.signals import SignalEngine
+    from scalper.venues.bybit.frames import FrameApplier
+
+    engine = Engine(EngineSettings())
+    SignalEngine(engine, SignalSettings())
+    return FrameApplier(engine)
+
+
+_MARKET: list[MarketConfig] = []
+"""The bench's market (set before the children fork): the trading row needs its instruments."""
+
+
+def _engine_with_trading() -> OnFrame:
+    """Engine + signals + the paper trader with the reference strategy, entries allowed while
+    the regimes warm up (as in `make demo`), so that it places orders within the bench's
+    minute of market time."""
+    from scalper.engine import Engine
+    from scalper.events import Instrument
+    from scalper.settings import EngineSettings, SignalSettings, StrategySettings, TradingSettings
+    from scalper.signals import SignalEngine
+    from scalper.trading.paper import PaperBroker
+    from scalper.trading.strategy import ReferenceStrategy
+    from scalper.trading.trader import Trader
+    from scalper.venues.bybit.frames import FrameApplier
+
+    contracts = SyntheticMarket(_MARKET[0]).instruments.values()
+    instruments = {
+        c.symbol: Instrument(c.symbol, "Trading", "USDT", c.tick_size, c.qty_step, c.qty_step)
+        for c in contracts
+    }
+    strategy = StrategySettings(
+        allowed_volatility=("warming_up", "low", "normal", "high"),
+        allowed_volume=("warming_up", "quiet", "normal", "active", "surge"),
+    )
+    settings = TradingSettings(enabled=True, strategy=strategy)
+    engine = Engine(EngineSettings())
+    signals = SignalEngine(engine, SignalSettings())
+    Trader(
+        engine,
+        signals,
+        ReferenceStrategy(strategy),
+        PaperBroker(settings.paper, instruments),
+        settings,
+        instruments,
+        settings.paper.starting_equity,
+    )
+    return FrameApplier(engine)
+
+
 def _seed_style() -> OnFrame:
     return SeedStyleEngine().on_frame
 
@@ -151,6 +206,8 @@ IMPLEMENTATIONS: Final[dict[str, tuple[str, Callable[[], OnFrame]]]] = {
     "decode A": ("msgspec.json.decode (generic)", _decode_generic),
     "decode B": ("wire.decode_frame (typed)", _decode_typed),
     "engine": ("decode + Engine.on_event", _engine),
+    "engine+signals": ("the same + SignalEngine (factors, score, regimes)", _engine_with_signals),
+    "+trading": ("the same + paper Trader (strategy, risk, broker)", _engine_with_trading),
     "seed-style": ("bench/seed_style.py", _seed_style),
 }
 
@@ -309,6 +366,24 @@ def _ratios_table(results: dict[str, dict[str, Any]]) -> Table | None:
                 f">= {ENGINE_VS_DECODE_TARGET:.0%}",
                 _verdict(ratio >= ENGINE_VS_DECODE_TARGET),
             )
+    with_signals = results.get("engine+signals", {})
+    if "us" in with_signals:
+        added = with_signals["us"] / engine["us"] - 1.0
+        table.add_row(
+            "signals: added to the engine's µs/frame",
+            f"{added:.0%}",
+            f"<= {SIGNALS_COST_TARGET:.0%}",
+            _verdict(added <= SIGNALS_COST_TARGET),
+        )
+    with_trading = results.get("+trading", {})
+    if "us" in with_trading and "us" in with_signals:
+        added = with_trading["us"] / with_signals["us"] - 1.0
+        table.add_row(
+            "trading: added to engine+signals' µs/frame",
+            f"{added:.0%}",
+            f"<= {TRADING_COST_TARGET:.0%}",
+            _verdict(added <= TRADING_COST_TARGET),
+        )
     if "fps" in results.get("seed-style", {}):
         ratio = engine["fps"] / results["seed-style"]["fps"]
         table.add_row(
@@ -431,6 +506,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"{key:9} {value}")
 
     config = MarketConfig(symbols=args.symbols, seconds=args.seconds, seed=args.seed)
+    _MARKET.append(config)
     frames, mix, generated = generate_isolated(config)
     total = len(frames)
     shares = ", ".join(f"{kind} {count / total:.0%}" for kind, count in mix.most_common())

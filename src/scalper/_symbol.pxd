@@ -46,10 +46,17 @@ cdef class RecentTrades:
     cdef object _trade(self, Py_ssize_t position)
 
 
+cdef class SymbolObserver:
+    cdef void on_time(self, long long ts_ns) except *
+    cdef void on_book(self, OrderBook book, object result) except *
+    cdef void on_trades(self, list trades, list sides) except *
+
+
 cdef class SymbolState:
     # Declaration order is memory order: what a book event touches first.
     cdef public OrderBook book
     cdef readonly Counters counters
+    cdef public SymbolObserver observer
     cdef public long long last_event_ns
     cdef readonly tuple _series
     cdef bint _ofi_primed

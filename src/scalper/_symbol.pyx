@@ -147,6 +147,27 @@ cdef class RecentTrades:
             row.tick_direction = <PyObject*>tick_direction
 
 
+cdef class SymbolObserver:
+    """What a compiled consumer (the signals layer) sees of one symbol's events, in C.
+
+    The engine calls `on_time(ts)` before it applies an event of the symbol (so the observer
+    can close what ends before `ts` on the state as it was), `on_book(book, result)` after any
+    update of the main book (its ApplyResult: applied, snapshot, gap...) and
+    `on_trades(trades, sides)` after a trade batch, with the aggressor sides the flow used. A
+    subclass overrides them in Cython; this base does nothing. One observer per symbol
+    (`SymbolState.observer`), None by default: the engine then pays one pointer test per event.
+    """
+
+    cdef void on_time(self, long long ts_ns) except *:
+        pass
+
+    cdef void on_book(self, OrderBook book, object result) except *:
+        pass
+
+    cdef void on_trades(self, list trades, list sides) except *:
+        pass
+
+
 cdef class SymbolState:
     """Book(s), flow, candles, ticker and counters of one symbol. Bounded: rings, fixed books.
 
@@ -178,6 +199,7 @@ cdef class SymbolState:
         self._on_candles = on_candles
         self._on_book_transition = on_book_transition
         self._ofi_primed = False
+        self.observer = None
 
     def __repr__(self) -> str:
         return f"SymbolState({self.symbol!r})"
@@ -210,6 +232,9 @@ cdef class SymbolState:
         cdef long long ts = update.ts_event_ns
         cdef double ofi = 0.0
         cdef Counters counters = self.counters
+        cdef SymbolObserver observer = self.observer
+        if observer is not None:
+            observer.on_time(ts)
         self._advance(ts)
         counters.book_frames += 1
         depth = update.depth
@@ -230,6 +255,8 @@ cdef class SymbolState:
             if self._on_book_transition is not None:
                 self._on_book_transition(self, book, result, was_in_sync)
         if book is self.book:
+            if observer is not None:
+                observer.on_book(book, result)
             for name, series in self._series:
                 closed = series._add_ofi(ts, ofi)
                 if closed:
@@ -247,11 +274,16 @@ cdef class SymbolState:
         cdef long side
         cdef long long ts = batch.ts_event_ns
         cdef Counters counters = self.counters
+        cdef SymbolObserver observer = self.observer
+        if observer is not None:
+            observer.on_time(ts)
         self._advance(ts)
         counters.trade_frames += 1
         counters.trades += n
         self.recent_trades._extend(trades)
         sides = flow._add_batch(trades)
+        if observer is not None:
+            observer.on_trades(trades, sides)
         summary = summarize_c(trades, sides)
         for name, series in self._series:
             closed = series._add_batch(trades, sides, &summary)
@@ -272,6 +304,8 @@ cdef class SymbolState:
 
     cdef void _apply_ticker(self, object update) except *:
         cdef long long ts = update.ts_event_ns
+        if self.observer is not None:
+            self.observer.on_time(ts)
         self._advance(ts)
         self.counters.ticker_frames += 1
         self.ticker._apply(update)

@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     _simulate_parser(commands)
     _replay_parser(commands)
     _query_parser(commands)
+    _signals_parser(commands)
     _config_parser(commands)
     return parser
 
@@ -108,6 +109,14 @@ def _run_parser(commands: Any) -> None:
         type=float,
         help="seconds without a frame before a connection is replaced (10)",
     )
+    _setting(
+        run,
+        "--paper",
+        "trading.enabled",
+        action="store_const",
+        const=True,
+        help="paper-trade the reference strategy on this market data (no order leaves the machine)",
+    )
     _api_arguments(run)
     _log_arguments(run)
     _record_arguments(run, "data")
@@ -121,6 +130,14 @@ def _demo_parser(commands: Any) -> None:
     )
     _market_arguments(demo, symbols=50)
     demo.add_argument("--duration", type=float, help="stop after this many seconds")
+    _setting(
+        demo,
+        "--no-trading",
+        "trading.enabled",
+        action="store_const",
+        const=False,
+        help="no paper trading (the demo paper-trades the reference strategy by default)",
+    )
     _api_arguments(demo)
     _log_arguments(demo)
     _record_arguments(demo, "data/demo")
@@ -192,6 +209,28 @@ def _query_parser(commands: Any) -> None:
     _settings_arguments(query)
 
 
+def _signals_parser(commands: Any) -> None:
+    signals = commands.add_parser("signals", help="signals: evaluate what each factor predicts")
+    actions = signals.add_subparsers(dest="action", required=True, metavar="ACTION")
+    evaluate = actions.add_parser(
+        "evaluate",
+        help="IC, rank IC, hit rate, decay and score buckets of every factor and the score "
+        "against forward mid returns, over a recording or a frame file",
+    )
+    evaluate.add_argument(
+        "source", type=Path, metavar="DATA_DIR|FILE", help="a recorder's data dir or a frame file"
+    )
+    evaluate.add_argument("--json", type=Path, metavar="OUT", help="write the evaluation as JSON")
+    evaluate.add_argument("--png", type=Path, metavar="OUT", help="draw the evaluation as a PNG")
+    evaluate.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    evaluate.add_argument("--from", dest="start", metavar="T", help="data dir: from this time")
+    evaluate.add_argument("--to", dest="end", metavar="T", help="data dir: up to this time")
+    evaluate.add_argument(
+        "--symbols", type=_symbols, help="data dir: only these symbols (comma-separated)"
+    )
+    _settings_arguments(evaluate)
+
+
 def _config_parser(commands: Any) -> None:
     config = commands.add_parser("config", help="settings: show the effective values")
     actions = config.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -199,7 +238,7 @@ def _config_parser(commands: Any) -> None:
     show.add_argument(
         "--command",
         dest="for_command",
-        choices=("run", "demo", "simulate", "replay", "query"),
+        choices=("run", "demo", "simulate", "replay", "query", "signals"),
         help="include that command's own defaults (e.g. demo records into data/demo)",
     )
     _settings_arguments(show)
@@ -275,7 +314,22 @@ def _market_arguments(parser: argparse.ArgumentParser, symbols: int) -> None:
 
 
 _COMMAND_DEFAULTS: dict[str, dict[str, object]] = {
-    "demo": {"recorder.data_dir": "data/demo", "simulator.symbols": 50},
+    "demo": {
+        "recorder.data_dir": "data/demo",
+        "simulator.symbols": 50,
+        # Regimes on 15 s and 1 m candles with a short baseline, so that a demo shows them
+        # within minutes (run, replay and evaluate use 1 m and 5 m).
+        "signals.regimes.timeframe": "15s",
+        "signals.regimes.trend_confirm_timeframe": "1m",
+        "signals.regimes.min_history": 10,
+        "signals.regimes.volatility_window": 5,
+        "signals.regimes.min_dwell": "45s",
+        # Paper trading on by default; regimes still warming up do not block entries, so that
+        # orders, fills and P&L show within a minute (run, replay and backtest wait for them).
+        "trading.enabled": True,
+        "trading.strategy.allowed_volatility": ("warming_up", "low", "normal", "high"),
+        "trading.strategy.allowed_volume": ("warming_up", "quiet", "normal", "active", "surge"),
+    },
     # A standalone simulator generates its market in a child process (a core's worth at 300
     # symbols); the demo's shares the engine's process.
     "simulate": {"simulator.market_process": True},
@@ -346,6 +400,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "simulate": _simulate,
         "replay": _replay,
         "query": _query,
+        "signals": _signals_evaluate,
     }
     if args.command == "config":
         return _config_show(args)
@@ -388,10 +443,16 @@ def _demo_offline(args: argparse.Namespace, settings: Settings) -> int:
 
     from scalper.engine import Engine
     from scalper.venues.bybit.frames import FrameApplier
+    from scalper.venues.simulator.alpha import planted_alpha
     from scalper.venues.simulator.market import MarketConfig, generate_frames
 
     simulator = settings.simulator
-    market = MarketConfig(symbols=simulator.symbols, seconds=args.seconds, seed=simulator.seed)
+    market = MarketConfig(
+        symbols=simulator.symbols,
+        seconds=args.seconds,
+        seed=simulator.seed,
+        alpha=planted_alpha(simulator.alpha),
+    )
     engine = Engine(settings.engine)
     applier = FrameApplier(engine)
     started = time.perf_counter()
@@ -473,8 +534,11 @@ def _replay_recording(
 
         if args.speed <= 0:
             raise ConfigError("--speed must be positive")
+        from scalper.runtime import signals_for
+
         options = PacedReplay(data_dir, args.speed, from_ns, to_ns, args.symbols, settings.api)
-        return asyncio.run(replay_paced(applier, options))
+        signals = signals_for(applier.engine, settings.signals)
+        return asyncio.run(replay_paced(applier, options, signals))
     if args.no_progress or not sys.stderr.isatty():
         return replay_recording(applier, data_dir, from_ns, to_ns, args.symbols)  # type: ignore[no-any-return]
     from scalper.storage.reader import recorded_rows
@@ -523,6 +587,47 @@ class _ProgressBar:
 
     def __exit__(self, *exc_info: object) -> None:
         self._bar.__exit__(*exc_info)
+
+
+def _signals_evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    import time
+
+    import msgspec
+
+    from scalper.errors import ConfigError, InputError
+    from scalper.evaluation.render import summary, write_chart
+    from scalper.evaluation.run import evaluate_source
+    from scalper.units import parse_time_ns
+
+    path: Path = args.source
+    if not path.exists():
+        raise InputError(f"{path}: no such data dir or frame file")
+    if not path.is_dir() and (args.start or args.end or args.symbols):
+        raise ConfigError("--from, --to and --symbols need a data dir, not a file")
+    window = {
+        "from_ns": parse_time_ns(args.start) if args.start else None,
+        "to_ns": parse_time_ns(args.end) if args.end else None,
+        "symbols": args.symbols,
+    }
+    started = time.perf_counter()
+    if args.no_progress or not sys.stderr.isatty():
+        evaluation = evaluate_source(path, settings, **window)
+    else:
+        if path.is_dir():
+            from scalper.storage.reader import recorded_rows
+
+            bar = _ProgressBar(f"evaluate {path}", recorded_rows(path))
+        else:
+            bar = _ProgressBar(f"evaluate {path.name}", path.stat().st_size, in_bytes=True)
+        with bar as update:
+            evaluation = evaluate_source(path, settings, update, **window)
+    _stdout().print(summary(evaluation))
+    if args.json is not None:
+        args.json.write_bytes(msgspec.json.format(msgspec.json.encode(evaluation)) + b"\n")
+    if args.png is not None:
+        write_chart(evaluation, args.png)
+    print(f"evaluated in {time.perf_counter() - started:.2f} s", file=sys.stderr)
+    return 0
 
 
 def _query(args: argparse.Namespace, settings: Settings) -> int:

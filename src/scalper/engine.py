@@ -17,7 +17,7 @@ from typing import Final
 import msgspec
 
 from scalper._router import EventRouter
-from scalper._symbol import Counters, RecentTrades, SymbolState
+from scalper._symbol import Counters, RecentTrades, SymbolObserver, SymbolState
 from scalper.aggregates import SymbolCounters
 from scalper.book import ApplyResult, OrderBook
 from scalper.candles import Candle
@@ -35,6 +35,7 @@ __all__ = [
     "ResyncNeeded",
     "Subscriber",
     "SymbolCounters",
+    "SymbolObserver",
     "SymbolState",
 ]
 
@@ -72,6 +73,8 @@ class LargeTrade(msgspec.Struct, gc=False):
 
 Notification = CandleClosed | ResyncNeeded | BookSyncChanged | LargeTrade
 Subscriber = Callable[[Notification], None]
+ObserverFactory = Callable[[SymbolState], SymbolObserver]
+"""Makes the per-event observer of a symbol's state (see `Engine.observe`)."""
 
 
 class Engine(EventRouter):
@@ -87,6 +90,8 @@ class Engine(EventRouter):
         """Malformed frames counted by kind."""
         self.large_trades: deque[LargeTrade] = deque(maxlen=self.config.recent_large_trades)
         self._subscribers: list[Subscriber] = []
+        self._observer_factory: ObserverFactory | None = None
+        self._taps: list[Callable[[Event], None]] = []
         self._logged_kinds: set[str] = set()
 
     def subscribe(self, subscriber: Subscriber) -> None:
@@ -95,6 +100,45 @@ class Engine(EventRouter):
         Subscribers run inline on the engine's path: they must be quick and must not raise.
         """
         self._subscribers.append(subscriber)
+
+    def observe(self, factory: ObserverFactory) -> None:
+        """Give every symbol, now and to come, the observer `factory(state)` makes: a compiled
+        `SymbolObserver` that sees each of the symbol's events in C (the signals layer).
+
+        Notifications (`subscribe`) are for what is rare; per-event consumers observe instead,
+        as a Python call per event would cost more than the engine's own work. One factory.
+        """
+        if self._observer_factory is not None:
+            raise RuntimeError("the engine already has an observer factory")
+        self._observer_factory = factory
+        for state in self.symbols.values():
+            state.observer = factory(state)
+
+    def add_tap(self, tap: Callable[[Event], None]) -> None:
+        """Call `tap(event)` after the engine applied each event (the trading core). Taps are
+        bound when a feed or applier takes `entry()`: add them before building those."""
+        self._taps.append(tap)
+
+    def entry(self) -> Callable[[Event], None]:
+        """What feeds this engine: `on_event`, followed by the taps when there are any."""
+        if not self._taps:
+            return self.on_event
+        on_event, taps = self.on_event, tuple(self._taps)
+        if len(taps) == 1:
+            (tap,) = taps
+
+            def apply_and_tap(event: Event) -> None:
+                on_event(event)
+                tap(event)
+
+            return apply_and_tap
+
+        def apply_and_taps(event: Event) -> None:
+            on_event(event)
+            for tap in taps:
+                tap(event)
+
+        return apply_and_taps
 
     def _on_other(self, event: Event) -> None:
         """A malformed frame (EventRouter.on_event's rare path)."""
@@ -115,6 +159,8 @@ class Engine(EventRouter):
             state = self.symbols[symbol] = SymbolState(
                 symbol, self.config, self._publish_candles, self._on_book_transition
             )
+            if self._observer_factory is not None:
+                state.observer = self._observer_factory(state)
         return state
 
     def _on_book_transition(

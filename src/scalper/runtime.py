@@ -1,5 +1,5 @@
-"""The long-running process: venue feed, engine, recorder and API (and the simulator, for `demo`)
-until a signal. It owns every background task and awaits each on shutdown.
+"""The long-running process: venue feed, engine, signals, recorder and API (and the simulator,
+for `demo`) until a signal. It owns every background task and awaits each on shutdown.
 """
 
 from __future__ import annotations
@@ -9,14 +9,17 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import httpx
 import msgspec
 
 from scalper.api import create_app, serve_api
+from scalper.api.access import TOKEN_FILE, load_or_create_token
 from scalper.engine import Engine
+from scalper.errors import ConfigError
+from scalper.events import Instrument
 from scalper.memory_report import memory_reporter
 from scalper.replay import (
     ReplayClock,
@@ -25,10 +28,14 @@ from scalper.replay import (
     preroll_books,
     recorded_records,
 )
-from scalper.settings import ApiSettings, Settings, SimulatorSettings, VenueSettings
+from scalper.settings import ApiSettings, Settings, SignalSettings, SimulatorSettings, VenueSettings
+from scalper.signals import SignalEngine
 from scalper.storage.layout import CLOCK_TOPIC
 from scalper.storage.recorder import Recorder
-from scalper.storage.warm import warm_start
+from scalper.storage.warm import warm_start, warm_start_signals
+from scalper.trading.paper import PaperBroker
+from scalper.trading.strategy import ReferenceStrategy
+from scalper.trading.trader import Trader
 from scalper.venues.bybit.book_codec import BOOK_CODEC
 from scalper.venues.bybit.feed import LiveFeed
 from scalper.venues.bybit.frames import FrameApplier
@@ -73,6 +80,7 @@ async def run_live(
 ) -> Engine:
     """Fetch the universe, run the feed until a signal or the duration, return the engine."""
     engine = engine or Engine(settings.engine)
+    signals = signals_for(engine, settings.signals)
     venue = settings.venue
     async with httpx.AsyncClient(base_url=target.rest_url, timeout=10.0) as client:
         instruments = await fetch_universe(
@@ -80,7 +88,10 @@ async def run_live(
         )
     symbols = [instrument.symbol for instrument in instruments]
     log.info("tracking %d %s symbols from %s", len(symbols), venue.category, target.ws_url)
-    recorder = _open_recorder(settings, target.source, engine)
+    by_symbol = {instrument.symbol: instrument for instrument in instruments}
+    feeds: list[LiveFeed] = []
+    trader = trader_for(engine, signals, settings, by_symbol, lambda: _feed_up(feeds))
+    recorder = _open_recorder(settings, target.source, engine, signals)
     feed = LiveFeed(
         engine,
         symbols,
@@ -88,15 +99,23 @@ async def run_live(
         venue.category,
         settings.feed,
         settings.connection,
-        {i.symbol: i for i in instruments},
+        by_symbol,
         recorder,
     )
+    feeds.append(feed)
     api = None
     await feed.start()
     try:
         if settings.api.enabled:
             app = create_app(
-                engine, feed, settings.api, settings.connection.stale_after_s, recorder
+                engine,
+                feed,
+                settings.api,
+                settings.connection.stale_after_s,
+                recorder,
+                signals=signals,
+                trader=trader,
+                write_token=_write_token(settings) if trader is not None else None,
             )
             api = await serve_api(app, settings.api.host, settings.api.port)
             log.info("API on %s (OpenAPI at %s/docs)", api.url, api.url)
@@ -126,7 +145,27 @@ async def run_live(
         if recorder is not None:
             await asyncio.to_thread(recorder.stop)
             log.info("recording closed in %s", recorder.data_dir)
+        if trader is not None:
+            _log_trading(trader)
     return engine
+
+
+def _log_trading(trader: Trader) -> None:
+    pnl = trader.portfolio.pnl()
+    trades = list(trader.portfolio.trades)
+    log.info(
+        "paper trading: %d trades (%d won), net %.2f = realised %.2f + unrealised %.2f"
+        " - fees %.2f - funding %.2f; equity %.2f; trading %s",
+        len(trades),
+        sum(1 for trade in trades if trade.net_pnl > 0),
+        pnl.net,
+        pnl.realised,
+        pnl.unrealised,
+        pnl.fees,
+        pnl.funding,
+        pnl.equity,
+        trader.risk.state.name,
+    )
 
 
 def _memory_owners(engine: Engine, recorder: Recorder | None) -> dict[str, object]:
@@ -140,8 +179,70 @@ def _memory_owners(engine: Engine, recorder: Recorder | None) -> dict[str, objec
     return owners
 
 
-def _open_recorder(settings: Settings, source: str, engine: Engine) -> Recorder | None:
-    """Recover and open the data dir, warm-start the engine's candles from it."""
+def trader_for(
+    engine: Engine,
+    signals: SignalEngine | None,
+    settings: Settings,
+    instruments: Mapping[str, Instrument],
+    feed_up: Callable[[], bool] = lambda: True,
+) -> Trader | None:
+    """The paper trader with the reference strategy over `engine`, or None when
+    `trading.enabled` is off. Build it before the feed: it taps the engine's input."""
+    trading = settings.trading
+    if not trading.enabled:
+        return None
+    if signals is None:
+        raise ConfigError("trading needs the signals: set signals.enabled = true")
+    broker = PaperBroker(trading.paper, instruments)
+    trader = Trader(
+        engine,
+        signals,
+        ReferenceStrategy(trading.strategy),
+        broker,
+        trading,
+        instruments,
+        trading.paper.starting_equity,
+        wall_clock=time.time_ns,
+        feed_up=feed_up,
+    )
+    log.info(
+        "paper trading %s with the %s strategy from %.2f %s",
+        ", ".join(trading.symbols) if trading.symbols else "every symbol",
+        trader.strategy.name,
+        trading.paper.starting_equity,
+        "USDT",
+    )
+    return trader
+
+
+def _feed_up(feeds: list[LiveFeed]) -> bool:
+    """Every connection of the feed is open (entries are refused otherwise)."""
+    return bool(feeds) and all(
+        connection.stats.state == "open" for feed in feeds for connection in feed.connections
+    )
+
+
+def _write_token(settings: Settings) -> str:
+    path = Path(settings.recorder.data_dir)
+    token = load_or_create_token(path)
+    log.info("trading API writes need the token in %s", path / TOKEN_FILE)
+    return token
+
+
+def signals_for(engine: Engine, settings: SignalSettings) -> SignalEngine | None:
+    """The engine's signals (factors, regimes, scores), or None when `signals.enabled` is off."""
+    if not settings.enabled:
+        return None
+    signals = SignalEngine(engine, settings)
+    log.info("signals every %s of event time, scorer %s", settings.cadence, signals.version)
+    return signals
+
+
+def _open_recorder(
+    settings: Settings, source: str, engine: Engine, signals: SignalEngine | None
+) -> Recorder | None:
+    """Recover and open the data dir, warm-start the engine's candles (and the signals'
+    baselines) from it."""
     options = settings.recorder
     if not options.enabled:
         return None
@@ -155,7 +256,10 @@ def _open_recorder(settings: Settings, source: str, engine: Engine) -> Recorder 
     )
     recorder.start()
     if settings.feed.warm_start:
-        warm_start(engine, data_dir, time.time_ns())
+        now_ns = time.time_ns()
+        warm_start(engine, data_dir, now_ns)
+        if signals is not None:
+            warm_start_signals(signals, data_dir, now_ns)
     engine.subscribe(recorder.on_notification)
     log.info("recording to %s", data_dir)
     return recorder
@@ -255,7 +359,9 @@ class PacedReplay(msgspec.Struct, frozen=True):
     api: ApiSettings = ApiSettings()
 
 
-async def replay_paced(applier: FrameApplier, options: PacedReplay) -> int:
+async def replay_paced(
+    applier: FrameApplier, options: PacedReplay, signals: SignalEngine | None = None
+) -> int:
     """Apply the recording at `speed` x its receive-time pace, serving the API meanwhile.
 
     Stops at the end of the recording or on SIGINT/SIGTERM; returns the rows applied. The API
@@ -266,7 +372,9 @@ async def replay_paced(applier: FrameApplier, options: PacedReplay) -> int:
     feed = ReplayFeed(options.data_dir)
     api = None
     if options.api.enabled:
-        app = create_app(applier.engine, feed, api_settings=options.api, clock=clock)
+        app = create_app(
+            applier.engine, feed, api_settings=options.api, clock=clock, signals=signals
+        )
         api = await serve_api(app, options.api.host, options.api.port)
         log.info("API on %s, replaying at %gx", api.url, options.speed)
     try:

@@ -198,6 +198,9 @@ class ApiSettings(_Section):
     """The WebSocket stream sends each subscribed symbol's state at most this often."""
     ws_queue_size: PositiveInt = 1024
     """Messages queued per WebSocket client before it is dropped (closed with 1008)."""
+    allowed_hosts: tuple[str, ...] = ()
+    """Host names the API answers to besides localhost, 127.0.0.1 and ::1 (a foreign `Host`
+    header gets 403: DNS rebinding); e.g. the name of a proxy in front of it."""
 
 
 class FaultSettings(_Section):
@@ -238,6 +241,26 @@ class FaultSettings(_Section):
             raise ConfigError("simulator.faults: the per-frame fault rates add up to more than 1")
 
 
+class PlantedAlphaSettings(_Section):
+    """A known predictive structure in the synthetic market, off by default: it proves that
+    `scalper signals evaluate` finds what is there and nothing else (venues/simulator/alpha.py).
+
+    `null`: the mid follows a random walk of `noise_bps` per `horizon`, independent of the book
+    and trades. `flow`: the same walk plus a drift of `strength_bps` times the trade-flow
+    imbalance of the last `window` (aggressor volume), over each `horizon`."""
+
+    mode: Literal["off", "null", "flow"] = "off"
+    window: str = "5s"
+    horizon: str = "5s"
+    strength_bps: float = 10.0
+    noise_bps: NonNegativeFloat = 10.0
+
+    def __post_init__(self) -> None:
+        for name in (self.window, self.horizon):
+            if parse_duration_ns(name) % 1_000_000:
+                raise ConfigError("simulator.alpha: window and horizon are whole milliseconds")
+
+
 class SimulatorSettings(_Section):
     """The local Bybit v5-compatible exchange (`scalper simulate`, `scalper demo`)."""
 
@@ -259,6 +282,7 @@ class SimulatorSettings(_Section):
     """Generate the synthetic market in a child process (same frames; frees this process's
     core for publishing: use it for a standalone server with many symbols)."""
     faults: FaultSettings = FaultSettings()
+    alpha: PlantedAlphaSettings = PlantedAlphaSettings()
 
     def __post_init__(self) -> None:
         # Annotated constraints are checked when converting (the loader), not by the
@@ -271,6 +295,180 @@ class SimulatorSettings(_Section):
             )
         if self.send_queue_frames < 1:
             raise ConfigError("simulator.send_queue_frames must be at least 1")
+
+
+class FactorWeights(_Section):
+    """Weight of each directional factor in the score (0: computed and shown, not scored).
+
+    Priors, not a fit: every factor family gets a say, the 5 s horizon the most. Set them from
+    what `scalper signals evaluate` measures on your own recordings (each factor's IC)."""
+
+    imbalance_top1: float = 0.0
+    imbalance_top5: float = 1.0
+    imbalance_top10: float = 0.0
+    imbalance_bps10: float = 0.5
+    imbalance_bps25: float = 0.0
+    imbalance_change_5s: float = 0.5
+    ofi_1s: float = 0.5
+    ofi_5s: float = 1.0
+    ofi_30s: float = 0.5
+    mlofi_1s: float = 0.0
+    mlofi_5s: float = 1.0
+    mlofi_30s: float = 0.0
+    microprice_bps: float = 0.5
+    stoikov_bps: float = 0.5
+    flow_imbalance_1s: float = 0.25
+    flow_imbalance_5s: float = 1.0
+    flow_imbalance_30s: float = 0.5
+    flow_imbalance_1m: float = 0.25
+    cvd_slope_30s: float = 0.5
+    cvd_divergence_30s: float = 0.25
+    large_trade_imbalance_30s: float = 0.5
+    wall_pressure: float = 0.25
+
+
+class ScoreSettings(_Section):
+    """How factors become one score in [-1, 1] (signals/scoring.py)."""
+
+    weights: FactorWeights = FactorWeights()
+    zscore_halflife: str = "5m"
+    """Each factor is z-scored against its own exponentially weighted mean and variance, of
+    this half-life in event time."""
+    zscore_warmup: str = "30s"
+    """A factor enters the score after this much of its own history."""
+    squash: PositiveFloat = 2.0
+    """A factor's part is weight * tanh(z / squash): z = squash gives 76 % of its weight."""
+    direction_threshold: Annotated[float, msgspec.Meta(gt=0.0, le=1.0)] = 0.25
+    """|score| at or above this gives a direction (long / short); below, flat."""
+    confluence_z: PositiveFloat = 1.0
+    """A factor agrees with the direction when |z| >= this and its signed z points the same way."""
+    min_ready_share: Probability = 0.5
+    """The score is "warming up" until the ready factors hold this share of the total weight."""
+
+
+class GateSettings(_Section):
+    """Multipliers of the score (1: no gate) and what switches each on."""
+
+    vpin_toxic_above: Probability = 0.7
+    """VPIN at or above this is toxic flow (Andersen and Bondarenko: a gate, not a direction)."""
+    vpin_toxic: Probability = 0.5
+    spread_wide_above: PositiveFloat = 2.5
+    """The spread at this multiple of its median or more is wide."""
+    spread_wide: Probability = 0.5
+    counter_trend: Probability = 0.5
+    """A score against the trend regime (up or down)."""
+    volatility_extreme: Probability = 0.5
+    volume_quiet: Probability = 0.5
+
+
+class RegimeSettings(_Section):
+    """Regimes from closed candles: volatility, trend and volume, with hysteresis."""
+
+    timeframe: str = "1m"
+    """Candles of the volatility, volume and trend regimes (an engine timeframe)."""
+    trend_confirm_timeframe: str = "5m"
+    """The trend is the mean of the signed efficiency ratios of `timeframe` and this one."""
+    baseline: str = "24h"
+    """Trailing history the volatility percentile and volume z-score compare with (a ring per
+    symbol: baseline / timeframe values; rebuilt from recorded candles on a warm start)."""
+    min_history: PositiveInt = 20
+    """Baseline values needed before the volatility and volume regimes leave warming up."""
+    volatility_window: PositiveInt = 10
+    """Candles in the realised volatility (close-to-close log returns)."""
+    volatility_percentiles: tuple[float, ...] = (0.25, 0.75, 0.95)
+    """Edges of low | normal | high | extreme."""
+    volatility_margin: Probability = 0.05
+    trend_window: PositiveInt = 10
+    """Candles of the Kaufman efficiency ratio."""
+    trend_enter: Annotated[float, msgspec.Meta(gt=0.0, lt=1.0)] = 0.4
+    """Signed efficiency ratio of down | range | up: -enter and +enter."""
+    trend_margin: Probability = 0.15
+    volume_zscores: tuple[float, ...] = (-1.0, 1.0, 2.5)
+    """Edges of quiet | normal | active | surge, as z-scores of ln(1 + volume)."""
+    volume_margin: NonNegativeFloat = 0.25
+    min_dwell: str = "3m"
+    """A regime stays at least this long (event time) before it may change again."""
+
+    def __post_init__(self) -> None:
+        for name, edges in (
+            ("volatility_percentiles", self.volatility_percentiles),
+            ("volume_zscores", self.volume_zscores),
+        ):
+            if len(edges) != 3 or list(edges) != sorted(set(edges)):
+                raise ConfigError(f"signals.regimes.{name}: three increasing edges expected")
+        for name in (self.timeframe, self.trend_confirm_timeframe, self.baseline, self.min_dwell):
+            parse_duration_ns(name)
+
+
+class EvaluationSettings(_Section):
+    """`scalper signals evaluate`: horizons, costs and the statistics' parameters."""
+
+    horizons: tuple[str, ...] = ("1s", "5s", "30s", "60s")
+    """Forward mid log-return horizons; whole seconds (samples are taken at whole seconds)."""
+    taker_fee_bps: NonNegativeFloat = 5.5
+    """Bybit non-VIP perpetuals: taker 0.055 %, maker 0.02 % a side (TRADING.md)."""
+    maker_fee_bps: NonNegativeFloat = 2.0
+    hit_quantile: Probability = 0.5
+    """A factor counts in the hit rate where |value| is above this quantile of its |values|
+    (the score: where |score| >= score.direction_threshold)."""
+    buckets: Annotated[int, msgspec.Meta(ge=2, le=100)] = 10
+    """Score buckets of the forward-return table (10: deciles)."""
+    confidence: Annotated[float, msgspec.Meta(gt=0.0, lt=1.0)] = 0.95
+    """Level of the IC's confidence interval (Fisher z)."""
+
+    def __post_init__(self) -> None:
+        for name in self.horizons:
+            if parse_duration_ns(name) % 1_000_000_000:
+                raise ConfigError(f"signals.evaluation.horizons: {name} is not whole seconds")
+
+
+class SignalSettings(_Section):
+    """Factors, regimes and the score per symbol (scalper.signals), in event time."""
+
+    enabled: bool = True
+    cadence: str = "100ms"
+    """Factors and score are recomputed at each multiple of this in event time (it must divide
+    1 s); events in between only add to the forming tick."""
+    max_silence: str = "2m"
+    """A symbol silent for longer restarts its per-second history instead of closing every
+    empty tick of the silence."""
+    spread_history: str = "5m"
+    """Whole-second spread samples the median spread is taken over."""
+    spread_min_samples: PositiveInt = 30
+    rv_min_returns: PositiveInt = 30
+    """1 s returns (of the last 60) the realised volatility needs."""
+    stoikov_min_count: PositiveInt = 20
+    """Samples of an imbalance bin (and its mirror) before Stoikov's adjustment is served."""
+    stoikov_max_count: PositiveInt = 2000
+    """A bin's sums are halved at this count: older seconds weigh less."""
+    vpin_bucket_seconds: PositiveFloat = 10.0
+    """A VPIN bucket holds this many seconds of the last minute's mean volume."""
+    vpin_buckets: PositiveInt = 30
+    large_trade_multiple: PositiveFloat = 5.0
+    """A trade at least this multiple of the symbol's mean trade size is large."""
+    large_trade_warmup: PositiveInt = 100
+    trade_size_memory: PositiveInt = 500
+    """The mean trade size is an exponential average over about this many trades."""
+    wall_levels: Annotated[int, msgspec.Meta(ge=3, le=200)] = 20
+    wall_multiple: PositiveFloat = 4.0
+    """A wall: a level of at least this multiple of its side's median size (best wall_levels)."""
+    wall_scale_bps: PositiveFloat = 10.0
+    """A wall this far from the mid counts half as much as one at the mid."""
+    recent_regime_changes: PositiveInt = 1000
+    """Regime changes kept (across symbols) for the API."""
+    score: ScoreSettings = ScoreSettings()
+    gates: GateSettings = GateSettings()
+    regimes: RegimeSettings = RegimeSettings()
+    evaluation: EvaluationSettings = EvaluationSettings()
+
+    def __post_init__(self) -> None:
+        cadence = parse_duration_ns(self.cadence)
+        if 1_000_000_000 % cadence or cadence < 50_000_000:
+            raise ConfigError(
+                f"signals.cadence: {self.cadence} must divide 1 s and be at least 50ms"
+            )
+        for name in (self.max_silence, self.spread_history):
+            parse_duration_ns(name)
 
 
 class LogSettings(_Section):
@@ -353,6 +551,8 @@ class StrategySettings(_Section):
     stop: Literal["atr", "spread"] = "atr"
     stop_multiple: PositiveFloat = 1.5
     """The stop's distance: this many ATRs (1 m candles) or spreads from the entry."""
+    min_stop_bps: NonNegativeFloat = 5.0
+    """The stop is never nearer than this (nor than a tick): ATR or spreads may be tiny."""
     take_profit_multiple: PositiveFloat = 2.0
     """The take profit's distance, in stop distances (the reward/risk ratio)."""
     time_stop_s: PositiveFloat = 300.0
@@ -453,7 +653,11 @@ class TradingSettings(_Section):
     equity_points: PositiveInt = 86_400
     """...and this many points (a day at 1 s); the oldest goes first."""
     trade_records: PositiveInt = 10_000
-    """Closed trades kept in memory (oldest dropped, counted if not recorded yet)."""
+    """Closed trades kept in memory (oldest dropped, counted if not recorded yet); also the
+    finished orders, fills and funding payments the API serves."""
+    refusal_backoff_s: NonNegativeFloat = 1.0
+    """After the risk engine refused a symbol's entry, its strategy is not asked to enter again
+    for this long (event time): a refused signal would otherwise repeat at every tick."""
     paper: PaperSettings = PaperSettings()
     bybit: BybitPrivateSettings = BybitPrivateSettings()
     """Bybit's private API, for when orders go to Bybit (testnet by default)."""
@@ -488,6 +692,7 @@ class Settings(_Section):
     connection: ConnectionSettings = ConnectionSettings()
     recorder: RecorderSettings = RecorderSettings()
     api: ApiSettings = ApiSettings()
+    signals: SignalSettings = SignalSettings()
     simulator: SimulatorSettings = SimulatorSettings()
     trading: TradingSettings = TradingSettings()
     logging: LogSettings = LogSettings()

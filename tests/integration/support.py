@@ -20,8 +20,11 @@ from scalper.settings import (
     ConnectionSettings,
     EngineSettings,
     FeedSettings,
+    ScoreSettings,
+    SignalSettings,
     SimulatorSettings,
 )
+from scalper.signals import SignalEngine
 from scalper.venues.bybit.feed import LiveFeed
 from scalper.venues.bybit.public_rest import fetch_universe
 from scalper.venues.simulator.exchange import ExchangeSimulator, serve_simulator
@@ -43,6 +46,7 @@ class ApiStack:
     feed: LiveFeed
     app: FastAPI
     server: ApiServer
+    signals: SignalEngine
 
     @property
     def symbols(self) -> list[str]:
@@ -60,6 +64,11 @@ def books_ready(engine: Engine, symbols: list[str]) -> bool:
     )
 
 
+QUICK_SIGNALS = SignalSettings(score=ScoreSettings(zscore_warmup="1s", min_ready_share=0.2))
+"""Scores within seconds of the first event (a factor needs 1 s of history, a fifth of the
+weight suffices), so that loopback tests see them."""
+
+
 @asynccontextmanager
 async def api_stack(
     engine_config: EngineSettings | None = None,
@@ -68,10 +77,12 @@ async def api_stack(
     stale_after_s: float = 10.0,
     **api_options: float,
 ) -> AsyncIterator[ApiStack]:
-    """Simulator (5 symbols) -> live feed -> engine -> API on port 0, ready when every book is
-    in sync with trades; everything stopped on exit. `api_options`: ApiSettings fields."""
+    """Simulator (5 symbols) -> live feed -> engine and signals -> API on port 0, ready when
+    every book is in sync with trades; everything stopped on exit. `api_options`: ApiSettings
+    fields."""
     simulator = await serve_simulator(SimulatorSettings(symbols=5, seed=11, rate=rate))
     engine = Engine(engine_config)
+    signals = SignalEngine(engine, QUICK_SIGNALS)
     async with httpx.AsyncClient(base_url=simulator.rest_url) as client:
         instruments = await fetch_universe(client, symbols=simulator.symbols)
     feed = LiveFeed(
@@ -88,6 +99,7 @@ async def api_stack(
         ApiSettings(**api_options),  # type: ignore[arg-type]
         stale_after_s=stale_after_s,
         started_ns=time.time_ns(),
+        signals=signals,
     )
     server = await serve_api(app, port=0)
     await feed.start()
@@ -97,7 +109,7 @@ async def api_stack(
             ready_timeout,
             "books in sync with trades",
         )
-        yield ApiStack(simulator, engine, feed, app, server)
+        yield ApiStack(simulator, engine, feed, app, server, signals)
     finally:
         await server.stop()
         await feed.stop()

@@ -23,6 +23,7 @@ from tests.integration.support import api_stack, wait_until
 from scalper.api import ApiServer
 from scalper.engine import Engine
 from scalper.settings import EngineSettings
+from scalper.signals import FACTOR_NAMES, SignalEngine
 from scalper.venues.bybit.feed import LiveFeed
 from scalper.venues.simulator.exchange import ExchangeSimulator
 
@@ -37,6 +38,7 @@ class Stack:
     app: FastAPI
     server: ApiServer
     http: httpx.AsyncClient
+    signals: SignalEngine
 
     @property
     def symbols(self) -> list[str]:
@@ -58,7 +60,15 @@ def run_with_api(
             httpx.AsyncClient(base_url=live.server.url, timeout=10.0) as http,
         ):
             await scenario(
-                Stack(live.simulator, live.engine, live.feed, live.app, live.server, http)
+                Stack(
+                    live.simulator,
+                    live.engine,
+                    live.feed,
+                    live.app,
+                    live.server,
+                    http,
+                    live.signals,
+                )
             )
 
     asyncio.run(main())
@@ -89,6 +99,12 @@ def test_every_endpoint_answers_from_the_engine() -> None:
             "min_qty",
             "last_update_age_ms",
             "sync_state",
+            "score",
+            "direction",
+            "confluence",
+            "volatility_regime",
+            "trend_regime",
+            "volume_regime",
         }
         instrument = stack.feed.instruments[row["symbol"]]  # as the simulator's REST gave it
         assert (row["tick_size"], row["qty_step"]) == (instrument.tick_size, instrument.qty_step)
@@ -435,7 +451,7 @@ def test_schemathesis_every_answer_conforms_to_the_openapi_document() -> None:
     async def scenario(stack: Stack) -> None:
         started = time.monotonic()
         operations = await asyncio.to_thread(run_schemathesis, stack.server.url, stack.symbols)
-        assert operations == 9  # 8 JSON routes and /metrics
+        assert operations == 10  # 9 JSON routes (signals included) and /metrics
         assert time.monotonic() - started < 30
 
     run_with_api(scenario)
@@ -510,3 +526,62 @@ def test_configured_flow_windows_are_served_end_to_end() -> None:
         assert windows["1m"]["volume"] <= basic["cumulative"]["volume"]
 
     run_with_api(scenario, engine_config=WINDOWS)
+
+
+def test_signals_are_served_explained_sorted_streamed_and_exported() -> None:
+    async def scenario(stack: Stack) -> None:
+        http = stack.http
+        symbols = stack.symbols
+
+        def scored() -> bool:
+            summaries = [stack.signals.summary(symbol) for symbol in symbols]
+            return all(s is not None and s.score is not None for s in summaries)
+
+        await wait_until(scored, 20, "every symbol scored")
+        view = (await http.get(f"/api/symbol/{symbols[0].lower()}/signals")).json()
+        assert view["symbol"] == symbols[0] and view["as_of_ns"] > 0 and view["cadence_ms"] == 100
+        assert list(view["factors"]) == list(FACTOR_NAMES)
+        for factor in view["factors"].values():
+            assert factor["status"] in ("ok", "warming_up", "unavailable")
+            assert (factor["value"] is None) == (factor["status"] != "ok")
+        score = view["score"]
+        assert -1 <= score["value"] <= 1 and score["version"] == stack.signals.version
+        parts = [
+            f["contribution"] for f in view["factors"].values() if f["contribution"] is not None
+        ]
+        assert sum(parts) == pytest.approx(score["value"])
+        assert score["direction"] in ("long", "short", "flat")
+        assert set(view["regimes"]) == {"volatility", "trend", "volume"}
+        assert view["regimes"]["trend"]["state"] == "warming_up"  # 1m candles: minutes away
+        missing = await http.get("/api/symbol/NOPEUSDT/signals")
+        assert missing.status_code == 404 and "unknown symbol" in missing.json()["message"]
+
+        ranked = (await http.get("/api/symbols", params={"sort": "-score"})).json()["symbols"]
+        scores = [row["score"] for row in ranked]
+        assert scores == sorted(scores, reverse=True)
+        assert {row["volatility_regime"] for row in ranked} == {"warming_up"}
+
+        metrics = (await http.get("/metrics")).text
+        families = {f.name: f for f in text_string_to_metric_families(metrics)}
+        regimes = families["scalper_signal_regime_symbols"].samples
+        assert {(s.labels["regime"], s.labels["state"], s.value) for s in regimes} == {
+            ("trend", "warming_up", 5.0),
+            ("volatility", "warming_up", 5.0),
+            ("volume", "warming_up", 5.0),
+        }
+        assert len(families["scalper_signal_score"].samples) == 5
+        distribution = families["scalper_signal_score_distribution"].samples
+        assert [s.value for s in distribution if s.name.endswith("_bucket")][-1] == 5.0
+
+        url = stack.server.url.replace("http", "ws") + "/ws"
+        async with websockets.connect(url) as ws:
+            await ws.send(json.dumps({"op": "subscribe", "symbols": symbols[:2]}))
+            kinds: dict[str, dict] = {}
+            while "signals" not in kinds:
+                message = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                kinds[message["type"]] = message
+            data = kinds["signals"]["data"]
+            assert kinds["signals"]["symbol"] in symbols[:2]
+            assert set(data) == {"score", "direction", "confluence", "regimes", "as_of_ns"}
+
+    run_with_api(scenario)

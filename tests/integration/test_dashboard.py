@@ -16,6 +16,7 @@ import pytest
 from tests.integration.support import api_stack
 
 from scalper.api.app import DASHBOARD_DIR
+from scalper.signals import FACTOR_NAMES
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -104,6 +105,9 @@ SCANNER_COLUMNS = (
     "mid",
     "spread_bps",
     "imbalance",
+    "score",
+    "confluence",
+    "volatility_regime",
     "delta_1m",
     "volume_5m",
     "last_update_age_ms",
@@ -146,6 +150,23 @@ def _assert_scanner_sorted(page: object, column: str, descending: bool) -> list[
     assert shown["sorted"] == [column]
     assert shown["asc"] == ([] if descending else [column])
     return [cells[0] for cells in shown["rows"]]
+
+
+def _signals_state(page: object) -> dict:
+    return page.evaluate(  # type: ignore[attr-defined]
+        """() => ({
+            meters: [...document.querySelectorAll('#meters .meter')].map(m => m.dataset.factor),
+            bars: [...document.querySelectorAll('#meters .meter .bar')]
+                .map(b => parseFloat(b.style.width)),
+            badges: Object.fromEntries([...document.querySelectorAll('#regimes .badge')]
+                .map(b => [b.dataset.regime, b.dataset.state])),
+            headline: document.querySelector('#signal-score').textContent,
+            scores: [...document.querySelectorAll('#scanner tbody td.score')]
+                .map(td => td.textContent),
+            regimes: [...document.querySelectorAll('#scanner tbody td.regimes')]
+                .map(td => [...td.querySelectorAll('.mini')].map(m => m.dataset.state)),
+        })"""
+    )
 
 
 def test_dashboard_renders_live_data(live_stack: LiveStack) -> None:
@@ -238,6 +259,33 @@ def test_dashboard_renders_live_data(live_stack: LiveStack) -> None:
                 if column == "symbol":  # values that do not change between the two clicks
                     assert twice == once[::-1]
                 current, descending = column, not first
+
+            # Signals: one meter per factor with its contribution, regime badges, and the
+            # scanner's score and regime columns (sortable by score).
+            page.wait_for_function(
+                "() => window.__dashboard.lastSignals && window.__dashboard.lastSignals.score"
+                " !== null && window.__dashboard.signalMessages > 0",
+                timeout=20_000,
+            )
+            signals = _signals_state(page)
+            assert signals["meters"] == list(FACTOR_NAMES)
+            assert signals["badges"] == {
+                "volatility": "warming_up",
+                "trend": "warming_up",
+                "volume": "warming_up",
+            }
+            assert any(width > 0 for width in signals["bars"])
+            assert signals["headline"].split()[1] in ("long", "short", "flat")
+            page.click("#scanner th[data-sort='score']")
+            page.wait_for_function(
+                "() => document.querySelector('#scanner th.sorted').dataset.sort === 'score'",
+                timeout=5_000,
+            )
+            scores = _signals_state(page)["scores"]
+            shown = [float(text) for text in scores if text not in ("—", "warm")]
+            assert len(shown) == 5 and shown == sorted(shown, reverse=True)
+            assert all(len(regimes) == 3 for regimes in _signals_state(page)["regimes"])
+
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOT))
         finally:

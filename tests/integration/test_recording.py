@@ -24,6 +24,7 @@ from tests.integration.support import wait_until
 
 from scalper.api import create_app, serve_api
 from scalper.engine import Engine
+from scalper.replay import replay_recording
 from scalper.runtime import PacedReplay, replay_paced
 from scalper.settings import (
     ApiSettings,
@@ -32,8 +33,12 @@ from scalper.settings import (
     FaultSettings,
     FeedSettings,
     RecorderSettings,
+    RegimeSettings,
+    ScoreSettings,
+    SignalSettings,
     SimulatorSettings,
 )
+from scalper.signals import SignalEngine
 from scalper.storage.reader import iter_recorded
 from scalper.storage.recorder import Recorder
 from scalper.storage.segments import JOURNAL_SUFFIX, complete_segments
@@ -123,13 +128,31 @@ def _journal_bytes(root: Path) -> int:
     return total
 
 
-async def _live_run(data_dir: Path, config: EngineSettings, seconds: float) -> tuple[Engine, dict]:
-    """Simulator with faults -> live feed (recording) -> engine; returns engine and health."""
+FAST_SIGNALS = SignalSettings(
+    regimes=RegimeSettings(
+        timeframe="1s",
+        trend_confirm_timeframe="5s",
+        min_history=3,
+        trend_window=3,
+        volatility_window=3,
+        min_dwell="1s",
+    ),
+    score=ScoreSettings(zscore_warmup="1s", min_ready_share=0.2),
+)
+"""Regimes on 1 s candles: they move within the few seconds a loopback run lasts."""
+
+
+async def _live_run(
+    data_dir: Path, config: EngineSettings, seconds: float
+) -> tuple[Engine, dict, SignalEngine]:
+    """Simulator with faults -> live feed (recording) -> engine and signals; returns engine,
+    health and signals."""
     faults = FaultSettings(gap_per_frame=0.003, drop_per_s=0.05, malformed_per_frame=0.002)
     simulator = await serve_simulator(
         SimulatorSettings(symbols=4, seed=21, rate=2.0, faults=faults)
     )
     engine = Engine(config)
+    signals = SignalEngine(engine, FAST_SIGNALS)
     recorder = Recorder(data_dir, RecorderSettings(chunk_rows=256), source="sim", codec=BOOK_CODEC)
     recorder.start()
     engine.subscribe(recorder.on_notification)
@@ -164,15 +187,16 @@ async def _live_run(data_dir: Path, config: EngineSettings, seconds: float) -> t
         await feed.stop()
         await simulator.stop()
         recorder.stop()
-    return engine, health
+    return engine, health, signals
 
 
 def test_live_run_with_faults_replays_to_identical_state(tmp_path: Path) -> None:
     """A live run with faults, recorded, replayed by `scalper replay` in another process: the
-    same state to the last byte; and its 1 s candles equal candles built here, independently,
-    from the recorded trade frames (json, not our decoder)."""
+    same state to the last byte; its 1 s candles equal candles built here, independently, from
+    the recorded trade frames (json, not our decoder); and the signals (factors, scores, regimes
+    and their changes) come back byte for byte from the recording."""
     config = EngineSettings(timeframes=("1s", "5s"), candle_history="1h")
-    live, health = asyncio.run(_live_run(tmp_path, config, seconds=6.0))
+    live, health, live_signals = asyncio.run(_live_run(tmp_path, config, seconds=6.0))
     counters = [s.counters for s in live.symbols.values()]
     assert sum(c.gaps for c in counters) > 0 and sum(c.snapshots for c in counters) > 4
     assert sum(len(s.candles["1s"].closed) for s in live.symbols.values()) > 10
@@ -204,6 +228,16 @@ def test_live_run_with_faults_replays_to_identical_state(tmp_path: Path) -> None
                 ), (symbol, candle.start_ns)
                 compared += 1
     assert compared > 10
+
+    replayed = Engine(config)
+    replayed_signals = SignalEngine(replayed, FAST_SIGNALS)
+    rows = replay_recording(FrameApplier(replayed), tmp_path)
+    assert rows >= live.frames
+    encode = msgspec.json.encode
+    for symbol in live.symbols:
+        assert encode(replayed_signals.view(symbol)) == encode(live_signals.view(symbol))
+    assert list(replayed_signals.changes) == list(live_signals.changes) != []
+    assert any(view.score.value is not None for view in map(live_signals.view, live.symbols))
 
     data_dir = health["data_dir"]
     assert data_dir["recording"] is True and data_dir["path"] == str(tmp_path)

@@ -56,7 +56,14 @@ from scalper.venues.bybit.frames import CODECS, record_frame
 from scalper.venues.simulator.market import MarketConfig, SyntheticMarket
 
 SYMBOLS = [f"SYM{i:03d}USDT" for i in range(5)]
-FAST_CANDLES = ("--set", "engine.timeframes=1s,2s")
+FAST_CANDLES = (
+    "--set",
+    "engine.timeframes=1s,2s",
+    "--set",
+    "signals.regimes.timeframe=1s",
+    "--set",
+    "signals.regimes.trend_confirm_timeframe=2s",
+)
 SECOND_NS = 1_000_000_000
 RAW = Path("raw") / "bybit-linear"
 

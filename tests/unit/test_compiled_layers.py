@@ -1,9 +1,9 @@
 """The Cython modules keep the layer contract that import-linter checks for the .py modules.
 
 import-linter (grimp) reads only Python sources, so the imports and cimports of
-src/scalper/*.pyx are checked here against the same `layers` list in pyproject.toml: a module
+src/scalper/**/*.pyx are checked here against the same `layers` list in pyproject.toml: a module
 may import only from layers below its own, and the compiled parts of one module (the two of the
-engine) from each other.
+engine, the two of the signals) from each other.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = sorted((ROOT / "src" / "scalper").glob("*.pyx"))
+SOURCES = sorted((ROOT / "src" / "scalper").glob("**/*.pyx"))
 IMPORT = re.compile(r"^\s*(?:from\s+(scalper[\w.]*)\s+c?import\b|c?import\s+(scalper[\w.]*))", re.M)
 FACE = {
     "_book": "book",
@@ -24,9 +24,17 @@ FACE = {
     "_tickers": "tickers",
     "_symbol": "engine",
     "_router": "engine",
+    "signals._book_factors": "signals",
+    "signals._tracker": "signals",
 }
-"""Compiled module -> the module whose layer it belongs to (its public import path, or for
-_symbol the engine, whose per-event work it does)."""
+"""Compiled module (its path under scalper/, dotted) -> the module whose layer it belongs to (its
+public import path, or for _symbol the engine, whose per-event work it does)."""
+
+
+def compiled_name(path: Path) -> str:
+    """'signals._tracker' for src/scalper/signals/_tracker.pyx."""
+    relative = path.relative_to(ROOT / "src" / "scalper").with_suffix("")
+    return ".".join(relative.parts)
 
 
 def layer_index(text: str | None = None) -> dict[str, int]:
@@ -39,10 +47,17 @@ def layer_index(text: str | None = None) -> dict[str, int]:
     }
 
 
+def face_of(module: str) -> str:
+    """The public module of `scalper.<...>` (a compiled module's face, or its first part)."""
+    name = module.split(".", 1)[1]
+    for compiled, face in FACE.items():
+        if name == compiled or name.startswith(compiled + "."):
+            return face
+    return name.split(".")[0]
+
+
 def layer_of(module: str, layers: dict[str, int]) -> int:
-    parts = module.split(".")
-    parts[1] = FACE.get(parts[1], parts[1])
-    return layers[".".join(parts[:2])]
+    return layers[f"scalper.{face_of(module)}"]
 
 
 def imports_not_below(name: str, text: str, layers: dict[str, int]) -> list[str]:
@@ -52,14 +67,12 @@ def imports_not_below(name: str, text: str, layers: dict[str, int]) -> list[str]
     imported = [a or b for a, b in IMPORT.findall(text)]
     face = FACE[name]
     return [
-        module
-        for module in imported
-        if layer_of(module, layers) <= own and FACE.get(module.split(".")[1]) != face
+        module for module in imported if layer_of(module, layers) <= own and face_of(module) != face
     ]
 
 
 def test_every_compiled_module_has_a_layer() -> None:
-    assert {path.stem for path in SOURCES} == set(FACE)
+    assert {compiled_name(path) for path in SOURCES} == set(FACE)
 
 
 def test_pattern_finds_imports_and_cimports() -> None:
@@ -75,7 +88,14 @@ def test_an_upward_import_is_caught() -> None:
     assert imports_not_below("_router", broken, layer_index()) == ["scalper.venues.bybit.wire"]
 
 
-@pytest.mark.parametrize("source", SOURCES, ids=lambda path: path.name)
+def test_the_signals_may_not_import_the_api() -> None:
+    """A compiled module of a sub-package is checked too: the tracker importing the API."""
+    text = (ROOT / "src" / "scalper" / "signals" / "_tracker.pyx").read_text()
+    broken = text + "\nfrom scalper.api.responses import symbol_row\n"
+    assert imports_not_below("signals._tracker", broken, layer_index()) == ["scalper.api.responses"]
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=compiled_name)
 def test_compiled_module_imports_only_from_lower_layers(source: Path) -> None:
-    found = imports_not_below(source.stem, source.read_text(), layer_index())
+    found = imports_not_below(compiled_name(source), source.read_text(), layer_index())
     assert found == [], f"{source.name} imports from its own or a higher layer"

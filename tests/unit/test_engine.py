@@ -21,10 +21,13 @@ from scalper.engine import (
     Engine,
     LargeTrade,
     ResyncNeeded,
+    SymbolObserver,
+    SymbolState,
 )
 from scalper.events import BookUpdate, MalformedFrame
 from scalper.settings import EngineSettings
 from scalper.venues.bybit.frames import FrameApplier
+from scalper.views import engine_view
 
 XRP = (
     Path(__file__).resolve().parents[3]
@@ -320,3 +323,38 @@ def test_every_malformed_frame_is_counted_without_harm() -> None:
         on_frame(engine, raw, 0)
         assert sum(engine.malformed.values()) == count, kind
     assert engine.frames == len(MALFORMED_CASES) + 1  # events seen, malformed ones included
+
+
+def test_observers_are_made_for_every_symbol_now_and_to_come() -> None:
+    engine = Engine(EngineSettings())
+    engine.on_event(BookUpdate("A", 50, True, [(1.0, 1.0)], [(2.0, 1.0)], 1, 0, 10, 10))
+    made: list[str] = []
+
+    def factory(state: SymbolState) -> SymbolObserver:
+        made.append(state.symbol)
+        return SymbolObserver()
+
+    engine.observe(factory)
+    engine.on_event(BookUpdate("B", 50, True, [(1.0, 1.0)], [(2.0, 1.0)], 1, 0, 20, 20))
+    assert made == ["A", "B"]
+    assert all(type(state.observer) is SymbolObserver for state in engine.symbols.values())
+    with pytest.raises(RuntimeError, match="already"):
+        engine.observe(factory)
+
+
+def test_an_engine_without_observers_gives_the_same_state_as_one_with_signals() -> None:
+    """Observing never changes the engine's own state (the signals only read it)."""
+    from scalper.signals import SignalEngine
+    from scalper.venues.simulator.market import MarketConfig, generate_frames
+
+    frames = list(generate_frames(MarketConfig(symbols=3, seconds=10, seed=5)))
+    views = []
+    for observed in (False, True):
+        engine = Engine(EngineSettings())
+        if observed:
+            SignalEngine(engine)
+        applier = FrameApplier(engine)
+        for recv_ns, frame in frames:
+            applier(frame, recv_ns)
+        views.append(msgspec.json.encode(engine_view(engine)))
+    assert views[0] == views[1]

@@ -187,3 +187,44 @@ def test_memory_diagnostics_and_the_arrow_pool_are_settings() -> None:
     assert settings.recorder.arrow_memory_pool == "jemalloc"
     with pytest.raises(ConfigError, match="arrow_memory_pool"):
         load_settings(env={"SCALPER_RECORDER__ARROW_MEMORY_POOL": "tcmalloc"})
+
+
+def test_signal_settings_come_from_every_layer(tmp_path: Path) -> None:
+    config = tmp_path / "scalper.toml"
+    config.write_text(
+        '[signals]\ncadence = "250ms"\n[signals.score.weights]\nofi_5s = 2.5\n'
+        "[signals.regimes]\nvolume_zscores = [-2.0, 1.0, 3.0]\n"
+    )
+    loaded = load_settings(
+        config_file=config,
+        env={"SCALPER_SIGNALS__GATES__VPIN_TOXIC": "0.25"},
+        flags={"signals.score.weights.flow_imbalance_5s": ("0", "--set")},
+    )
+    signals = loaded.settings.signals
+    assert signals.cadence == "250ms"
+    assert signals.score.weights.ofi_5s == 2.5
+    assert signals.score.weights.flow_imbalance_5s == 0.0
+    assert signals.gates.vpin_toxic == 0.25
+    assert signals.regimes.volume_zscores == (-2.0, 1.0, 3.0)
+    assert loaded.sources["signals.gates.vpin_toxic"] == "env SCALPER_SIGNALS__GATES__VPIN_TOXIC"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("signals.cadence", "300ms", "must divide 1 s"),
+        ("signals.regimes.volatility_percentiles", "0.9,0.5,0.95", "three increasing edges"),
+        ("signals.evaluation.horizons", "1s,1500ms", "not whole seconds"),
+        ("simulator.alpha.mode", "maybe", "Invalid enum value"),
+    ],
+)
+def test_bad_signal_settings_are_refused(key: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(flags={key: (value, "--set")})
+
+
+def test_every_directional_factor_has_a_weight_and_nothing_else_does() -> None:
+    from scalper.settings import FactorWeights
+    from scalper.signals.catalog import DIRECTIONAL
+
+    assert FactorWeights.__struct_fields__ == DIRECTIONAL

@@ -23,6 +23,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from scalper.api.access import HostCheck, allowed_hosts
 from scalper.api.health import SERVING, HealthReporter, HealthView
 from scalper.api.prometheus import CONTENT_TYPE, exposition
 from scalper.api.responses import (
@@ -40,10 +41,13 @@ from scalper.api.responses import (
     symbol_row,
 )
 from scalper.api.stream import StreamHub
+from scalper.api.trading_routes import TRADING_MODELS, add_trading_routes
 from scalper.engine import Engine, SymbolState
 from scalper.feed_status import MarketFeed
 from scalper.settings import ApiSettings
+from scalper.signals import SignalEngine, SignalsView
 from scalper.storage.recorder import Recorder
+from scalper.trading.trader import Trader
 from scalper.views import BookView, SymbolView, book_view, symbol_view
 
 log = logging.getLogger(__name__)
@@ -61,6 +65,8 @@ _MODELS: Final = (
     BookView,
     TradesView,
     HealthView,
+    SignalsView,
+    *TRADING_MODELS,
     ErrorBody,
 )
 _SCHEMAS, _COMPONENTS = msgspec.json.schema_components(
@@ -95,12 +101,18 @@ def create_app(
     recorder: Recorder | None = None,
     started_ns: int | None = None,
     clock: Callable[[], int] = time.time_ns,
+    signals: SignalEngine | None = None,
+    trader: Trader | None = None,
+    write_token: str | None = None,
 ) -> FastAPI:
-    """The API over `engine` (and `feed`'s connections and `recorder`'s disk, for health).
+    """The API over `engine` (and `feed`'s connections and `recorder`'s disk, for health, and
+    `signals`' factors, regimes and scores; None when switched off).
 
     `stale_after_s`: with no frame for this long, health answers 503. `api_settings`: the
     WebSocket stream's throttle and per-client queue (host and port are the server's).
     `clock`: "now" in ns for ages and staleness: the wall clock, or a paced replay's clock.
+    `trader`: the trading core, served under /api/trading (its writes need `write_token`).
+    Every request's Host must be loopback or one of `api_settings.allowed_hosts`.
     """
     api_settings = api_settings or ApiSettings()
     app = FastAPI(
@@ -119,11 +131,18 @@ def create_app(
         tick_s=api_settings.ws_tick_s,
         queue_size=api_settings.ws_queue_size,
         clock=clock,
+        signals=signals,
     )
     app.state.hub = hub
     app.state.health = health
     _install_error_handlers(app)
     _install_openapi(app)
+    hosts = allowed_hosts(api_settings.allowed_hosts)
+    app.add_middleware(HostCheck, hosts=hosts)
+    if trader is not None:
+        if write_token is None:
+            raise ValueError("a trader's API needs a write token")
+        add_trading_routes(app, trader, write_token, hosts, MsgspecResponse, _doc)
 
     def state_of(symbol: str) -> SymbolState:
         name = symbol.upper()
@@ -147,11 +166,13 @@ def create_app(
         limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
     ) -> Response:
         """Every tracked symbol: mid, spread, top-10 imbalance, delta and volume over each
-        configured flow window, age."""
+        configured flow window, age; the signal score, direction, confluence and regimes."""
         if sort not in sortable:
             raise _bad_parameter("sort", sort, f"unknown sort; one of {', '.join(sortable)}")
         now_ns = clock()
-        rows = [symbol_row(engine, state, feed, now_ns) for state in engine.symbols.values()]
+        rows = [
+            symbol_row(engine, state, feed, now_ns, signals) for state in engine.symbols.values()
+        ]
         rows = sort_rows(rows, sort)[:limit]
         return MsgspecResponse(SymbolsView(len(rows), rows))
 
@@ -177,6 +198,23 @@ def create_app(
     ) -> Response:
         """The full state: book (top `levels`), metrics, walls, flow, candles of every timeframe."""
         return MsgspecResponse(symbol_view(engine, state_of(symbol), levels))
+
+    @app.get(
+        "/api/symbol/{symbol}/signals",
+        response_class=MsgspecResponse,
+        responses=_doc(SignalsView, 404, 422),
+    )
+    async def symbol_signals(symbol: SymbolPath) -> Response:
+        """Every factor (value, status, weight, z-score, contribution), the score with its
+        direction, confluence and gates, the regimes with their inputs and last change, as of
+        the last closed tick (`as_of_ns`). The contributions add up to the score."""
+        state = state_of(symbol)
+        if signals is None:
+            raise HTTPException(404, "signals are switched off (signals.enabled = false)")
+        view = signals.view(state.symbol)
+        if view is None:
+            raise HTTPException(404, f"no signals yet for {state.symbol}")
+        return MsgspecResponse(view)
 
     @app.get(
         "/api/symbol/{symbol}/candles",
@@ -252,7 +290,7 @@ def create_app(
     @app.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE: {}}}})
     async def metrics() -> Response:
         """Prometheus exposition, read from the engine at scrape time."""
-        return Response(exposition(engine, health), media_type=CONTENT_TYPE)
+        return Response(exposition(engine, health, signals, trader), media_type=CONTENT_TYPE)
 
     @app.websocket("/ws")
     async def stream(websocket: WebSocket) -> None:

@@ -9,13 +9,23 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeHistogramMetricFamily,
+    GaugeMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
 from scalper.api.health import DataDirHealth, HealthReporter
+from scalper.api.trading_metrics import TradingCollector
 from scalper.engine import Engine
+from scalper.signals import REGIMES, SignalEngine
+from scalper.trading.trader import Trader
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+SCORE_BUCKETS = (-0.75, -0.5, -0.25, 0.0, 0.25, 0.5, 0.75, 1.0)
+"""Upper edges of the score distribution's buckets (the last is +Inf)."""
 
 _SYMBOL_COUNTERS = (
     ("frames", "Frames applied"),
@@ -30,9 +40,12 @@ _SYMBOL_COUNTERS = (
 class EngineCollector(Collector):
     """Engine, per-symbol, per-connection and process figures."""
 
-    def __init__(self, engine: Engine, health: HealthReporter) -> None:
+    def __init__(
+        self, engine: Engine, health: HealthReporter, signals: SignalEngine | None = None
+    ) -> None:
         self.engine = engine
         self.health = health
+        self.signals = signals
 
     def collect(self) -> Iterator[Metric]:
         engine = self.engine
@@ -47,6 +60,8 @@ class EngineCollector(Collector):
         yield malformed
         yield GaugeMetricFamily("scalper_symbols", "Tracked symbols", value=len(engine.symbols))
         yield from self._symbols()
+        if self.signals is not None:
+            yield from self._signals(self.signals)
         yield from self._health()
 
     def _symbols(self) -> Iterator[Metric]:
@@ -75,6 +90,51 @@ class EngineCollector(Collector):
         yield from counters.values()
         yield in_sync
         yield spread
+
+    def _signals(self, signals: SignalEngine) -> Iterator[Metric]:
+        """Regime counts, each symbol's score and the score's distribution across symbols."""
+        regimes = GaugeMetricFamily(
+            "scalper_signal_regime_symbols",
+            "Symbols in each state of each regime (warming_up included)",
+            labels=["regime", "state"],
+        )
+        scores = GaugeMetricFamily(
+            "scalper_signal_score",
+            "Signal score in [-1, 1] (ready symbols only)",
+            labels=["symbol"],
+        )
+        counts: dict[tuple[str, str], int] = {}
+        values: list[float] = []
+        warming = 0
+        for symbol in sorted(signals.trackers):
+            summary = signals.summary(symbol)
+            if summary is None:
+                continue
+            for regime in REGIMES:
+                key = (regime, summary.regimes[regime])
+                counts[key] = counts.get(key, 0) + 1
+            if summary.score is None:
+                warming += 1
+            else:
+                values.append(summary.score)
+                scores.add_metric([symbol], summary.score)
+        for (regime, state), count in sorted(counts.items()):
+            regimes.add_metric([regime, state], count)
+        buckets = [
+            (f"{edge:g}", sum(1 for value in values if value <= edge)) for edge in SCORE_BUCKETS
+        ]
+        distribution = GaugeHistogramMetricFamily(
+            "scalper_signal_score_distribution",
+            "Symbols by signal score now (cumulative buckets)",
+            buckets=[*buckets, ("+Inf", len(values))],
+            gsum_value=sum(values),
+        )
+        yield regimes
+        yield scores
+        yield distribution
+        yield GaugeMetricFamily(
+            "scalper_signal_score_warming_up", "Symbols whose score is warming up", value=warming
+        )
 
     def _health(self) -> Iterator[Metric]:
         report = self.health.report()
@@ -145,8 +205,15 @@ class EngineCollector(Collector):
             )
 
 
-def exposition(engine: Engine, health: HealthReporter) -> bytes:
+def exposition(
+    engine: Engine,
+    health: HealthReporter,
+    signals: SignalEngine | None = None,
+    trader: Trader | None = None,
+) -> bytes:
     """The text exposition format of one scrape (a fresh registry: nothing kept between)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(EngineCollector(engine, health))
+    registry.register(EngineCollector(engine, health, signals))
+    if trader is not None:
+        registry.register(TradingCollector(trader))
     return generate_latest(registry)

@@ -16,6 +16,7 @@ from scalper.events import BUY, SELL, Instrument, Level, TickerFields, Trade
 from scalper.feed_status import MarketFeed
 from scalper.metrics import imbalance
 from scalper.numbers import on_step
+from scalper.signals import SignalEngine
 from scalper.views import (
     CandleView,
     FlowView,
@@ -30,6 +31,12 @@ ROW_COLUMNS: Final = (
     "mid",
     "spread_bps",
     "imbalance",
+    "score",
+    "confluence",
+    "direction",
+    "volatility_regime",
+    "trend_regime",
+    "volume_regime",
     "last_update_age_ms",
     "sync_state",
 )
@@ -72,6 +79,14 @@ class SymbolRow(msgspec.Struct):
     """Wall-clock time since the last frame was received (the last venue event time without a
     live feed); None before the first frame."""
     sync_state: str
+    score: float | None = None
+    """The signal score in [-1, 1] (None while warming up or with signals off)."""
+    direction: str | None = None
+    """long, short or flat (None with signals off)."""
+    confluence: int | None = None
+    volatility_regime: str | None = None
+    trend_regime: str | None = None
+    volume_regime: str | None = None
 
 
 class SymbolsView(msgspec.Struct):
@@ -175,7 +190,11 @@ def instrument_of(state: SymbolState, feed: MarketFeed | None) -> Instrument | N
 
 
 def symbol_row(
-    engine: Engine, state: SymbolState, feed: MarketFeed | None, now_ns: int
+    engine: Engine,
+    state: SymbolState,
+    feed: MarketFeed | None,
+    now_ns: int,
+    signals: SignalEngine | None = None,
 ) -> SymbolRow:
     book = state.book
     clock = engine.clock_ns
@@ -185,6 +204,7 @@ def symbol_row(
     }
     instrument = instrument_of(state, feed)
     top = top_of_book(book, instrument.tick_size if instrument else None)
+    summary = signals.summary(state.symbol) if signals is not None else None
     return SymbolRow(
         symbol=state.symbol,
         mid=top.mid,
@@ -199,6 +219,12 @@ def symbol_row(
         min_qty=instrument.min_qty if instrument else None,
         last_update_age_ms=age_ms(last_recv_ns(state, feed), now_ns),
         sync_state=sync_state(state),
+        score=summary.score if summary is not None else None,
+        direction=summary.direction if summary is not None else None,
+        confluence=summary.confluence if summary is not None else None,
+        volatility_regime=summary.regimes["volatility"] if summary is not None else None,
+        trend_regime=summary.regimes["trend"] if summary is not None else None,
+        volume_regime=summary.regimes["volume"] if summary is not None else None,
     )
 
 

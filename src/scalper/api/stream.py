@@ -1,9 +1,13 @@
-"""The WebSocket stream: throttled per-symbol state and every closed candle, to each client.
+"""The WebSocket stream: throttled per-symbol state and signals, every closed candle and every
+regime change, to each client.
 
 Client -> server: {"op": "subscribe" | "unsubscribe", "symbols": ["BTCUSDT", ...]}.
 Server -> client: {"type": "subscribed", "symbols": [...], "unknown": [...]},
-{"type": "state", "symbol": ..., "data": <basic view>}, {"type": "candle", "symbol": ...,
-"timeframe": ..., "candle": <candle view>}, {"type": "error", "message": ...}.
+{"type": "state", "symbol": ..., "data": <basic view>}, {"type": "signals", "symbol": ...,
+"data": <signal summary: score, direction, confluence, regimes>} (with signals on, after each
+state), {"type": "candle", "symbol": ..., "timeframe": ..., "candle": <candle view>},
+{"type": "regime", "symbol": ..., "data": <regime change and its inputs>},
+{"type": "error", "message": ...}.
 
 The engine is never slowed by a client: the engine callback and the throttle tick only put
 into each client's bounded queue (`queue_size` messages) and a client whose queue is full is
@@ -26,6 +30,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from scalper.api.responses import basic_view
 from scalper.engine import CandleClosed, Engine, Notification
 from scalper.feed_status import MarketFeed
+from scalper.signals import RegimeChanged, SignalEngine
 from scalper.views import candle_view
 
 log = logging.getLogger(__name__)
@@ -76,16 +81,29 @@ class StreamHub:
         tick_s: float = 0.25,
         queue_size: int = 1024,
         clock: Callable[[], int] = time.time_ns,
+        signals: SignalEngine | None = None,
     ) -> None:
         self.engine = engine
         self.clock = clock
         self.feed = feed
+        self.signals = signals
         self.tick_s = tick_s
         self.queue_size = queue_size
         self.clients: set[StreamClient] = set()
         self.dropped = 0
         self._tick_task: asyncio.Task[None] | None = None
         engine.subscribe(self.on_notification)
+        if signals is not None:
+            signals.subscribe(self.on_regime_change)
+
+    def on_regime_change(self, change: RegimeChanged) -> None:
+        """Signals callback (inline): a regime change to the clients subscribed to its symbol."""
+        message: bytes | None = None
+        for client in tuple(self.clients):
+            if change.symbol in client.symbols:
+                if message is None:
+                    message = _encode({"type": "regime", "symbol": change.symbol, "data": change})
+                self._offer(client, message)
 
     def on_notification(self, notification: Notification) -> None:
         """Engine callback (inline on the hot path): closed candles to subscribed clients."""
@@ -156,21 +174,27 @@ class StreamHub:
         """Queue the state of every subscribed symbol whose frame counter moved."""
         engine = self.engine
         now_ns = self.clock()
-        encoded: dict[str, bytes] = {}
+        encoded: dict[str, list[bytes]] = {}
         for client in list(self.clients):
             for symbol in client.symbols:
                 state = engine.symbols.get(symbol)
                 if state is None or client.sent_frames.get(symbol) == state.counters.frames:
                     continue
-                message = encoded.get(symbol)
-                if message is None:
-                    view = basic_view(engine, state, self.feed, now_ns)
-                    message = encoded[symbol] = _encode(
-                        {"type": "state", "symbol": symbol, "data": view}
-                    )
-                if not self._offer(client, message):
+                messages = encoded.get(symbol)
+                if messages is None:
+                    messages = encoded[symbol] = self._state_messages(symbol, now_ns)
+                if not all(self._offer(client, message) for message in messages):
                     break
                 client.sent_frames[symbol] = state.counters.frames
+
+    def _state_messages(self, symbol: str, now_ns: int) -> list[bytes]:
+        state = self.engine.symbols[symbol]
+        view = basic_view(self.engine, state, self.feed, now_ns)
+        messages = [_encode({"type": "state", "symbol": symbol, "data": view})]
+        summary = self.signals.summary(symbol) if self.signals is not None else None
+        if summary is not None:
+            messages.append(_encode({"type": "signals", "symbol": symbol, "data": summary}))
+        return messages
 
     def _offer(self, client: StreamClient, message: bytes) -> bool:
         if client.offer(message):

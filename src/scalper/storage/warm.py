@@ -1,4 +1,5 @@
-"""Warm start: the candles of the last hour, from the recording, back into a fresh engine."""
+"""Warm start: recorded candles back into a fresh engine (its last hour) and into the signals'
+baselines (their longer trailing history), so that a restart resets neither."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from pathlib import Path
 
 from scalper.candles import Candle
 from scalper.engine import Engine
+from scalper.signals import SignalEngine
 from scalper.storage.reader import read_recent_candles
 from scalper.storage.rows import candle_from_row
+from scalper.units import parse_duration_ns
 
 log = logging.getLogger(__name__)
 
@@ -39,3 +42,29 @@ def warm_start(engine: Engine, data_dir: Path, now_ns: int) -> int:
             data_dir,
         )
     return restored
+
+
+def warm_start_signals(signals: SignalEngine, data_dir: Path, now_ns: int) -> int:
+    """Rebuild the regimes' baselines and candle-based factors from the recorded candles of
+    the last `signals.regimes.baseline`; returns how many candles were fed.
+
+    Call before the first event (after `warm_start`: the engine's own candles are separate).
+    Candles are fed in the order the engine would have closed them, a candle recorded twice
+    once.
+    """
+    settings = signals.settings.regimes
+    wanted = {settings.timeframe, settings.trend_confirm_timeframe, "1m", "5m"}
+    wanted &= set(signals.engine.config.timeframes)
+    since = now_ns - parse_duration_ns(settings.baseline)
+    table = read_recent_candles(data_dir, since)
+    by_symbol: dict[str, dict[str, dict[int, Candle]]] = defaultdict(lambda: defaultdict(dict))
+    for row in table.to_pylist():
+        if row["timeframe"] in wanted:
+            by_symbol[row["symbol"]][row["timeframe"]][row["start_ns"]] = candle_from_row(row)
+    fed = 0
+    for symbol, series in sorted(by_symbol.items()):
+        signals.restore(symbol, {name: list(c.values()) for name, c in series.items()})
+        fed += sum(len(c) for c in series.values())
+    if fed:
+        log.info("warm start: signal baselines from %d recorded candles in %s", fed, data_dir)
+    return fed

@@ -24,6 +24,7 @@ a copy of the order: the trader never shares the venue's objects.
 from __future__ import annotations
 
 from collections import OrderedDict
+from decimal import Decimal
 from typing import Final
 
 import msgspec
@@ -91,6 +92,12 @@ class MatchingEngine:
         self._positions: dict[str, float] = {}
         self._consumed = ConsumedLiquidity()
         self._funding: dict[str, FundingTerms] = {}
+        self._qty_steps: dict[str, Decimal] = {}
+
+    def set_qty_step(self, symbol: str, step: str) -> None:
+        """The symbol's quantity step (the venue's string): a fill from the queue model is
+        floored to it, as a venue fills whole lots (the fraction is lost: the cautious side)."""
+        self._qty_steps[symbol] = Decimal(step)
 
     # ------------------------------------------------------------------ output and state
 
@@ -319,7 +326,7 @@ class MatchingEngine:
                 if trade.side == (BUY if r.is_buy else SELL):
                     continue
                 r.queue.on_trade(trade.size)
-                qty = r.queue.take_excess(min(left, r.order.remaining))
+                qty = self._whole_lots(symbol, r.queue.take_excess(min(left, r.order.remaining)))
                 if qty > QTY_EPS:
                     left -= qty
                     self._fill_resting(r, qty, t)
@@ -369,6 +376,12 @@ class MatchingEngine:
             best = side.best()
             return best[0] if best else None
         return first_available(side.top(len(side)), taken)
+
+    def _whole_lots(self, symbol: str, qty: float) -> float:
+        step = self._qty_steps.get(symbol)
+        if step is None or qty <= 0.0:
+            return qty
+        return float(Decimal(repr(qty)) // step * step)
 
     def _fill_resting(self, r: _Resting, qty: float, t: int) -> None:
         order = r.order
@@ -448,7 +461,7 @@ class MatchingEngine:
     ) -> None:
         """One execution: the order's numbers, the position, and a Fill for the trader."""
         request = order.request
-        filled = order.filled_qty + qty
+        filled = float(Decimal(repr(order.filled_qty)) + Decimal(repr(qty)))
         order.avg_price = (order.avg_price * order.filled_qty + price * qty) / filled
         order.filled_qty = filled
         fee_rate = self._maker_fee if liquidity is Liquidity.MAKER else self._taker_fee

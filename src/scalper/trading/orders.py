@@ -7,6 +7,7 @@ positive, the side says the direction. Every time is event time in ns (the engin
 from __future__ import annotations
 
 import enum
+from decimal import Decimal
 from typing import Final
 
 import msgspec
@@ -94,11 +95,14 @@ class Order(msgspec.Struct, kw_only=True):
 
     @property
     def remaining(self) -> float:
-        return max(0.0, self.request.qty - self.filled_qty)
+        """What is left, exact in the decimals of the quantities (no binary noise: the fills
+        of a remainder add up to the order's size exactly)."""
+        left = Decimal(repr(self.request.qty)) - Decimal(repr(self.filled_qty))
+        return float(left) if left > 0 else 0.0
 
 
 class Fill(msgspec.Struct, frozen=True, kw_only=True):
-    """One execution of an order (or a funding payment, with `funding=True` and no order)."""
+    """One execution of an order (funding is a `FundingPayment`)."""
 
     client_id: str
     symbol: str

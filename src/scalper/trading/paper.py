@@ -30,11 +30,12 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from collections.abc import Mapping
 from typing import NamedTuple
 
 from scalper.book import OrderBook
 from scalper.errors import ScalperError
-from scalper.events import BookUpdate, TickerUpdate, TradeBatch
+from scalper.events import BookUpdate, Instrument, TickerUpdate, TradeBatch
 from scalper.settings import PaperSettings
 from scalper.trading.execution import EventSink
 from scalper.trading.latency import LatencyModel
@@ -68,7 +69,12 @@ _Action = _Arrival | _CancelArrival | _FundingTime
 class PaperBroker:
     """A deterministic simulated venue (the module docstring says how to drive it)."""
 
-    def __init__(self, settings: PaperSettings | None = None) -> None:
+    def __init__(
+        self,
+        settings: PaperSettings | None = None,
+        instruments: Mapping[str, Instrument] | None = None,
+    ) -> None:
+        """`instruments`: quantity steps, so that queue fills come in whole lots."""
         settings = settings or PaperSettings()
         self._latency = LatencyModel.from_settings(settings)
         self._venue = MatchingEngine(
@@ -77,6 +83,8 @@ class PaperBroker:
             market_slippage_bps=settings.market_slippage_bps,
             queue_model=queue_model(settings.queue_model),
         )
+        for symbol, instrument in (instruments or {}).items():
+            self._venue.set_qty_step(symbol, instrument.qty_step)
         self._sink: EventSink | None = None
         self._delivering = False
         self._clock_ns = 0

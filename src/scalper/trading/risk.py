@@ -354,7 +354,8 @@ class RiskEngine:
         )
         left = abs(position) - closing
         step = exact(context.instrument.qty_step)
-        qty = left if intent.qty is None else min(left, floor_to_step(exact(intent.qty), step))
+        wanted = left if intent.qty is None else min(left, exact(intent.qty))
+        qty = floor_to_step(wanted, step)  # a venue trades whole lots
         if qty <= ZERO:
             return Refused(reason=RefusalReason.NO_POSITION, detail="already being closed")
         price = None
@@ -435,6 +436,10 @@ class RiskEngine:
         """A round trip ended: a loss (net of fees and funding) starts the symbol's cooldown."""
         if net_pnl < 0 and self._cooldown_ns > 0:
             self._cooldown_until[symbol] = ts_ns + self._cooldown_ns
+
+    def cooldown_until(self, symbol: str) -> int | None:
+        """Event time until which a loss keeps `symbol` from new entries, if it does."""
+        return self._cooldown_until.get(symbol)
 
     def on_time(self, ts_ns: int) -> None:
         """Event time passed: an order or cancel unanswered for `ack_timeout_s` halts trading."""

@@ -11,6 +11,7 @@ within price slippage limit, the order will not be executed").
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 
 from scalper.events import Level
 from scalper.trading.prices import QTY_EPS, at_or_better
@@ -31,19 +32,23 @@ def walk(
     within the limit hold less.
     """
     fills: list[Level] = []
-    left = qty
+    left = _exact(qty)  # decimals of the floats' shortest text: fills sum to `qty` exactly
     for price, size in levels:
         if not at_or_better(price, limit, is_buy):
             break
-        available = size - taken.get(price, 0.0)
+        available = _exact(size) - _exact(taken.get(price, 0.0))
         if available <= QTY_EPS:
             continue
         fill = min(available, left)
-        fills.append((price, fill))
+        fills.append((price, float(fill)))
         left -= fill
         if left <= QTY_EPS:
             break
     return fills
+
+
+def _exact(value: float) -> Decimal:
+    return Decimal(repr(value))
 
 
 def first_available(levels: Iterable[Level], taken: Mapping[float, float]) -> float | None:

@@ -213,3 +213,50 @@ def test_connections_of_a_feed() -> None:
     assert per_connection("scalper_connection_reconnects_total") == {"linear-0": 2, "linear-1": 0}
     assert per_connection("scalper_connection_frames_total") == {"linear-0": 7, "linear-1": 0}
     assert per_connection("scalper_connection_lag_seconds") == {"linear-0": 0.025}
+
+
+def test_signal_regime_counts_and_score_distribution() -> None:
+    """Scores in [-1, 1] per ready symbol, their cumulative buckets, regimes counted by state."""
+    from scalper.settings import ScoreSettings, SignalSettings
+    from scalper.signals import SignalEngine
+
+    engine = Engine()
+    signals = SignalEngine(
+        engine, SignalSettings(score=ScoreSettings(zscore_warmup="100ms", min_ready_share=0.05))
+    )
+    for k in range(40):  # a snapshot every 150 ms, sizes moving: the imbalances vary
+        ts = (T0_MS + 150 * k) * MS
+        for symbol, bids, asks in (
+            ("BTCUSDT", [(100.0, 1.0 + (k * 7) % 5)], [(101.0, 2.0)]),
+            ("ETHUSDT", [(10.0, 1.0)], [(10.1, 1.0 + k % 3)]),
+        ):
+            engine.on_event(BookUpdate(symbol, 50, True, bids, asks, k + 1, k + 1, ts, ts))
+    health = HealthReporter(engine, None, time.time_ns(), 10.0)
+    types, samples = parse(exposition(engine, health, signals))
+    scores = by_symbol(samples, "scalper_signal_score")
+    expected = {s: signals.summary(s).score for s in ("BTCUSDT", "ETHUSDT")}  # type: ignore[union-attr]
+    assert scores == pytest.approx(expected) and None not in expected.values()
+    # a gauge histogram: the text format 0.0.4 types it histogram, with _gcount and _gsum
+    assert types["scalper_signal_score_distribution"] == "histogram"
+    assert samples[("scalper_signal_score_distribution_gcount", ())] == 2.0
+    buckets = {
+        dict(labels)["le"]: value
+        for (name, labels), value in samples.items()
+        if name == "scalper_signal_score_distribution_bucket"
+    }
+    assert buckets["+Inf"] == 2.0
+    for edge, count in buckets.items():
+        bound = float(edge)
+        assert count == sum(1 for score in expected.values() if score <= bound)  # type: ignore[operator]
+    regimes = {
+        (dict(labels)["regime"], dict(labels)["state"]): value
+        for (name, labels), value in samples.items()
+        if name == "scalper_signal_regime_symbols"
+    }
+    assert regimes == {(r, "warming_up"): 2.0 for r in ("volatility", "trend", "volume")}
+    assert samples[("scalper_signal_score_warming_up", ())] == 0.0
+
+
+def test_no_signal_families_without_signals() -> None:
+    types, _ = scrape(fed_engine())
+    assert not any(name.startswith("scalper_signal") for name in types)

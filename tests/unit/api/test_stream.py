@@ -8,11 +8,13 @@ in the one test that checks the task itself, which waits for the message the tas
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 import pytest
 
 from scalper.api.stream import MAX_SYMBOLS_PER_CLIENT, StreamClient, StreamHub
@@ -382,5 +384,46 @@ def test_a_client_whose_queue_fills_on_candles_is_dropped() -> None:
         assert [m["type"] for m in drain(reader)] == ["candle"]
         hub.disconnect(slow)
         hub.disconnect(reader)
+
+    asyncio.run(body())
+
+
+def test_signals_follow_each_state_and_regime_changes_reach_subscribers() -> None:
+    from scalper.signals import RegimeChanged, SignalEngine
+
+    async def body() -> None:
+        engine = Engine()
+        signals = SignalEngine(engine)
+        for symbol in ("AUSDT", "BUSDT"):
+            engine.on_event(book(symbol, [(100.0, 3.0)], [(101.0, 2.0)], T0_MS))
+        engine.on_event(trades("AUSDT", T0_MS + 250, (101.0, 1.0, BUY)))
+        hub = StreamHub(engine, None, tick_s=NEVER_S, signals=signals)
+        client = hub.connect()
+        hub.reply(client, request("subscribe", "AUSDT"))
+        drain(client)
+        hub.tick()
+        state, summary = drain(client)
+        assert state["type"] == "state" and state["symbol"] == "AUSDT"
+        assert summary["type"] == "signals" and summary["symbol"] == "AUSDT"
+        assert summary["data"]["regimes"] == {
+            "volatility": "warming_up",
+            "trend": "warming_up",
+            "volume": "warming_up",
+        }
+        assert summary["data"]["as_of_ns"] == (T0_MS + 200) * MS
+        change = RegimeChanged("BUSDT", "trend", "range", "up", 5, {"efficiency_ratio": 0.8})
+        hub.on_regime_change(change)
+        assert drain(client) == []  # not subscribed to BUSDT
+        hub.on_regime_change(msgspec.structs.replace(change, symbol="AUSDT"))
+        (message,) = drain(client)
+        assert message == {
+            "type": "regime",
+            "symbol": "AUSDT",
+            "data": {**msgspec.to_builtins(change), "symbol": "AUSDT"},
+        }
+        stopped = hub.disconnect(client)
+        if stopped is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await stopped
 
     asyncio.run(body())

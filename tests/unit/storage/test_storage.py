@@ -14,9 +14,10 @@ import pytest
 from scalper.candles import Candle, CandleSeries
 from scalper.engine import CandleClosed, Engine
 from scalper.errors import ConfigError, InputError
-from scalper.events import BUY
+from scalper.events import BUY, BookUpdate, Trade, TradeBatch
 from scalper.replay import replay_recording
-from scalper.settings import EngineSettings, RecorderSettings
+from scalper.settings import EngineSettings, RecorderSettings, RegimeSettings, SignalSettings
+from scalper.signals import SignalEngine
 from scalper.storage.budget import disk_usage
 from scalper.storage.layout import CLOCK_TOPIC, raw_format, raw_order
 from scalper.storage.query import run_query
@@ -30,7 +31,7 @@ from scalper.storage.segments import (
     read_journal,
     recover_journal,
 )
-from scalper.storage.warm import warm_start
+from scalper.storage.warm import warm_start, warm_start_signals
 from scalper.units import parse_size, parse_time_ns
 from scalper.venues.bybit.book_codec import BOOK_CODEC
 from scalper.venues.bybit.frames import CODECS, FrameApplier, record_frame
@@ -265,6 +266,36 @@ def test_warm_start_restores_recent_candles_without_filling_the_gap(tmp_path: Pa
     assert [c.start_ns for c in series.closed] == [now - 60 * 10**9, now - 45 * 10**9]
     series.add_trade(now + 10**9, 9.0, 1.0, BUY)
     assert len(series.closed) == 2 and series.forming is not None  # no flats for the gap
+
+
+def test_warm_start_rebuilds_the_signal_baselines_a_live_run_had(tmp_path: Path) -> None:
+    """A live run records its closed candles; a restart feeding them back to fresh signals has
+    the same regimes and candle-based factors (and the same regime states as without restart)."""
+    settings = SignalSettings(
+        regimes=RegimeSettings(min_history=5, volatility_window=3, trend_window=4, min_dwell="1m")
+    )
+    live = Engine(EngineSettings())
+    live_signals = SignalEngine(live, settings)
+    now = T0 + HOUR_NS
+    recorder = bybit_recorder(tmp_path, small(), clock=lambda: now)
+    recorder.start()
+    live.subscribe(recorder.on_notification)
+    start = now - 40 * 60 * 10**9
+    live.on_event(BookUpdate("XRPUSDT", 50, True, [(0.99, 5.0)], [(1.01, 5.0)], 1, 0, start, start))
+    for k in range(40 * 6):  # a trade every 10 s for 40 minutes, the price wandering
+        ts = start + k * 10 * 10**9 + 1
+        price = 1.0 + 0.001 * ((k * 7) % 11) + 0.0005 * (k // 30)
+        live.on_event(
+            TradeBatch("XRPUSDT", [Trade("XRPUSDT", price, 1.0 + k % 4, BUY, ts, ts)], ts, ts)
+        )
+    recorder.stop()
+    restarted = Engine(EngineSettings())
+    signals = SignalEngine(restarted, settings)
+    assert warm_start_signals(signals, tmp_path, now) == 39 + 7  # closed 1m and 5m candles
+    before, after = live_signals.regimes["XRPUSDT"], signals.regimes["XRPUSDT"]
+    assert after.states() == before.states()
+    assert after.context() == before.context()
+    assert before.states()["trend"].state != "warming_up"
 
 
 def test_restore_only_before_events() -> None:

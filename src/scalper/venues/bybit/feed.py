@@ -84,7 +84,7 @@ class LiveFeed:
         engine.subscribe(self._on_notification)
 
     def _sink(self) -> FrameSink:
-        apply = self.engine.on_event
+        apply = self.engine.entry()
         stats_by_symbol = self.symbol_stats
         recorder = self.recorder
 

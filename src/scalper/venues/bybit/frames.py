@@ -22,7 +22,7 @@ class FrameApplier:
         self.engine = engine
         self.control_messages = 0
         """Control replies seen (not applied)."""
-        self._apply = engine.on_event
+        self._apply = engine.entry()
 
     def __call__(self, raw: bytes, recv_ns: int) -> None:
         event = decode_frame(raw, recv_ns)

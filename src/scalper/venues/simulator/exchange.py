@@ -28,6 +28,7 @@ from scalper.embedded_server import RunningServer, listen, serve_app
 from scalper.events import Level
 from scalper.settings import SimulatorSettings
 from scalper.venues.bybit.topics import book_topic
+from scalper.venues.simulator.alpha import planted_alpha
 from scalper.venues.simulator.faults import FAULT_KINDS, fault_dice
 from scalper.venues.simulator.market import SyntheticMarket
 from scalper.venues.simulator.published import PublishedMarket
@@ -145,7 +146,13 @@ class ExchangeSimulator:
         if self._replay is not None:
             self._origin_ns = time.time_ns()
             return replay_frames(self._replay, config.replay_speed, self._origin_ns)
-        market = synthetic_market(config.symbols, config.seed, config.rate, config.depth)
+        market = synthetic_market(
+            config.symbols,
+            config.seed,
+            config.rate,
+            config.depth,
+            alpha=planted_alpha(config.alpha),
+        )
         self.catalog = synthetic_catalog(market)
         self._origin_ns = market.config.start_ms * 1_000_000
         if config.market_process:

@@ -14,6 +14,10 @@ streams (/docs/v5/websocket/public/orderbook, /trade, /ticker):
   or above the best ask of the book as last published.
 - `tickers.{symbol}`: a snapshot, then deltas with only the fields that changed.
 
+With a planted alpha (`MarketConfig.alpha`, alpha.py) each delta also slides the whole book so
+that its mid follows a known path: the evaluator's proof. Off by default; the alpha's noise has
+its own random stream, so the market's other draws are the same with or without it.
+
 Internally prices are integer ticks and sizes integer lots (qty steps); they are formatted to the
 instrument's precision only when a frame is built, so the book never accumulates rounding.
 """
@@ -30,6 +34,8 @@ from operator import itemgetter
 from typing import Final
 
 import msgspec
+
+from scalper.venues.simulator.alpha import MidPath, PlantedAlpha
 
 Level = tuple[float, float]
 """(price, size) as floats."""
@@ -83,6 +89,9 @@ class MarketConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Book frames back that `book_at` can still answer for (1.3 s at 20 ms): a reader of the
     frames lags the model, and more when its machine is busy. Memory: the levels each frame
     touched, a few per side."""
+    alpha: PlantedAlpha | None = None
+    """A planted alpha (or null market) pinning each symbol's mid to a known path; None: the
+    market's own dynamics."""
 
     def __post_init__(self) -> None:
         if self.symbols < 1 or self.seconds <= 0 or self.book_interval_ms < 1:
@@ -171,6 +180,19 @@ class _Side:
         sizes = self.sizes
         return [(k, sizes[k]) for k in self.keys]
 
+    def shift(self, offset: int) -> None:
+        """Slide every level by `offset` keys, keeping sizes (a planted mid move)."""
+        sizes, published = self.sizes, self.published
+        for key, lots in sizes.items():
+            if key not in published:
+                published[key] = lots
+        moved = {key + offset: lots for key, lots in sizes.items()}
+        for key in moved:
+            if key not in published:
+                published[key] = 0
+        self.sizes = moved
+        self.keys = [key + offset for key in self.keys]
+
     def bump(self) -> list[tuple[int, int]]:
         """Grow the best level by one lot: the change of a delta that would have none."""
         key = self.keys[0]
@@ -225,6 +247,7 @@ class _Symbol:
         "last_price",
         "level_lots",
         "low",
+        "mid_path",
         "next_ticker_ms",
         "next_trade_ms",
         "open_interest",
@@ -246,6 +269,7 @@ class _Symbol:
         self, inst: Contract, mid_ticks: int, level_lots: int, depth: int, truth_frames: int
     ) -> None:
         self.inst = inst
+        self.mid_path: MidPath | None = None
         self.level_lots = level_lots
         self.bids = _Side(truth_frames)
         self.asks = _Side(truth_frames)
@@ -343,6 +367,9 @@ class SyntheticMarket:
             state.trade_id_prefix = f"{uid[:8]}-{uid[8:12]}-{uid[12:16]}-{uid[16:20]}-"
             state.trade_ids = rng.getrandbits(40)
             self._fill_book(state, mid_ticks)
+            if config.alpha is not None:
+                # its own stream: the market's draws stay those of the same seed without it
+                state.mid_path = MidPath(config.alpha, random.Random(f"{config.seed}/{i}/alpha"))
             self._states[inst.symbol] = state
 
     # -- public view -------------------------------------------------------------------------
@@ -502,7 +529,7 @@ class SyntheticMarket:
             state.asks.changes()
             kind = "snapshot"
         else:
-            bids, asks = self._evolve_book(state)
+            bids, asks = self._evolve_book(state, ts_ms)
             state.update_id += 1
             kind = "delta"
         state.cross_seq += 1 + int(random_() * 40)
@@ -518,7 +545,9 @@ class SyntheticMarket:
         )
         return ts_ms, raw.encode()
 
-    def _evolve_book(self, state: _Symbol) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    def _evolve_book(
+        self, state: _Symbol, ts_ms: int
+    ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """Refill what trades took, keep the spread tight, then random level changes; returns
         the (bid, ask) changes since the last delta.
 
@@ -540,7 +569,17 @@ class SyntheticMarket:
         targets = self._change_targets
         self._change_levels(state, bids, asks, targets[int(random_() * _TABLE_SIZE)])
         self._change_levels(state, asks, bids, targets[int(random_() * _TABLE_SIZE)])
+        if state.mid_path is not None:
+            self._pin(state, ts_ms)
         return bids.changes() or bids.bump(), asks.changes() or asks.bump()
+
+    def _pin(self, state: _Symbol, ts_ms: int) -> None:
+        """Slide the book by whole ticks to the planted mid path (within half a tick)."""
+        mid = (state.asks.keys[0] - state.bids.keys[0]) / 2.0
+        offset = math.floor(state.mid_path.target(ts_ms, mid) - mid + 0.5)  # type: ignore[union-attr]
+        if offset:
+            state.asks.shift(offset)
+            state.bids.shift(-offset)
 
     def _change_levels(self, state: _Symbol, side: _Side, other: _Side, target: int) -> None:
         """Random resizes, deletes and inserts until `target` keys changed.
@@ -628,6 +667,7 @@ class SyntheticMarket:
         seq = state.cross_seq = state.cross_seq + 1 + int(random_() * 40)
         trade_ids = state.trade_ids
         parts = []
+        taken = 0
         for _ in range(count):
             key = book.keys[0]
             level = book.sizes[key]
@@ -654,6 +694,7 @@ class SyntheticMarket:
             elif price < state.low:
                 state.low = price
             state.volume += lots
+            taken += lots
             state.turnover += lots * price * tick_value
             trade_ids += 1
             parts.append(
@@ -664,6 +705,8 @@ class SyntheticMarket:
             )
         if not parts:
             return None
+        if state.mid_path is not None:
+            state.mid_path.on_trades(ts_ms, side_sign, taken)
         state.trade_ids = trade_ids
         raw = (
             f'{{"topic":"{state.topic_trade}","type":"snapshot","ts":{ts_ms},'

@@ -25,6 +25,7 @@ from typing import Final
 
 import msgspec
 
+from scalper.venues.simulator.alpha import PlantedAlpha
 from scalper.venues.simulator.market import Contract, MarketConfig, SyntheticMarket
 
 LIVE_BOOK_DEPTHS: Final = frozenset({1, 50, 200, 1000})
@@ -57,10 +58,16 @@ class Catalog:
 
 
 def synthetic_market(
-    symbols: int, seed: int, rate: float, depth: int, start_ms: int | None = None
+    symbols: int,
+    seed: int,
+    rate: float,
+    depth: int,
+    start_ms: int | None = None,
+    alpha: PlantedAlpha | None = None,
 ) -> SyntheticMarket:
     """A synthetic market starting now on the wall clock; `rate` (>= 1) multiplies its event
-    rates: books every max(1, 20 // rate) ms, trades x rate, tickers every 150 / rate ms."""
+    rates: books every max(1, 20 // rate) ms, trades x rate, tickers every 150 / rate ms.
+    `alpha`: a planted alpha or null market (alpha.py)."""
     if rate < 1.0:
         raise ValueError(f"rate must be at least 1, not {rate}")
     return SyntheticMarket(
@@ -73,6 +80,7 @@ def synthetic_market(
             book_interval_ms=max(1, int(_SYNTHETIC_BOOK_MS // rate)),
             trade_messages_per_s=_SYNTHETIC_TRADES_PER_S * rate,
             ticker_interval_ms=max(1, int(_SYNTHETIC_TICKER_MS / rate)),
+            alpha=alpha,
         )
     )
 

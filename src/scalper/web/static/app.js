@@ -38,6 +38,10 @@ const dash = {
   lastBook: null,
   stateMessages: 0,
   candleMessages: 0,
+  signalMessages: 0,
+  regimeMessages: 0,
+  signalsUpdates: 0,
+  lastSignals: null,
   ws: "connecting",
 };
 window.__dashboard = dash;
@@ -64,6 +68,32 @@ function rowFromTable(row) {
   };
 }
 
+// A /ws "signals" message (score, direction, confluence, regimes) into the scanner's row.
+function withSignals(row, summary) {
+  return {
+    ...row,
+    score: summary.score,
+    direction: summary.direction,
+    confluence: summary.confluence,
+    volatility_regime: summary.regimes.volatility,
+    trend_regime: summary.regimes.trend,
+    volume_regime: summary.regimes.volume,
+  };
+}
+
+const REGIME_SHORT = {
+  warming_up: "…", low: "lo", normal: "n", high: "hi", extreme: "ex",
+  down: "↓", range: "→", up: "↑", quiet: "q", active: "a", surge: "s!",
+};
+const regimeCell = (row) =>
+  ["volatility_regime", "trend_regime", "volume_regime"]
+    .map((key) => {
+      const state = row[key];
+      if (!state) return "";
+      return `<span class="mini" data-state="${state}" title="${key.replace("_regime", "")}: ${state}">${REGIME_SHORT[state] ?? state}</span>`;
+    })
+    .join("");
+
 function rowFromState(symbol, data) {
   const windows = data.windows || {};
   const delta = pick(windows, "1m", false);
@@ -71,6 +101,7 @@ function rowFromState(symbol, data) {
   const previous = rows.get(symbol) || {};
   return {
     symbol,
+    ...previous,
     mid: data.mid,
     spread_bps: data.spread_bps,
     imbalance: data.imbalance ? data.imbalance.values.top10 : null,
@@ -98,6 +129,7 @@ function renderScanner() {
     .map((row) => {
       const imbalanceClass = row.imbalance > 0.55 ? "pos" : row.imbalance < 0.45 ? "neg" : "";
       const deltaClass = row.delta_1m > 0 ? "pos" : row.delta_1m < 0 ? "neg" : "";
+      const scoreClass = row.direction === "long" ? "pos" : row.direction === "short" ? "neg" : "";
       const selected = row.symbol === dash.symbol ? " selected" : "";
       return (
         `<tr data-symbol="${row.symbol}" class="${selected}">` +
@@ -105,6 +137,9 @@ function renderScanner() {
         `<td class="num">${row.mid == null ? "—" : fmt(row.mid, decimalsOf(row.mid, row.symbol))}</td>` +
         `<td class="num">${fmt(row.spread_bps, 2)}</td>` +
         `<td class="num ${imbalanceClass}">${fmt(row.imbalance, 3)}</td>` +
+        `<td class="num score ${scoreClass}">${row.score == null ? (row.direction ? "warm" : "—") : fmt(row.score, 2)}</td>` +
+        `<td class="num">${row.confluence ?? "—"}</td>` +
+        `<td class="regimes">${regimeCell(row)}</td>` +
         `<td class="num ${deltaClass}">${compact(row.delta_1m)}</td>` +
         `<td class="num">${compact(row.volume_5m)}</td>` +
         `<td class="num">${fmt(row.last_update_age_ms, 0)}</td></tr>`
@@ -277,6 +312,51 @@ function renderGauges(imbalance) {
   label.className = `label ${imbalance.label === "bid_pressure" ? "pos" : imbalance.label === "ask_pressure" ? "neg" : ""}`;
 }
 
+// ---- signals: score, regime badges and one meter per factor (its contribution) ----
+const STATUS_TEXT = { warming_up: "warming", unavailable: "n/a" };
+function renderSignals(view) {
+  const score = view.score;
+  const label = $("#signal-score");
+  label.textContent =
+    score.value === null
+      ? "warming up"
+      : `${fmt(score.value, 3)} ${score.direction} · confluence ${score.confluence}`;
+  label.className = `label ${score.direction === "long" ? "pos" : score.direction === "short" ? "neg" : ""}`;
+  $("#regimes").innerHTML = Object.entries(view.regimes)
+    .map(([name, regime]) => {
+      const inputs = Object.entries(regime.inputs)
+        .map(([key, value]) => `${key} ${fmt(value, 3)}`)
+        .join(", ");
+      return `<span class="badge" data-regime="${name}" data-state="${regime.state}" title="${inputs}">${name}: ${regime.state.replace("_", " ")}</span>`;
+    })
+    .join("");
+  $("#signal-meta").textContent =
+    `as of ${new Date(view.as_of_ns / 1e6).toISOString().slice(11, 23)} · every ${view.cadence_ms} ms` +
+    ` · gates ${score.gates.length ? score.gates.join(", ") : "none"} (x${fmt(score.multiplier, 2)})` +
+    ` · ${score.version}${view.book_in_sync ? "" : " · book out of sync"}`;
+  // Bars are contributions on one scale (the largest |contribution|, at least 0.1), so the
+  // bars of the weighted factors add up to the score; unweighted factors show their value only.
+  const factors = Object.entries(view.factors);
+  const largest = Math.max(0.1, ...factors.map(([, f]) => Math.abs(f.contribution ?? 0)));
+  $("#meters").innerHTML = factors
+    .map(([name, f]) => {
+      const part = f.contribution;
+      const width = part === null ? 0 : (50 * Math.abs(part)) / largest;
+      const value = f.value === null ? STATUS_TEXT[f.status] ?? f.status : fmt(f.value, 3);
+      return (
+        `<div class="meter" data-factor="${name}" data-status="${f.status}" data-weighted="${f.weight !== 0}"` +
+        ` title="${f.kind}, weight ${f.weight}${f.z === null ? "" : `, z ${fmt(f.z, 2)}`}">` +
+        `<span class="name">${name}</span>` +
+        `<div class="track"><div class="bar ${part !== null && part < 0 ? "neg" : "pos"}" style="width:${width.toFixed(1)}%"></div></div>` +
+        `<span class="num">${value}</span><span class="num">${part === null ? "" : fmt(part, 3)}</span></div>`
+      );
+    })
+    .join("");
+  dash.signalsUpdates += 1;
+  dash.lastSignals = { symbol: view.symbol, as_of_ns: view.as_of_ns, score: score.value };
+  $("#meters").dataset.updates = String(dash.signalsUpdates);
+}
+
 // ---- trades tape ----
 function renderTape(view) {
   $("#tape tbody").innerHTML = view.trades
@@ -307,14 +387,16 @@ async function refreshDetail() {
   const symbol = dash.symbol;
   try {
     const path = `/api/symbol/${encodeURIComponent(symbol)}`;
-    const [book, trades] = await Promise.all([
+    const [book, trades, , signals] = await Promise.all([
       getJSON(`${path}/book?depth=${LADDER_DEPTH}`).catch(() => null),
       getJSON(`${path}/trades?limit=40`),
       loadCandles(false),
+      getJSON(`${path}/signals`).catch(() => null),
     ]);
     if (symbol === dash.symbol) {
       if (book && book.bids) renderLadder(book);
       renderTape(trades);
+      if (signals && signals.score) renderSignals(signals);
     }
   } catch (error) {
     console.warn("refresh failed", error);
@@ -390,6 +472,16 @@ function connect() {
         renderGauges(d.imbalance);
         refreshDetail();
       }
+    } else if (message.type === "signals") {
+      dash.signalMessages += 1;
+      const row = rows.get(message.symbol);
+      if (row) {
+        rows.set(message.symbol, withSignals(row, message.data));
+        markScannerDirty();
+      }
+    } else if (message.type === "regime") {
+      dash.regimeMessages += 1;
+      if (message.symbol === dash.symbol) refreshDetail();
     } else if (message.type === "candle") {
       dash.candleMessages += 1;
       if (message.symbol === dash.symbol && message.timeframe === dash.timeframe) {
