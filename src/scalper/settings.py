@@ -10,6 +10,7 @@ strings ('15s', '1m'); other times are floats in seconds named `*_s`; sizes are 
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Final, Literal
 
 import msgspec
@@ -570,6 +571,81 @@ class StrategySettings(_Section):
     allowed_volume: tuple[str, ...] = ("normal", "active", "surge")
 
 
+LIVE_CONFIRMATION: Final = "I accept trading real money on Bybit mainnet"
+"""What `trading.bybit.live_confirmation` must say, word for word, before orders go to mainnet."""
+
+
+class BybitPrivateSettings(_Section):
+    """Bybit's private v5 API: orders over REST, fills and positions over the private WebSocket
+    (../shared/BYBIT-V5.md, "Private API"). Testnet unless `live` and `live_confirmation` both
+    say otherwise; keys come from BYBIT_API_KEY / BYBIT_API_SECRET or `key_file`, never from
+    here."""
+
+    live: bool = False
+    """Trade on mainnet (the `--live` flag); refused unless `live_confirmation` is set too."""
+    live_confirmation: str = ""
+    """Must equal `LIVE_CONFIRMATION` when `live` is on: a second, deliberate step."""
+    testnet_rest_url: str = "https://api-testnet.bybit.com"
+    testnet_ws_url: str = "wss://stream-testnet.bybit.com/v5/private"
+    mainnet_rest_url: str = "https://api.bybit.com"
+    mainnet_ws_url: str = "wss://stream.bybit.com/v5/private"
+    rest_url: str = ""
+    """Overrides the REST base URL (the local simulator, tests); empty: testnet or mainnet.
+    A mainnet host here needs `live` like the default mainnet URL does."""
+    ws_url: str = ""
+    """Overrides the private WebSocket URL, like `rest_url`."""
+    category: Literal["linear"] = "linear"
+    recv_window_ms: PositiveInt = 5000
+    """X-BAPI-RECV-WINDOW: Bybit accepts a request while server time - recv_window <=
+    timestamp < server time + 1000 ms (/docs/v5/guide, 5000 is its default)."""
+    key_file: str = ""
+    """A file with BYBIT_API_KEY=... and BYBIT_API_SECRET=... lines, used when the environment
+    variables are not set; refused if group or others may read it (chmod 600)."""
+    order_link_prefix: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,12}$")] = "scalp"
+    """Starts every orderLinkId we create (prefix + random, at most 36 characters); orders
+    without it on the account are someone else's and are left alone."""
+    create_per_s: PositiveFloat = 10.0
+    """Local token bucket per request kind, at Bybit's per-account limits (/docs/v5/rate-limit:
+    create, amend, cancel and cancel-all 10/s each for linear)."""
+    amend_per_s: PositiveFloat = 10.0
+    cancel_per_s: PositiveFloat = 10.0
+    cancel_all_per_s: PositiveFloat = 10.0
+    query_per_s: PositiveFloat = 50.0
+    """Order, position and account queries (Bybit: 50/s for order and execution queries)."""
+    rate_limit_backoff_s: PositiveFloat = 1.0
+    """After retCode 10006 without a reset time in the headers, the request kind pauses this
+    long before retrying."""
+    rate_limit_retries: Annotated[int, msgspec.Meta(ge=0)] = 2
+    """Retries of a request answered 10006 (each after the pause) before it fails."""
+    ip_ban_backoff_s: PositiveFloat = 600.0
+    """After HTTP 403 every request pauses this long (Bybit: wait at least 10 minutes)."""
+    request_timeout_s: PositiveFloat = 10.0
+    disconnect_cancel_s: PositiveFloat = 5.0
+    """The private stream, or a traded symbol's market data, lost this long: our open orders
+    are cancelled over REST and entries blocked until both are back and reconciled (Bybit's
+    own disconnect-cancel is for institutional accounts only)."""
+    watchdog_interval_s: PositiveFloat = 0.5
+    """How often the disconnect watchdog looks."""
+    auth_timeout_s: PositiveFloat = 10.0
+    """The private stream's auth and subscribe answers must come within this long."""
+    ping_interval_s: PositiveFloat = PING_INTERVAL_S
+    backoff_initial_s: PositiveFloat = 0.5
+    """Reconnect backoff of the private stream: capped exponential with full jitter."""
+    backoff_max_s: PositiveFloat = 30.0
+    exec_id_memory: PositiveInt = 10_000
+    """Execution ids remembered so that one fill seen twice (execution and a replay after a
+    reconnect) is reported once; the oldest are forgotten first."""
+
+    def __post_init__(self) -> None:
+        # Annotated constraints are checked by the loader only; code that builds settings
+        # directly gets the same check here.
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,12}", self.order_link_prefix):
+            raise ConfigError(
+                f"trading.bybit.order_link_prefix {self.order_link_prefix!r}: 1 to 12 of"
+                " A-Z a-z 0-9 _ - (Bybit's orderLinkId alphabet, leaving room for the random part)"
+            )
+
+
 class TradingSettings(_Section):
     """The trading layer. Off unless `enabled`; `make demo` turns it on (paper)."""
 
@@ -595,6 +671,8 @@ class TradingSettings(_Section):
     """After the risk engine refused a symbol's entry, its strategy is not asked to enter again
     for this long (event time): a refused signal would otherwise repeat at every tick."""
     paper: PaperSettings = PaperSettings()
+    bybit: BybitPrivateSettings = BybitPrivateSettings()
+    """Bybit's private API, for when orders go to Bybit (testnet by default)."""
     risk: RiskSettings = RiskSettings()
     strategy: StrategySettings = StrategySettings()
 
