@@ -24,6 +24,11 @@ class ConsumedLiquidity:
         self._taken: dict[tuple[str, bool], dict[float, float]] = {}
         """(symbol, is_bid) -> price -> size taken."""
 
+    @property
+    def levels(self) -> dict[tuple[str, bool], dict[float, float]]:
+        """(symbol, is_bid) -> price -> size taken (the live dict: read it, never write it)."""
+        return self._taken
+
     def __len__(self) -> int:
         """Levels currently tracked."""
         return sum(len(levels) for levels in self._taken.values())

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from decimal import Decimal
-from typing import Final
+from typing import Any, Final
 
 import msgspec
 
@@ -124,6 +124,13 @@ class MatchingEngine:
             for resting in self._resting.values()
             for r in resting.values()
         ]
+
+    @property
+    def activity(self) -> tuple[dict[str, Any], dict[Any, Any]]:
+        """The live containers of open orders by symbol and of consumed liquidity: both empty
+        means market data can change nothing here (read, never written, by the broker's fast
+        path)."""
+        return self._resting, self._consumed.levels
 
     def watches(self, symbol: str) -> bool:
         """Whether market data of `symbol` can change anything here: an open order or

@@ -196,7 +196,7 @@ class Trader:
         """The market data a simulated venue matches against (a real venue has its own)."""
         self._entry_gate = getattr(strategy, "entry_gate", None)
         self._next_sample_ns = 0
-        self._book_for = _book_lookup(engine)
+        self._engine_symbols = engine.symbols
         engine.add_tap(self.on_event)
 
     # -- market events --------------------------------------------------------------------------
@@ -213,7 +213,11 @@ class Trader:
                 return
             ts = entry.book_ns = update.ts_event_ns
             if self._on_book is not None:
-                self._on_book(update, self._book_for(symbol, update.depth))
+                state = self._engine_symbols[symbol]
+                book = state.book
+                if book.depth != update.depth:
+                    book = state.book_for(update.depth)
+                self._on_book(update, book)
         elif kind is TradeBatch:
             batch: TradeBatch = event  # type: ignore[assignment]
             symbol = batch.symbol
@@ -835,20 +839,6 @@ class Trader:
 
     def traded(self) -> Iterable[str]:
         return self.symbols.keys()
-
-
-def _book_lookup(engine: Engine) -> Callable[[str, int], object]:
-    """The engine's book of `symbol` at `depth` (the one a book update was applied to)."""
-    symbols = engine.symbols
-
-    def book_for(symbol: str, depth: int) -> object:
-        state = symbols[symbol]
-        book = state.book
-        if book is not None and book.depth == depth:
-            return book
-        return state.book_for(depth)
-
-    return book_for
 
 
 def _atr_bps(regimes: object | None) -> float | None:
