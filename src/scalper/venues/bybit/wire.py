@@ -74,10 +74,13 @@ _Price = Annotated[float, msgspec.Meta(gt=0.0, le=sys.float_info.max)]
 _Size = Annotated[float, msgspec.Meta(ge=0.0, le=sys.float_info.max)]
 # The engine keeps event times (ns) and update ids in C int64 fields: a time outside 1970-2262 or
 # an id without room for its successor is a malformed frame here, not an overflow in the engine.
-# Times are checked in Python (against _MAX_MILLIS): a msgspec Meta bound on `cts: int | None`
+# Times are checked in Python (against MAX_MILLIS): a msgspec Meta bound on `cts: int | None`
 # costs more per book frame than the check here (decode B in `make bench`); a bound on `u` nothing.
-_MAX_MILLIS: Final = (2**63 - 1) // _MS_TO_NS
-_UpdateId = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 2)]
+MAX_MILLIS: Final = (2**63 - 1) // _MS_TO_NS
+"""The latest time (ms) whose nanoseconds fit int64."""
+MAX_UPDATE_ID: Final = 2**63 - 2
+"""The largest book update id with room for its successor."""
+_UpdateId = Annotated[int, msgspec.Meta(ge=0, le=MAX_UPDATE_ID)]
 
 
 class BookData(msgspec.Struct):
@@ -255,7 +258,7 @@ class _FrameError(Exception):
 
 
 def _bad_time(ts_ms: int) -> _FrameError:
-    """The error for a time whose nanoseconds do not fit int64 (see _MAX_MILLIS)."""
+    """The error for a time whose nanoseconds do not fit int64 (see MAX_MILLIS)."""
     return _FrameError("bad_time", f"time {ts_ms} ms is outside 1970-2262")
 
 
@@ -264,7 +267,7 @@ def _book(
 ) -> BookUpdate:
     if kind != "delta" and kind != "snapshot":
         raise _FrameError("bad_type", f"book frame type {kind!r}")
-    if not 0 <= ts_ms <= _MAX_MILLIS:
+    if not 0 <= ts_ms <= MAX_MILLIS:
         raise _bad_time(ts_ms)
     if data.s != symbol:
         raise _FrameError("symbol_mismatch", f"data.s {data.s!r} in a {symbol} book frame")
@@ -292,7 +295,7 @@ def _trades(rows: list[_TradeData], symbol: str, recv_ns: int) -> TradeBatch:
         if row.s != symbol:
             raise _FrameError("symbol_mismatch", f"trade for {row.s!r} in a {symbol} frame")
         ts_ms = row.T
-        if not 0 <= ts_ms <= _MAX_MILLIS:
+        if not 0 <= ts_ms <= MAX_MILLIS:
             raise _bad_time(ts_ms)
         append(
             Trade(
@@ -326,7 +329,7 @@ def _ticker(
 ) -> TickerUpdate:
     if kind != "delta" and kind != "snapshot":
         raise _FrameError("bad_type", f"ticker frame type {kind!r}")
-    if not 0 <= ts_ms <= _MAX_MILLIS:
+    if not 0 <= ts_ms <= MAX_MILLIS:
         raise _bad_time(ts_ms)
     if data.symbol != symbol:
         raise _FrameError("symbol_mismatch", f"data.symbol {data.symbol!r} in a {symbol} frame")
