@@ -83,7 +83,7 @@ MAX_UPDATE_ID: Final = 2**63 - 2
 _UpdateId = Annotated[int, msgspec.Meta(ge=0, le=MAX_UPDATE_ID)]
 
 
-class BookData(msgspec.Struct):
+class BookData(msgspec.Struct, gc=False):
     s: str
     b: list[tuple[_Price, _Size]]
     a: list[tuple[_Price, _Size]]
@@ -91,7 +91,7 @@ class BookData(msgspec.Struct):
     seq: int = 0
 
 
-class _TradeData(msgspec.Struct):
+class _TradeData(msgspec.Struct, gc=False):
     T: int
     s: str
     p: _Price
@@ -109,7 +109,7 @@ def _ticker_data(name: str, value_type: Any | None) -> type[msgspec.Struct]:
     types = typing.get_type_hints(TickerFields)
     fields = [(field, value_type or types[field], None) for field in TickerFields.__struct_fields__]
     names = {field: _TICKER_NAMES.get(field, _camel(field)) for field, *_ in fields}
-    return msgspec.defstruct(name, [("symbol", str), *fields], rename=names)
+    return msgspec.defstruct(name, [("symbol", str), *fields], rename=names, gc=False)
 
 
 def _camel(name: str) -> str:
@@ -124,7 +124,7 @@ _LenientTickerData = _ticker_data("_LenientTickerData", str | None)
 """The fallback when a ticker carries empty strings where numbers belong ("" means no value)."""
 
 
-class BookFrame(msgspec.Struct):
+class BookFrame(msgspec.Struct, gc=False):
     """A whole book frame, decoded in one pass (the fast path; the simulator reads the frames
     it publishes with it too)."""
 
@@ -135,14 +135,14 @@ class BookFrame(msgspec.Struct):
     cts: int | None = None
 
 
-class _TradeFrame(msgspec.Struct):
+class _TradeFrame(msgspec.Struct, gc=False):
     topic: str
     type: str
     ts: int
     data: list[_TradeData]
 
 
-class _TickerFrame(msgspec.Struct):
+class _TickerFrame(msgspec.Struct, gc=False):
     topic: str
     type: str
     ts: int
