@@ -11,6 +11,7 @@ our events first.
 columns of numbers (a recording's, read back): no event object per book update.
 """
 
+from scalper._book cimport OrderBook
 from scalper._symbol cimport SymbolState
 
 from scalper.events import BookUpdate, TickerUpdate, TradeBatch
@@ -81,6 +82,7 @@ cdef class EventRouter:
         const double[::1] ask_sizes,
         list others,
         object apply_other,
+        bint books_only=False,
     ) -> None:
         """Apply rows in order: row i is a book update given by columns where `book_row[i]`,
         else the next item of `others`: an event (applied as `on_event` applies it) or anything
@@ -89,8 +91,13 @@ cdef class EventRouter:
         A book row's symbol and depth are its topic's (`topic_symbols[t]`, `topic_depths[t]`
         for t = `topic_of_row[i]`); its bids are `bid_prices[bid_start[i]:bid_end[i]]` with
         the sizes in `bid_sizes` alike, and its asks the same. Each book row counts as one
-        event and does exactly what `on_event` does with the BookUpdate of the same fields."""
+        event and does exactly what `on_event` does with the BookUpdate of the same fields.
+
+        `books_only`: each book row goes to its book alone, as `OrderBook.apply` would take
+        it (no counters, clock, candles or notifications), and every other item to
+        `apply_other` (a replay's pre-roll: the books as they were at its start)."""
         cdef SymbolState state
+        cdef OrderBook book
         cdef Py_ssize_t i, t, b, a, n = book_row.shape[0]
         cdef Py_ssize_t other = 0
         cdef long long ts
@@ -101,21 +108,37 @@ cdef class EventRouter:
                 item = others[other]
                 other += 1
                 kind = type(item)
-                if kind is _TradeBatch or kind is _TickerUpdate or kind is _BookUpdate:
+                if books_only:
+                    apply_other(item)
+                elif kind is _TradeBatch or kind is _TickerUpdate or kind is _BookUpdate:
                     self._dispatch(item)
                 else:
                     apply_other(item)
                 continue
-            self.frames += 1
             ts = ts_event_ns[i]
-            if ts > self.clock_ns:
-                self.clock_ns = ts
             t = topic_of_row[i]
             symbol = topic_symbols[t]
             found = symbols.get(symbol)
             state = found if found is not None else self.symbol(symbol)
             b = bid_start[i]
             a = ask_start[i]
+            if books_only:
+                book = state.book_for(topic_depths[t])
+                book._apply_arrays(
+                    is_snapshot[i],
+                    update_id[i],
+                    ts,
+                    &bid_prices[b] if bid_end[i] > b else no_levels,
+                    &bid_sizes[b] if bid_end[i] > b else no_levels,
+                    bid_end[i] - b,
+                    &ask_prices[a] if ask_end[i] > a else no_levels,
+                    &ask_sizes[a] if ask_end[i] > a else no_levels,
+                    ask_end[i] - a,
+                )
+                continue
+            self.frames += 1
+            if ts > self.clock_ns:
+                self.clock_ns = ts
             state._apply_book_arrays(
                 topic_depths[t],
                 is_snapshot[i],

@@ -78,7 +78,8 @@ class Engine(EventRouter):
     """Per-symbol books, flow, candles and tickers, fed with our events.
 
     `on_event(event)` comes from the compiled EventRouter (`_router.pyx`), as do `symbols`,
-    `frames` and `clock_ns`; what is rare is handled here.
+    `frames` and `clock_ns`, and `apply_book_columns` (a batch of rows whose book updates come
+    as C arrays, the columnar replay's); what is rare is handled here.
     """
 
     def __init__(self, config: EngineSettings | None = None) -> None:

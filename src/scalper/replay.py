@@ -118,14 +118,27 @@ def recorded_records(
     return iter_recorded(data_dir, from_ns, to_ns, symbols, CODECS)
 
 
+Decode = Literal["columns", "json"]
+"""How recorded book frames reach the engine: `columns` applies the integer level columns the
+recorder split them into (`venues.bybit.book_columns`; every other row is decoded from its
+JSON), `json` joins every frame back to its bytes and decodes it, as the live feed did."""
+
+
 def preroll_books(
-    applier: FrameApplier, data_dir: Path, until_ns: int, symbols: list[str] | None = None
+    applier: FrameApplier,
+    data_dir: Path,
+    until_ns: int,
+    symbols: list[str] | None = None,
+    decode: Decode = "json",
 ) -> int:
     """Bring every book to its state at `until_ns` from the book frames recorded before it
     (only them, and only into the books: trades, tickers and candles start at `until_ns`), so
-    a replay from a time has books in sync at once. Returns the frames applied."""
-    count = 0
+    a replay from a time has books in sync at once. Returns the frames applied. `decode`: as
+    in `replay_recording` (columns: a one-source data dir's split frames from their columns)."""
     prefix = f"{BOOK}."
+    if decode == "columns" and len(raw_sources(data_dir)) <= 1:
+        return _preroll_columns(applier, data_dir, until_ns, symbols, prefix)
+    count = 0
     for recv_ns, _, _, payload in iter_recorded(
         data_dir, None, until_ns, symbols, CODECS, topic_prefix=prefix
     ):
@@ -134,10 +147,22 @@ def preroll_books(
     return count
 
 
-Decode = Literal["columns", "json"]
-"""How recorded book frames reach the engine: `columns` applies the integer level columns the
-recorder split them into (`venues.bybit.book_columns`; every other row is decoded from its
-JSON), `json` joins every frame back to its bytes and decodes it, as the live feed did."""
+def _preroll_columns(
+    applier: FrameApplier, data_dir: Path, until_ns: int, symbols: list[str] | None, prefix: str
+) -> int:
+    count = 0
+    parts = iter_recorded_tables(data_dir, None, until_ns, symbols, CODECS, topic_prefix=prefix)
+    for table, codec, rows in parts:
+        split = codec is BOOK_CODEC and table["book_u"].null_count < len(table)
+        columns = book_columns(table, rows) if split else no_book_columns(len(rows))
+        others = _joined(table, codec, rows[columns.other_rows])
+        payloads = frame_payloads(others, codec).to_pylist()
+        frames = list(zip(payloads, others["recv_ns"].to_pylist(), strict=True))
+        applier.engine.apply_book_columns(
+            *columns, frames, lambda frame: applier.preroll_book(*frame), books_only=True
+        )
+        count += len(rows)
+    return count
 
 
 def replay_recording(
@@ -154,7 +179,7 @@ def replay_recording(
     From `from_ns` on, with every book first brought to its state then (`preroll_books`).
     Both `decode`s leave the engine in the same state."""
     if from_ns is not None:
-        preroll_books(applier, data_dir, from_ns, symbols)
+        preroll_books(applier, data_dir, from_ns, symbols, decode)
     if decode == "columns" and len(raw_sources(data_dir)) <= 1:
         rows = replay_columns(applier, data_dir, from_ns, to_ns, symbols)
     else:
@@ -228,12 +253,17 @@ def _collection_paused() -> Iterator[None]:
         gc.enable()
 
 
+def _joined(table: pa.Table, codec: FrameCodec | None, rows: np.ndarray) -> pa.Table:
+    """Rows of a stored row group with what it takes to join their frames (with `codec`)."""
+    if codec is not None and table["book_u"].take(rows).null_count < len(rows):
+        return table.take(rows)  # a split frame among them: all its columns, to join it
+    return table.select(_WHOLE_FRAME_COLUMNS).take(rows)
+
+
 def _decoded(table: pa.Table, codec: FrameCodec | None, rows: np.ndarray) -> list[object]:
     """Rows of a stored row group decoded from their JSON (or wall-clock candle closes)."""
-    if codec is not None and table["book_u"].take(rows).null_count < len(rows):
-        table = table.take(rows)  # a split frame among them: all its columns, to join it
-    else:
-        table = table.select(_WHOLE_FRAME_COLUMNS).take(rows)
+    table = _joined(table, codec, rows)
+    if "book_u" not in table.column_names:
         codec = None
     topics = table["topic"]
     if pc.any(pc.equal(topics, CLOCK_TOPIC)).as_py():

@@ -183,11 +183,12 @@ def iter_recorded_tables(
     to_ns: int | None = None,
     symbols: Iterable[str] | None = None,
     codecs: Sequence[FrameCodec] = (),
+    topic_prefix: str | None = None,
 ) -> Iterator[RecordedTable]:
     """The recorded rows of a one-source data dir, a row group at a time as stored, each with
     the rows `iter_recorded` reads of it, in the same order: for readers of the codec's
     columns. InputError for several sources, whose rows only `iter_recorded` merges."""
-    sources = _source_tables(data_dir, from_ns, to_ns, symbols, codecs, None)
+    sources = _source_tables(data_dir, from_ns, to_ns, symbols, codecs, topic_prefix)
     if len(sources) > 1:
         raise InputError(
             f"{data_dir} holds {len(sources)} sources ({', '.join(raw_sources(data_dir))}):"
