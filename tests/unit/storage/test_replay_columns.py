@@ -32,10 +32,16 @@ def settings_small() -> RecorderSettings:
     return RecorderSettings(chunk_rows=64, max_disk_bytes=None, retention_days=None)
 
 
-def record_all(data_dir: Path, rows: list[tuple[int, bytes | int]], group_rows: int) -> None:
+def record_all(
+    data_dir: Path,
+    rows: list[tuple[int, bytes | int]],
+    group_rows: int,
+    source: str = "test",
+    settings: RecorderSettings | None = None,
+) -> None:
     """Record frames (bytes) and wall-clock candle closes (int: the close time) as the live feed
     does, in row groups of `group_rows`."""
-    recorder = Recorder(data_dir, settings_small(), source="test", codec=BOOK_CODEC)
+    recorder = Recorder(data_dir, settings or settings_small(), source=source, codec=BOOK_CODEC)
     recorder._writers["raw"].fmt.row_group_rows = group_rows
     recorder.start()
     for recv_ns, row in rows:
@@ -227,3 +233,17 @@ def test_replay_columns_yields_each_row_group(tmp_path: Path) -> None:
     counts = list(replay_columns(FrameApplier(engine), tmp_path))
     assert sum(counts) == len(rows)
     assert len(counts) >= 3
+
+
+def test_frames_stored_whole_or_several_sources_take_the_json_path(tmp_path: Path) -> None:
+    rows = market_rows(1200, symbols=3, seed=9)
+    whole = tmp_path / "whole"
+    unsplit = RecorderSettings(
+        chunk_rows=64, max_disk_bytes=None, retention_days=None, split_book_frames=False
+    )
+    record_all(whole, rows, group_rows=400, settings=unsplit)
+    assert_same_replays(whole)
+    two = tmp_path / "two"
+    record_all(two, rows[::2], group_rows=400, source="a")
+    record_all(two, rows[1::2], group_rows=400, source="b")
+    assert_same_replays(two)
