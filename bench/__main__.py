@@ -8,9 +8,10 @@ Throughput passes are repeated in `--rounds` interleaved rounds and each impleme
 counts (see run_rounds). Every implementation pays the same harness cost (a slice of the blob
 and one call per frame); the "harness" row shows that cost alone.
 
-Then the book-structure comparison (bench/book_structures.py) and the memory check
-(bench/memory.py, in a fresh interpreter). Targets are printed as PASS/FAIL; the exit status is
-0 whatever they say.
+Then the recorder (bench/recording.py), the replay of a recording by the JSON frame path and by
+the columnar path (bench/replay.py), the book-structure comparison (bench/book_structures.py)
+and the memory check (bench/memory.py, in a fresh interpreter). Targets are printed as
+PASS/FAIL; the exit status is 0 whatever they say.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import book_structures, memory, peers, recording
+from bench import replay as replay_bench
 from bench.isolation import rss_bytes, run_forked
 from bench.seed_style import SeedStyleEngine
 from scalper.venues.simulator.market import MarketConfig, SyntheticMarket
@@ -493,6 +495,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-memory", action="store_true", help="skip the memory check")
     parser.add_argument("--no-recording", action="store_true", help="skip the recorder")
     parser.add_argument(
+        "--no-replay", action="store_true", help="skip the data dir replay (JSON vs columns)"
+    )
+    parser.add_argument(
         "--no-peers", action="store_true", help="skip cryptofeed / nautilus_trader (bench/peers.py)"
     )
     parser.add_argument(
@@ -530,6 +535,14 @@ def main(argv: list[str] | None = None) -> int:
             f"raw segments per hour of receive time: {recording.files_per_hour(frames):.1f}"
             " (60,000 frames stretched over 3 h); candles and metrics add 4 each (15 min)"
         )
+    if not args.no_replay:
+        console.print("running   replay of a recording (bench/replay.py) ...", style="dim")
+        limit = min(len(frames), recording.RECORDED_FRAMES)
+        recorded = (
+            (frames.recv_ns[i], frames.blob[frames.offsets[i] : frames.offsets[i + 1]])
+            for i in range(limit)
+        )
+        replay_bench.print_results(console, replay_bench.measure(recorded, args.rounds, console))
     del frames
 
     if not args.no_peers:

@@ -155,7 +155,13 @@ def files_per_hour(frames: Frames, count: int = 60_000, hours: float = 3.0) -> f
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def measure(frames: Frames, warp: float = 1.0, limit: int = 500_000) -> dict[str, dict[str, Any]]:
+RECORDED_FRAMES: Final = 500_000
+"""Frames the recorder variants record (and bench/replay.py replays): the stream's first."""
+
+
+def measure(
+    frames: Frames, warp: float = 1.0, limit: int = RECORDED_FRAMES
+) -> dict[str, dict[str, Any]]:
     """Every variant in its own forked child, on the first `limit` frames (stretched x `warp`);
     {variant: figures or {"error": ...}}."""
     return {

@@ -14,8 +14,13 @@ cdef class BookSide:
 
     cdef void _grow(self) except *
     cdef void _upsert(self, double price, double size) except *
+    cdef void _delete(self, double price) noexcept
     cdef void _apply(self, list levels) except *
     cdef void _replace(self, list levels) except *
+    cdef void _apply_arrays(self, const double* prices, const double* sizes, Py_ssize_t n) except *
+    cdef void _replace_arrays(
+        self, const double* prices, const double* sizes, Py_ssize_t n
+    ) except *
     cdef Py_ssize_t _trim(self, Py_ssize_t depth)
     cdef Py_ssize_t _count_at_or_better(self, double price)
     cdef double _total_size(self, Py_ssize_t n)
@@ -34,4 +39,18 @@ cdef class OrderBook:
     cdef public object out_of_sync_reason
 
     cdef object _apply(self, object update)
+    cdef object _apply_arrays(
+        self,
+        bint is_snapshot,
+        long long update_id,
+        long long ts_event_ns,
+        const double* bid_prices,
+        const double* bid_sizes,
+        Py_ssize_t bid_count,
+        const double* ask_prices,
+        const double* ask_sizes,
+        Py_ssize_t ask_count,
+    )
+    cdef object _admit(self, bint is_snapshot, long long update_id)
+    cdef object _settle(self, object result, long long update_id, long long ts_event_ns)
     cdef object _lose_sync(self, object result, str reason)

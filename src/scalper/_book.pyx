@@ -129,18 +129,21 @@ cdef class BookSide:
         self._levels[i].size = size
         self._len = n + 1
 
+    cdef void _delete(self, double price) noexcept:
+        """Remove the level at `price`, if present."""
+        cdef double key = self._sign * price
+        cdef Py_ssize_t n = self._len
+        cdef Py_ssize_t i = _lower_bound(self._levels, n, key)
+        if i < n and self._levels[i].key == key:
+            memmove(self._levels + i, self._levels + i + 1, (n - i - 1) * sizeof(Slot))
+            self._len = n - 1
+
     cdef void _apply(self, list levels) except *:
-        cdef double price, size, key
-        cdef Py_ssize_t i, n
+        cdef double price, size
         for level in levels:
             price, size = level
             if size == 0.0:
-                key = self._sign * price
-                n = self._len
-                i = _lower_bound(self._levels, n, key)
-                if i < n and self._levels[i].key == key:
-                    memmove(self._levels + i, self._levels + i + 1, (n - i - 1) * sizeof(Slot))
-                    self._len = n - 1
+                self._delete(price)
             else:
                 self._upsert(price, size)
 
@@ -151,6 +154,27 @@ cdef class BookSide:
             price, size = level
             if size != 0.0:
                 self._upsert(price, size)
+
+    cdef void _apply_arrays(
+        self, const double* prices, const double* sizes, Py_ssize_t n
+    ) except *:
+        """`_apply` of levels given as two C arrays (the columnar replay's)."""
+        cdef Py_ssize_t k
+        for k in range(n):
+            if sizes[k] == 0.0:
+                self._delete(prices[k])
+            else:
+                self._upsert(prices[k], sizes[k])
+
+    cdef void _replace_arrays(
+        self, const double* prices, const double* sizes, Py_ssize_t n
+    ) except *:
+        """`_replace` of levels given as two C arrays."""
+        cdef Py_ssize_t k
+        self._len = 0
+        for k in range(n):
+            if sizes[k] != 0.0:
+                self._upsert(prices[k], sizes[k])
 
     cdef Py_ssize_t _trim(self, Py_ssize_t depth):
         cdef Py_ssize_t extra = self._len - depth
@@ -233,24 +257,62 @@ cdef class OrderBook:
 
     cdef object _apply(self, object update):
         cdef long long update_id = update.update_id
-        cdef object result
-        cdef BookSide bids = self.bids, asks = self.asks
-        if update.is_snapshot or update_id == 1:
-            bids._replace(update.bids)
-            asks._replace(update.asks)
-            result = _SNAPSHOT if update.is_snapshot else _RESET
-        elif self.state is not _IN_SYNC:
+        cdef object result = self._admit(update.is_snapshot, update_id)
+        if result is _APPLIED:
+            self.bids._apply(update.bids)
+            self.asks._apply(update.asks)
+        elif result is _SNAPSHOT or result is _RESET:
+            self.bids._replace(update.bids)
+            self.asks._replace(update.asks)
+        else:
+            return result
+        return self._settle(result, update_id, update.ts_event_ns)
+
+    cdef object _apply_arrays(
+        self,
+        bint is_snapshot,
+        long long update_id,
+        long long ts_event_ns,
+        const double* bid_prices,
+        const double* bid_sizes,
+        Py_ssize_t bid_count,
+        const double* ask_prices,
+        const double* ask_sizes,
+        Py_ssize_t ask_count,
+    ):
+        """`_apply` of an update given as its fields and C arrays of levels (the columnar
+        replay's): the same rules, the same result."""
+        cdef object result = self._admit(is_snapshot, update_id)
+        if result is _APPLIED:
+            self.bids._apply_arrays(bid_prices, bid_sizes, bid_count)
+            self.asks._apply_arrays(ask_prices, ask_sizes, ask_count)
+        elif result is _SNAPSHOT or result is _RESET:
+            self.bids._replace_arrays(bid_prices, bid_sizes, bid_count)
+            self.asks._replace_arrays(ask_prices, ask_sizes, ask_count)
+        else:
+            return result
+        return self._settle(result, update_id, ts_event_ns)
+
+    cdef object _admit(self, bint is_snapshot, long long update_id):
+        """What an update does before its levels are read: SNAPSHOT or RESET (replace the
+        sides), APPLIED (apply them), or IGNORED / NO_SNAPSHOT / GAP (leave the book)."""
+        if is_snapshot:
+            return _SNAPSHOT
+        if update_id == 1:
+            return _RESET
+        if self.state is not _IN_SYNC:
             if self.state is _OUT_OF_SYNC:
                 return _IGNORED
             return self._lose_sync(_NO_SNAPSHOT, "delta before any snapshot")
-        elif update_id != self.update_id + 1:
+        if update_id != self.update_id + 1:
             return self._lose_sync(_GAP, f"update id {update_id} after {self.update_id}")
-        else:
-            bids._apply(update.bids)
-            asks._apply(update.asks)
-            result = _APPLIED
+        return _APPLIED
+
+    cdef object _settle(self, object result, long long update_id, long long ts_event_ns):
+        """After the levels: the update's id and time, the depth, the crossed check."""
+        cdef BookSide bids = self.bids, asks = self.asks
         self.update_id = update_id
-        self.ts_event_ns = update.ts_event_ns
+        self.ts_event_ns = ts_event_ns
         if bids._len > self.depth or asks._len > self.depth:
             self.trimmed_levels += bids._trim(self.depth) + asks._trim(self.depth)
         if bids._len and asks._len and -bids._levels[0].key >= asks._levels[0].key:

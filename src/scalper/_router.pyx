@@ -1,4 +1,4 @@
-# cython: language_level=3
+# cython: language_level=3, boundscheck=False, wraparound=False
 """The engine's per-event dispatch, compiled: `EventRouter`, the base class of `Engine`.
 
 It counts an event, advances the engine clock and hands a market event to its symbol's
@@ -6,8 +6,12 @@ It counts an event, advances the engine clock and hands a market event to its sy
 trades) goes to methods the Python subclass (`engine.Engine`) defines: `symbol`, `_on_other`
 (malformed frames) and `_on_large_trades`. Venue-free: venue adapters decode their frames into
 our events first.
+
+`apply_book_columns` is the same dispatch for a batch of rows whose book updates come as
+columns of numbers (a recording's, read back): no event object per book update.
 """
 
+from scalper._book cimport OrderBook
 from scalper._symbol cimport SymbolState
 
 from scalper.events import BookUpdate, TickerUpdate, TradeBatch
@@ -34,6 +38,9 @@ cdef class EventRouter:
 
     def on_event(self, event) -> None:
         """Apply one decoded event."""
+        self._dispatch(event)
+
+    cdef void _dispatch(self, object event) except *:
         cdef SymbolState state
         cdef long long ts
         self.frames += 1
@@ -55,3 +62,92 @@ cdef class EventRouter:
                 state._apply_ticker(event)
         else:
             self._on_other(event)
+
+    def apply_book_columns(
+        self,
+        const signed char[::1] book_row,
+        const int[::1] topic_of_row,
+        list topic_symbols,
+        const long long[::1] topic_depths,
+        const unsigned char[::1] is_snapshot,
+        const long long[::1] update_id,
+        const long long[::1] ts_event_ns,
+        const long long[::1] bid_start,
+        const long long[::1] bid_end,
+        const double[::1] bid_prices,
+        const double[::1] bid_sizes,
+        const long long[::1] ask_start,
+        const long long[::1] ask_end,
+        const double[::1] ask_prices,
+        const double[::1] ask_sizes,
+        list others,
+        object apply_other,
+        bint books_only=False,
+    ) -> None:
+        """Apply rows in order: row i is a book update given by columns where `book_row[i]`,
+        else the next item of `others`: an event (applied as `on_event` applies it) or anything
+        else, handed to `apply_other`.
+
+        A book row's symbol and depth are its topic's (`topic_symbols[t]`, `topic_depths[t]`
+        for t = `topic_of_row[i]`); its bids are `bid_prices[bid_start[i]:bid_end[i]]` with
+        the sizes in `bid_sizes` alike, and its asks the same. Each book row counts as one
+        event and does exactly what `on_event` does with the BookUpdate of the same fields.
+
+        `books_only`: each book row goes to its book alone, as `OrderBook.apply` would take
+        it (no counters, clock, candles or notifications), and every other item to
+        `apply_other` (a replay's pre-roll: the books as they were at its start)."""
+        cdef SymbolState state
+        cdef OrderBook book
+        cdef Py_ssize_t i, t, b, a, n = book_row.shape[0]
+        cdef Py_ssize_t other = 0
+        cdef long long ts
+        cdef dict symbols = self.symbols
+        cdef const double* no_levels = NULL
+        for i in range(n):
+            if not book_row[i]:
+                item = others[other]
+                other += 1
+                kind = type(item)
+                if books_only:
+                    apply_other(item)
+                elif kind is _TradeBatch or kind is _TickerUpdate or kind is _BookUpdate:
+                    self._dispatch(item)
+                else:
+                    apply_other(item)
+                continue
+            ts = ts_event_ns[i]
+            t = topic_of_row[i]
+            symbol = topic_symbols[t]
+            found = symbols.get(symbol)
+            state = found if found is not None else self.symbol(symbol)
+            b = bid_start[i]
+            a = ask_start[i]
+            if books_only:
+                book = state.book_for(topic_depths[t])
+                book._apply_arrays(
+                    is_snapshot[i],
+                    update_id[i],
+                    ts,
+                    &bid_prices[b] if bid_end[i] > b else no_levels,
+                    &bid_sizes[b] if bid_end[i] > b else no_levels,
+                    bid_end[i] - b,
+                    &ask_prices[a] if ask_end[i] > a else no_levels,
+                    &ask_sizes[a] if ask_end[i] > a else no_levels,
+                    ask_end[i] - a,
+                )
+                continue
+            self.frames += 1
+            if ts > self.clock_ns:
+                self.clock_ns = ts
+            state._apply_book_arrays(
+                topic_depths[t],
+                is_snapshot[i],
+                update_id[i],
+                ts,
+                &bid_prices[b] if bid_end[i] > b else no_levels,
+                &bid_sizes[b] if bid_end[i] > b else no_levels,
+                bid_end[i] - b,
+                &ask_prices[a] if ask_end[i] > a else no_levels,
+                &ask_sizes[a] if ask_end[i] > a else no_levels,
+                ask_end[i] - a,
+            )

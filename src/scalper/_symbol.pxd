@@ -74,6 +74,21 @@ cdef class SymbolState:
     cdef object _on_book_transition
 
     cdef object _apply_book(self, object update)
+    cdef object _apply_book_arrays(
+        self,
+        Py_ssize_t depth,
+        bint is_snapshot,
+        long long update_id,
+        long long ts,
+        const double* bid_prices,
+        const double* bid_sizes,
+        Py_ssize_t bid_count,
+        const double* ask_prices,
+        const double* ask_sizes,
+        Py_ssize_t ask_count,
+    )
+    cdef OrderBook _book_event(self, long long ts, Py_ssize_t depth)
+    cdef object _book_applied(self, OrderBook book, object result, bint was_in_sync, long long ts)
     cdef object _apply_trades(self, object batch)
     cdef void _apply_ticker(self, object update) except *
     cdef void _advance(self, long long ts) noexcept

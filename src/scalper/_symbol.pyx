@@ -227,22 +227,62 @@ cdef class SymbolState:
         self._apply_ticker(update)
 
     cdef object _apply_book(self, object update):
-        cdef OrderBook book
-        cdef CandleSeries series
         cdef long long ts = update.ts_event_ns
-        cdef double ofi = 0.0
-        cdef Counters counters = self.counters
+        cdef OrderBook book = self._book_event(ts, update.depth)
+        cdef bint was_in_sync = book.state is _IN_SYNC
+        return self._book_applied(book, book._apply(update), was_in_sync, ts)
+
+    cdef object _apply_book_arrays(
+        self,
+        Py_ssize_t depth,
+        bint is_snapshot,
+        long long update_id,
+        long long ts,
+        const double* bid_prices,
+        const double* bid_sizes,
+        Py_ssize_t bid_count,
+        const double* ask_prices,
+        const double* ask_sizes,
+        Py_ssize_t ask_count,
+    ):
+        """`_apply_book` of an update given as its fields and C arrays of levels (the columnar
+        replay): the same counting, book rules, OFI, candles and notifications."""
+        cdef OrderBook book = self._book_event(ts, depth)
+        cdef bint was_in_sync = book.state is _IN_SYNC
+        result = book._apply_arrays(
+            is_snapshot,
+            update_id,
+            ts,
+            bid_prices,
+            bid_sizes,
+            bid_count,
+            ask_prices,
+            ask_sizes,
+            ask_count,
+        )
+        return self._book_applied(book, result, was_in_sync, ts)
+
+    cdef OrderBook _book_event(self, long long ts, Py_ssize_t depth):
+        """Count a book event at venue time `ts`; the book of `depth` it goes to. The observer
+        first closes what ends before `ts` on the state as it was."""
         cdef SymbolObserver observer = self.observer
         if observer is not None:
             observer.on_time(ts)
         self._advance(ts)
-        counters.book_frames += 1
-        depth = update.depth
-        book = self.book  # the usual case: one depth per symbol, no dict lookup
+        self.counters.book_frames += 1
+        cdef OrderBook book = self.book  # the usual case: one depth per symbol, no dict lookup
         if book is None or book.depth != depth:
             book = self.book_for(depth)
-        was_in_sync = book.state is _IN_SYNC
-        result = book._apply(update)
+        return book
+
+    cdef object _book_applied(
+        self, OrderBook book, object result, bint was_in_sync, long long ts
+    ):
+        """After the book took an event: OFI, counters, transitions, candles; `result`."""
+        cdef CandleSeries series
+        cdef double ofi = 0.0
+        cdef Counters counters = self.counters
+        cdef SymbolObserver observer = self.observer
         if result is _APPLIED:
             if book is self.book:
                 ofi = self._ofi_update(book)

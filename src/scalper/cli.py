@@ -196,6 +196,13 @@ def _replay_parser(commands: Any) -> None:
         help="data dir: replay paced at this multiple of recorded time, serving the API and "
         "dashboard (--host/--port) meanwhile; default: as fast as possible",
     )
+    replay.add_argument(
+        "--decode",
+        choices=("columns", "json"),
+        default="columns",
+        help="data dir: apply recorded book frames from their integer columns (columns, the "
+        "default) or join and decode every frame's JSON (json); the same state either way",
+    )
     _api_arguments(replay)
     _summary_arguments(replay)
     _settings_arguments(replay)
@@ -674,11 +681,15 @@ def _replay_recording(
         signals = signals_for(applier.engine, settings.signals)
         return asyncio.run(replay_paced(applier, options, signals))
     if args.no_progress or not sys.stderr.isatty():
-        return replay_recording(applier, data_dir, from_ns, to_ns, args.symbols)  # type: ignore[no-any-return]
+        return replay_recording(  # type: ignore[no-any-return]
+            applier, data_dir, from_ns, to_ns, args.symbols, decode=args.decode
+        )
     from scalper.storage.reader import recorded_rows
 
     with _ProgressBar(f"replay {data_dir}", recorded_rows(data_dir)) as update:
-        return replay_recording(applier, data_dir, from_ns, to_ns, args.symbols, update)  # type: ignore[no-any-return]
+        return replay_recording(  # type: ignore[no-any-return]
+            applier, data_dir, from_ns, to_ns, args.symbols, update, args.decode
+        )
 
 
 class _ProgressBar:

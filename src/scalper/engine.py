@@ -81,7 +81,8 @@ class Engine(EventRouter):
     """Per-symbol books, flow, candles and tickers, fed with our events.
 
     `on_event(event)` comes from the compiled EventRouter (`_router.pyx`), as do `symbols`,
-    `frames` and `clock_ns`; what is rare is handled here.
+    `frames` and `clock_ns`, and `apply_book_columns` (a batch of rows whose book updates come
+    as C arrays, the columnar replay's); what is rare is handled here.
     """
 
     def __init__(self, config: EngineSettings | None = None) -> None:
@@ -118,6 +119,11 @@ class Engine(EventRouter):
         """Call `tap(event)` after the engine applied each event (the trading core). Taps are
         bound when a feed or applier takes `entry()`: add them before building those."""
         self._taps.append(tap)
+
+    @property
+    def tapped(self) -> bool:
+        """Whether something besides the engine must see every event (`add_tap`)."""
+        return bool(self._taps)
 
     def entry(self) -> Callable[[Event], None]:
         """What feeds this engine: `on_event`, followed by the taps when there are any."""

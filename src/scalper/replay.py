@@ -9,22 +9,37 @@ file always gives the same state. Frames are Bybit v5's (the venue whose recordi
 
 from __future__ import annotations
 
+import gc
 import gzip
 import io
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Final, Literal, NamedTuple
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import zstandard
 
 from scalper.errors import InputError
 from scalper.events import Instrument
 from scalper.feed_status import ConnectionStats, SymbolFeedStats
-from scalper.storage.layout import CLOCK_TOPIC
-from scalper.storage.reader import Record, iter_recorded
+from scalper.storage.codec import FrameCodec
+from scalper.storage.layout import CLOCK_TOPIC, raw_sources
+from scalper.storage.reader import (
+    Record,
+    frame_payloads,
+    iter_recorded,
+    iter_recorded_tables,
+    table_records,
+)
+from scalper.venues.bybit.book_codec import BOOK_CODEC
+from scalper.venues.bybit.book_columns import book_columns, no_book_columns
 from scalper.venues.bybit.frames import CODECS, FrameApplier
 from scalper.venues.bybit.topics import BOOK
+from scalper.venues.bybit.wire import Decoded, decode_frame
 
 ProgressCallback = Callable[[int], None]
 """Called with the number of (compressed) file bytes consumed so far."""
@@ -103,19 +118,50 @@ def recorded_records(
     return iter_recorded(data_dir, from_ns, to_ns, symbols, CODECS)
 
 
+Decode = Literal["columns", "json"]
+"""How recorded book frames reach the engine: `columns` applies the integer level columns the
+recorder split them into (`venues.bybit.book_columns`; every other row is decoded from its
+JSON), `json` joins every frame back to its bytes and decodes it, as the live feed did."""
+
+
 def preroll_books(
-    applier: FrameApplier, data_dir: Path, until_ns: int, symbols: list[str] | None = None
+    applier: FrameApplier,
+    data_dir: Path,
+    until_ns: int,
+    symbols: list[str] | None = None,
+    decode: Decode = "json",
 ) -> int:
     """Bring every book to its state at `until_ns` from the book frames recorded before it
     (only them, and only into the books: trades, tickers and candles start at `until_ns`), so
-    a replay from a time has books in sync at once. Returns the frames applied."""
-    count = 0
+    a replay from a time has books in sync at once. Returns the frames applied. `decode`: as
+    in `replay_recording` (columns: a one-source data dir's split frames from their columns)."""
     prefix = f"{BOOK}."
+    if decode == "columns" and len(raw_sources(data_dir)) <= 1:
+        return _preroll_columns(applier, data_dir, until_ns, symbols, prefix)
+    count = 0
     for recv_ns, _, _, payload in iter_recorded(
         data_dir, None, until_ns, symbols, CODECS, topic_prefix=prefix
     ):
         applier.preroll_book(payload, recv_ns)
         count += 1
+    return count
+
+
+def _preroll_columns(
+    applier: FrameApplier, data_dir: Path, until_ns: int, symbols: list[str] | None, prefix: str
+) -> int:
+    count = 0
+    parts = iter_recorded_tables(data_dir, None, until_ns, symbols, CODECS, topic_prefix=prefix)
+    for table, codec, rows in parts:
+        split = codec is BOOK_CODEC and table["book_u"].null_count < len(table)
+        columns = book_columns(table, rows) if split else no_book_columns(len(rows))
+        others = _joined(table, codec, rows[columns.other_rows])
+        payloads = frame_payloads(others, codec).to_pylist()
+        frames = list(zip(payloads, others["recv_ns"].to_pylist(), strict=True))
+        applier.engine.apply_book_columns(
+            *columns, frames, lambda frame: applier.preroll_book(*frame), books_only=True
+        )
+        count += len(rows)
     return count
 
 
@@ -126,21 +172,118 @@ def replay_recording(
     to_ns: int | None = None,
     symbols: list[str] | None = None,
     progress: Callable[[int], None] | None = None,
+    decode: Decode = "columns",
 ) -> int:
     """Feed a data directory's recorded frames to the applier's engine in receive order;
     returns the count. `progress` is called now and then with the number of rows applied.
-    From `from_ns` on, with every book first brought to its state then (`preroll_books`)."""
+    From `from_ns` on, with every book first brought to its state then (`preroll_books`).
+    Both `decode`s leave the engine in the same state. An engine with taps (the trading core)
+    is fed events (`json`): book columns go into the books without one."""
     if from_ns is not None:
-        preroll_books(applier, data_dir, from_ns, symbols)
+        preroll_books(applier, data_dir, from_ns, symbols, decode)
+    columns = decode == "columns" and not applier.engine.tapped  # a tap sees events only
+    if columns and len(raw_sources(data_dir)) <= 1:
+        rows = replay_columns(applier, data_dir, from_ns, to_ns, symbols)
+    else:
+        rows = _replay_records(applier, data_dir, from_ns, to_ns, symbols)
+    count = 0
+    for applied in rows:
+        count += applied
+        if progress is not None:
+            progress(count)
+    return count
+
+
+def _replay_records(
+    applier: FrameApplier,
+    data_dir: Path,
+    from_ns: int | None,
+    to_ns: int | None,
+    symbols: list[str] | None,
+) -> Iterator[int]:
     count = 0
     for record in recorded_records(data_dir, from_ns, to_ns, symbols):
         apply_record(applier, record)
         count += 1
-        if progress is not None and count % 8192 == 0:
-            progress(count)
-    if progress is not None:
-        progress(count)
-    return count
+        if count == 8192:
+            yield count
+            count = 0
+    yield count
+
+
+def replay_columns(
+    applier: FrameApplier,
+    data_dir: Path,
+    from_ns: int | None = None,
+    to_ns: int | None = None,
+    symbols: list[str] | None = None,
+) -> Iterator[int]:
+    """Apply a one-source data dir's rows in receive order, a row group at a time, its book
+    frames from their columns; yields the rows each row group applied. Between two row groups
+    the engine is in a state the JSON path passes through too: a backtest may iterate this,
+    with its observers seeing every event as they do live."""
+    engine = applier.engine
+
+    def apply_other(item: Decoded | CandleClose) -> None:
+        if type(item) is CandleClose:
+            engine.close_candles_until(item.until_ns)  # type: ignore[union-attr]
+        else:
+            applier.apply_decoded(item)  # type: ignore[arg-type]
+
+    for table, codec, rows in iter_recorded_tables(data_dir, from_ns, to_ns, symbols, CODECS):
+        split = codec is BOOK_CODEC and table["book_u"].null_count < len(table)
+        columns = book_columns(table, rows) if split else no_book_columns(len(rows))
+        with _collection_paused():
+            others = _decoded(table, codec, rows[columns.other_rows])
+            engine.apply_book_columns(*columns, others, apply_other)
+            del others
+        yield len(rows)
+
+
+@contextmanager
+def _collection_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a row group's decoded rows live: they make no
+    cycles, and the collector would otherwise walk the tens of thousands of them on every
+    collection (a tenth of the columnar replay's CPU, bench/replay.py). It runs again after."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _joined(table: pa.Table, codec: FrameCodec | None, rows: np.ndarray) -> pa.Table:
+    """Rows of a stored row group with what it takes to join their frames (with `codec`)."""
+    if codec is not None and table["book_u"].take(rows).null_count < len(rows):
+        return table.take(rows)  # a split frame among them: all its columns, to join it
+    return table.select(_WHOLE_FRAME_COLUMNS).take(rows)
+
+
+def _decoded(table: pa.Table, codec: FrameCodec | None, rows: np.ndarray) -> list[object]:
+    """Rows of a stored row group decoded from their JSON (or wall-clock candle closes)."""
+    table = _joined(table, codec, rows)
+    if "book_u" not in table.column_names:
+        codec = None
+    topics = table["topic"]
+    if pc.any(pc.equal(topics, CLOCK_TOPIC)).as_py():
+        return [
+            CandleClose(ts_ns) if topic == CLOCK_TOPIC else decode_frame(payload, recv_ns)
+            for recv_ns, ts_ns, topic, payload in table_records(table, codec)
+        ]
+    payloads = frame_payloads(table, codec).to_pylist()
+    return list(map(decode_frame, payloads, table["recv_ns"].to_pylist()))
+
+
+_WHOLE_FRAME_COLUMNS: Final = ("recv_ns", "ts_ns", "topic", "payload")
+
+
+class CandleClose(NamedTuple):
+    """A recorded wall-clock candle close, among the decoded rows of `replay_columns`."""
+
+    until_ns: int
 
 
 class ReplayClock:

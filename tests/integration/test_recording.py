@@ -354,6 +354,21 @@ def test_cli_replay_data_dir_with_filters_and_query(recorded_dir: Path, tmp_path
     assert missing.returncode == 2 and "--speed" in missing.stderr
 
 
+def test_cli_replay_decodes_columns_by_default_and_json_on_request_to_the_same_state(
+    recorded_dir: Path, tmp_path: Path
+) -> None:
+    outputs = {}
+    for name, extra in (("columns", ()), ("json", ("--decode", "json"))):
+        out = tmp_path / f"{name}.json"
+        result = run_cli("replay", recorded_dir, "--json", out, "--levels", "1000", *extra)
+        assert result.returncode == 0, result.stderr
+        assert "replayed 6000 recorded rows" in result.stderr
+        outputs[name] = out.read_bytes()
+    assert outputs["columns"] == outputs["json"]
+    bad = run_cli("replay", recorded_dir, "--decode", "yaml")
+    assert bad.returncode == 2 and "--decode" in bad.stderr
+
+
 def test_paced_replay_serves_the_api_on_the_recordings_clock(recorded_dir: Path) -> None:
     """`replay DATA_DIR --speed X`: the API answers while the replay runs, with ages and health
     read on the recording's clock (a frame recorded 5 ms before now is 5 ms old, not days)."""

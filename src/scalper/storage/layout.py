@@ -155,8 +155,13 @@ def encode_raw(chunk: pa.Table, after_ns: int | None, codec: FrameCodec | None) 
 
 def raw_order(table: pa.Table) -> pa.Table:
     """A stored raw row group back in receive order."""
+    return table.take(raw_order_indices(table))
+
+
+def raw_order_indices(table: pa.Table) -> pa.Array:
+    """The rows of a stored raw row group in receive order (indices; a stable sort)."""
     key = "recv_ns" if table["seq"].null_count else "seq"
-    return table.take(pc.sort_indices(table[key]))
+    return pc.sort_indices(table[key])
 
 
 def raw_format(

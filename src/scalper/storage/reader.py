@@ -10,7 +10,9 @@ import heapq
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -21,7 +23,7 @@ from scalper.storage.layout import (
     CANDLE_SCHEMA,
     RAW_SCHEMA,
     candles_root,
-    raw_order,
+    raw_order_indices,
     raw_root,
     raw_sources,
 )
@@ -36,6 +38,17 @@ log = logging.getLogger(__name__)
 
 Record = tuple[int, int, str, bytes]
 """(recv_ns, ts_ns, topic, payload) of one recorded row, in receive order."""
+
+
+class RecordedTable(NamedTuple):
+    """A stored raw row group, the codec it was written with (None: every frame whole in
+    `payload`) and `rows`: the indices of its rows to read, in receive order (filters applied).
+    `table.take(rows)` is what `iter_recorded` reads; readers of the codec's columns may index
+    them in place instead."""
+
+    table: pa.Table
+    codec: FrameCodec | None
+    rows: np.ndarray
 
 
 def _warn_unfinished(root: Path) -> None:
@@ -59,47 +72,61 @@ def frame_payloads(table: pa.Table, codec: FrameCodec | None) -> pa.Array:
     return payload if joined is None else pc.coalesce(joined, payload)
 
 
-def _records_of(
+def _tables_of(
     path: Path,
     from_ns: int | None,
     to_ns: int | None,
     symbols: frozenset[str] | None,
     codecs: Sequence[FrameCodec],
     topic_prefix: str | None,
-) -> Iterator[Record]:
+) -> Iterator[RecordedTable]:
     try:
         codec = codec_of(pq.read_schema(path), codecs, RAW_SCHEMA.names, str(path))
-        for table in iter_segment_tables(path, raw_order):
-            if topic_prefix is not None:
-                table = table.filter(pc.starts_with(table["topic"], topic_prefix))
-            yield from _filtered_records(table, from_ns, to_ns, symbols, codec)
+        for table in iter_segment_tables(path):
+            rows = raw_order_indices(table).to_numpy()
+            mask = _mask(table, from_ns, to_ns, symbols, topic_prefix)
+            if mask is not None:
+                rows = rows[mask.to_numpy(zero_copy_only=False)[rows]]
+            yield RecordedTable(table, codec, rows)
     except (pa.ArrowInvalid, OSError) as exc:
         log.warning("skipping unreadable segment %s: %s", path, exc)
 
 
-def _filtered_records(
+def _mask(
     table: pa.Table,
     from_ns: int | None,
     to_ns: int | None,
     symbols: frozenset[str] | None,
-    codec: FrameCodec | None,
-) -> Iterator[Record]:
-    mask = None
+    topic_prefix: str | None,
+) -> pa.Array | None:
+    """The rows the filters keep (None: all)."""
+    conditions = []
     recv = table["recv_ns"]
     if from_ns is not None:
-        mask = pc.greater_equal(recv, from_ns)
+        conditions.append(pc.greater_equal(recv, from_ns))
     if to_ns is not None:
-        upper = pc.less(recv, to_ns)
-        mask = upper if mask is None else pc.and_(mask, upper)
+        conditions.append(pc.less(recv, to_ns))
     if symbols is not None:
         # Rows without a symbol (acks, wall-clock candle closes) are kept: they apply to all.
-        wanted = pc.or_(
-            pc.is_in(table["symbol"], pa.array(sorted(symbols))), pc.equal(table["symbol"], "")
+        conditions.append(
+            pc.or_(
+                pc.is_in(table["symbol"], pa.array(sorted(symbols))),
+                pc.equal(table["symbol"], ""),
+            )
         )
-        mask = wanted if mask is None else pc.and_(mask, wanted)
-    if mask is not None:
-        table = table.filter(mask)
-    yield from zip(
+    if topic_prefix is not None:
+        conditions.append(pc.starts_with(table["topic"], topic_prefix))
+    if not conditions:
+        return None
+    mask = conditions[0]
+    for condition in conditions[1:]:
+        mask = pc.and_(mask, condition)
+    return pc.fill_null(mask, False).combine_chunks()
+
+
+def table_records(table: pa.Table, codec: FrameCodec | None) -> Iterator[Record]:
+    """The rows of a stored raw table as records, in its order (split frames joined back)."""
+    return zip(
         table["recv_ns"].to_pylist(),
         table["ts_ns"].to_pylist(),
         table["topic"].to_pylist(),
@@ -128,12 +155,13 @@ def iter_recorded(
     `codecs`: the venues' codecs, to join the frames they stored split (InputError for a
     segment that needs one not given). `topic_prefix`: only rows whose topic starts so (e.g.
     one channel's frames), filtered before any frame is joined."""
-    if not (data_dir / "raw").is_dir():
-        raise InputError(f"{data_dir} holds no recording (no raw/ directory)")
-    wanted = frozenset(s.upper() for s in symbols) if symbols else None
     streams = [
-        _source_records(raw_root(data_dir, source), from_ns, to_ns, wanted, codecs, topic_prefix)
-        for source in raw_sources(data_dir)
+        (
+            record
+            for part in tables
+            for record in table_records(part.table.take(part.rows), part.codec)
+        )
+        for tables in _source_tables(data_dir, from_ns, to_ns, symbols, codecs, topic_prefix)
     ]
     if len(streams) == 1:
         yield from streams[0]
@@ -141,16 +169,46 @@ def iter_recorded(
         yield from heapq.merge(*streams, key=lambda record: record[0])
 
 
-def _source_records(
-    root: Path,
+def iter_recorded_tables(
+    data_dir: Path,
+    from_ns: int | None = None,
+    to_ns: int | None = None,
+    symbols: Iterable[str] | None = None,
+    codecs: Sequence[FrameCodec] = (),
+    topic_prefix: str | None = None,
+) -> Iterator[RecordedTable]:
+    """The recorded rows of a one-source data dir, a row group at a time as stored, each with
+    the rows `iter_recorded` reads of it, in the same order: for readers of the codec's
+    columns. InputError for several sources, whose rows only `iter_recorded` merges."""
+    sources = _source_tables(data_dir, from_ns, to_ns, symbols, codecs, topic_prefix)
+    if len(sources) > 1:
+        raise InputError(
+            f"{data_dir} holds {len(sources)} sources ({', '.join(raw_sources(data_dir))}):"
+            " their rows are merged frame by frame (the JSON path)"
+        )
+    for tables in sources:
+        yield from tables
+
+
+def _source_tables(
+    data_dir: Path,
     from_ns: int | None,
     to_ns: int | None,
-    symbols: frozenset[str] | None,
+    symbols: Iterable[str] | None,
     codecs: Sequence[FrameCodec],
     topic_prefix: str | None,
-) -> Iterator[Record]:
-    for path in _segments(root, from_ns, to_ns):
-        yield from _records_of(path, from_ns, to_ns, symbols, codecs, topic_prefix)
+) -> list[Iterator[RecordedTable]]:
+    if not (data_dir / "raw").is_dir():
+        raise InputError(f"{data_dir} holds no recording (no raw/ directory)")
+    wanted = frozenset(s.upper() for s in symbols) if symbols else None
+    return [
+        (
+            part
+            for path in _segments(raw_root(data_dir, source), from_ns, to_ns)
+            for part in _tables_of(path, from_ns, to_ns, wanted, codecs, topic_prefix)
+        )
+        for source in raw_sources(data_dir)
+    ]
 
 
 def recorded_rows(data_dir: Path) -> int:

@@ -25,11 +25,14 @@ class FrameApplier:
         self._apply = engine.entry()
 
     def __call__(self, raw: bytes, recv_ns: int) -> None:
-        event = decode_frame(raw, recv_ns)
-        if type(event) is ControlMessage:
+        self.apply_decoded(decode_frame(raw, recv_ns))
+
+    def apply_decoded(self, decoded: Decoded) -> None:
+        """Apply what `decode_frame` gave (a control reply is counted)."""
+        if type(decoded) is ControlMessage:
             self.control_messages += 1
         else:
-            self._apply(event)  # type: ignore[arg-type]
+            self._apply(decoded)  # type: ignore[arg-type]
 
     def preroll_book(self, raw: bytes, recv_ns: int) -> None:
         """Apply a book frame to its book only (no candles, flow or counters): a replay that

@@ -74,13 +74,16 @@ _Price = Annotated[float, msgspec.Meta(gt=0.0, le=sys.float_info.max)]
 _Size = Annotated[float, msgspec.Meta(ge=0.0, le=sys.float_info.max)]
 # The engine keeps event times (ns) and update ids in C int64 fields: a time outside 1970-2262 or
 # an id without room for its successor is a malformed frame here, not an overflow in the engine.
-# Times are checked in Python (against _MAX_MILLIS): a msgspec Meta bound on `cts: int | None`
+# Times are checked in Python (against MAX_MILLIS): a msgspec Meta bound on `cts: int | None`
 # costs more per book frame than the check here (decode B in `make bench`); a bound on `u` nothing.
-_MAX_MILLIS: Final = (2**63 - 1) // _MS_TO_NS
-_UpdateId = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 2)]
+MAX_MILLIS: Final = (2**63 - 1) // _MS_TO_NS
+"""The latest time (ms) whose nanoseconds fit int64."""
+MAX_UPDATE_ID: Final = 2**63 - 2
+"""The largest book update id with room for its successor."""
+_UpdateId = Annotated[int, msgspec.Meta(ge=0, le=MAX_UPDATE_ID)]
 
 
-class BookData(msgspec.Struct):
+class BookData(msgspec.Struct, gc=False):
     s: str
     b: list[tuple[_Price, _Size]]
     a: list[tuple[_Price, _Size]]
@@ -88,7 +91,7 @@ class BookData(msgspec.Struct):
     seq: int = 0
 
 
-class _TradeData(msgspec.Struct):
+class _TradeData(msgspec.Struct, gc=False):
     T: int
     s: str
     p: _Price
@@ -106,7 +109,7 @@ def _ticker_data(name: str, value_type: Any | None) -> type[msgspec.Struct]:
     types = typing.get_type_hints(TickerFields)
     fields = [(field, value_type or types[field], None) for field in TickerFields.__struct_fields__]
     names = {field: _TICKER_NAMES.get(field, _camel(field)) for field, *_ in fields}
-    return msgspec.defstruct(name, [("symbol", str), *fields], rename=names)
+    return msgspec.defstruct(name, [("symbol", str), *fields], rename=names, gc=False)
 
 
 def _camel(name: str) -> str:
@@ -121,7 +124,7 @@ _LenientTickerData = _ticker_data("_LenientTickerData", str | None)
 """The fallback when a ticker carries empty strings where numbers belong ("" means no value)."""
 
 
-class BookFrame(msgspec.Struct):
+class BookFrame(msgspec.Struct, gc=False):
     """A whole book frame, decoded in one pass (the fast path; the simulator reads the frames
     it publishes with it too)."""
 
@@ -132,14 +135,14 @@ class BookFrame(msgspec.Struct):
     cts: int | None = None
 
 
-class _TradeFrame(msgspec.Struct):
+class _TradeFrame(msgspec.Struct, gc=False):
     topic: str
     type: str
     ts: int
     data: list[_TradeData]
 
 
-class _TickerFrame(msgspec.Struct):
+class _TickerFrame(msgspec.Struct, gc=False):
     topic: str
     type: str
     ts: int
@@ -255,7 +258,7 @@ class _FrameError(Exception):
 
 
 def _bad_time(ts_ms: int) -> _FrameError:
-    """The error for a time whose nanoseconds do not fit int64 (see _MAX_MILLIS)."""
+    """The error for a time whose nanoseconds do not fit int64 (see MAX_MILLIS)."""
     return _FrameError("bad_time", f"time {ts_ms} ms is outside 1970-2262")
 
 
@@ -264,7 +267,7 @@ def _book(
 ) -> BookUpdate:
     if kind != "delta" and kind != "snapshot":
         raise _FrameError("bad_type", f"book frame type {kind!r}")
-    if not 0 <= ts_ms <= _MAX_MILLIS:
+    if not 0 <= ts_ms <= MAX_MILLIS:
         raise _bad_time(ts_ms)
     if data.s != symbol:
         raise _FrameError("symbol_mismatch", f"data.s {data.s!r} in a {symbol} book frame")
@@ -292,7 +295,7 @@ def _trades(rows: list[_TradeData], symbol: str, recv_ns: int) -> TradeBatch:
         if row.s != symbol:
             raise _FrameError("symbol_mismatch", f"trade for {row.s!r} in a {symbol} frame")
         ts_ms = row.T
-        if not 0 <= ts_ms <= _MAX_MILLIS:
+        if not 0 <= ts_ms <= MAX_MILLIS:
             raise _bad_time(ts_ms)
         append(
             Trade(
@@ -326,7 +329,7 @@ def _ticker(
 ) -> TickerUpdate:
     if kind != "delta" and kind != "snapshot":
         raise _FrameError("bad_type", f"ticker frame type {kind!r}")
-    if not 0 <= ts_ms <= _MAX_MILLIS:
+    if not 0 <= ts_ms <= MAX_MILLIS:
         raise _bad_time(ts_ms)
     if data.symbol != symbol:
         raise _FrameError("symbol_mismatch", f"data.symbol {data.symbol!r} in a {symbol} frame")

@@ -1,0 +1,205 @@
+"""Replaying a data dir: the JSON frame path against the columnar path, on one recording, same run.
+
+`python -m bench.replay` (and a section of `make bench`): the first `--frames` frames of the
+bench's synthetic market (300 symbols x 60 s, seed 1) are recorded with the default recorder
+settings (book frames split into integer columns), then replayed through a fresh engine by both
+paths of `scalper.replay.replay_recording`:
+
+- `json`: every row joined back to its frame bytes and decoded (`--decode json`), as before;
+- `columns`: book frames applied from their level columns, the rest decoded (the default).
+
+Each pass runs in its own forked child, the two paths alternating for `--rounds` rounds; each
+path's best round counts (the machine is shared). Frames/s are given by the wall clock and by
+the child's CPU time (what one core did, whatever else ran on the machine). Every pass ends
+with a digest of the engine's full view (every book level, candles, flows, tickers, counters):
+the paths must agree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from itertools import islice
+from pathlib import Path
+from typing import Any, Final
+
+import msgspec
+from rich.console import Console
+from rich.table import Table
+
+from bench.isolation import run_forked
+from scalper.engine import Engine
+from scalper.replay import Decode, replay_recording
+from scalper.settings import EngineSettings, RecorderSettings
+from scalper.storage.recorder import Recorder
+from scalper.venues.bybit.book_codec import BOOK_CODEC
+from scalper.venues.bybit.frames import FrameApplier, record_frame
+from scalper.venues.simulator.market import MarketConfig, SyntheticMarket
+from scalper.views import engine_view
+
+COLUMNS_TARGET_FPS: Final = 300_000
+"""Issue 20: replay alone, per core, on the bench's 300-symbol recording."""
+PATHS: Final[dict[str, str]] = {
+    "json": "every frame joined back and decoded (--decode json)",
+    "columns": "book frames from their integer columns, the rest decoded (default)",
+}
+
+
+def record(frames: Iterator[tuple[int, bytes]], directory: Path) -> int:
+    """Record frames as the live feed does, with the default settings; returns the count."""
+    recorder = Recorder(
+        directory, RecorderSettings(retention_days=None), source="bench", codec=BOOK_CODEC
+    )
+    recorder.start()
+    count = 0
+    for recv_ns, raw in frames:
+        record_frame(recorder, raw, recv_ns)
+        count += 1
+    recorder.stop()
+    return count
+
+
+def state_digest(engine: Engine) -> str:
+    """A digest of everything the engine's view holds, with every book level."""
+    view = msgspec.json.encode(engine_view(engine, levels=1_000_000))
+    return hashlib.sha256(view).hexdigest()[:16]
+
+
+def replay_once(directory: Path, decode: Decode) -> dict[str, Any]:
+    """One replay of the data dir through a fresh engine (run in a forked child)."""
+    engine = Engine(EngineSettings())
+    cpu = time.process_time()
+    started = time.perf_counter()
+    rows = replay_recording(FrameApplier(engine), directory, decode=decode)
+    wall_s = time.perf_counter() - started
+    cpu_s = time.process_time() - cpu
+    return {"rows": rows, "wall_s": wall_s, "cpu_s": cpu_s, "digest": state_digest(engine)}
+
+
+def measure_dir(directory: Path, rounds: int, console: Console | None = None) -> dict[str, Any]:
+    """Both paths, alternating, `rounds` times; each one's rounds and best."""
+    results: dict[str, dict[str, Any]] = {name: {"rounds": []} for name in PATHS}
+    for number in range(1, rounds + 1):
+        for name in PATHS:
+            if console is not None:
+                console.print(f"running   replay {name} (round {number}/{rounds}) ...", style="dim")
+            result = run_forked(replay_once, directory, name)
+            if "error" in result:
+                results[name]["error"] = result["error"]
+                continue
+            results[name]["rounds"].append(result)
+    for result in results.values():
+        passes = result["rounds"]
+        if passes:
+            result["rows"] = passes[0]["rows"]
+            result["wall_fps"] = max(p["rows"] / p["wall_s"] for p in passes)
+            result["cpu_fps"] = max(p["rows"] / p["cpu_s"] for p in passes)
+            result["digests"] = {p["digest"] for p in passes}
+    return results
+
+
+def measure(
+    frames: Iterator[tuple[int, bytes]], rounds: int = 3, console: Console | None = None
+) -> dict[str, Any]:
+    """Record `frames` into a temporary data dir and measure both paths on it."""
+    directory = Path(tempfile.mkdtemp(prefix="scalper-bench-replay-"))
+    try:
+        started = time.perf_counter()
+        count = record(frames, directory)
+        if console is not None:
+            console.print(
+                f"recorded  {count:,} frames in {time.perf_counter() - started:.1f} s", style="dim"
+            )
+        return measure_dir(directory, rounds, console)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def identical(results: dict[str, Any]) -> bool:
+    """Every pass of both paths left the same engine state."""
+    digests = [result.get("digests", set()) for result in results.values()]
+    return all(digests) and len(set().union(*digests)) == 1
+
+
+def replay_table(results: dict[str, Any]) -> Table:
+    first = next((r for r in results.values() if "rows" in r), {})
+    title = "Replay of a data dir: JSON frame path vs columnar path (same recording, same run)"
+    if first:
+        title += (
+            f"\n{first['rows']:,} recorded rows; best of {len(first['rounds'])} alternating"
+            " rounds, each in a fresh forked child"
+        )
+    table = Table(title=title)
+    table.add_column("path")
+    table.add_column("what")
+    for column in ("frames/s (CPU)", "µs/frame (CPU)", "frames/s (wall)", "CPU s by round"):
+        table.add_column(column, justify="right")
+    table.add_column("vs json", justify="right")
+    table.add_column("target", justify="right")
+    json_fps = results.get("json", {}).get("cpu_fps")
+    for name, result in results.items():
+        if "error" in result:
+            table.add_row(name, PATHS[name], f"[red]failed: {result['error']}[/red]", *[""] * 6)
+            continue
+        cpu_fps = result["cpu_fps"]
+        target = ""
+        if name == "columns":
+            verdict = "[green]PASS[/green]" if cpu_fps >= COLUMNS_TARGET_FPS else "[red]FAIL[/red]"
+            target = f">= {COLUMNS_TARGET_FPS:,} {verdict}"
+        table.add_row(
+            name,
+            PATHS[name],
+            f"{cpu_fps:,.0f}",
+            f"{1e6 / cpu_fps:.2f}",
+            f"{result['wall_fps']:,.0f}",
+            " ".join(f"{p['cpu_s']:.2f}" for p in result["rounds"]),
+            f"{cpu_fps / json_fps:.2f}x" if json_fps else "",
+            target,
+        )
+    return table
+
+
+def print_results(console: Console, results: dict[str, Any]) -> None:
+    console.print(replay_table(results))
+    same = identical(results)
+    verdict = "identical" if same else "[red]DIFFERENT[/red]"
+    digests = ", ".join(sorted(set().union(*(r.get("digests", set()) for r in results.values()))))
+    console.print(f"engine state after each pass (full view digest): {verdict} ({digests})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.replay", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--symbols", type=int, default=300)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--frames",
+        type=int,
+        default=500_000,
+        help="frames recorded (make bench's recorder: 500,000)",
+    )
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--data-dir", type=Path, help="replay this data dir instead of recording one"
+    )
+    args = parser.parse_args(argv)
+    console = Console(width=None if sys.stdout.isatty() else 200)
+    if args.data_dir is not None:
+        results = measure_dir(args.data_dir, args.rounds, console)
+    else:
+        config = MarketConfig(symbols=args.symbols, seconds=args.seconds, seed=args.seed)
+        frames = islice(SyntheticMarket(config).frames(), args.frames)
+        results = measure(frames, args.rounds, console)
+    print_results(console, results)
+    return 0 if identical(results) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
