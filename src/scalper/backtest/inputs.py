@@ -39,8 +39,10 @@ class ReportInputs(msgspec.Struct, frozen=True, kw_only=True):
     """Everything `compute_metrics` and `write_report` read.
 
     Call order for a runner: after the last event, `portfolio.sample(end_ns)` so the equity
-    curve's last point holds the final account; then pass `portfolio.equity_curve` and the
-    drained trades here.
+    curve's last point holds the final account; then pass `portfolio.equity_curve`, the
+    drained trades, and `entry_contexts(trades, audit records)` here. Both the curve and the
+    journals are bounded (`TradingSettings.equity_points`, `trade_records`, `audit_records`):
+    a run longer than they hold must drain them as it goes.
     """
 
     starting_equity: float
@@ -51,6 +53,7 @@ class ReportInputs(msgspec.Struct, frozen=True, kw_only=True):
     fills: list[Fill] = []
     """Every execution of the run (maker share is measured on them)."""
     entries: list[EntryContext] = []
+    """The score and regimes at each trade's entry (`backtest.entries.entry_contexts`)."""
     passive_orders_placed: int = 0
     """PostOnly/limit orders the run placed (passive fill rate = filled / placed)."""
     passive_orders_filled: int = 0
