@@ -233,6 +233,19 @@ def _backtest_parser(commands: Any) -> None:
     backtest.add_argument("--to", dest="end", metavar="T", help="up to this receive time")
     backtest.add_argument("--symbols", type=_symbols, help="only these symbols (comma-separated)")
     backtest.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    backtest.add_argument(
+        "--sweep",
+        action="append",
+        default=[],
+        metavar="KEY=A,B,C",
+        help="backtest every combination of these settings' values (repeatable), in parallel",
+    )
+    backtest.add_argument(
+        "--rank", default="net_pnl", help="the metric a sweep ranks its runs by (net_pnl)"
+    )
+    backtest.add_argument(
+        "--workers", type=int, help="a sweep's worker processes (default: one per core)"
+    )
     _settings_arguments(backtest)
 
 
@@ -468,8 +481,9 @@ def _backtest(args: argparse.Namespace, settings: Settings) -> int:
     """Replay the recording through the paper trader; print the summary, write the report."""
     import msgspec
 
-    from scalper.backtest import ReportInputs, entry_contexts, write_report
+    from scalper.backtest import write_report
     from scalper.backtest.runner import build_trader, recorded_instruments, run_backtest
+    from scalper.backtest.sweep import report_inputs
     from scalper.errors import InputError
     from scalper.storage.reader import recorded_rows
     from scalper.units import parse_time_ns
@@ -479,6 +493,8 @@ def _backtest(args: argparse.Namespace, settings: Settings) -> int:
         raise InputError(f"{data_dir}: not a data dir")
     from_ns = parse_time_ns(args.start) if args.start else None
     to_ns = parse_time_ns(args.end) if args.end else None
+    if args.sweep:
+        return _sweep(args, from_ns, to_ns)
     trader = build_trader(settings, recorded_instruments(data_dir))
     if args.no_progress or not sys.stderr.isatty():
         run, rows = run_backtest(trader, data_dir, from_ns, to_ns, args.symbols)
@@ -493,32 +509,53 @@ def _backtest(args: argparse.Namespace, settings: Settings) -> int:
         f"- funding {pnl.funding:.2f}; {len(rows.fills)} fills, trading {trader.risk.state.name}"
     )
     if args.out is not None:
-        placed = {u.order.client_id for u in rows.orders if u.order.request.price is not None}
-        filled = {
-            u.order.client_id
-            for u in rows.orders
-            if u.order.request.price is not None and u.order.filled_qty > 0
-        }
-        decided = {u.order.client_id: u.order.request.decided_ns for u in rows.orders}
-        inputs = ReportInputs(
-            starting_equity=settings.trading.paper.starting_equity,
-            trades=rows.trades,
-            equity=rows.equity,
-            fills=rows.fills,
-            entries=entry_contexts(rows.trades, rows.audit),
-            passive_orders_placed=len(placed),
-            passive_orders_filled=len(filled),
-            latencies_ns=[
-                f.ts_ns - decided[f.client_id] for f in rows.fills if f.client_id in decided
-            ],
-            start_ns=from_ns,
-            end_ns=to_ns,
-        )
+        inputs = report_inputs(settings, rows, from_ns, to_ns)
         write_report(args.out, inputs, title=f"Backtest of {data_dir}")
         for name, records in (("fills", rows.fills), ("audit", rows.audit)):
             lines = b"".join(msgspec.json.encode(record) + b"\n" for record in records)
             (args.out / f"{name}.jsonl").write_bytes(lines)
         print(f"report in {args.out / 'report.html'}")
+    return 0
+
+
+def _sweep(args: argparse.Namespace, from_ns: int | None, to_ns: int | None) -> int:
+    """`backtest --sweep`: every point of the grid in parallel, ranked, the table printed."""
+    import msgspec
+    from rich.table import Table
+
+    from scalper.backtest.sweep import grid, parse_sweep, ranked, run_sweep
+
+    points = grid(parse_sweep(args.sweep))
+
+    def settings_of(point: dict[str, str]) -> Settings:
+        at = argparse.Namespace(**vars(args))
+        at.assignments = [*args.assignments, *(f"{k}={v}" for k, v in point.items())]
+        return load(at).settings
+
+    ranked_runs = ranked(
+        run_sweep(points, settings_of, args.data_dir, from_ns, to_ns, args.symbols, args.workers),
+        args.rank,
+    )
+    table = Table(title=f"{len(points)} backtests of {args.data_dir}, best {args.rank} first")
+    columns = ("net_pnl", "fees", "trades", "win_rate", "profit_factor", "max_drawdown_frac")
+    for name in (*points[0], *columns):
+        table.add_column(name, justify="left" if name in points[0] else "right")
+    for run in ranked_runs:
+        figures = [getattr(run.metrics, name, None) for name in columns]
+        table.add_row(
+            *run.point.values(),
+            *(
+                "—" if v is None else f"{v:,.4g}" if isinstance(v, float) else str(v)
+                for v in figures
+            ),
+        )
+    _stdout().print(table)
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "sweep.json").write_bytes(
+            msgspec.json.format(msgspec.json.encode({"rank": args.rank, "runs": ranked_runs}))
+        )
+        print(f"every run's metrics in {args.out / 'sweep.json'}")
     return 0
 
 

@@ -564,7 +564,8 @@ class Trader:
             # the machine cools down as long as the risk engine would refuse the symbol
             machine = entry.machine
             machine.cooldown_until_ns = max(machine.cooldown_until_ns, until)
-        log.info(
+        log.log(
+            logging.INFO if self.wall_clock is not None else logging.DEBUG,  # live / backtest
             "%s %s closed: %.6g -> %.6g, net %.2f (fees %.2f), held %.1fs",
             trade.symbol,
             "long" if trade.side > 0 else "short",
