@@ -246,6 +246,12 @@ def _backtest_parser(commands: Any) -> None:
     backtest.add_argument(
         "--workers", type=int, help="a sweep's worker processes (default: one per core)"
     )
+    backtest.add_argument(
+        "--train", metavar="DURATION", help="walk-forward: the sweep picks its best on this window"
+    )
+    backtest.add_argument(
+        "--test", metavar="DURATION", help="walk-forward: ...and is judged on the next this long"
+    )
     _settings_arguments(backtest)
 
 
@@ -493,6 +499,8 @@ def _backtest(args: argparse.Namespace, settings: Settings) -> int:
         raise InputError(f"{data_dir}: not a data dir")
     from_ns = parse_time_ns(args.start) if args.start else None
     to_ns = parse_time_ns(args.end) if args.end else None
+    if args.train or args.test:
+        return _walk_forward(args)
     if args.sweep:
         return _sweep(args, from_ns, to_ns)
     trader = build_trader(settings, recorded_instruments(data_dir))
@@ -518,6 +526,61 @@ def _backtest(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _settings_at(args: argparse.Namespace) -> Callable[[dict[str, str]], Settings]:
+    """A sweep point's settings: this invocation's layers plus the point's values."""
+
+    def settings_of(point: dict[str, str]) -> Settings:
+        at = argparse.Namespace(**vars(args))
+        at.assignments = [*args.assignments, *(f"{k}={v}" for k, v in point.items())]
+        return load(at).settings
+
+    return settings_of
+
+
+def _walk_forward(args: argparse.Namespace) -> int:
+    """`backtest --sweep ... --train D --test D`: choose on each window, judge on the next."""
+    import msgspec
+    from rich.table import Table
+
+    from scalper.backtest.sweep import grid, parse_sweep
+    from scalper.backtest.walk_forward import walk_forward, windows
+    from scalper.errors import ConfigError, InputError
+    from scalper.storage.reader import recorded_span
+    from scalper.units import parse_duration_ns
+
+    if not (args.sweep and args.train and args.test):
+        raise ConfigError("walk-forward needs --sweep, --train and --test together")
+    span = recorded_span(args.data_dir)
+    if span is None:
+        raise InputError(f"{args.data_dir} holds no recorded frames")
+    folds = windows(*span, parse_duration_ns(args.train), parse_duration_ns(args.test))
+    points = grid(parse_sweep(args.sweep))
+    results = walk_forward(
+        points, _settings_at(args), args.data_dir, folds, args.rank, args.symbols, args.workers
+    )
+    table = Table(title=f"walk-forward: {len(folds)} folds of {args.train} + {args.test}")
+    for name in ("fold", "best on train", f"train {args.rank}", "test net_pnl", "test trades"):
+        table.add_column(name, justify="left" if name.startswith(("fold", "best")) else "right")
+    for number, fold in enumerate(results, 1):
+        chosen = ", ".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in fold.best.items())
+        train_value = getattr(fold.train, args.rank)
+        table.add_row(
+            str(number),
+            chosen,
+            "—" if train_value is None else f"{train_value:,.4g}",
+            f"{fold.test.net_pnl:,.2f}",
+            str(fold.test.trades),
+        )
+    _stdout().print(table)
+    total = sum(fold.test.net_pnl for fold in results)
+    print(f"out of sample: net {total:,.2f} over {len(results)} test windows")
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        encoded = msgspec.json.encode({"rank": args.rank, "folds": results})
+        (args.out / "walk_forward.json").write_bytes(msgspec.json.format(encoded))
+    return 0
+
+
 def _sweep(args: argparse.Namespace, from_ns: int | None, to_ns: int | None) -> int:
     """`backtest --sweep`: every point of the grid in parallel, ranked, the table printed."""
     import msgspec
@@ -526,12 +589,7 @@ def _sweep(args: argparse.Namespace, from_ns: int | None, to_ns: int | None) -> 
     from scalper.backtest.sweep import grid, parse_sweep, ranked, run_sweep
 
     points = grid(parse_sweep(args.sweep))
-
-    def settings_of(point: dict[str, str]) -> Settings:
-        at = argparse.Namespace(**vars(args))
-        at.assignments = [*args.assignments, *(f"{k}={v}" for k, v in point.items())]
-        return load(at).settings
-
+    settings_of = _settings_at(args)
     ranked_runs = ranked(
         run_sweep(points, settings_of, args.data_dir, from_ns, to_ns, args.symbols, args.workers),
         args.rank,

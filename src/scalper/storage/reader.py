@@ -222,6 +222,22 @@ def recorded_rows(data_dir: Path) -> int:
     return total
 
 
+def recorded_span(data_dir: Path) -> tuple[int, int] | None:
+    """The first and last receive time of the complete raw segments (None: nothing recorded)."""
+    first, last = None, None
+    for path in recorded_segments(data_dir):
+        try:
+            times = pq.read_table(path, columns=["recv_ns"]).column("recv_ns")
+        except (pa.ArrowInvalid, OSError, KeyError):
+            continue
+        if len(times) == 0:
+            continue
+        low, high = pc.min(times).as_py(), pc.max(times).as_py()
+        first = low if first is None else min(first, low)
+        last = high if last is None else max(last, high)
+    return None if first is None or last is None else (first, last)
+
+
 def read_recent_candles(data_dir: Path, since_ns: int) -> pa.Table:
     """Candles recorded with a start at or after `since_ns` (for the warm start)."""
     tables = []

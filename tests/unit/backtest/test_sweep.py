@@ -10,6 +10,7 @@ import pytest
 
 from scalper.backtest.runner import write_run_context
 from scalper.backtest.sweep import backtest_metrics, grid, parse_sweep, ranked, run_sweep
+from scalper.backtest.walk_forward import walk_forward, windows
 from scalper.errors import ConfigError
 from scalper.events import Instrument
 from scalper.settings import RecorderSettings, Settings
@@ -81,3 +82,29 @@ def test_a_malformed_sweep_is_refused(text: str) -> None:
 def test_an_unknown_rank_metric_is_refused() -> None:
     with pytest.raises(ConfigError, match="not a metric"):
         ranked([], "luck")
+
+
+def test_walk_forward_windows_roll_by_the_test_window() -> None:
+    s = 1_000_000_000
+    assert windows(0, 100 * s, 40 * s, 20 * s) == [
+        (0, 40 * s, 60 * s),
+        (20 * s, 60 * s, 80 * s),
+        (40 * s, 80 * s, 100 * s),
+    ]
+    with pytest.raises(ConfigError, match="too short"):
+        windows(0, 50 * s, 40 * s, 20 * s)
+
+
+def test_walk_forward_keeps_the_training_winner_and_judges_it_on_the_next_window(
+    recording: Path,
+) -> None:
+    from scalper.storage.reader import recorded_span
+
+    first, last = recorded_span(recording)  # type: ignore[misc]
+    folds = windows(first, last, 30 * 1_000_000_000, 20 * 1_000_000_000)
+    points = grid(parse_sweep(["trading.strategy.enter_score=0.3,0.6"]))
+    (fold,) = walk_forward(points, settings_at, recording, folds, "net_pnl", workers=1)
+    train_runs = run_sweep(points, settings_at, recording, fold.train_from_ns, fold.train_to_ns)
+    assert fold.best == ranked(train_runs, "net_pnl")[0].point
+    alone = backtest_metrics(settings_at(fold.best), recording, fold.test_from_ns, fold.test_to_ns)
+    assert msgspec.json.encode(fold.test) == msgspec.json.encode(alone)
