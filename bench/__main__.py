@@ -542,7 +542,8 @@ def main(argv: list[str] | None = None) -> int:
             (frames.recv_ns[i], frames.blob[frames.offsets[i] : frames.offsets[i + 1]])
             for i in range(limit)
         )
-        replay_bench.print_results(console, replay_bench.measure(recorded, args.rounds, console))
+        results = replay_bench.measure(recorded, args.rounds, console, config)
+        replay_bench.print_results(console, results)
     del frames
 
     if not args.no_peers:

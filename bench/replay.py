@@ -6,7 +6,10 @@ settings (book frames split into integer columns), then replayed through a fresh
 paths of `scalper.replay.replay_recording`:
 
 - `json`: every row joined back to its frame bytes and decoded (`--decode json`), as before;
-- `columns`: book frames applied from their level columns, the rest decoded (the default).
+- `columns`: book frames applied from their level columns, the rest decoded (the default);
+- `backtest`: what `scalper backtest` runs: the engine with the signals and the paper trader
+  (reference strategy, entries allowed while regimes warm up, as in the demo), fed events
+  (the trader must see each book update, so book frames are decoded from their JSON).
 
 Each pass runs in its own forked child, the two paths alternating for `--rounds` rounds; each
 path's best round counts (the machine is shared). Frames/s are given by the wall clock and by
@@ -33,9 +36,17 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.isolation import run_forked
+from scalper.backtest.runner import (
+    build_trader,
+    recorded_instruments,
+    run_backtest,
+    write_run_context,
+)
 from scalper.engine import Engine
-from scalper.replay import Decode, replay_recording
-from scalper.settings import EngineSettings, RecorderSettings
+from scalper.events import Instrument
+from scalper.replay import replay_recording
+from scalper.settings import EngineSettings, RecorderSettings, Settings
+from scalper.settings_sources import load_settings
 from scalper.storage.recorder import Recorder
 from scalper.venues.bybit.book_codec import BOOK_CODEC
 from scalper.venues.bybit.frames import FrameApplier, record_frame
@@ -44,9 +55,16 @@ from scalper.views import engine_view
 
 COLUMNS_TARGET_FPS: Final = 300_000
 """Issue 20: replay alone, per core, on the bench's 300-symbol recording."""
+BACKTEST_TARGET_FPS: Final = 150_000
+"""Issue 20: with signals, strategy and broker."""
 PATHS: Final[dict[str, str]] = {
     "json": "every frame joined back and decoded (--decode json)",
     "columns": "book frames from their integer columns, the rest decoded (default)",
+    "backtest": "json + signals + paper trader (scalper backtest)",
+}
+DEMO_LIKE_TRADING: Final[dict[str, object]] = {
+    "trading.strategy.allowed_volatility": ["warming_up", "low", "normal", "high"],
+    "trading.strategy.allowed_volume": ["warming_up", "quiet", "normal", "active", "surge"],
 }
 
 
@@ -70,12 +88,21 @@ def state_digest(engine: Engine) -> str:
     return hashlib.sha256(view).hexdigest()[:16]
 
 
-def replay_once(directory: Path, decode: Decode) -> dict[str, Any]:
+def replay_once(directory: Path, decode: str) -> dict[str, Any]:
     """One replay of the data dir through a fresh engine (run in a forked child)."""
-    engine = Engine(EngineSettings())
-    cpu = time.process_time()
-    started = time.perf_counter()
-    rows = replay_recording(FrameApplier(engine), directory, decode=decode)
+    if decode == "backtest":
+        settings = load_settings(env={}, command_defaults=DEMO_LIKE_TRADING).settings
+        trader = build_trader(settings, recorded_instruments(directory))
+        engine = trader.engine
+        cpu = time.process_time()
+        started = time.perf_counter()
+        run, _ = run_backtest(trader, directory)
+        rows = run.rows
+    else:
+        engine = Engine(EngineSettings())
+        cpu = time.process_time()
+        started = time.perf_counter()
+        rows = replay_recording(FrameApplier(engine), directory, decode=decode)  # type: ignore[arg-type]
     wall_s = time.perf_counter() - started
     cpu_s = time.process_time() - cpu
     return {"rows": rows, "wall_s": wall_s, "cpu_s": cpu_s, "digest": state_digest(engine)}
@@ -104,13 +131,18 @@ def measure_dir(directory: Path, rounds: int, console: Console | None = None) ->
 
 
 def measure(
-    frames: Iterator[tuple[int, bytes]], rounds: int = 3, console: Console | None = None
+    frames: Iterator[tuple[int, bytes]],
+    rounds: int = 3,
+    console: Console | None = None,
+    market: MarketConfig | None = None,
 ) -> dict[str, Any]:
-    """Record `frames` into a temporary data dir and measure both paths on it."""
+    """Record `frames` (of `market`, for its instruments) into a temporary data dir and
+    measure every path on it."""
     directory = Path(tempfile.mkdtemp(prefix="scalper-bench-replay-"))
     try:
         started = time.perf_counter()
         count = record(frames, directory)
+        write_run_context(directory, Settings(), instruments_of(market or MarketConfig()))
         if console is not None:
             console.print(
                 f"recorded  {count:,} frames in {time.perf_counter() - started:.1f} s", style="dim"
@@ -118,6 +150,14 @@ def measure(
         return measure_dir(directory, rounds, console)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def instruments_of(market: MarketConfig) -> dict[str, Instrument]:
+    """The synthetic market's instruments as the venue's REST would give them."""
+    return {
+        c.symbol: Instrument(c.symbol, "Trading", "USDT", c.tick_size, c.qty_step, c.qty_step)
+        for c in SyntheticMarket(market).instruments.values()
+    }
 
 
 def identical(results: dict[str, Any]) -> bool:
@@ -148,9 +188,10 @@ def replay_table(results: dict[str, Any]) -> Table:
             continue
         cpu_fps = result["cpu_fps"]
         target = ""
-        if name == "columns":
-            verdict = "[green]PASS[/green]" if cpu_fps >= COLUMNS_TARGET_FPS else "[red]FAIL[/red]"
-            target = f">= {COLUMNS_TARGET_FPS:,} {verdict}"
+        goal = {"columns": COLUMNS_TARGET_FPS, "backtest": BACKTEST_TARGET_FPS}.get(name)
+        if goal is not None:
+            verdict = "[green]PASS[/green]" if cpu_fps >= goal else "[red]FAIL[/red]"
+            target = f">= {goal:,} {verdict}"
         table.add_row(
             name,
             PATHS[name],
@@ -196,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         config = MarketConfig(symbols=args.symbols, seconds=args.seconds, seed=args.seed)
         frames = islice(SyntheticMarket(config).frames(), args.frames)
-        results = measure(frames, args.rounds, console)
+        results = measure(frames, args.rounds, console, config)
     print_results(console, results)
     return 0 if identical(results) else 1
 
