@@ -21,7 +21,10 @@ const compact = (value) =>
         : Number(value).toFixed(2);
 const digitsBySymbol = new Map(); // learnt from the book's price levels (the tick size)
 const guessDigits = (price) => (price >= 1000 ? 1 : price >= 10 ? 3 : price >= 1 ? 4 : 6);
-const decimalsOf = (price, symbol = dash.symbol) => digitsBySymbol.get(symbol) ?? guessDigits(price);
+const tickDigits = new Map(); // symbol -> decimals of its tick size (from /api/symbols)
+const decimalsOfTick = (tick) => (String(tick).split(".")[1] || "").replace(/0+$/, "").length;
+const decimalsOf = (price, symbol = dash.symbol) =>
+  tickDigits.get(symbol) ?? digitsBySymbol.get(symbol) ?? guessDigits(price);
 const decimalsInLevels = (levels) =>
   Math.min(8, Math.max(0, ...levels.map(([price]) => (String(price).split(".")[1] || "").length)));
 
@@ -63,6 +66,7 @@ const pick = (byWindow, wanted, last) => {
 };
 
 function rowFromTable(row) {
+  if (row.tick_size) tickDigits.set(row.symbol, decimalsOfTick(row.tick_size));
   return {
     ...row,
     delta_1m: pick(row.delta, "1m", false),
@@ -299,24 +303,31 @@ function barTime(time) {
 function drawTradeOverlays() {
   if (!trading.enabled || !dash.symbol) return;
   const symbol = dash.symbol;
-  const markers = [];
+  // One marker per bar, side and intent (a fill in several lots is one trade on the chart),
+  // at the size-weighted price of its fills.
+  const groups = new Map();
   for (const fill of trading.fills) {
     if (fill.symbol !== symbol) continue;
     const time = barTime(Math.floor(fill.ts_ns / 1e9));
     if (time === null) continue;
-    const buy = fill.side === "buy";
-    markers.push({
-      time,
-      position: "atPriceMiddle",
-      price: fill.price,
-      shape: buy ? "arrowUp" : "arrowDown",
-      color: fill.intent === "exit" ? "#f0b429" : buy ? "#26a69a" : "#ef5350",
-      text: `${fill.intent === "exit" ? "exit" : "entry"} ${fill.side}`,
-      id: fill.client_id,
-    });
+    const key = `${time}|${fill.side}|${fill.intent}`;
+    const group = groups.get(key) ?? { time, side: fill.side, intent: fill.intent, qty: 0, value: 0, count: 0 };
+    group.qty += fill.qty;
+    group.value += fill.qty * fill.price;
+    group.count += 1;
+    groups.set(key, group);
   }
+  const markers = [...groups.entries()].map(([key, g]) => ({
+    time: g.time,
+    position: "atPriceMiddle",
+    price: g.value / g.qty,
+    shape: g.side === "buy" ? "arrowUp" : "arrowDown",
+    color: g.intent === "exit" ? "#f0b429" : g.side === "buy" ? "#26a69a" : "#ef5350",
+    text: `${g.intent} ${g.side}${g.count > 1 ? ` ×${g.count}` : ""}`,
+    id: key,
+  }));
   markers.sort((a, b) => a.time - b.time);
-  const key = `${symbol}|${dash.timeframe}|${markers.map((m) => `${m.id}@${m.time}`).join(",")}`;
+  const key = `${symbol}|${dash.timeframe}|${markers.map((m) => `${m.id}:${m.text}:${m.price}`).join(",")}`;
   if (key !== markersKey) {
     markersKey = key;
     tradeMarkers.setMarkers(markers);

@@ -173,20 +173,25 @@ export function createTrading(ui) {
       if (points.length && points[points.length - 1].time === time) points[points.length - 1].value = point.equity;
       else if (!points.length || time > points[points.length - 1].time) points.push({ time, value: point.equity });
     }
+    const element = $("#equity-chart");
     if (full) {
       equitySeries.setData(points);
       equityChart.timeScale().fitContent();
+      element.dataset.points = String(points.length);
     } else {
+      let added = 0;
       for (const point of points) {
-        if (trading.lastEquityTime === null || point.time >= trading.lastEquityTime) equitySeries.update(point);
+        if (point.time < trading.lastEquityTime) continue;
+        if (point.time > trading.lastEquityTime) added += 1;
+        equitySeries.update(point);
       }
+      element.dataset.points = String(Number(element.dataset.points) + added);
     }
     if (points.length) trading.lastEquityTime = Math.max(trading.lastEquityTime ?? 0, points[points.length - 1].time);
-    const element = $("#equity-chart");
-    element.dataset.points = String((full ? 0 : Number(element.dataset.points)) + points.length);
   }
 
   async function poll() {
+    const started = performance.now();
     try {
       const full = trading.lastEquityTime === null;
       const [state, positions, orders, fills, pnl] = await Promise.all([
@@ -221,7 +226,7 @@ export function createTrading(ui) {
       }
       if (trading.enabled) $("#trading-message").textContent = `update failed: ${error.message}`;
     }
-    setTimeout(poll, POLL_MS);
+    setTimeout(poll, Math.max(100, POLL_MS - (performance.now() - started))); // once a second
   }
 
   async function token(refresh) {
