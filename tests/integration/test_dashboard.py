@@ -37,6 +37,7 @@ VENDOR = DASHBOARD_DIR / "vendor" / "lightweight-charts.standalone.production.js
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 SCREENSHOT = ARTIFACTS / "dashboard.png"
 TRADING_SCREENSHOT = ARTIFACTS / "dashboard-trading.png"
+HEATMAP_SCREENSHOT = ARTIFACTS / "heatmap.png"
 
 
 @dataclass
@@ -472,5 +473,80 @@ def test_trading_panels_and_the_kill_switch(trading_stack: LiveStack) -> None:
         f"fills {len(fills)}, positions {len(positions)}, markers {overlays['markers']},"
         f" lines {overlays['lines']!r}, halt shown {command['ms']:.0f} ms"
         f" after the OK ({halted_after * 1000:.0f} ms after the click, Playwright's included)"
+    )
+    assert errors == [], f"console errors: {errors}"
+
+
+def test_liquidity_heatmap_draws_the_book_and_the_trades(live_stack: LiveStack) -> None:
+    """The heatmap button samples the selected symbol's book every 250 ms into a bounded ring
+    and draws it with the trades as bubbles: the canvas holds more than background, in the
+    colours of resting size (the blue end of the ramp) and of both sides (bid line and buy
+    bubbles teal, ask line and sell bubbles red)."""
+    _require_browser()
+    from playwright.sync_api import sync_playwright
+
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page.on(
+                "console",
+                lambda message: errors.append(message.text) if message.type == "error" else None,
+            )
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(f"{live_stack.url}/?tf=15s", wait_until="load")
+            page.wait_for_function(
+                "() => window.__dashboard && window.__dashboard.candles.length > 0", timeout=15_000
+            )
+            assert page.locator("#heatmap").is_hidden()
+            page.click("#btn-heatmap")
+            started = time.monotonic()
+            page.wait_for_function(
+                "() => window.__dashboard.heatmap.samples.length >= 40"
+                " && window.__dashboard.heatmap.bubbles > 0",
+                timeout=30_000,
+            )
+            elapsed = time.monotonic() - started
+            drawn = page.evaluate(
+                """() => {
+                    const canvas = document.querySelector('#heatmap');
+                    const data = canvas.getContext('2d')
+                        .getImageData(0, 0, canvas.width, canvas.height).data;
+                    let lit = 0, buy = 0, sell = 0, resting = 0;
+                    for (let i = 0; i < data.length; i += 4) {
+                        const [r, g, b] = [data[i], data[i + 1], data[i + 2]];
+                        if (r > 30 || g > 30 || b > 40) lit += 1;
+                        if (g > r + 40 && g > b && g > 90) buy += 1;
+                        if (r > g + 60 && r > 120) sell += 1;
+                        if (b > 100 && r < 60 && g < b) resting += 1;
+                    }
+                    const h = window.__dashboard.heatmap;
+                    return {
+                        pixels: data.length / 4, lit, buy, sell, resting,
+                        samples: h.samples.length, symbol: h.symbol, frames: h.frames,
+                        drawMs: h.drawMs, maxDrawMs: h.maxDrawMs, bubbles: h.bubbles,
+                        url: location.search,
+                    };
+                }"""
+            )
+            assert drawn["symbol"] == page.evaluate("() => window.__dashboard.symbol")
+            assert drawn["lit"] > 0.02 * drawn["pixels"], drawn
+            assert drawn["buy"] > 0 and drawn["sell"] > 0 and drawn["resting"] > 0, drawn
+            assert drawn["bubbles"] > 0
+            assert "heatmap=1" in drawn["url"]
+            # Bounded: the ring keeps a minute of samples however long it runs.
+            assert page.evaluate("() => window.__dashboard.heatmap.samples.length") <= 240
+            HEATMAP_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            page.locator("#symbol-panel").screenshot(path=str(HEATMAP_SCREENSHOT))
+        finally:
+            browser.close()
+    print(
+        f"heatmap: {drawn['samples']} samples, {drawn['frames']} frames,"
+        f" {drawn['bubbles']} bubbles drawn in {elapsed:.1f} s; drawing took"
+        f" {drawn['drawMs']:.0f} ms in all ({drawn['drawMs'] / elapsed:.1f} ms per second),"
+        f" at most {drawn['maxDrawMs']:.1f} ms a frame; {drawn['lit']} of {drawn['pixels']}"
+        f" pixels lit ({drawn['resting']} resting-size blue, {drawn['buy']} teal,"
+        f" {drawn['sell']} red)"
     )
     assert errors == [], f"console errors: {errors}"

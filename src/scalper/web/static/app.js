@@ -1,5 +1,6 @@
 // scalper order-flow dashboard: REST for the initial state, the /ws stream for live updates.
 // Plain ES module, no build step; the charting library is the vendored standalone build.
+import { createHeatmap } from "./heatmap.js";
 import { createTrading } from "./trading.js";
 
 const LC = window.LightweightCharts;
@@ -22,6 +23,7 @@ const compact = (value) =>
 const digitsBySymbol = new Map(); // learnt from the book's price levels (the tick size)
 const guessDigits = (price) => (price >= 1000 ? 1 : price >= 10 ? 3 : price >= 1 ? 4 : 6);
 const tickDigits = new Map(); // symbol -> decimals of its tick size (from /api/symbols)
+const tickSizes = new Map(); // symbol -> its tick size
 const decimalsOfTick = (tick) => (String(tick).split(".")[1] || "").replace(/0+$/, "").length;
 const decimalsOf = (price, symbol = dash.symbol) =>
   tickDigits.get(symbol) ?? digitsBySymbol.get(symbol) ?? guessDigits(price);
@@ -66,7 +68,10 @@ const pick = (byWindow, wanted, last) => {
 };
 
 function rowFromTable(row) {
-  if (row.tick_size) tickDigits.set(row.symbol, decimalsOfTick(row.tick_size));
+  if (row.tick_size) {
+    tickDigits.set(row.symbol, decimalsOfTick(row.tick_size));
+    tickSizes.set(row.symbol, Number(row.tick_size));
+  }
   return {
     ...row,
     delta_1m: pick(row.delta, "1m", false),
@@ -515,6 +520,7 @@ async function refreshDetail() {
 async function selectSymbol(symbol) {
   if (!symbol) return;
   dash.symbol = symbol;
+  if (dash.heatmap && dash.heatmap.running) dash.heatmap.setSymbol(symbol);
   dash.candles = [];
   dash.ladderUpdates = 0;
   $("#symbol-title").textContent = symbol;
@@ -641,6 +647,32 @@ $("#trading-panel").addEventListener("click", (event) => {
   if (tr && tr.dataset.symbol !== dash.symbol) selectSymbol(tr.dataset.symbol);
 });
 
+// ---- liquidity heatmap of the selected symbol (switched on by its button or ?heatmap=1) ----
+const heatmap = createHeatmap(
+  $("#heatmap"),
+  (symbol) => tickSizes.get(symbol) ?? null,
+  ({ low, high }) => {
+    const digits = decimalsOf((low + high) / 2);
+    $("#heatmap-axis").innerHTML =
+      `<span>${fmt(high, digits)}</span><span>${fmt((low + high) / 2, digits)}</span><span>${fmt(low, digits)}</span>`;
+  },
+);
+dash.heatmap = heatmap;
+function showHeatmap(on) {
+  $("#heatmap-wrap").hidden = !on;
+  $("#symbol-panel").classList.toggle("with-heatmap", on);
+  $("#btn-heatmap").classList.toggle("active", on);
+  const url = new URL(location.href);
+  if (on) url.searchParams.set("heatmap", "1");
+  else url.searchParams.delete("heatmap");
+  history.replaceState(null, "", url);
+  if (on) {
+    heatmap.setSymbol(dash.symbol);
+    heatmap.start();
+  } else heatmap.stop();
+}
+$("#btn-heatmap").addEventListener("click", () => showHeatmap(!heatmap.running));
+
 // ---- start ----
 async function start() {
   const params = new URLSearchParams(location.search);
@@ -654,5 +686,6 @@ async function start() {
   connect();
   pollHealth();
   trading.start();
+  if (params.get("heatmap") === "1") showHeatmap(true);
 }
 start();
