@@ -22,6 +22,8 @@ const quantity = (value) => {
   if (size >= 1e4) return `${(value / 1e3).toFixed(1)}K`;
   return String(Number(value.toPrecision(6)));
 };
+const escape = (text) =>
+  String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 const TIF = { post_only: "PO", ioc: "IOC", gtc: "GTC", fok: "FOK" };
 const clock = (ns) => new Date(ns / 1e6).toISOString().slice(11, 23);
 // A table's time cell: seconds shown, milliseconds in the title (UTC).
@@ -147,7 +149,7 @@ export function createTrading(ui) {
       `<td class="${o.side === "buy" ? "pos" : "neg"}">${o.side}${o.reduce_only ? " (reduce)" : ""}</td>` +
       `<td>${o.order_type} ${TIF[o.time_in_force] ?? o.time_in_force}</td><td class="num">${o.filled_qty && o.filled_qty < o.qty ? `${quantity(o.filled_qty)}/` : ""}${quantity(o.qty)}</td>` +
       `<td class="num">${o.price === null ? "market" : ui.price(o.symbol, o.price)}</td>` +
-      `<td title="${o.reason}">${o.status}</td></tr>`;
+      `<td title="${escape(o.reason)}">${o.status}</td></tr>`;
     $("#orders tbody").innerHTML = [...open.map(row), ...recent.slice(0, 20).map(row)].join("");
   }
 
