@@ -60,6 +60,7 @@ export function createTrading(ui) {
     fills: [],
     pnl: null,
     polls: 0,
+    renderMs: 0, // main-thread time spent drawing the answers (the fetches excluded)
     lastEquityTime: null,
     token: null,
     lastCommand: null, // { path, state, ms: from the confirmation to the state shown }
@@ -203,6 +204,7 @@ export function createTrading(ui) {
         get(`/api/trading/fills?limit=${FILLS_LIMIT}`),
         get(`/api/trading/pnl?points=${full ? EQUITY_POINTS : 5}`),
       ]);
+      const rendering = performance.now();
       if (trading.enabled === null) {
         trading.enabled = true;
         showEnabled();
@@ -221,6 +223,7 @@ export function createTrading(ui) {
       $("#account").dataset.polls = String(trading.polls);
       ui.onMachines(state.symbols);
       ui.onChange();
+      trading.renderMs += performance.now() - rendering;
     } catch (error) {
       if (trading.enabled === null && error instanceof HttpError && error.status === 404) {
         trading.enabled = false; // no trader behind this API: the panels stay hidden
