@@ -4,6 +4,7 @@ engine -> API stack that the API and dashboard tests both run."""
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -23,8 +24,13 @@ from scalper.settings import (
     ScoreSettings,
     SignalSettings,
     SimulatorSettings,
+    StrategySettings,
+    TradingSettings,
 )
 from scalper.signals import SignalEngine
+from scalper.trading.paper import PaperBroker
+from scalper.trading.strategy import ReferenceStrategy
+from scalper.trading.trader import Trader
 from scalper.venues.bybit.feed import LiveFeed
 from scalper.venues.bybit.public_rest import fetch_universe
 from scalper.venues.simulator.exchange import ExchangeSimulator, serve_simulator
@@ -47,6 +53,9 @@ class ApiStack:
     app: FastAPI
     server: ApiServer
     signals: SignalEngine
+    trader: Trader | None = None
+    token: str | None = None
+    """The trading API's write token (with a trader)."""
 
     @property
     def symbols(self) -> list[str]:
@@ -68,6 +77,15 @@ QUICK_SIGNALS = SignalSettings(score=ScoreSettings(zscore_warmup="1s", min_ready
 """Scores within seconds of the first event (a factor needs 1 s of history, a fifth of the
 weight suffices), so that loopback tests see them."""
 
+DEMO_TRADING = TradingSettings(
+    enabled=True,
+    strategy=StrategySettings(
+        allowed_volatility=("warming_up", "low", "normal", "high"),
+        allowed_volume=("warming_up", "quiet", "normal", "active", "surge"),
+    ),
+)
+"""Paper trading as `make demo` runs it: regimes still warming up do not block entries."""
+
 
 @asynccontextmanager
 async def api_stack(
@@ -75,23 +93,39 @@ async def api_stack(
     rate: float = 1.0,
     ready_timeout: float = 10.0,
     stale_after_s: float = 10.0,
+    trading: TradingSettings | None = None,
     **api_options: float,
 ) -> AsyncIterator[ApiStack]:
     """Simulator (5 symbols) -> live feed -> engine and signals -> API on port 0, ready when
-    every book is in sync with trades; everything stopped on exit. `api_options`: ApiSettings
-    fields."""
+    every book is in sync with trades; everything stopped on exit. `trading`: a paper trader
+    (10,000 USDT) with the reference strategy, served under /api/trading with a fresh write
+    token. `api_options`: ApiSettings fields."""
     simulator = await serve_simulator(SimulatorSettings(symbols=5, seed=11, rate=rate))
     engine = Engine(engine_config)
     signals = SignalEngine(engine, QUICK_SIGNALS)
     async with httpx.AsyncClient(base_url=simulator.rest_url) as client:
         instruments = await fetch_universe(client, symbols=simulator.symbols)
+    by_symbol = {instrument.symbol: instrument for instrument in instruments}
+    trader = token = None
+    if trading is not None:  # before the feed: the trader taps the engine's input
+        trader = Trader(
+            engine,
+            signals,
+            ReferenceStrategy(trading.strategy),
+            PaperBroker(trading.paper, by_symbol),
+            trading,
+            by_symbol,
+            10_000.0,
+            wall_clock=time.time_ns,
+        )
+        token = secrets.token_urlsafe(32)
     feed = LiveFeed(
         engine,
         simulator.symbols,
         simulator.ws_url("linear"),
         settings=FeedSettings(candle_grace_s=0.3, candle_timer_s=0.1, seed=5),
         connection=ConnectionSettings(stale_after_s=20.0, backoff_initial_s=0.05),
-        instruments={instrument.symbol: instrument for instrument in instruments},
+        instruments=by_symbol,
     )
     app = create_app(
         engine,
@@ -100,6 +134,8 @@ async def api_stack(
         stale_after_s=stale_after_s,
         started_ns=time.time_ns(),
         signals=signals,
+        trader=trader,
+        write_token=token,
     )
     server = await serve_api(app, port=0)
     await feed.start()
@@ -109,7 +145,7 @@ async def api_stack(
             ready_timeout,
             "books in sync with trades",
         )
-        yield ApiStack(simulator, engine, feed, app, server, signals)
+        yield ApiStack(simulator, engine, feed, app, server, signals, trader, token)
     finally:
         await server.stop()
         await feed.stop()

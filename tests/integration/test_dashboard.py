@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+import msgspec
 import pytest
-from tests.integration.support import api_stack
+from tests.integration.support import DEMO_TRADING, api_stack
 
 from scalper.api.app import DASHBOARD_DIR
+from scalper.settings import TradingSettings
 from scalper.signals import FACTOR_NAMES
+from scalper.trading.trader import Trader
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -29,7 +34,10 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 VENDOR = DASHBOARD_DIR / "vendor" / "lightweight-charts.standalone.production.js"
-SCREENSHOT = Path(__file__).resolve().parents[2] / "artifacts" / "dashboard.png"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+SCREENSHOT = ARTIFACTS / "dashboard.png"
+TRADING_SCREENSHOT = ARTIFACTS / "dashboard-trading.png"
+HEATMAP_SCREENSHOT = ARTIFACTS / "heatmap.png"
 
 
 @dataclass
@@ -42,15 +50,17 @@ class LiveStack:
     error: BaseException | None = None
     loop: asyncio.AbstractEventLoop | None = None
     stop: asyncio.Event | None = None
+    trader: Trader | None = None
 
 
-def _run_stack(stack: LiveStack) -> None:
+def _run_stack(stack: LiveStack, trading: TradingSettings | None) -> None:
     async def main() -> None:
         stack.loop = asyncio.get_running_loop()
         stack.stop = asyncio.Event()
-        async with api_stack(ready_timeout=15, ws_tick_s=0.25) as live:
+        async with api_stack(ready_timeout=15, ws_tick_s=0.25, trading=trading) as live:
             stack.url = live.server.url
             stack.symbols = list(live.symbols)
+            stack.trader = live.trader
             stack.ready.set()
             await stack.stop.wait()
 
@@ -61,10 +71,9 @@ def _run_stack(stack: LiveStack) -> None:
         stack.ready.set()
 
 
-@pytest.fixture
-def live_stack() -> Iterator[LiveStack]:
+def _serve(trading: TradingSettings | None) -> Iterator[LiveStack]:
     stack = LiveStack()
-    thread = threading.Thread(target=_run_stack, args=(stack,), daemon=True)
+    thread = threading.Thread(target=_run_stack, args=(stack, trading), daemon=True)
     thread.start()
     assert stack.ready.wait(30), "the simulator stack did not start within 30 s"
     if stack.error is not None:
@@ -75,6 +84,28 @@ def live_stack() -> Iterator[LiveStack]:
         if stack.loop is not None and stack.stop is not None:
             stack.loop.call_soon_threadsafe(stack.stop.set)
         thread.join(15)
+
+
+@pytest.fixture
+def live_stack() -> Iterator[LiveStack]:
+    """The stack without a trader (the /api/trading routes are absent)."""
+    yield from _serve(None)
+
+
+HOLDING = msgspec.structs.replace(
+    DEMO_TRADING,
+    strategy=msgspec.structs.replace(
+        DEMO_TRADING.strategy, min_stop_bps=300.0, exit_score=1.0, time_stop_s=600.0
+    ),
+)
+"""The demo's paper trading with stops far enough (and no exit on a reversing score) for its
+positions to stay open while the test looks at them."""
+
+
+@pytest.fixture
+def trading_stack() -> Iterator[LiveStack]:
+    """The stack with the demo's paper trader (wide stops)."""
+    yield from _serve(HOLDING)
 
 
 def _dashboard_state(page: object) -> dict:
@@ -102,6 +133,7 @@ def _dashboard_state(page: object) -> dict:
 
 SCANNER_COLUMNS = (
     "symbol",
+    "machine",
     "mid",
     "spread_bps",
     "imbalance",
@@ -169,13 +201,17 @@ def _signals_state(page: object) -> dict:
     )
 
 
-def test_dashboard_renders_live_data(live_stack: LiveStack) -> None:
+def _require_browser() -> None:
     if not CHROMIUM.exists():
         pytest.fail(
             f"{CHROMIUM} is missing: install Debian's Chromium (apt-get install -y chromium); "
             "the dashboard test needs it and does not skip"
         )
     assert VENDOR.exists(), f"{VENDOR} is missing: run `npm ci && npm run build` (or make)"
+
+
+def test_dashboard_renders_live_data(live_stack: LiveStack) -> None:
+    _require_browser()
     from playwright.sync_api import sync_playwright
 
     errors: list[str] = []
@@ -204,6 +240,12 @@ def test_dashboard_renders_live_data(live_stack: LiveStack) -> None:
             assert all(close > 0 for close in first["closes"])
             assert 3 <= first["ladderRows"] <= 2 * 20 + 1
             assert page.locator("#chart canvas").count() > 0
+            # No trader behind this API: the trading panels and the scanner's State column
+            # stay hidden (and nothing asks the absent routes: no 404 in the console).
+            page.wait_for_function("() => window.__dashboard.trading.enabled === false")
+            assert page.locator("#account").is_hidden()
+            assert page.locator("#trading-panel").is_hidden()
+            assert page.locator("#scanner th[data-sort='machine']").is_hidden()
 
             # The ladder keeps updating over the WebSocket ticks.
             page.wait_for_function(
@@ -290,4 +332,221 @@ def test_dashboard_renders_live_data(live_stack: LiveStack) -> None:
             page.screenshot(path=str(SCREENSHOT))
         finally:
             browser.close()
+    assert errors == [], f"console errors: {errors}"
+
+
+def _trading_dom(page: object) -> dict:
+    return page.evaluate(  # type: ignore[attr-defined]
+        """() => {
+            const text = (selector) => document.querySelector(selector).textContent;
+            const rows = (selector) => [...document.querySelectorAll(selector + ' tbody tr')];
+            return {
+                equity: text('#acct-equity'), today: text('#acct-today'),
+                realised: text('#acct-realised'), fees: text('#acct-fees'),
+                state: document.querySelector('#trading-state').dataset.state,
+                badge: text('#trading-state'),
+                machines: Object.fromEntries(rows('#scanner').map(
+                    tr => [tr.dataset.symbol, tr.querySelector('td.machine').dataset.state])),
+                positions: rows('#positions').map(tr => tr.dataset.symbol),
+                positionCells: rows('#positions').map(
+                    tr => [...tr.cells].map(td => td.textContent)),
+                fills: rows('#fills').map(tr => tr.dataset.clientId),
+                orders: rows('#orders').map(tr => tr.dataset.clientId),
+                equityPoints: Number(document.querySelector('#equity-chart').dataset.points),
+                markers: Number(document.querySelector('#chart').dataset.markers || 0),
+                lines: document.querySelector('#chart').dataset.priceLines || '',
+            };
+        }"""
+    )
+
+
+def _money(text: str) -> float:
+    return float(text.replace(",", "").replace("+", ""))
+
+
+def test_trading_panels_and_the_kill_switch(trading_stack: LiveStack) -> None:
+    """The account strip, the positions / orders / fills tables, the equity curve, the
+    scanner's machine states and the chart's trade overlays against the paper trader of the
+    demo; the kill switch halts trading within a second (the API confirms)."""
+    _require_browser()
+    from playwright.sync_api import sync_playwright
+
+    api = httpx.Client(base_url=trading_stack.url, timeout=10)
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1100})
+            page.on(
+                "console",
+                lambda message: errors.append(message.text) if message.type == "error" else None,
+            )
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(f"{trading_stack.url}/?tf=15s", wait_until="load")
+            page.wait_for_function(
+                "() => window.__dashboard && window.__dashboard.trading.polls > 1"
+                " && document.querySelectorAll('#scanner tbody td.machine[data-state=\"\"]')"
+                ".length === 0",
+                timeout=20_000,
+            )
+            assert page.locator("#account").is_visible()
+            assert page.locator("#trading-panel").is_visible()
+            shown = _trading_dom(page)
+            state = api.get("/api/trading/state").json()
+            assert shown["state"] == state["state"] == "active" and shown["badge"] == "ACTIVE"
+            assert _money(shown["equity"]) == pytest.approx(state["equity"], rel=0.01)
+            assert set(shown["machines"]) == set(state["symbols"]) == set(trading_stack.symbols)
+            assert shown["equityPoints"] > 0
+            assert page.locator("#equity-chart canvas").count() > 0
+
+            # Paper fills on the simulator (the demo's strategy): the fills table shows the
+            # API's latest fills, the orders table its orders, the positions table its positions.
+            page.wait_for_function(
+                "() => document.querySelectorAll('#fills tbody tr').length > 0", timeout=90_000
+            )
+            for _ in range(20):  # the page polls once a second: agree within a few polls
+                shown = _trading_dom(page)
+                fills = api.get("/api/trading/fills", params={"limit": 50}).json()["fills"]
+                positions = api.get("/api/trading/positions").json()["positions"]
+                if shown["fills"] == [f["client_id"] for f in fills] and shown["positions"] == [
+                    p["symbol"] for p in positions
+                ]:
+                    break
+                time.sleep(0.3)
+            else:
+                raise AssertionError(f"the tables never matched the API: {shown} {fills}")
+            assert shown["orders"], "an order was filled, so the orders table lists it"
+            assert _money(shown["fees"]) < 0  # paid fees, shown as a cost
+            for cells in shown["positionCells"]:
+                assert cells[1] in ("long", "short") and cells[5][0] in "+-0"
+
+            # The chart of a traded symbol carries its fills as markers (and, while a position
+            # is open, its entry, stop and take-profit lines).
+            traded = positions[0]["symbol"] if positions else fills[0]["symbol"]
+            page.click(f"#scanner tbody tr[data-symbol='{traded}']")
+            page.wait_for_function(
+                f"() => document.querySelector('#chart').dataset.symbol === '{traded}'"
+                " && Number(document.querySelector('#chart').dataset.markers) > 0",
+                timeout=10_000,
+            )
+            if positions:
+                page.wait_for_function(
+                    "() => (document.querySelector('#chart').dataset.priceLines || '')"
+                    ".includes('stop')",
+                    timeout=5_000,
+                )
+            overlays = _trading_dom(page)
+
+            # The kill switch: confirm, halted on the page within a second, the API agrees.
+            page.once("dialog", lambda dialog: dialog.accept())
+            clicked = time.monotonic()
+            page.click("#btn-halt")
+            page.wait_for_function(
+                "() => document.querySelector('#trading-state').dataset.state === 'halted'",
+                timeout=5_000,
+            )
+            halted_after = time.monotonic() - clicked
+            command = page.evaluate("() => window.__dashboard.trading.lastCommand")
+            assert command["path"] == "/api/trading/halt" and command["state"] == "halted"
+            assert command["ms"] < 1000, f"the halt showed {command['ms']:.0f} ms after the OK"
+            state = api.get("/api/trading/state").json()
+            assert state["state"] == "halted" and "kill switch" in state["reason"]
+            assert page.locator("#trading-state").text_content() == "HALTED"
+            assert "kill switch" in (page.locator("#trading-reason").text_content() or "")
+            page.wait_for_function(
+                "() => Object.values(window.__dashboard.trading.state.symbols).includes('halted')",
+                timeout=5_000,
+            )
+            TRADING_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(TRADING_SCREENSHOT), full_page=True)
+
+            page.click("#btn-resume")
+            page.wait_for_function(
+                "() => document.querySelector('#trading-state').dataset.state === 'active'",
+                timeout=5_000,
+            )
+            assert api.get("/api/trading/state").json()["state"] == "active"
+        finally:
+            browser.close()
+            api.close()
+    print(
+        f"fills {len(fills)}, positions {len(positions)}, markers {overlays['markers']},"
+        f" lines {overlays['lines']!r}, halt shown {command['ms']:.0f} ms"
+        f" after the OK ({halted_after * 1000:.0f} ms after the click, Playwright's included)"
+    )
+    assert errors == [], f"console errors: {errors}"
+
+
+def test_liquidity_heatmap_draws_the_book_and_the_trades(live_stack: LiveStack) -> None:
+    """The heatmap button samples the selected symbol's book every 250 ms into a bounded ring
+    and draws it with the trades as bubbles: the canvas holds more than background, in the
+    colours of resting size (the blue end of the ramp) and of both sides (bid line and buy
+    bubbles teal, ask line and sell bubbles red)."""
+    _require_browser()
+    from playwright.sync_api import sync_playwright
+
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page.on(
+                "console",
+                lambda message: errors.append(message.text) if message.type == "error" else None,
+            )
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(f"{live_stack.url}/?tf=15s", wait_until="load")
+            page.wait_for_function(
+                "() => window.__dashboard && window.__dashboard.candles.length > 0", timeout=15_000
+            )
+            assert page.locator("#heatmap").is_hidden()
+            page.click("#btn-heatmap")
+            started = time.monotonic()
+            page.wait_for_function(
+                "() => window.__dashboard.heatmap.samples.length >= 40"
+                " && window.__dashboard.heatmap.bubbles > 0",
+                timeout=30_000,
+            )
+            elapsed = time.monotonic() - started
+            drawn = page.evaluate(
+                """() => {
+                    const canvas = document.querySelector('#heatmap');
+                    const data = canvas.getContext('2d')
+                        .getImageData(0, 0, canvas.width, canvas.height).data;
+                    let lit = 0, buy = 0, sell = 0, resting = 0;
+                    for (let i = 0; i < data.length; i += 4) {
+                        const [r, g, b] = [data[i], data[i + 1], data[i + 2]];
+                        if (r > 30 || g > 30 || b > 40) lit += 1;
+                        if (g > r + 40 && g > b && g > 90) buy += 1;
+                        if (r > g + 60 && r > 120) sell += 1;
+                        if (b > 100 && r < 60 && g < b) resting += 1;
+                    }
+                    const h = window.__dashboard.heatmap;
+                    return {
+                        pixels: data.length / 4, lit, buy, sell, resting,
+                        samples: h.samples.length, symbol: h.symbol, frames: h.frames,
+                        drawMs: h.drawMs, maxDrawMs: h.maxDrawMs, bubbles: h.bubbles,
+                        url: location.search,
+                    };
+                }"""
+            )
+            assert drawn["symbol"] == page.evaluate("() => window.__dashboard.symbol")
+            assert drawn["lit"] > 0.02 * drawn["pixels"], drawn
+            assert drawn["buy"] > 0 and drawn["sell"] > 0 and drawn["resting"] > 0, drawn
+            assert drawn["bubbles"] > 0
+            assert "heatmap=1" in drawn["url"]
+            # Bounded: the ring keeps a minute of samples however long it runs.
+            assert page.evaluate("() => window.__dashboard.heatmap.samples.length") <= 240
+            HEATMAP_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            page.locator("#symbol-panel").screenshot(path=str(HEATMAP_SCREENSHOT))
+        finally:
+            browser.close()
+    print(
+        f"heatmap: {drawn['samples']} samples, {drawn['frames']} frames,"
+        f" {drawn['bubbles']} bubbles drawn in {elapsed:.1f} s; drawing took"
+        f" {drawn['drawMs']:.0f} ms in all ({drawn['drawMs'] / elapsed:.1f} ms per second),"
+        f" at most {drawn['maxDrawMs']:.1f} ms a frame; {drawn['lit']} of {drawn['pixels']}"
+        f" pixels lit ({drawn['resting']} resting-size blue, {drawn['buy']} teal,"
+        f" {drawn['sell']} red)"
+    )
     assert errors == [], f"console errors: {errors}"

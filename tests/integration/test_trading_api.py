@@ -85,6 +85,11 @@ def test_reads_serve_the_trading_core_as_it_is(trader: Trader, tmp_path: Path) -
         fills = (await client.get("/api/trading/fills", params={"limit": 3})).json()["fills"]
         newest = trader.fills[-1]
         assert len(fills) == 3 and fills[0]["client_id"] == newest.client_id
+        every = (await client.get("/api/trading/fills", params={"limit": 10_000})).json()["fills"]
+        assert {f["intent"] for f in every} == {"entry", "exit"}
+        placed = [*trader.finished, *trader.orders.values()]
+        exits = {o.request.client_id for o in placed if o.request.reduce_only}
+        assert all((f["client_id"] in exits) == (f["intent"] == "exit") for f in every)
         orders = (await client.get("/api/trading/orders")).json()
         assert {o["client_id"] for o in orders["open"]} == set(trader.orders)
         assert orders["recent"][0]["client_id"] == trader.finished[-1].client_id

@@ -10,6 +10,8 @@ from scalper.trading.portfolio import EquityPoint
 from scalper.trading.trader import Trader
 
 _SIDES = {1: "buy", -1: "sell"}
+_EXIT_KIND = "x"
+"""The first letter of an exit order's client id (`Trader._client_id`: "e" entry, "x" exit)."""
 
 
 class TradingStateView(msgspec.Struct, frozen=True, kw_only=True):
@@ -74,6 +76,8 @@ class FillView(msgspec.Struct, frozen=True, kw_only=True):
     fee: float
     liquidity: str
     ts_ns: int
+    intent: str
+    """entry (opens or adds to a position) or exit (reduces or closes it)."""
 
 
 class PnlView(msgspec.Struct, frozen=True, kw_only=True):
@@ -202,6 +206,7 @@ def fill_view(fill: Fill) -> FillView:
         fee=fill.fee,
         liquidity=fill.liquidity.value,
         ts_ns=fill.ts_ns,
+        intent="exit" if fill.client_id.startswith(_EXIT_KIND) else "entry",
     )
 
 

@@ -1,5 +1,8 @@
 // scalper order-flow dashboard: REST for the initial state, the /ws stream for live updates.
 // Plain ES module, no build step; the charting library is the vendored standalone build.
+import { createHeatmap } from "./heatmap.js";
+import { createTrading } from "./trading.js";
+
 const LC = window.LightweightCharts;
 const TIMEFRAMES = ["15s", "1m", "5m"];
 const LADDER_DEPTH = 20;
@@ -19,7 +22,11 @@ const compact = (value) =>
         : Number(value).toFixed(2);
 const digitsBySymbol = new Map(); // learnt from the book's price levels (the tick size)
 const guessDigits = (price) => (price >= 1000 ? 1 : price >= 10 ? 3 : price >= 1 ? 4 : 6);
-const decimalsOf = (price, symbol = dash.symbol) => digitsBySymbol.get(symbol) ?? guessDigits(price);
+const tickDigits = new Map(); // symbol -> decimals of its tick size (from /api/symbols)
+const tickSizes = new Map(); // symbol -> its tick size
+const decimalsOfTick = (tick) => (String(tick).split(".")[1] || "").replace(/0+$/, "").length;
+const decimalsOf = (price, symbol = dash.symbol) =>
+  tickDigits.get(symbol) ?? digitsBySymbol.get(symbol) ?? guessDigits(price);
 const decimalsInLevels = (levels) =>
   Math.min(8, Math.max(0, ...levels.map(([price]) => (String(price).split(".")[1] || "").length)));
 
@@ -61,6 +68,10 @@ const pick = (byWindow, wanted, last) => {
 };
 
 function rowFromTable(row) {
+  if (row.tick_size) {
+    tickDigits.set(row.symbol, decimalsOfTick(row.tick_size));
+    tickSizes.set(row.symbol, Number(row.tick_size));
+  }
   return {
     ...row,
     delta_1m: pick(row.delta, "1m", false),
@@ -84,6 +95,12 @@ function withSignals(row, summary) {
 const REGIME_SHORT = {
   warming_up: "…", low: "lo", normal: "n", high: "hi", extreme: "ex",
   down: "↓", range: "→", up: "↑", quiet: "q", active: "a", surge: "s!",
+};
+// The trader's machine states, short (the full name is the cell's title).
+const MACHINE_SHORT = {
+  idle: "idle", scanning: "scan", signal_detected: "signal", position_entry: "entry",
+  entry_cancel_pending: "entry×", in_position: "IN POS", position_exit: "exit",
+  exit_cancel_pending: "exit×", cooldown: "cool", halted: "halt",
 };
 const regimeCell = (row) =>
   ["volatility_regime", "trend_regime", "volume_regime"]
@@ -134,6 +151,7 @@ function renderScanner() {
       return (
         `<tr data-symbol="${row.symbol}" class="${selected}">` +
         `<td>${row.symbol}</td>` +
+        `<td class="trading-col machine" data-state="${row.machine ?? ""}" title="${row.machine ?? ""}">${MACHINE_SHORT[row.machine] ?? "—"}</td>` +
         `<td class="num">${row.mid == null ? "—" : fmt(row.mid, decimalsOf(row.mid, row.symbol))}</td>` +
         `<td class="num">${fmt(row.spread_bps, 2)}</td>` +
         `<td class="num ${imbalanceClass}">${fmt(row.imbalance, 3)}</td>` +
@@ -203,6 +221,22 @@ const cumDeltaSeries = chart.addSeries(
   { color: "#4c8dff", lineWidth: 2, priceFormat: { type: "volume" } },
   3,
 );
+const tradeMarkers = LC.createSeriesMarkers(priceSeries, []);
+// The price scale takes in the position's stop and take profit, so that both lines show.
+let linePrices = [];
+priceSeries.applyOptions({
+  autoscaleInfoProvider: (original) => {
+    const info = original();
+    if (info === null || !linePrices.length) return info;
+    return {
+      ...info,
+      priceRange: {
+        minValue: Math.min(info.priceRange.minValue, ...linePrices),
+        maxValue: Math.max(info.priceRange.maxValue, ...linePrices),
+      },
+    };
+  },
+});
 for (const [index, height] of [[1, 70], [2, 70], [3, 80]]) {
   const pane = chart.panes()[index];
   if (pane) pane.setHeight(height);
@@ -251,6 +285,79 @@ function drawCandles(list, full) {
   }
 }
 
+// ---- the trader's fills (markers) and the position's entry, stop and take profit (lines) ----
+let markersKey = "";
+let linesKey = "";
+let priceLines = [];
+// The start of the latest candle at or before `time` (markers sit on a bar of the series).
+function barTime(time) {
+  const candles = dash.candles;
+  let low = 0;
+  let high = candles.length - 1;
+  let found = null;
+  while (low <= high) {
+    const middle = (low + high) >> 1;
+    const start = toTime(candles[middle]);
+    if (start <= time) {
+      found = start;
+      low = middle + 1;
+    } else high = middle - 1;
+  }
+  return found;
+}
+function drawTradeOverlays() {
+  if (!trading.enabled || !dash.symbol) return;
+  const symbol = dash.symbol;
+  // One marker per bar, side and intent (a fill in several lots is one trade on the chart),
+  // at the size-weighted price of its fills.
+  const groups = new Map();
+  for (const fill of trading.fills) {
+    if (fill.symbol !== symbol) continue;
+    const time = barTime(Math.floor(fill.ts_ns / 1e9));
+    if (time === null) continue;
+    const key = `${time}|${fill.side}|${fill.intent}`;
+    const group = groups.get(key) ?? { time, side: fill.side, intent: fill.intent, qty: 0, value: 0, count: 0 };
+    group.qty += fill.qty;
+    group.value += fill.qty * fill.price;
+    group.count += 1;
+    groups.set(key, group);
+  }
+  const markers = [...groups.entries()].map(([key, g]) => ({
+    time: g.time,
+    position: "atPriceMiddle",
+    price: g.value / g.qty,
+    shape: g.side === "buy" ? "arrowUp" : "arrowDown",
+    color: g.intent === "exit" ? "#f0b429" : g.side === "buy" ? "#26a69a" : "#ef5350",
+    text: `${g.intent} ${g.side}${g.count > 1 ? ` ×${g.count}` : ""}`,
+    id: key,
+  }));
+  markers.sort((a, b) => a.time - b.time);
+  const key = `${symbol}|${dash.timeframe}|${markers.map((m) => `${m.id}:${m.text}:${m.price}`).join(",")}`;
+  if (key !== markersKey) {
+    markersKey = key;
+    tradeMarkers.setMarkers(markers);
+    chartElement.dataset.markers = String(markers.length);
+  }
+  const position = trading.positions.find((p) => p.symbol === symbol);
+  const lines = position
+    ? [
+        ["entry", position.entry_price, "#7d8899", LC.LineStyle.Dotted],
+        ["stop", position.stop_price, "#ef5350", LC.LineStyle.Dashed],
+        ["take profit", position.take_profit, "#26a69a", LC.LineStyle.Dashed],
+      ].filter(([, price]) => price !== null && price !== undefined)
+    : [];
+  const wanted = `${symbol}|${lines.map(([title, price]) => `${title}=${price}`).join(",")}`;
+  if (wanted !== linesKey) {
+    linesKey = wanted;
+    linePrices = lines.map(([, price]) => price);
+    for (const line of priceLines) priceSeries.removePriceLine(line);
+    priceLines = lines.map(([title, price, color, lineStyle]) =>
+      priceSeries.createPriceLine({ price, color, lineStyle, lineWidth: 1, axisLabelVisible: true, title }),
+    );
+    chartElement.dataset.priceLines = lines.map(([title]) => title).join(",");
+  }
+}
+
 async function loadCandles(full) {
   const symbol = dash.symbol;
   const timeframe = dash.timeframe;
@@ -261,6 +368,10 @@ async function loadCandles(full) {
   const list = [...view.candles];
   if (view.forming) list.push(view.forming);
   drawCandles(list, full);
+  if (full) {
+    markersKey = "";
+    drawTradeOverlays();
+  }
 }
 
 // ---- order-book ladder and imbalance gauges ----
@@ -409,6 +520,7 @@ async function refreshDetail() {
 async function selectSymbol(symbol) {
   if (!symbol) return;
   dash.symbol = symbol;
+  if (dash.heatmap && dash.heatmap.running) dash.heatmap.setSymbol(symbol);
   dash.candles = [];
   dash.ladderUpdates = 0;
   $("#symbol-title").textContent = symbol;
@@ -515,6 +627,52 @@ async function pollHealth() {
   setTimeout(pollHealth, HEALTH_EVERY_MS);
 }
 
+// ---- trading (hidden when the API has no trader) ----
+const trading = createTrading({
+  price: (symbol, value) => fmt(value, decimalsOf(value, symbol)),
+  onMachines: (machines) => {
+    for (const [symbol, machine] of Object.entries(machines)) {
+      const row = rows.get(symbol);
+      if (row && row.machine !== machine) {
+        rows.set(symbol, { ...row, machine });
+        markScannerDirty();
+      }
+    }
+  },
+  onChange: () => drawTradeOverlays(),
+});
+dash.trading = trading;
+$("#trading-panel").addEventListener("click", (event) => {
+  const tr = event.target.closest("tr[data-symbol]");
+  if (tr && tr.dataset.symbol !== dash.symbol) selectSymbol(tr.dataset.symbol);
+});
+
+// ---- liquidity heatmap of the selected symbol (switched on by its button or ?heatmap=1) ----
+const heatmap = createHeatmap(
+  $("#heatmap"),
+  (symbol) => tickSizes.get(symbol) ?? null,
+  ({ low, high }) => {
+    const digits = decimalsOf((low + high) / 2);
+    $("#heatmap-axis").innerHTML =
+      `<span>${fmt(high, digits)}</span><span>${fmt((low + high) / 2, digits)}</span><span>${fmt(low, digits)}</span>`;
+  },
+);
+dash.heatmap = heatmap;
+function showHeatmap(on) {
+  $("#heatmap-wrap").hidden = !on;
+  $("#symbol-panel").classList.toggle("with-heatmap", on);
+  $("#btn-heatmap").classList.toggle("active", on);
+  const url = new URL(location.href);
+  if (on) url.searchParams.set("heatmap", "1");
+  else url.searchParams.delete("heatmap");
+  history.replaceState(null, "", url);
+  if (on) {
+    heatmap.setSymbol(dash.symbol);
+    heatmap.start();
+  } else heatmap.stop();
+}
+$("#btn-heatmap").addEventListener("click", () => showHeatmap(!heatmap.running));
+
 // ---- start ----
 async function start() {
   const params = new URLSearchParams(location.search);
@@ -527,5 +685,7 @@ async function start() {
   await selectSymbol(rows.has(wanted) ? wanted : table.symbols[0]?.symbol);
   connect();
   pollHealth();
+  trading.start();
+  if (params.get("heatmap") === "1") showHeatmap(true);
 }
 start();
