@@ -673,8 +673,10 @@ class TradingSettings(_Section):
     """The trading layer. Off unless `enabled`; `make demo` turns it on (paper)."""
 
     enabled: bool = False
-    execution: Literal["paper"] = "paper"
-    """Where orders go: the in-process paper broker (real venues plug in the same way)."""
+    execution: Literal["paper", "exchange"] = "paper"
+    """Where orders go: `paper`, the in-process paper broker; `exchange`, a venue's private API
+    through the Bybit client (`trading.bybit`: testnet unless live is confirmed; under `scalper
+    demo`, the local exchange's private API with its fixed demo keys, never real ones)."""
     symbols: tuple[str, ...] = ()
     """Trade only these symbols (empty: every tracked symbol)."""
     audit_records: PositiveInt = 10_000
