@@ -35,6 +35,7 @@ from scalper.storage.layout import CLOCK_TOPIC
 from scalper.storage.recorder import Recorder
 from scalper.storage.trading_recorder import TradingRecorder
 from scalper.storage.warm import warm_start, warm_start_signals
+from scalper.trading.execution import ExecutionClient
 from scalper.trading.paper import PaperBroker
 from scalper.trading.store import STORE_FILE, TradingStore
 from scalper.trading.strategy import ReferenceStrategy
@@ -42,6 +43,7 @@ from scalper.trading.trader import Trader
 from scalper.venues.bybit.book_codec import BOOK_CODEC
 from scalper.venues.bybit.feed import LiveFeed
 from scalper.venues.bybit.frames import FrameApplier
+from scalper.venues.bybit.private import BybitExecution
 from scalper.venues.bybit.public_rest import (
     MAINNET_REST,
     MAINNET_WS,
@@ -80,8 +82,11 @@ async def run_live(
     target: LiveTarget,
     duration_s: float | None = None,
     engine: Engine | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> Engine:
-    """Fetch the universe, run the feed until a signal or the duration, return the engine."""
+    """Fetch the universe, run the feed until a signal or the duration, return the engine.
+    With `trading.execution = "exchange"`, orders go through the Bybit client
+    (`trading.bybit`; keys from `environ`, default the process environment)."""
     engine = engine or Engine(settings.engine)
     signals = signals_for(engine, settings.signals)
     venue = settings.venue
@@ -93,7 +98,10 @@ async def run_live(
     log.info("tracking %d %s symbols from %s", len(symbols), venue.category, target.ws_url)
     by_symbol = {instrument.symbol: instrument for instrument in instruments}
     feeds: list[LiveFeed] = []
-    trader = trader_for(engine, signals, settings, by_symbol, lambda: _feed_up(feeds))
+    execution = None
+    if settings.trading.enabled and settings.trading.execution == "exchange":
+        execution = BybitExecution.from_settings(settings.trading.bybit, environ)
+    trader = trader_for(engine, signals, settings, by_symbol, lambda: _feed_up(feeds), execution)
     recorder = _open_recorder(settings, target.source, engine, signals)
     rows = _trading_rows(settings, recorder, trader)
     if recorder is not None:
@@ -110,6 +118,8 @@ async def run_live(
     )
     feeds.append(feed)
     api = None
+    if execution is not None:
+        await execution.start()  # entries stay blocked until its stream is up and reconciled
     await feed.start()
     try:
         if settings.api.enabled:
@@ -148,8 +158,10 @@ async def run_live(
         if api is not None:
             await api.stop()
         await feed.stop()
+        if execution is not None:
+            await execution.close()
         if trader is not None:
-            _log_trading(trader)
+            _log_trading(trader, "paper" if execution is None else "exchange")
             if rows is not None:
                 trader.record()
                 await asyncio.to_thread(rows.stop)
@@ -161,12 +173,13 @@ async def run_live(
     return engine
 
 
-def _log_trading(trader: Trader) -> None:
+def _log_trading(trader: Trader, kind: str = "paper") -> None:
     pnl = trader.portfolio.pnl()
     trades = list(trader.portfolio.trades)
     log.info(
-        "paper trading: %d trades (%d won), net %.2f = realised %.2f + unrealised %.2f"
+        "%s trading: %d trades (%d won), net %.2f = realised %.2f + unrealised %.2f"
         " - fees %.2f - funding %.2f; equity %.2f; trading %s",
+        kind,
         len(trades),
         sum(1 for trade in trades if trade.net_pnl > 0),
         pnl.net,
@@ -196,20 +209,21 @@ def trader_for(
     settings: Settings,
     instruments: Mapping[str, Instrument],
     feed_up: Callable[[], bool] = lambda: True,
+    execution: ExecutionClient | None = None,
 ) -> Trader | None:
-    """The paper trader with the reference strategy over `engine`, or None when
-    `trading.enabled` is off. Build it before the feed: it taps the engine's input."""
+    """The trader with the reference strategy over `engine`, or None when `trading.enabled`
+    is off; orders go to `execution`, or to a paper broker when it is None. Build it before
+    the feed: it taps the engine's input."""
     trading = settings.trading
     if not trading.enabled:
         return None
     if signals is None:
         raise ConfigError("trading needs the signals: set signals.enabled = true")
-    broker = PaperBroker(trading.paper, instruments)
     trader = Trader(
         engine,
         signals,
         ReferenceStrategy(trading.strategy),
-        broker,
+        execution if execution is not None else PaperBroker(trading.paper, instruments),
         trading,
         instruments,
         trading.paper.starting_equity,
@@ -220,7 +234,8 @@ def trader_for(
     if trading.restore:
         trader.restore(TradingStore(Path(settings.recorder.data_dir) / STORE_FILE))
     log.info(
-        "paper trading %s with the %s strategy from %.2f %s",
+        "%s trading %s with the %s strategy from %.2f %s",
+        "paper" if execution is None else "exchange",
         ", ".join(trading.symbols) if trading.symbols else "every symbol",
         trader.strategy.name,
         trader.portfolio.equity,
@@ -326,13 +341,24 @@ async def run_demo(settings: Settings, duration_s: float | None = None) -> Engin
     simulator = await serve_simulator(settings.simulator)
     try:
         target = simulator_target(simulator, settings.venue.category)
+        account = settings.simulator.account
+        bybit = msgspec.structs.replace(
+            settings.trading.bybit,
+            live=False,
+            rest_url=simulator.rest_url,
+            ws_url=simulator.private_ws_url,
+            key_file="",
+        )
         demo = msgspec.structs.replace(
             settings,
             venue=msgspec.structs.replace(
                 settings.venue, symbols=(), top=settings.simulator.symbols
             ),
+            trading=msgspec.structs.replace(settings.trading, bybit=bybit),
         )
-        return await run_live(demo, target, duration_s)
+        # The local exchange's fixed demo keys: a demo never reads (or sends) real ones.
+        keys = {"BYBIT_API_KEY": account.api_key, "BYBIT_API_SECRET": account.api_secret}
+        return await run_live(demo, target, duration_s, environ=keys)
     finally:
         await simulator.stop()
 

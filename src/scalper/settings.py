@@ -270,6 +270,28 @@ class PlantedAlphaSettings(_Section):
                 raise ConfigError("simulator.alpha: window and horizon are whole milliseconds")
 
 
+class SimulatedAccountSettings(_Section):
+    """The local exchange's one trading account (its private API, venues/simulator/private_*):
+    a fixed key pair for demos and tests (never a real key), Bybit's limits and fees, and
+    the matching engine's fill model (../shared/TRADING.md, "Fill model")."""
+
+    api_key: str = "SIMDEMOKEY0000000001"
+    """The only key the local exchange accepts (retCode 10003 for any other)."""
+    api_secret: str = "SIMDEMOSECRET00000000000000000000001"
+    order_per_s: PositiveInt = 10
+    """Requests per second per key for each of create, amend, cancel and cancel-all (10006
+    above it, with the X-Bapi-Limit* headers), as on a non-VIP Bybit account."""
+    query_per_s: PositiveInt = 50
+    """Requests per second per key for the account queries (open orders, positions, ...)."""
+    maker_fee: float = 0.0002
+    taker_fee: float = 0.00055
+    market_slippage_bps: PositiveFloat = 100.0
+    """A market order takes the book up to this far beyond the best price (Bybit's band)."""
+    queue_model: Literal["power3", "risk_averse"] = "power3"
+    starting_balance: PositiveFloat = 10_000.0
+    """USDT in the account's wallet at start."""
+
+
 class SimulatorSettings(_Section):
     """The local Bybit v5-compatible exchange (`scalper simulate`, `scalper demo`)."""
 
@@ -292,6 +314,7 @@ class SimulatorSettings(_Section):
     core for publishing: use it for a standalone server with many symbols)."""
     faults: FaultSettings = FaultSettings()
     alpha: PlantedAlphaSettings = PlantedAlphaSettings()
+    account: SimulatedAccountSettings = SimulatedAccountSettings()
 
     def __post_init__(self) -> None:
         # Annotated constraints are checked when converting (the loader), not by the
@@ -650,8 +673,10 @@ class TradingSettings(_Section):
     """The trading layer. Off unless `enabled`; `make demo` turns it on (paper)."""
 
     enabled: bool = False
-    execution: Literal["paper"] = "paper"
-    """Where orders go: the in-process paper broker (real venues plug in the same way)."""
+    execution: Literal["paper", "exchange"] = "paper"
+    """Where orders go: `paper`, the in-process paper broker; `exchange`, a venue's private API
+    through the Bybit client (`trading.bybit`: testnet unless live is confirmed; under `scalper
+    demo`, the local exchange's private API with its fixed demo keys, never real ones)."""
     symbols: tuple[str, ...] = ()
     """Trade only these symbols (empty: every tracked symbol)."""
     audit_records: PositiveInt = 10_000

@@ -96,3 +96,31 @@ def test_the_demo_paper_trades_within_a_minute_and_records_it(tmp_path: Path) ->
         ]
     )
     assert replayed_audit == live_audit
+
+
+def test_the_demo_trades_through_the_local_exchanges_private_api(tmp_path: Path) -> None:
+    """`trading.execution=exchange`: the trader's orders go through the Bybit client over
+    loopback to the simulator's private API (its demo keys), and come back filled."""
+    run = cli(
+        "demo",
+        "--symbols",
+        "12",
+        "--duration",
+        "60",
+        "--no-api",
+        "--data-dir",
+        str(tmp_path / "demo"),
+        "--set",
+        "trading.execution=exchange",
+        "--set",
+        "trading.restore=false",
+        timeout=240,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    log = run.stderr + run.stdout
+    assert "exchange trading every symbol with the reference strategy" in log
+    assert "Bybit private stream authenticated" in log
+    summary = re.search(r"exchange trading: (\d+) trades \((\d+) won\), net (-?[\d.]+)", log)
+    assert summary is not None, log[-3000:]
+    assert int(summary.group(1)) >= 1
+    assert "Traceback" not in log

@@ -1,5 +1,7 @@
 """The local Bybit v5-compatible exchange: a market source paced by the wall clock, served on
-loopback over WebSocket (`/v5/public/linear`, `/v5/public/spot`) and REST (`/v5/market/*`).
+loopback over WebSocket (`/v5/public/linear`, `/v5/public/spot`) and REST (`/v5/market/*`),
+and one trading account on Bybit's private API (signed `/v5/order/*`, `/v5/position/list`,
+`/v5/account/*` and the `/v5/private` stream; private_*.py) matched against this market.
 
 Data flow: source (synthetic market or recorded file) -> pump (sends each frame once due, holds
 frames while a delay is on) -> publish (applies the frame to the published record, applies
@@ -23,6 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Final
 
 import msgspec
+from starlette.applications import Starlette
 
 from scalper.embedded_server import RunningServer, listen, serve_app
 from scalper.events import Level
@@ -31,6 +34,10 @@ from scalper.venues.bybit.topics import book_topic
 from scalper.venues.simulator.alpha import planted_alpha
 from scalper.venues.simulator.faults import FAULT_KINDS, fault_dice
 from scalper.venues.simulator.market import SyntheticMarket
+from scalper.venues.simulator.private_auth import PrivateGate
+from scalper.venues.simulator.private_rest import PrivateEndpoints
+from scalper.venues.simulator.private_stream import PrivateStreams
+from scalper.venues.simulator.private_venue import SimulatedAccount
 from scalper.venues.simulator.published import PublishedMarket
 from scalper.venues.simulator.publisher import Publisher
 from scalper.venues.simulator.rest_endpoints import MarketEndpoints
@@ -45,6 +52,7 @@ from scalper.venues.simulator.source import (
     synthetic_market,
 )
 
+PRIVATE_WS_PATH: Final = "/v5/private"
 WS_PATHS: Final = {"/v5/public/linear": "linear", "/v5/public/spot": "spot"}
 """Public stream paths (/docs/v5/ws/connect); both serve the same market."""
 _BATCH: Final = 256
@@ -58,15 +66,22 @@ _HOLD_LIMIT: Final = 1_000_000
 
 class _App:
     """ASGI entry: WebSocket scopes go to the desk with uvicorn's own `send` (whose transport a
-    dropped connection aborts), everything else to the Starlette REST app."""
+    dropped connection aborts) or to the private streams, everything else to the Starlette
+    REST app."""
 
-    def __init__(self, desk: WebSocketDesk, rest: Callable[..., Any]) -> None:
+    def __init__(
+        self, desk: WebSocketDesk, private: PrivateStreams, rest: Callable[..., Any]
+    ) -> None:
         self._desk = desk
+        self._private = private
         self._rest = rest
 
     async def __call__(self, scope: Message, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket":
             await self._rest(scope, receive, send)
+            return
+        if scope["path"] == PRIVATE_WS_PATH:
+            await self._private.serve(scope, receive, send)
             return
         category = WS_PATHS.get(scope["path"])
         if category is None:
@@ -106,6 +121,13 @@ class ExchangeSimulator:
         self._desk.rejected_symbols = frozenset(config.faults.reject_symbols)
         self._dice = fault_dice(config.faults, config.seed)
         self._publisher = Publisher(self.published, self._desk, self._dice, self.fault_counts)
+        self.gate = PrivateGate(config.account)
+        """The private API's keys, clock (`gate.skew_ms`) and rate limits."""
+        self.private_streams = PrivateStreams(self.gate)
+        self.account = SimulatedAccount(config.account, self.private_streams.push)
+        """The one trading account, matched against this market."""
+        self.private_rest = PrivateEndpoints(self.gate, self.account)
+        self._publisher.tap = self.account.on_frame
         self._held: deque[bytes] = deque()
         self._delay_until = 0.0
         self._frames: Iterator[tuple[int, bytes]] | None = None
@@ -132,7 +154,14 @@ class ExchangeSimulator:
         try:
             self._frames = self._open_source()
             self._desk.catalog = self.catalog
-            app = _App(self._desk, MarketEndpoints(self.catalog, self.published).app())
+            if self.catalog.instruments is not None:
+                self.account.set_qty_steps(
+                    {s: c.qty_step for s, c in self.catalog.instruments.items()}
+                )
+            market = MarketEndpoints(self.catalog, self.published)
+            market.now_ms = self.gate.now_ms
+            rest = Starlette(routes=[*market.app().routes, *self.private_rest.routes()])
+            app = _App(self._desk, self.private_streams, rest)
             self._server = await serve_app(
                 app, self.host, self.port, "simulator", graceful_s=5.0, sock=self._socket
             )
@@ -184,6 +213,10 @@ class ExchangeSimulator:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
+
+    @property
+    def private_ws_url(self) -> str:
+        return f"ws://{self.host}:{self.port}{PRIVATE_WS_PATH}"
 
     def ws_url(self, category: str = "linear") -> str:
         return f"ws://{self.host}:{self.port}/v5/public/{category}"
@@ -258,6 +291,10 @@ class ExchangeSimulator:
         return self._desk.slow_clients_dropped
 
     # -- faults on demand -----------------------------------------------------------------------
+
+    def drop_private_streams(self) -> int:
+        """End every private stream connection; returns how many."""
+        return self.private_streams.drop_all()
 
     def drop_connections(self) -> int:
         """Cut every client socket abruptly (no close frame); returns how many."""

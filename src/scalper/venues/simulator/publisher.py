@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
+from collections.abc import Callable
 from typing import Final
 
 import msgspec
@@ -46,6 +47,9 @@ class Publisher:
         self.desk = desk
         self.dice = dice
         self.fault_counts = fault_counts
+        self.tap: Callable[[bytes], None] | None = None
+        """Given every source frame first (the venue's own matching sees the truth, faults
+        strike only what clients get)."""
         self.frames_published = 0
         self.source_errors = 0
         """Source frames the published record could not read (sent as they were)."""
@@ -67,6 +71,8 @@ class Publisher:
     def publish(self, raw: bytes) -> None:
         """Apply one frame to the record and send it (or what a fault makes of it)."""
         self.frames_published += 1
+        if self.tap is not None:
+            self.tap(raw)
         topic = _topic(raw)
         route = parse_topic(topic) if topic is not None else None
         if route is None:

@@ -8,7 +8,8 @@ limits (/docs/v5/market/*):
   `nextPageCursor` (empty on the last page); spot has no pagination.
 - tickers (all symbols, or one), orderbook (`limit`: linear 1-500 default 25, spot 1-200
   default 1), recent-trade (linear 1-1000 default 500, spot 1-60 default 60), kline
-  (1/3/5/15/60 minutes, `limit` 1-1000 default 200, newest first, built from published trades).
+  (1/3/5/15/60 minutes, `limit` 1-1000 default 200, newest first, built from published trades),
+  time (the server clock).
 """
 
 from __future__ import annotations
@@ -88,6 +89,8 @@ class MarketEndpoints:
     def __init__(self, catalog: Catalog, published: PublishedMarket) -> None:
         self.catalog = catalog
         self.published = published
+        self.now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000
+        """The server clock /v5/market/time reports (the private API's, when it has one)."""
 
     def app(self) -> Starlette:
         handlers: dict[str, Callable[[Request], dict[str, Any]]] = {
@@ -96,6 +99,7 @@ class MarketEndpoints:
             "/v5/market/orderbook": self.orderbook,
             "/v5/market/recent-trade": self.recent_trades,
             "/v5/market/kline": self.klines,
+            "/v5/market/time": self.server_time,
         }
         return Starlette(routes=[Route(path, _endpoint(h)) for path, h in handlers.items()])
 
@@ -113,6 +117,10 @@ class MarketEndpoints:
         return symbol
 
     # -- endpoints ------------------------------------------------------------------------------
+
+    def server_time(self, request: Request) -> dict[str, Any]:
+        now_ms = self.now_ms()
+        return {"timeSecond": str(now_ms // 1000), "timeNano": str(now_ms * 1_000_000)}
 
     def instruments(self, request: Request) -> dict[str, Any]:
         category = _category(request)
