@@ -67,6 +67,10 @@ def test_the_demo_paper_trades_within_a_minute_and_records_it(tmp_path: Path) ->
     assert backtest.returncode == 0, backtest.stderr[-3000:]
     assert f"{trades} trades" in backtest.stdout
     assert (out / "report.html").exists() and (out / "report.json").exists()
+    again = cli("backtest", str(data_dir), "--out", str(tmp_path / "again"), timeout=240)
+    assert again.returncode == 0, again.stderr[-3000:]
+    for name in ("report.json", "report.html", "fills.jsonl", "audit.jsonl"):  # byte for byte
+        assert (tmp_path / "again" / name).read_bytes() == (out / name).read_bytes(), name
 
     def unstamped(client_id: str) -> str:
         """The live run's ids start with its start stamp (`<base36>-`); the backtest's not."""
