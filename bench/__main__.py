@@ -167,7 +167,6 @@ def _engine_with_trading() -> OnFrame:
     the regimes warm up (as in `make demo`), so that it places orders within the bench's
     minute of market time."""
     from scalper.engine import Engine
-    from scalper.events import Instrument
     from scalper.settings import EngineSettings, SignalSettings, StrategySettings, TradingSettings
     from scalper.signals import SignalEngine
     from scalper.trading.paper import PaperBroker
@@ -176,10 +175,7 @@ def _engine_with_trading() -> OnFrame:
     from scalper.venues.bybit.frames import FrameApplier
 
     contracts = SyntheticMarket(_MARKET[0]).instruments.values()
-    instruments = {
-        c.symbol: Instrument(c.symbol, "Trading", "USDT", c.tick_size, c.qty_step, c.qty_step)
-        for c in contracts
-    }
+    instruments = {c.symbol: c.instrument for c in contracts}
     strategy = StrategySettings(
         allowed_volatility=("warming_up", "low", "normal", "high"),
         allowed_volume=("warming_up", "quiet", "normal", "active", "surge"),

@@ -154,10 +154,7 @@ def measure(
 
 def instruments_of(market: MarketConfig) -> dict[str, Instrument]:
     """The synthetic market's instruments as the venue's REST would give them."""
-    return {
-        c.symbol: Instrument(c.symbol, "Trading", "USDT", c.tick_size, c.qty_step, c.qty_step)
-        for c in SyntheticMarket(market).instruments.values()
-    }
+    return {c.symbol: c.instrument for c in SyntheticMarket(market).instruments.values()}
 
 
 def identical(results: dict[str, Any]) -> bool:

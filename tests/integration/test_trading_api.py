@@ -22,7 +22,6 @@ from scalper.api import create_app, serve_api
 from scalper.api.access import TOKEN_FILE, load_or_create_token
 from scalper.engine import Engine
 from scalper.errors import ConfigError
-from scalper.events import Instrument
 from scalper.settings import EngineSettings, TradingSettings
 from scalper.signals import SignalEngine
 from scalper.trading.paper import PaperBroker
@@ -35,10 +34,7 @@ from scalper.venues.simulator.market import SyntheticMarket, generate_frames
 @pytest.fixture(scope="module")
 def trader() -> Iterator[Trader]:
     contracts = SyntheticMarket(MARKET).instruments.values()
-    instruments = {
-        c.symbol: Instrument(c.symbol, "Trading", "USDT", c.tick_size, c.qty_step, c.qty_step)
-        for c in contracts
-    }
+    instruments = {c.symbol: c.instrument for c in contracts}
     settings = TradingSettings(enabled=True, strategy=STRATEGY)
     engine = Engine(EngineSettings())
     signals = SignalEngine(engine, SIGNALS)

@@ -28,7 +28,7 @@ import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Reversible
 from decimal import Decimal
-from typing import Final, Protocol
+from typing import Final, NamedTuple, Protocol
 
 from scalper.engine import Engine
 from scalper.events import BookUpdate, Instrument, TickerUpdate, TradeBatch
@@ -98,6 +98,14 @@ _BUSY: Final = frozenset(
 """States in which the strategy (or the core) acts on every event of the symbol."""
 _SCANNING: Final = MachineState.SCANNING
 _IDLE: Final = MachineState.IDLE
+
+
+class _Top(NamedTuple):
+    bid: float | None
+    ask: float | None
+    bid_qty: float
+    ask_qty: float
+    in_sync: bool
 
 
 class _Symbol:
@@ -350,9 +358,7 @@ class Trader:
         if entry is None:
             return None
         ts = self.now_ns if ts is None else ts
-        book = self.engine.symbols[symbol].book
-        best_bid = book.best_bid() if book is not None else None
-        best_ask = book.best_ask() if book is not None else None
+        top = self._top(symbol)
         tracker = self.signals.trackers.get(symbol)
         regimes = self.signals.regimes.get(symbol)
         machine = entry.machine
@@ -361,11 +367,11 @@ class Trader:
         return MarketView(
             ts_ns=ts,
             symbol=symbol,
-            bid=best_bid[0] if best_bid else None,
-            ask=best_ask[0] if best_ask else None,
-            bid_qty=best_bid[1] if best_bid else 0.0,
-            ask_qty=best_ask[1] if best_ask else 0.0,
-            in_sync=book is not None and book.in_sync,
+            bid=top.bid,
+            ask=top.ask,
+            bid_qty=top.bid_qty,
+            ask_qty=top.ask_qty,
+            in_sync=top.in_sync,
             tick_size=entry.tick_size,
             score=tracker.score if tracker is not None else None,
             direction=tracker.direction if tracker is not None else 0,
@@ -383,6 +389,20 @@ class Trader:
             stop_price=machine.stop_price,
             take_profit=entry.take_profit,
             order_age_ns=None if sent is None or machine.order_id is None else ts - sent,
+        )
+
+    def _top(self, symbol: str) -> _Top:
+        """The best levels of the symbol's book as the engine has it now."""
+        book = self.engine.symbols[symbol].book
+        if book is None:
+            return _Top(None, None, 0.0, 0.0, False)
+        bid, ask = book.best_bid(), book.best_ask()
+        return _Top(
+            bid[0] if bid else None,
+            ask[0] if ask else None,
+            bid[1] if bid else 0.0,
+            ask[1] if ask else 0.0,
+            book.in_sync,
         )
 
     def _act(self, entry: _Symbol, view: MarketView, decision: Decision, ts: int) -> None:
@@ -466,18 +486,13 @@ class Trader:
         self, intent: Intent, entry: _Symbol, ts: int
     ) -> Approved | CancelApproved | Refused:
         symbol = entry.machine.symbol
-        book = self.engine.symbols[symbol].book
-        best_bid = book.best_bid() if book is not None else None
-        best_ask = book.best_ask() if book is not None else None
+        top = self._top(symbol)
         context = RiskContext(
             ts_ns=ts,
             equity=self.portfolio.equity,
             instrument=entry.instrument,
             book=BookState(
-                bid=best_bid[0] if best_bid else None,
-                ask=best_ask[0] if best_ask else None,
-                in_sync=book is not None and book.in_sync,
-                last_update_ns=entry.book_ns,
+                bid=top.bid, ask=top.ask, in_sync=top.in_sync, last_update_ns=entry.book_ns
             ),
             feed_up=self.feed_up(),
             positions=self.portfolio.exposures(),
@@ -837,9 +852,6 @@ class Trader:
     def take_profit(self, symbol: str) -> float | None:
         entry = self.symbols.get(symbol)
         return entry.take_profit if entry is not None else None
-
-    def traded(self) -> Iterable[str]:
-        return self.symbols.keys()
 
 
 def _atr_bps(regimes: object | None) -> float | None:

@@ -12,7 +12,6 @@ from scalper.backtest.runner import write_run_context
 from scalper.backtest.sweep import backtest_metrics, grid, parse_sweep, ranked, run_sweep
 from scalper.backtest.walk_forward import walk_forward, windows
 from scalper.errors import ConfigError
-from scalper.events import Instrument
 from scalper.settings import RecorderSettings, Settings
 from scalper.settings_sources import load_settings
 from scalper.storage.recorder import Recorder
@@ -43,10 +42,7 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for recv_ns, raw in generate_frames(market):
         record_frame(recorder, raw, recv_ns)
     recorder.stop()
-    instruments = {
-        c.symbol: Instrument(c.symbol, "Trading", "USDT", c.tick_size, c.qty_step, c.qty_step)
-        for c in SyntheticMarket(market).instruments.values()
-    }
+    instruments = {c.symbol: c.instrument for c in SyntheticMarket(market).instruments.values()}
     write_run_context(data_dir, settings_at({}), instruments)
     return data_dir
 

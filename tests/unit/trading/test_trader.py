@@ -54,10 +54,7 @@ def frames() -> list[tuple[int, bytes]]:
 @pytest.fixture(scope="module")
 def instruments() -> dict[str, Instrument]:
     contracts = SyntheticMarket(MARKET).instruments.values()
-    return {
-        c.symbol: Instrument(c.symbol, "Trading", "USDT", c.tick_size, c.qty_step, c.qty_step)
-        for c in contracts
-    }
+    return {c.symbol: c.instrument for c in contracts}
 
 
 def build(

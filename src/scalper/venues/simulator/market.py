@@ -35,6 +35,7 @@ from typing import Final
 
 import msgspec
 
+from scalper.events import Instrument
 from scalper.venues.simulator.alpha import MidPath, PlantedAlpha
 
 Level = tuple[float, float]
@@ -118,6 +119,14 @@ class Contract(msgspec.Struct, frozen=True):
     @property
     def qty_step(self) -> str:
         return _qty(1, self.qty_exponent)
+
+    @property
+    def instrument(self) -> Instrument:
+        """The contract as the simulator's REST instruments endpoint serves it (minimum
+        quantity one step, status Trading, quoted in USDT)."""
+        return Instrument(
+            self.symbol, "Trading", "USDT", self.tick_size, self.qty_step, self.qty_step
+        )
 
 
 def _decimal(n: int, decimals: int) -> str:
