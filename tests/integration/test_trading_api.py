@@ -46,6 +46,7 @@ def trader() -> Iterator[Trader]:
         settings,
         instruments,
         10_000.0,
+        id_prefix="mx7r202i-",  # ids stamped per start, as the runtime makes them
     )
     applier = FrameApplier(engine)
     for recv_ns, frame in generate_frames(MARKET):

@@ -10,7 +10,6 @@ from scalper.trading.portfolio import EquityPoint
 from scalper.trading.trader import Trader
 
 _SIDES = {1: "buy", -1: "sell"}
-_EXIT_KIND = "x"
 """The first letter of an exit order's client id (`Trader._client_id`: "e" entry, "x" exit)."""
 
 
@@ -196,7 +195,7 @@ def orders_view(trader: Trader, symbol: str | None, limit: int) -> OrdersView:
     )
 
 
-def fill_view(fill: Fill) -> FillView:
+def fill_view(fill: Fill, is_exit: bool) -> FillView:
     return FillView(
         client_id=fill.client_id,
         symbol=fill.symbol,
@@ -206,13 +205,13 @@ def fill_view(fill: Fill) -> FillView:
         fee=fill.fee,
         liquidity=fill.liquidity.value,
         ts_ns=fill.ts_ns,
-        intent="exit" if fill.client_id.startswith(_EXIT_KIND) else "entry",
+        intent="exit" if is_exit else "entry",
     )
 
 
 def fills_view(trader: Trader, symbol: str | None, limit: int) -> FillsView:
     fills = [f for f in reversed(trader.fills) if symbol is None or f.symbol == symbol]
-    return FillsView(fills=[fill_view(f) for f in fills[:limit]])
+    return FillsView(fills=[fill_view(f, trader.is_exit(f.client_id)) for f in fills[:limit]])
 
 
 def pnl_view(trader: Trader, points: int) -> PnlView:

@@ -96,6 +96,8 @@ _BUSY: Final = frozenset(
     }
 )
 """States in which the strategy (or the core) acts on every event of the symbol."""
+_EXIT: Final = "x"
+"""The kind letter of an exit's client id (an entry's is "e")."""
 _SCANNING: Final = MachineState.SCANNING
 _IDLE: Final = MachineState.IDLE
 
@@ -433,7 +435,9 @@ class Trader:
                 entry.take_profit = _on_tick(decision.take_profit, entry.instrument.tick_size)
                 self._submit(entry, verdict.request, ts)
             else:
-                machine.on_risk_refused(ts, verdict.label, self._inputs(entry, ts, view))
+                machine.on_risk_refused(
+                    ts, verdict.label, self._inputs(entry, ts, view, verdict.label)
+                )
                 entry.quiet_until_ns = ts + self._refusal_backoff_ns
         elif isinstance(decision, Exit):
             self._exit(entry, ts, decision.reason, decision, view)
@@ -454,7 +458,7 @@ class Trader:
             return
         decision = decision or Exit(reason=reason)
         intent = ExitIntent(
-            client_id=self._client_id("x", machine.symbol),
+            client_id=self._client_id(_EXIT, machine.symbol),
             symbol=machine.symbol,
             order_type=decision.order_type,
             time_in_force=decision.time_in_force,
@@ -518,6 +522,10 @@ class Trader:
 
     def _client_id(self, kind: str, symbol: str) -> str:
         return f"{self._id_prefix}{kind}{next(self._ids)}-{symbol}"[:36]
+
+    def is_exit(self, client_id: str) -> bool:
+        """Whether `client_id` is one of this trader's exit orders (ids: prefix, kind, n)."""
+        return client_id.startswith(f"{self._id_prefix}{_EXIT}")
 
     # -- what the venue says --------------------------------------------------------------------
 
