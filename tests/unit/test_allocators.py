@@ -20,8 +20,12 @@ def test_glibc_heap_counts_the_arena_of_a_thread_that_allocates() -> None:
     held: list[bytes] = []
     ready, done = threading.Event(), threading.Event()
 
-    def allocate() -> None:  # small blocks: from the thread's own arena, not mapped alone
-        held.extend(bytes(200) for _ in range(20_000))
+    def allocate() -> None:
+        # Blocks of 1 KiB: above pymalloc's 512 bytes (smaller objects come from pymalloc's own
+        # mapped arenas, not glibc's: with 200-byte blocks glibc's in-use count barely moved and
+        # the test failed whenever another thread freed a little meanwhile), below glibc's mmap
+        # threshold: from the thread's own arena, 20 MB of it.
+        held.extend(bytes(1024) for _ in range(20_000))
         ready.set()
         done.wait()
 
