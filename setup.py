@@ -12,6 +12,7 @@ COMPILED = [
     "_router",
     "signals/_book_factors",
     "signals/_tracker",
+    "trading/_tap",
 ]
 """Modules under src/scalper/ written in Cython (`<path>.pyx`, with `<path>.pxd` when
 cimported)."""

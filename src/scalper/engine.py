@@ -117,7 +117,8 @@ class Engine(EventRouter):
 
     def add_tap(self, tap: Callable[[Event], None]) -> None:
         """Call `tap(event)` after the engine applied each event (the trading core). Taps are
-        bound when a feed or applier takes `entry()`: add them before building those."""
+        bound when a feed or applier takes `entry()`: add them before building those. A tap
+        with an `after(apply)` method makes the entry itself when it is the only one."""
         self._taps.append(tap)
 
     @property
@@ -132,6 +133,9 @@ class Engine(EventRouter):
         on_event, taps = self.on_event, tuple(self._taps)
         if len(taps) == 1:
             (tap,) = taps
+            after = getattr(tap, "after", None)
+            if after is not None:  # the tap makes its own (compiled) apply-then-tap
+                return after(on_event)  # type: ignore[no-any-return]
 
             def apply_and_tap(event: Event) -> None:
                 on_event(event)

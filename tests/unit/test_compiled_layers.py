@@ -26,6 +26,7 @@ FACE = {
     "_router": "engine",
     "signals._book_factors": "signals",
     "signals._tracker": "signals",
+    "trading._tap": "trading",
 }
 """Compiled module (its path under scalper/, dotted) -> the module whose layer it belongs to (its
 public import path, or for _symbol the engine, whose per-event work it does)."""

@@ -442,6 +442,11 @@ class MatchingEngine:
             terms = self._funding[update.symbol] = FundingTerms()
         return terms.update(update.fields, update.is_snapshot)
 
+    def funding_due(self, symbol: str, now_ns: int) -> bool:
+        """Whether `settle_funding(symbol, now_ns, ...)` would settle a funding time."""
+        terms = self._funding.get(symbol)
+        return terms is not None and terms.due(now_ns) is not None
+
     def settle_funding(self, symbol: str, now_ns: int, mid: float | None) -> None:
         """Pay or receive funding on the position if a funding time has come by `now_ns` (once
         per funding time), at the ticker's mark price, else at `mid`."""

@@ -31,12 +31,13 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Mapping
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from scalper.book import OrderBook
 from scalper.errors import ScalperError
 from scalper.events import BookUpdate, Instrument, TickerUpdate, TradeBatch
 from scalper.settings import PaperSettings
+from scalper.trading._tap import BrokerClocks
 from scalper.trading.execution import EventSink
 from scalper.trading.latency import LatencyModel
 from scalper.trading.matching import MatchingEngine
@@ -87,13 +88,9 @@ class PaperBroker:
         for symbol, instrument in (instruments or {}).items():
             self._venue.set_qty_step(symbol, instrument.qty_step)
         self._sink: EventSink | None = None
-        self._delivering = False
-        self._clock_ns = 0
-        """The latest event time the broker was given (market events, `advance_to`)."""
-        self._market_ns = 0
-        """The time of the latest market event: the books we hold are this recent."""
-        self._venue_ns = 0
-        """The venue time of what is being processed (an action, a delivery, an event)."""
+        self._clocks = BrokerClocks()
+        """Its clocks and whether it is delivering (shared with the trading core's compiled
+        tap, which moves them on quiet market events)."""
         self._last_arrival_ns = 0
         self._last_delivery_ns = 0
         self._seq = itertools.count()
@@ -124,6 +121,31 @@ class PaperBroker:
         """Send a cancel decided at `ts_ns`: it reaches the venue after every earlier request."""
         self._schedule(self._arrival_time(ts_ns), _CancelArrival(client_id, ts_ns))
 
+    def fast_path_state(
+        self,
+    ) -> tuple[
+        list[Any],
+        list[Any],
+        dict[str, OrderBook],
+        dict[str, Any],
+        dict[Any, Any],
+        dict[str, OrderBook],
+        BrokerClocks,
+    ]:
+        """The live containers `_quiet` reads, for the trading core's compiled tap
+        (`trading/_tap.pyx`), which settles quiet market events as `on_book` and `on_trades`
+        do: the action and delivery heaps, the shadow books, the venue's open orders and
+        consumed liquidity, and the book per symbol; and the clocks it moves (`BrokerClocks`)."""
+        return (
+            self._actions,
+            self._outbox,
+            self._shadows,
+            self._venue_orders,
+            self._venue_taken,
+            self._books,
+            self._clocks,
+        )
+
     # ------------------------------------------------------------------ market data and time
 
     def on_book(self, update: BookUpdate, book: OrderBook) -> None:
@@ -133,21 +155,21 @@ class PaperBroker:
             self._actions
             or self._outbox
             or self._shadows
-            or self._delivering
+            or self._clocks.delivering
             or self._venue_orders
             or self._venue_taken
         ):  # nothing anywhere (the common case): only the clock moves
             self._books[symbol] = book
-            self._clock_ns = self._market_ns = self._venue_ns = max(
-                update.ts_event_ns, self._clock_ns
+            self._clocks.clock_ns = self._clocks.market_ns = self._clocks.venue_ns = max(
+                update.ts_event_ns, self._clocks.clock_ns
             )
             return
         if self._quiet(symbol, update.ts_event_ns):
             # Every book update of every traded symbol comes here; measured, this path costs
             # about five empty Python calls, the full one about twelve.
             self._books[symbol] = book
-            self._clock_ns = self._market_ns = self._venue_ns = max(
-                update.ts_event_ns, self._clock_ns
+            self._clocks.clock_ns = self._clocks.market_ns = self._clocks.venue_ns = max(
+                update.ts_event_ns, self._clocks.clock_ns
             )
             return
         t = self._enter(update.ts_event_ns)
@@ -170,14 +192,16 @@ class PaperBroker:
             self._actions
             or self._outbox
             or self._shadows
-            or self._delivering
+            or self._clocks.delivering
             or self._venue_orders
             or self._venue_taken
         )
         if idle or self._quiet(batch.symbol, last):  # no order there, nothing due: only time moves
-            self._clock_ns = self._market_ns = self._venue_ns = max(last, self._clock_ns)
+            self._clocks.clock_ns = self._clocks.market_ns = self._clocks.venue_ns = max(
+                last, self._clocks.clock_ns
+            )
             return
-        t = self._clock_ns
+        t = self._clocks.clock_ns
         for trade in batch.trades:
             t = self._enter(trade.ts_event_ns)
             self._venue.on_trade(batch.symbol, trade, t)
@@ -186,7 +210,11 @@ class PaperBroker:
 
     def on_ticker(self, update: TickerUpdate) -> None:
         """A ticker: funding rate, next funding time and mark price, for funding payments."""
-        t = self._enter(update.ts_event_ns)
+        self.on_ticker_at(update, self._enter(update.ts_event_ns))
+
+    def on_ticker_at(self, update: TickerUpdate, t: int) -> None:
+        """`on_ticker` once what was due before the ticker happened and event time is at `t`
+        (the trading core's compiled tap calls it directly when nothing was due)."""
         # A funding time at exactly this event is settled on the terms this ticker replaces.
         self._settle_funding(update.symbol, t)
         at = self._venue.update_funding(update)
@@ -197,15 +225,15 @@ class PaperBroker:
     def advance_to(self, ts_ns: int) -> None:
         """Event time has reached `ts_ns`: what is due until then (inclusive) happens."""
         self._check_not_delivering()
-        self._clock_ns = max(ts_ns, self._clock_ns)
-        self._run_until(self._clock_ns, inclusive=True)
-        self._venue_ns = self._clock_ns
+        self._clocks.clock_ns = max(ts_ns, self._clocks.clock_ns)
+        self._run_until(self._clocks.clock_ns, inclusive=True)
+        self._clocks.venue_ns = self._clocks.clock_ns
 
     # ------------------------------------------------------------------ what it holds
 
     @property
     def clock_ns(self) -> int:
-        return self._clock_ns
+        return self._clocks.clock_ns
 
     def position(self, symbol: str) -> float:
         """The venue's signed position: what decides reduce-only and funding (the trader's
@@ -241,20 +269,20 @@ class PaperBroker:
         """A market event at `ts_ns`: what is due before it happens first. Event time only moves
         forward: an event older than the clock (another symbol's, live) counts as now."""
         self._check_not_delivering()
-        t = max(ts_ns, self._clock_ns)
-        self._clock_ns = self._market_ns = t
+        t = max(ts_ns, self._clocks.clock_ns)
+        self._clocks.clock_ns = self._clocks.market_ns = t
         self._run_until(t, inclusive=False)
-        self._venue_ns = t
+        self._clocks.venue_ns = t
         return t
 
     def _quiet(self, symbol: str, ts_ns: int) -> bool:
         """Whether a book update of `symbol` at `ts_ns` can only move the clock: nothing due
         before it, nothing to deliver by then, no order or shadow book or consumed liquidity
         at the symbol."""
-        t = max(ts_ns, self._clock_ns)
+        t = max(ts_ns, self._clocks.clock_ns)
         actions, outbox = self._actions, self._outbox
         return (
-            not self._delivering
+            not self._clocks.delivering
             and (not actions or actions[0][0] >= t)
             and (not outbox or outbox[0][0] > t)
             and symbol not in self._shadows
@@ -262,7 +290,7 @@ class PaperBroker:
         )
 
     def _check_not_delivering(self) -> None:
-        if self._delivering:
+        if self._clocks.delivering:
             raise BrokerUsageError(
                 "the broker's sink fed it market data or time; a sink may only submit and cancel"
             )
@@ -275,8 +303,8 @@ class PaperBroker:
         at = max(
             sent_ns + self._latency.entry_ns(),
             self._last_arrival_ns,
-            self._venue_ns,
-            self._market_ns,
+            self._clocks.venue_ns,
+            self._clocks.market_ns,
         )
         self._last_arrival_ns = at
         return at
@@ -296,11 +324,11 @@ class PaperBroker:
             if deliver_at is not None and (deliver_at > t or (deliver_at == t and not inclusive)):
                 deliver_at = None
             if deliver_at is not None and (action_at is None or deliver_at <= action_at):
-                self._venue_ns = deliver_at
+                self._clocks.venue_ns = deliver_at
                 self._deliver_next()
             elif action_at is not None:
                 _, _, action = heapq.heappop(actions)
-                self._venue_ns = action_at
+                self._clocks.venue_ns = action_at
                 self._perform(action, action_at)
             else:
                 return
@@ -320,6 +348,8 @@ class PaperBroker:
         self._flush(at)
 
     def _settle_funding(self, symbol: str, now_ns: int) -> None:
+        if not self._venue.funding_due(symbol, now_ns):  # most tickers: nothing to settle
+            return
         book = self._books.get(symbol)
         self._venue.settle_funding(symbol, now_ns, book.mid() if book is not None else None)
         self._flush(now_ns)
@@ -343,11 +373,11 @@ class PaperBroker:
         _, _, event = heapq.heappop(self._outbox)
         if self._sink is None:
             return
-        self._delivering = True
+        self._clocks.delivering = True
         try:
             self._sink(event)
         finally:
-            self._delivering = False
+            self._clocks.delivering = False
 
     # ------------------------------------------------------------------ books in flight
 

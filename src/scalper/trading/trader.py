@@ -34,6 +34,7 @@ from scalper.engine import Engine
 from scalper.events import BookUpdate, Instrument, TickerUpdate, TradeBatch
 from scalper.settings import TradingSettings
 from scalper.signals import REGIMES, SignalEngine
+from scalper.trading._tap import TradedSymbol, TraderClock, TraderTap
 from scalper.trading.audit import AuditLog, AuditRecord, BookTop, DecisionInputs
 from scalper.trading.execution import ExecutionClient
 from scalper.trading.intents import CancelIntent, EnterIntent, ExitIntent, Intent
@@ -110,41 +111,6 @@ class _Top(NamedTuple):
     in_sync: bool
 
 
-class _Symbol:
-    """What the core keeps per traded symbol besides its machine."""
-
-    __slots__ = (
-        "book_ns",
-        "cancel_sent",
-        "entry_ns",
-        "evaluated_ns",
-        "instrument",
-        "machine",
-        "order_sent_ns",
-        "quiet_until_ns",
-        "take_profit",
-        "tick_size",
-        "tracker",
-    )
-
-    def __init__(self, machine: SymbolMachine, instrument: Instrument) -> None:
-        self.machine = machine
-        self.instrument = instrument
-        self.tick_size = float(instrument.tick_size)
-        self.book_ns: int | None = None
-        self.evaluated_ns = -1
-        """The signals' tick (as_of_ns) the strategy last saw while scanning."""
-        self.entry_ns = 0
-        self.order_sent_ns: int | None = None
-        self.take_profit: float | None = None
-        self.cancel_sent: str | None = None
-        """The owned order a cancel was sent for (one per order)."""
-        self.quiet_until_ns = 0
-        """No entry is looked for before this (after a risk refusal)."""
-        self.tracker: object | None = None
-        """The symbol's signals (`SymbolSignals`), once it has them."""
-
-
 class Trader:
     """Runs a strategy over an engine's symbols through a risk engine and an execution client."""
 
@@ -160,9 +126,11 @@ class Trader:
         wall_clock: Callable[[], int] | None = None,
         feed_up: Callable[[], bool] = lambda: True,
         id_prefix: str = "",
+        compiled_tap: bool = True,
     ) -> None:
         """`id_prefix` starts every client id (e.g. a per-start stamp, so that ids never repeat
-        across restarts: a venue would take a repeated one for a duplicate)."""
+        across restarts: a venue would take a repeated one for a duplicate). `compiled_tap`
+        off hands every event to `on_event` (the tap's equivalence test compares both)."""
         self.engine = engine
         self.signals = signals
         self.strategy = strategy
@@ -174,7 +142,7 @@ class Trader:
         self.audit = AuditLog.from_settings(settings)
         self.risk = RiskEngine(settings.risk)
         self.portfolio = Portfolio.from_settings(settings, starting_equity)
-        self.symbols: dict[str, _Symbol] = {}
+        self.symbols: dict[str, TradedSymbol] = {}
         self.orders: dict[str, Order] = {}
         """Open orders by client id (a finished one moves to `finished`)."""
         self.finished: deque[Order] = deque(maxlen=settings.trade_records)
@@ -182,7 +150,8 @@ class Trader:
         self.funding: deque[FundingPayment] = deque(maxlen=settings.trade_records)
         self.errors: dict[str, int] = {}
         """Symbols halted by an error of the strategy or of the core, by kind."""
-        self.now_ns = 0
+        self.clock = TraderClock()
+        """Event time (`now_ns`) and when the risk timers and the equity sample are next due."""
         self.store: TradingStore | None = None
         """Set by `restore`: every order (before it is sent), position and account change is
         written through to it."""
@@ -195,7 +164,6 @@ class Trader:
         self._ids = itertools.count(1)
         self._id_prefix = id_prefix
         self._pending: list[ExecutionEvent] = []
-        self._next_risk_ns = 0
         self._trading_state = TradingState.ACTIVE
         self._unknown_instruments: set[str] = set()
         self._refusal_backoff_ns = round(settings.refusal_backoff_s * NS_PER_S)
@@ -205,9 +173,23 @@ class Trader:
         self._on_ticker = getattr(execution, "on_ticker", None)
         """The market data a simulated venue matches against (a real venue has its own)."""
         self._entry_gate = getattr(strategy, "entry_gate", None)
-        self._next_sample_ns = 0
         self._engine_symbols = engine.symbols
-        engine.add_tap(self.on_event)
+        engine.add_tap(self._tap(compiled_tap))
+
+    def _tap(self, compiled: bool) -> Callable[[object], None]:
+        """What the engine calls with each event: the compiled tap, which settles quiet events
+        itself (`trading/_tap.pyx`), unless `compiled` is off or the execution client takes
+        market data the tap does not know how to settle (then `on_event` for every event)."""
+        fast_path_state = getattr(self.execution, "fast_path_state", None)
+        takes_market_data = (self._on_book, self._on_trades, self._on_ticker) != (None,) * 3
+        if not compiled or (takes_market_data and fast_path_state is None):
+            return self.on_event
+        return TraderTap(self, self.execution if fast_path_state is not None else None)
+
+    @property
+    def now_ns(self) -> int:
+        """Event time: the latest event's (or `advance_to`'s)."""
+        return self.clock.now_ns
 
     # -- market events --------------------------------------------------------------------------
 
@@ -248,12 +230,17 @@ class Trader:
                 self._on_ticker(ticker)
         else:
             return
-        if ts > self.now_ns:
-            self.now_ns = ts
-        ts = self.now_ns
+        self.after_market_event(entry, symbol, ts)
+
+    def after_market_event(self, entry: TradedSymbol, symbol: str, ts: int) -> None:
+        """The rest of `on_event`, once the execution client has seen the event at `ts`: the
+        venue's answers, the risk timers, the strategy, the equity sample."""
+        if ts > self.clock.now_ns:
+            self.clock.now_ns = ts
+        ts = self.clock.now_ns
         if self._pending:
             self._drain()
-        if ts >= self._next_risk_ns:
+        if ts >= self.clock.next_risk_ns:
             self._risk_tick(ts)
         state = entry.machine.state
         if state is _SCANNING:
@@ -270,9 +257,9 @@ class Trader:
                     self._evaluate(entry, ts)
         elif state is not _IDLE:
             self._after_event(entry, symbol, state, ts)
-        if ts >= self._next_sample_ns:
+        if ts >= self.clock.next_sample_ns:
             interval = self.portfolio.equity_interval_ns
-            self._next_sample_ns = ts - ts % interval + interval
+            self.clock.next_sample_ns = ts - ts % interval + interval
             self.portfolio.sample(ts)
 
     def advance_to(self, ts_ns: int) -> None:
@@ -280,12 +267,12 @@ class Trader:
         advance = getattr(self.execution, "advance_to", None)
         if advance is not None:
             advance(ts_ns)
-        self.now_ns = max(self.now_ns, ts_ns)
+        self.clock.now_ns = max(self.clock.now_ns, ts_ns)
         self._drain()
-        self._risk_tick(self.now_ns)
-        self.portfolio.sample(self.now_ns)
+        self._risk_tick(self.clock.now_ns)
+        self.portfolio.sample(self.clock.now_ns)
 
-    def _admit(self, symbol: str) -> _Symbol | None:
+    def _admit(self, symbol: str) -> TradedSymbol | None:
         """A symbol's first event: trade it if allowed and its instrument is known."""
         if self._allowed is not None and symbol not in self._allowed:
             return None
@@ -296,8 +283,8 @@ class Trader:
                 log.warning("%s is not traded: no instrument (tick size, quantity step)", symbol)
             return None
         machine = SymbolMachine.from_settings(symbol, self.audit, self.settings.strategy)
-        entry = self.symbols[symbol] = _Symbol(machine, instrument)
-        ts = max(self.now_ns, self.engine.clock_ns)
+        entry = self.symbols[symbol] = TradedSymbol(machine, instrument)
+        ts = max(self.clock.now_ns, self.engine.clock_ns)
         if self._trading_state is TradingState.HALTED:
             machine.start(ts, self._inputs(entry, ts))
             machine.halt(ts, f"trading halted: {self.risk.state_reason}")
@@ -305,7 +292,7 @@ class Trader:
             machine.start(ts, self._inputs(entry, ts))
         return entry
 
-    def _after_event(self, entry: _Symbol, symbol: str, state: MachineState, ts: int) -> None:
+    def _after_event(self, entry: TradedSymbol, symbol: str, state: MachineState, ts: int) -> None:
         """A symbol that is not scanning: cooling down, or with an order or a position."""
         machine = entry.machine
         if state is MachineState.COOLDOWN:
@@ -326,14 +313,14 @@ class Trader:
             self._follow_risk_state(ts)
 
     def _risk_tick(self, ts: int) -> None:
-        self._next_risk_ns = ts + _RISK_TICK_NS
+        self.clock.next_risk_ns = ts + _RISK_TICK_NS
         self.risk.on_time(ts)
         self.risk.on_equity(ts, self.portfolio.equity)
         self._follow_risk_state(ts)
 
     # -- the strategy ---------------------------------------------------------------------------
 
-    def _evaluate(self, entry: _Symbol, ts: int) -> None:
+    def _evaluate(self, entry: TradedSymbol, ts: int) -> None:
         machine = entry.machine
         if machine.state is MachineState.ENTRY_CANCEL_PENDING:
             self._send_cancel(entry, ts, "entry cancel")
@@ -359,7 +346,7 @@ class Trader:
         entry = self.symbols.get(symbol)
         if entry is None:
             return None
-        ts = self.now_ns if ts is None else ts
+        ts = self.clock.now_ns if ts is None else ts
         top = self._top(symbol)
         tracker = self.signals.trackers.get(symbol)
         regimes = self.signals.regimes.get(symbol)
@@ -407,7 +394,7 @@ class Trader:
             book.in_sync,
         )
 
-    def _act(self, entry: _Symbol, view: MarketView, decision: Decision, ts: int) -> None:
+    def _act(self, entry: TradedSymbol, view: MarketView, decision: Decision, ts: int) -> None:
         machine = entry.machine
         symbol = machine.symbol
         if isinstance(decision, Enter):
@@ -447,7 +434,7 @@ class Trader:
 
     def _exit(
         self,
-        entry: _Symbol,
+        entry: TradedSymbol,
         ts: int,
         reason: str,
         decision: Exit | None = None,
@@ -475,7 +462,7 @@ class Trader:
         elif isinstance(verdict, Refused):
             log.debug("%s exit refused: %s", machine.symbol, verdict.label)
 
-    def _send_cancel(self, entry: _Symbol, ts: int, reason: str) -> None:
+    def _send_cancel(self, entry: TradedSymbol, ts: int, reason: str) -> None:
         client_id = entry.machine.order_id
         if client_id is None or entry.cancel_sent == client_id:
             return
@@ -487,7 +474,7 @@ class Trader:
             self.execution.cancel(client_id, ts)
 
     def _check(
-        self, intent: Intent, entry: _Symbol, ts: int
+        self, intent: Intent, entry: TradedSymbol, ts: int
     ) -> Approved | CancelApproved | Refused:
         symbol = entry.machine.symbol
         top = self._top(symbol)
@@ -510,7 +497,7 @@ class Trader:
         self._follow_risk_state(ts)
         return verdict  # type: ignore[return-value]
 
-    def _submit(self, entry: _Symbol, request: OrderRequest, ts: int) -> None:
+    def _submit(self, entry: TradedSymbol, request: OrderRequest, ts: int) -> None:
         if self.store is not None:
             self.store.order_sent(request, ts)  # write-ahead: never sent twice after a crash
         self._requests[request.client_id] = request
@@ -627,7 +614,7 @@ class Trader:
         self._follow_risk_state(ts)
 
     @staticmethod
-    def _position_changed(entry: _Symbol, was_flat: bool, ts: int) -> None:
+    def _position_changed(entry: TradedSymbol, was_flat: bool, ts: int) -> None:
         """A position opened (its time stop counts from now) or closed (no target left)."""
         flat = entry.machine.flat
         if was_flat and not flat:
@@ -775,7 +762,7 @@ class Trader:
             for entry in self.symbols.values():
                 self._resume_symbol(entry, ts, "trading resumed")
 
-    def _halt_symbol(self, entry: _Symbol, ts: int, reason: str) -> None:
+    def _halt_symbol(self, entry: TradedSymbol, ts: int, reason: str) -> None:
         machine = entry.machine
         if machine.halted:
             return
@@ -783,7 +770,7 @@ class Trader:
         if machine.state is MachineState.ENTRY_CANCEL_PENDING:
             self._send_cancel(entry, ts, reason)
 
-    def _resume_symbol(self, entry: _Symbol, ts: int, reason: str) -> None:
+    def _resume_symbol(self, entry: TradedSymbol, ts: int, reason: str) -> None:
         machine = entry.machine
         if not machine.halted or entry.machine.symbol in self.errors:
             return
@@ -793,20 +780,20 @@ class Trader:
 
     def halt(self, reason: str) -> None:
         """The kill switch: HALTED until `resume` (positions flattened if the settings say so)."""
-        ts = self.now_ns
+        ts = self.clock.now_ns
         self.risk.halt(ts, reason)
         self._follow_risk_state(ts)
 
     def resume(self) -> TradingState:
         """Lift a manual or execution-health halt (the day's loss level stays)."""
-        ts = self.now_ns
+        ts = self.clock.now_ns
         state = self.risk.resume(ts)
         self._follow_risk_state(ts)
         return state
 
     def flatten(self, ts: int | None = None, reason: str = "flatten") -> int:
         """Cancel every entry and close every position at market; returns the exits sent."""
-        ts = self.now_ns if ts is None else ts
+        ts = self.clock.now_ns if ts is None else ts
         exits = 0
         for entry in self.symbols.values():
             machine = entry.machine
@@ -818,7 +805,7 @@ class Trader:
                 exits += machine.state is MachineState.POSITION_EXIT
         return exits
 
-    def _symbol_error(self, entry: _Symbol, ts: int, kind: str, error: Exception) -> None:
+    def _symbol_error(self, entry: TradedSymbol, ts: int, kind: str, error: Exception) -> None:
         symbol = entry.machine.symbol
         self.errors[symbol] = self.errors.get(symbol, 0) + 1
         log.exception("%s halted: %s error: %s", symbol, kind, error, exc_info=error)
@@ -832,7 +819,7 @@ class Trader:
 
     def _inputs(
         self,
-        entry: _Symbol,
+        entry: TradedSymbol,
         ts: int,
         view: MarketView | None = None,
         risk: str | None = None,

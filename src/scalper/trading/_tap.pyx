@@ -1,0 +1,295 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""The trading core's tap on the engine, compiled.
+
+Every market event of every traded symbol reaches the trader, yet most change nothing there
+but clocks: a symbol scanning between its signals' ticks (or with a tick its strategy's entry
+gate turns down), no order or position, nothing due at the paper broker, no answer of the
+venue waiting. `TraderTap` settles exactly those events in C, with the same effects
+`Trader.on_event` has on them (the trader's and the broker's clocks, the symbol's last book
+time, the broker's book of the symbol, the gate's look at a new tick), and hands every other
+event to `Trader.on_event` untouched. It decides before it changes anything, so an event it
+hands on meets the state `Trader.on_event` would have met without it;
+`tests/unit/trading/test_tap.py` runs markets both ways and compares every record.
+
+It reads the paper broker's live containers and clocks (`PaperBroker.fast_path_state`), as
+`PaperBroker._quiet` does; the trader's and the broker's clocks are C structs shared with them
+(`TraderClock`, `BrokerClocks`), so reading and moving them costs no attribute lookups.
+"""
+
+from scalper.events import BookUpdate, TickerUpdate, TradeBatch
+from scalper.trading.machine import MachineState
+
+cdef object _SCANNING = MachineState.SCANNING
+cdef object _IDLE = MachineState.IDLE
+cdef enum:
+    _QUIET = 0
+    _NEW_TICK = 1
+    _BUSY = 2
+
+
+cdef class TraderClock:
+    """The trading core's event time and its next deadlines."""
+
+    cdef public long long now_ns
+    """Event time: the latest event's (or `Trader.advance_to`'s)."""
+    cdef public long long next_risk_ns
+    """When the risk engine's timers are next checked."""
+    cdef public long long next_sample_ns
+    """When the next equity point is due."""
+
+
+cdef class BrokerClocks:
+    """The paper broker's clocks (see `PaperBroker`)."""
+
+    cdef public long long clock_ns
+    """The latest event time the broker was given (market events, `advance_to`)."""
+    cdef public long long market_ns
+    """The time of the latest market event: the books it holds are this recent."""
+    cdef public long long venue_ns
+    """The venue time of what is being processed (an action, a delivery, an event)."""
+    cdef public bint delivering
+    """Whether it is handing events to the trader (then market data must not come in)."""
+
+
+cdef class TradedSymbol:
+    """What the trading core keeps per traded symbol besides its machine."""
+
+    cdef public object machine
+    cdef public object instrument
+    cdef public double tick_size
+    cdef public object book_ns
+    """Event time of the symbol's last book update (None before the first)."""
+    cdef public long long evaluated_ns
+    """The signals' tick (as_of_ns) the strategy last saw while scanning."""
+    cdef public long long entry_ns
+    cdef public object order_sent_ns
+    cdef public object take_profit
+    cdef public object cancel_sent
+    """The owned order a cancel was sent for (one per order)."""
+    cdef public long long quiet_until_ns
+    """No entry is looked for before this (after a risk refusal)."""
+    cdef public object tracker
+    """The symbol's signals (`SymbolSignals`), once it has them."""
+
+    def __init__(self, machine: object, instrument: object) -> None:
+        self.machine = machine
+        self.instrument = instrument
+        self.tick_size = float(instrument.tick_size)
+        self.book_ns = None
+        self.evaluated_ns = -1
+        self.entry_ns = 0
+        self.order_sent_ns = None
+        self.take_profit = None
+        self.cancel_sent = None
+        self.quiet_until_ns = 0
+        self.tracker = None
+
+
+cdef class TraderTap:
+    """Called with every market event after the engine applied it (`Engine.add_tap`)."""
+
+    cdef object on_event
+    cdef dict symbols
+    cdef list pending
+    cdef dict engine_symbols
+    cdef TraderClock clock
+    cdef object entry_gate
+    cdef object evaluate
+    cdef object broker
+    cdef BrokerClocks broker_clocks
+    cdef object on_ticker_at
+    cdef object after_market_event
+    cdef list actions
+    cdef list outbox
+    cdef dict shadows
+    cdef dict resting
+    cdef dict taken
+    cdef dict books
+
+    def __init__(self, object trader, object broker) -> None:
+        """`trader` is a `Trader`; `broker` its paper broker, or None for an execution client
+        that takes no market data (then only the trader's side is settled here)."""
+        self.on_event = trader.on_event
+        self.symbols = trader.symbols
+        self.pending = trader._pending
+        self.engine_symbols = trader.engine.symbols
+        self.clock = trader.clock
+        self.entry_gate = trader._entry_gate
+        self.evaluate = trader._evaluate
+        self.after_market_event = trader.after_market_event
+        self.broker = broker
+        if broker is not None:
+            self.on_ticker_at = broker.on_ticker_at
+            (
+                self.actions,
+                self.outbox,
+                self.shadows,
+                self.resting,
+                self.taken,
+                self.books,
+                self.broker_clocks,
+            ) = broker.fast_path_state()
+
+    def after(self, object apply) -> object:
+        """The engine's entry: `apply(event)` (the engine), then this tap (`Engine.entry`)."""
+        return ApplyThenTap(apply, self).apply_then_tap
+
+    def __call__(self, event: object) -> None:
+        self.on(event)
+
+    cdef int on(self, object event) except -1:
+        cdef object kind = type(event)
+        cdef long long ts, venue_ts, now
+        cdef TradedSymbol entry
+        cdef object found
+        cdef int verdict
+        if kind is BookUpdate:
+            found = self.symbols.get(event.symbol)
+            if found is None or self.pending:
+                self.on_event(event)
+                return 0
+            entry = <TradedSymbol>found
+            ts = event.ts_event_ns
+            now = self._trader_time(ts)
+            verdict = self._scan_verdict(entry, now)
+            if verdict == _BUSY or not self._quiet_broker(event.symbol, ts):
+                self.on_event(event)
+                return 0
+            if self.broker is not None:
+                self._settle_book(event, ts)
+            entry.book_ns = event.ts_event_ns
+        elif kind is TradeBatch:
+            found = self.symbols.get(event.symbol)
+            trades = event.trades
+            if found is None or self.pending or not trades:
+                self.on_event(event)
+                return 0
+            entry = <TradedSymbol>found
+            now = self._trader_time(event.ts_event_ns)
+            verdict = self._scan_verdict(entry, now)
+            if verdict == _BUSY:
+                self.on_event(event)
+                return 0
+            venue_ts = max([trade.ts_event_ns for trade in trades])
+            if not self._quiet_broker(event.symbol, venue_ts):
+                self.on_event(event)
+                return 0
+            if self.broker is not None:
+                self._settle_clock(venue_ts)
+        elif kind is TickerUpdate:
+            found = self.symbols.get(event.symbol)
+            if found is None or self.pending:
+                self.on_event(event)
+                return 0
+            entry = <TradedSymbol>found
+            ts = event.ts_event_ns
+            now = self._trader_time(ts)
+            verdict = self._scan_verdict(entry, now)
+            if verdict == _BUSY or not self._quiet_broker(None, ts):
+                self.on_event(event)
+                return 0
+            if self.broker is not None:
+                # PaperBroker.on_ticker with nothing due before the ticker: the clocks move,
+                # the funding terms are taken, and what that delivers by now is handed over.
+                self._settle_clock(ts)
+                self.on_ticker_at(event, self.broker_clocks.clock_ns)
+                if self.pending:  # a funding payment delivered at once (no response latency)
+                    self.after_market_event(entry, event.symbol, event.ts_event_ns)
+                    return 0
+        else:
+            self.on_event(event)
+            return 0
+        self.clock.now_ns = now
+        if verdict == _NEW_TICK:
+            # Trader.on_event's look at a scanning symbol's new signals tick: the gate, then the
+            # strategy (nothing else in on_event is due: _trader_time said so).
+            tracker = entry.tracker
+            entry.evaluated_ns = tracker.as_of_ns
+            if self.entry_gate is None or self.entry_gate(tracker.score, tracker.confluence):
+                self.evaluate(entry, now)
+        return 0
+
+    cdef long long _trader_time(self, long long ts) except? -2:
+        """The trader's event time after an event at `ts`, or -1 when its risk timers or its
+        equity sample are due then (work for `Trader.on_event`)."""
+        cdef TraderClock clock = self.clock
+        cdef long long now = clock.now_ns
+        if ts > now:
+            now = ts
+        if now >= clock.next_risk_ns or now >= clock.next_sample_ns:
+            return -1
+        return now
+
+    cdef int _scan_verdict(self, TradedSymbol entry, long long now) except -1:
+        """_QUIET: the event changes nothing at the symbol; _NEW_TICK: it is scanning and its
+        signals closed a tick to look at; _BUSY: anything else (`Trader.on_event`)."""
+        if now < 0:
+            return _BUSY
+        state = entry.machine.state
+        if state is _SCANNING:
+            tracker = entry.tracker
+            if tracker is None:
+                return _BUSY
+            if <long long>tracker.as_of_ns != entry.evaluated_ns and now >= entry.quiet_until_ns:
+                return _NEW_TICK
+            return _QUIET
+        if state is _IDLE:
+            return _QUIET
+        return _BUSY
+
+    cdef bint _quiet_broker(self, object symbol, long long ts) except -1:
+        """`PaperBroker._quiet`: whether market data at `ts` only moves its clock (nothing due,
+        nothing to deliver; for a `symbol`, no order, shadow book or consumed liquidity
+        there)."""
+        if self.broker is None:
+            return True
+        cdef BrokerClocks clocks = self.broker_clocks
+        if clocks.delivering:
+            return False
+        cdef long long t = ts if ts > clocks.clock_ns else clocks.clock_ns
+        if self.actions and <long long>self.actions[0][0] < t:
+            return False
+        if self.outbox and <long long>self.outbox[0][0] <= t:
+            return False
+        if symbol is None:
+            return True
+        if symbol in self.shadows or symbol in self.resting:
+            return False
+        if self.taken and ((symbol, True) in self.taken or (symbol, False) in self.taken):
+            return False
+        return True
+
+    cdef int _settle_book(self, object update, long long ts) except -1:
+        """What a quiet book update does at the broker: its book of the symbol, its clock."""
+        state = self.engine_symbols[update.symbol]
+        book = state.book
+        if book.depth != update.depth:
+            book = state.book_for(update.depth)
+        self.books[update.symbol] = book
+        self._settle_clock(ts)
+        return 0
+
+    cdef int _settle_clock(self, long long ts) except -1:
+        cdef BrokerClocks clocks = self.broker_clocks
+        if ts > clocks.clock_ns:
+            clocks.clock_ns = ts
+        clocks.market_ns = clocks.venue_ns = clocks.clock_ns
+        return 0
+
+
+cdef class ApplyThenTap:
+    """The engine's entry with this one tap: `apply(event)` (the engine), then the tap, with no
+    Python frame or argument tuple in between (`TraderTap.after`)."""
+
+    cdef object apply
+    cdef TraderTap tap
+
+    def __init__(self, object apply, TraderTap tap) -> None:
+        self.apply = apply
+        self.tap = tap
+
+    def apply_then_tap(self, event: object) -> None:
+        self.apply(event)
+        self.tap.on(event)
+
+
