@@ -8,12 +8,14 @@ fills). A REST refusal becomes a REJECTED update with the reason, as the paper b
 one. Each order gets its own orderLinkId (order_ids.py), reused by its retry: a duplicate
 answer (110072) means "already placed".
 
-Safety: entries (orders that are not reduce-only) are refused while `blocked` — from start
-until the first reconcile, while the private stream is down, and while a traded symbol's
-market data is stale — with the reason in `blocked_reason`. When the private stream, or the
-market data of a symbol with our open orders, has been lost for `disconnect_cancel_s`, our open
-orders are cancelled over REST (Bybit's own disconnect-cancel is for institutional accounts);
-entries stay blocked until both are back and a reconcile has run.
+Safety: entries (orders that are not reduce-only) are refused while blocked — every symbol's
+from start until the first reconcile and while the private stream is down; one symbol's while
+its market data is lost — with the reason (`entries_blocked(symbol)`; `blocked` and
+`blocked_reason` tell about any block). When the private stream, or the market data of a symbol
+where we hold an order or a position, has been lost for `disconnect_cancel_s`, our open orders
+(there) are cancelled over REST (Bybit's own disconnect-cancel is for institutional accounts);
+entries stay blocked until both are back and a reconcile has run. The runtime feeds the market
+half: an engine tap calls `note_market_data` on every market event (market_watch.py).
 
 Reconcile (at start and after each reconnect): fee rates and instrument filters (start only),
 open orders, positions and wallet are read over REST and compared with what we hold. The rule:
@@ -166,6 +168,20 @@ class BybitExecution:
     def stream_connected(self) -> bool:
         return self._stream.connected
 
+    def entries_blocked(self, symbol: str) -> str:
+        """Why an entry on `symbol` is refused now ("" when it is not): a block of every
+        symbol (start, the private stream) or that symbol's lost market data."""
+        reasons = [r for k, r in self._blocks.items() if not k.startswith("market:")]
+        market = self._blocks.get(f"market:{symbol}")
+        if market is not None:
+            reasons.append(market)
+        return "; ".join(reasons)
+
+    def market_data_age_s(self, symbol: str) -> float | None:
+        """Seconds since `symbol`'s last market event was noted (None: never)."""
+        seen = self._market_seen.get(symbol)
+        return None if seen is None else self._monotonic() - seen
+
     def open_orders(self) -> list[Order]:
         """Copies of our orders the venue holds open, as we know them."""
         return [msgspec.structs.replace(o) for o in self._orders.values() if o.open]
@@ -212,8 +228,9 @@ class BybitExecution:
         if request.client_id in self._orders:
             self._reject_later(request, f"duplicate client_id {request.client_id!r}")
             return
-        if self.blocked and not request.reduce_only:
-            self._reject_later(request, f"entries blocked: {self.blocked_reason}")
+        blocked = "" if request.reduce_only else self.entries_blocked(request.symbol)
+        if blocked:
+            self._reject_later(request, f"entries blocked: {blocked}")
             return
         link = new_order_link_id(self._prefix)
         self._orders[request.client_id] = Order(request=request)
@@ -650,12 +667,24 @@ class BybitExecution:
             log.error("private stream lost for %.1f s: cancelling our open orders", now - down)
             await self._cancel_ours(None)
         for symbol, seen in self._market_seen.items():
-            if now - seen >= limit and symbol not in self._market_cancelled:
+            if (
+                now - seen >= limit
+                and symbol not in self._market_cancelled
+                and self._exposed(symbol)
+            ):
                 self._market_cancelled.add(symbol)
                 self._blocks[f"market:{symbol}"] = f"market data of {symbol} lost"
                 if any(o.open and o.request.symbol == symbol for o in self._orders.values()):
                     log.error("market data of %s lost: cancelling our open orders there", symbol)
                     await self._cancel_ours(symbol)
+
+    def _exposed(self, symbol: str) -> bool:
+        """Whether we hold an open order or a position on `symbol` (a quiet symbol without
+        either is no risk, and blocking it would refuse its first entry when it wakes)."""
+        position = self.positions.get(symbol)
+        if position is not None and position.size:
+            return True
+        return any(o.open and o.request.symbol == symbol for o in self._orders.values())
 
     async def _cancel_ours(self, symbol: str | None) -> None:
         """Cancel, one by one, every open order of ours the venue or we know of (others' are
