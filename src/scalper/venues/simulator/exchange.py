@@ -35,6 +35,7 @@ from scalper.venues.simulator.alpha import planted_alpha
 from scalper.venues.simulator.faults import FAULT_KINDS, fault_dice
 from scalper.venues.simulator.market import SyntheticMarket
 from scalper.venues.simulator.private_auth import PrivateGate
+from scalper.venues.simulator.private_faults import PrivateFaults
 from scalper.venues.simulator.private_rest import PrivateEndpoints
 from scalper.venues.simulator.private_stream import PrivateStreams
 from scalper.venues.simulator.private_venue import SimulatedAccount
@@ -126,7 +127,10 @@ class ExchangeSimulator:
         self.private_streams = PrivateStreams(self.gate)
         self.account = SimulatedAccount(config.account, self.private_streams.push)
         """The one trading account, matched against this market."""
-        self.private_rest = PrivateEndpoints(self.gate, self.account)
+        self.private_faults = PrivateFaults(config.faults, config.seed)
+        """Refused creates, late answers and pushes, dropped private streams (counts too)."""
+        self.private_streams.push_delay_s = config.faults.private_push_delay_s
+        self.private_rest = PrivateEndpoints(self.gate, self.account, self.private_faults)
         self._publisher.tap = self.account.on_frame
         self._held: deque[bytes] = deque()
         self._delay_until = 0.0
@@ -294,7 +298,21 @@ class ExchangeSimulator:
 
     def drop_private_streams(self) -> int:
         """End every private stream connection; returns how many."""
+        self.private_faults.counts["private_drop"] += 1
         return self.private_streams.drop_all()
+
+    def reject_orders(self, code: int = 110007, count: int = 1) -> None:
+        """Refuse the next `count` order creates with retCode `code` (110007 insufficient
+        balance, 10001 parameters); nothing is placed."""
+        self.private_faults.reject_next(code, count)
+
+    def delay_acks(self, seconds: float) -> None:
+        """From now on hold the REST answers of create, amend and cancel `seconds` (0: off)."""
+        self.private_faults.ack_delay_s = seconds
+
+    def delay_private_pushes(self, seconds: float) -> None:
+        """From now on send the private stream's pushes `seconds` late (0: off)."""
+        self.private_streams.push_delay_s = seconds
 
     def drop_connections(self) -> int:
         """Cut every client socket abruptly (no close frame); returns how many."""
@@ -385,6 +403,8 @@ class ExchangeSimulator:
             self._second = second
             for kind in self._dice.timed_faults():
                 self._timed_fault(kind)
+            if self.private_faults.roll_drop():
+                self.drop_private_streams()
         if self._held or time.monotonic() < self._delay_until:
             if len(self._held) >= _HOLD_LIMIT:
                 self._delay_until = 0.0  # full: end the delay; the pump sends what it held

@@ -16,7 +16,7 @@ would cross is cancelled, where Bybit refuses the amend); the venue clock is the
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -51,6 +51,8 @@ PushSink = Callable[[str, list[dict[str, Any]]], None]
 CLOSED_ORDERS: Final = 1000
 """Closed orders kept for queries by orderLinkId (oldest forgotten first)."""
 LINK_ID_MAX: Final = 36
+EXECUTIONS_KEPT: Final = 10_000
+"""Executions kept (oldest forgotten first)."""
 _SIDES: Final = {"Buy": BUY, "Sell": SELL}
 _SIDE_NAMES: Final = {BUY: "Buy", SELL: "Sell"}
 _TYPES: Final = {"Market": OrderType.MARKET, "Limit": OrderType.LIMIT}
@@ -145,6 +147,8 @@ class SimulatedAccount:
         self._positions: dict[str, _Position] = {}
         self.balance = settings.starting_balance
         """USDT wallet balance: start + realised P&L - fees - funding paid."""
+        self.executions: deque[dict[str, Any]] = deque(maxlen=EXECUTIONS_KEPT)
+        """Every execution pushed (fills and funding), oldest first."""
         self._ids = 0
         self._exec_ids = 0
         self._clock_ns = 0
@@ -404,62 +408,58 @@ class SimulatedAccount:
         position.seq += 1
         maker = fill.liquidity is Liquidity.MAKER
         self._exec_ids += 1
-        self.push(
-            "execution",
-            [
-                {
-                    "category": "linear",
-                    "symbol": fill.symbol,
-                    "execId": f"sim-x{self._exec_ids:010d}",
-                    "orderId": fill.client_id,
-                    "orderLinkId": order.link if order is not None else "",
-                    "side": _SIDE_NAMES[fill.side],
-                    "orderPrice": number(order.request.price or 0.0) if order else "0",
-                    "orderQty": number(order.qty) if order else "0",
-                    "leavesQty": number(order.qty - order.filled) if order else "0",
-                    "orderType": "Market"
-                    if order and order.request.order_type is OrderType.MARKET
-                    else "Limit",
-                    "execPrice": number(fill.price),
-                    "execQty": number(fill.qty),
-                    "execValue": number(fill.price * fill.qty),
-                    "execFee": number(fill.fee),
-                    "feeRate": number(
-                        self.settings.maker_fee if maker else self.settings.taker_fee
-                    ),
-                    "isMaker": maker,
-                    "execType": "Trade",
-                    "execTime": str(fill.ts_ns // 1_000_000),
-                    "seq": position.seq,
-                }
-            ],
+        self._execution(
+            {
+                "category": "linear",
+                "symbol": fill.symbol,
+                "execId": f"sim-x{self._exec_ids:010d}",
+                "orderId": fill.client_id,
+                "orderLinkId": order.link if order is not None else "",
+                "side": _SIDE_NAMES[fill.side],
+                "orderPrice": number(order.request.price or 0.0) if order else "0",
+                "orderQty": number(order.qty) if order else "0",
+                "leavesQty": number(order.qty - order.filled) if order else "0",
+                "orderType": "Market"
+                if order and order.request.order_type is OrderType.MARKET
+                else "Limit",
+                "execPrice": number(fill.price),
+                "execQty": number(fill.qty),
+                "execValue": number(fill.price * fill.qty),
+                "execFee": number(fill.fee),
+                "feeRate": number(self.settings.maker_fee if maker else self.settings.taker_fee),
+                "isMaker": maker,
+                "execType": "Trade",
+                "execTime": str(fill.ts_ns // 1_000_000),
+                "seq": position.seq,
+            }
         )
 
     def _funding(self, payment: FundingPayment) -> None:
         self.balance -= payment.amount
         self._exec_ids += 1
-        self.push(
-            "execution",
-            [
-                {
-                    "category": "linear",
-                    "symbol": payment.symbol,
-                    "execId": f"sim-x{self._exec_ids:010d}",
-                    "orderId": "",
-                    "orderLinkId": "",
-                    "side": _SIDE_NAMES[BUY if payment.position_qty > 0 else SELL],
-                    "execPrice": number(payment.mark_price),
-                    "execQty": number(abs(payment.position_qty)),
-                    "execFee": number(payment.amount),
-                    "feeRate": number(payment.rate),
-                    "isMaker": False,
-                    "execType": "Funding",
-                    "execTime": str(payment.ts_ns // 1_000_000),
-                    "seq": 0,
-                }
-            ],
+        self._execution(
+            {
+                "category": "linear",
+                "symbol": payment.symbol,
+                "execId": f"sim-x{self._exec_ids:010d}",
+                "orderId": "",
+                "orderLinkId": "",
+                "side": _SIDE_NAMES[BUY if payment.position_qty > 0 else SELL],
+                "execPrice": number(payment.mark_price),
+                "execQty": number(abs(payment.position_qty)),
+                "execFee": number(payment.amount),
+                "feeRate": number(payment.rate),
+                "isMaker": False,
+                "execType": "Funding",
+                "execTime": str(payment.ts_ns // 1_000_000),
+                "seq": 0,
+            }
         )
         self.push("wallet", [self._wallet_row()])
+
+    def _execution(self, row: dict[str, Any]) -> None:
+        self.executions.append(row)
+        self.push("execution", [row])
 
     def _forget_closed(self) -> None:
         closed = [o for o in self.orders.values() if o.status not in _OPEN]

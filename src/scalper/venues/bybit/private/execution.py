@@ -268,13 +268,28 @@ class BybitExecution:
                 if attempt == 1:
                     log.warning("create %s: %s; retrying with the same orderLinkId", link, exc)
                     continue
-                self._reject(request, str(exc))
+                if not await self._placed_after_all(request.client_id, link):
+                    self._reject(request, str(exc))
                 return
             except PrivateApiError as exc:
                 self._reject(request, str(exc))
                 return
             self._learn(request.client_id, ack.order_id)
             return
+
+    async def _placed_after_all(self, client_id: str, link: str) -> bool:
+        """After a create whose fate is unknown (timed out twice): whether the venue has the
+        order (its push told us, or a query by orderLinkId finds it); never a reject then."""
+        order = self._orders.get(client_id)
+        if order is not None and order.venue_id:
+            return True
+        try:
+            await self._learn_order_id(client_id, link)
+        except PrivateApiError as exc:
+            log.warning("create %s: its fate is unknown and the query failed: %s", link, exc)
+            return False
+        order = self._orders.get(client_id)
+        return order is not None and bool(order.venue_id)
 
     async def _learn_order_id(self, client_id: str, link: str) -> None:
         order = self._orders.get(client_id)
