@@ -670,6 +670,9 @@ class BybitPrivateSettings(_Section):
     exec_id_memory: PositiveInt = 10_000
     """Execution ids remembered so that one fill seen twice (execution and a replay after a
     reconnect) is reported once; the oldest are forgotten first."""
+    replay_margin_ms: Annotated[int, msgspec.Meta(ge=0)] = 10_000
+    """After a private stream outage, executions are read back from this long before it was
+    noticed (pushes lost while the connection died); the ones already seen are skipped."""
 
     def __post_init__(self) -> None:
         # Annotated constraints are checked by the loader only; code that builds settings

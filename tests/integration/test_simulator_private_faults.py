@@ -1,6 +1,7 @@
 """The local exchange's private-side faults, one at a time, against BybitExecution over
 loopback: refused creates (110007, 10001), late REST answers, late stream pushes, dropped
-private streams."""
+private streams; and executions missed while the stream was down, read back over REST
+(/v5/execution/list) after it returns and reported exactly once."""
 
 from __future__ import annotations
 
@@ -173,3 +174,66 @@ def test_dropped_private_streams_block_entries_until_back_and_keep_orders() -> N
             await h.until(lambda: h.status(c2) is OrderStatus.NEW, "entries again")
 
     asyncio.run(scenario())
+
+
+def test_a_fill_missed_while_the_stream_was_down_arrives_once() -> None:
+    async def scenario() -> None:
+        async with running() as h:
+            sim, exe = h.simulator, h.exe
+            bid, ask = h.best()
+            qty = h.lot(2)
+            c1 = h.request(price=bid - 20 * h.tick, qty=qty)
+            await h.until(lambda: h.status(c1) is OrderStatus.NEW, "c1 resting")
+
+            sim.private_streams.refuse = True
+            sim.drop_private_streams()
+            await h.until(lambda: exe.blocked, "the drop noticed")
+            # While the stream is down, c1 fills: amended through the ask, it takes liquidity.
+            exe.amend(c1, price=ask + 20 * h.tick)
+            await h.until(lambda: _venue_orders(h, c1)[0].status == "Filled", "c1 filled")
+            venue = _venue_orders(h, c1)[0]
+            executions = [e for e in sim.account.executions if e["orderId"] == venue.order_id]
+            assert executions and h.fills(c1) == []  # nothing reached us yet
+
+            sim.private_streams.refuse = False
+            await h.until(lambda: not exe.blocked, "back, replayed and reconciled")
+            assert len(h.fills(c1)) == len(executions)
+            assert sorted(f.exec_id for f in h.fills(c1)) == sorted(e["execId"] for e in executions)
+            assert exe.replayed_executions == len(executions)
+            assert h.status(c1) is OrderStatus.FILLED
+            await h.until(
+                lambda: SYMBOL in exe.positions and exe.positions[SYMBOL].size > 0, "position"
+            )
+
+            # Another outage: the replay window covers the same fills again; none repeats.
+            sim.drop_private_streams()
+            await h.until(lambda: exe.blocked, "the second drop noticed")
+            await h.until(lambda: not exe.blocked, "back again")
+            await asyncio.sleep(0.3)
+            assert len(h.fills(c1)) == len(executions)
+            assert exe.replayed_executions == len(executions)
+
+    asyncio.run(scenario())
+
+
+def test_the_simulators_execution_list_pages_and_time_ranges() -> None:
+    from scalper.settings import SimulatedAccountSettings
+    from scalper.venues.simulator.private_venue import WEEK_MS, SimulatedAccount
+
+    account = SimulatedAccount(SimulatedAccountSettings())
+    now_ms = account.now_ns() // 1_000_000
+    for i in range(5):
+        row = {"execId": f"x{i}", "orderId": "o", "symbol": SYMBOL, "execType": "Trade"}
+        account.executions.append({**row, "execTime": str(now_ms - 1000 + i)})
+    account.executions.appendleft({"execId": "old", "execTime": str(now_ms - WEEK_MS - 5000)})
+    code, page = account.execution_list({"limit": "2"})
+    assert code == 0 and [r["execId"] for r in page["list"]] == ["x4", "x3"]
+    code, page = account.execution_list({"limit": "2", "cursor": page["nextPageCursor"]})
+    assert [r["execId"] for r in page["list"]] == ["x2", "x1"]
+    code, page = account.execution_list({"startTime": str(now_ms - 998)})
+    assert [r["execId"] for r in page["list"]] == ["x4", "x3", "x2"]
+    assert page["nextPageCursor"] == ""
+    assert account.execution_list({"startTime": "1", "endTime": str(WEEK_MS + 2)})[0] == 10001
+    assert account.execution_list({"limit": "101"})[0] == 10001
+    code, page = account.execution_list({"endTime": str(now_ms)})
+    assert "old" not in [r["execId"] for r in page["list"]]

@@ -1,5 +1,5 @@
-"""The local exchange's private REST endpoints (/v5/order/*, /v5/position/list,
-/v5/account/*): the gate (private_auth.py) first, then the account
+"""The local exchange's private REST endpoints (/v5/order/*, /v5/execution/list,
+/v5/position/list, /v5/account/*): the gate (private_auth.py) first, then the account
 (private_venue.py), in Bybit's envelope `{"retCode","retMsg","result","retExtInfo","time"}`
 with HTTP 200 even for a refusal, and the X-Bapi-Limit* headers on every counted request;
 the injected faults (private_faults.py) on the way."""
@@ -48,6 +48,7 @@ class PrivateEndpoints:
             "/v5/order/cancel": ("POST", a.cancel),
             "/v5/order/cancel-all": ("POST", a.cancel_all),
             "/v5/order/realtime": ("GET", a.open_orders),
+            "/v5/execution/list": ("GET", a.execution_list),
             "/v5/position/list": ("GET", a.position_rows),
             "/v5/account/wallet-balance": ("GET", a.wallet),
             "/v5/account/fee-rate": ("GET", a.fee_rates),

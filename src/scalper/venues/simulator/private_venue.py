@@ -52,7 +52,8 @@ CLOSED_ORDERS: Final = 1000
 """Closed orders kept for queries by orderLinkId (oldest forgotten first)."""
 LINK_ID_MAX: Final = 36
 EXECUTIONS_KEPT: Final = 10_000
-"""Executions kept (oldest forgotten first)."""
+"""Executions kept for /v5/execution/list (oldest forgotten first)."""
+WEEK_MS: Final = 7 * 86_400_000
 _SIDES: Final = {"Buy": BUY, "Sell": SELL}
 _SIDE_NAMES: Final = {BUY: "Buy", SELL: "Sell"}
 _TYPES: Final = {"Market": OrderType.MARKET, "Limit": OrderType.LIMIT}
@@ -148,7 +149,7 @@ class SimulatedAccount:
         self.balance = settings.starting_balance
         """USDT wallet balance: start + realised P&L - fees - funding paid."""
         self.executions: deque[dict[str, Any]] = deque(maxlen=EXECUTIONS_KEPT)
-        """Every execution pushed (fills and funding), oldest first."""
+        """Every execution pushed (fills and funding), oldest first: /v5/execution/list."""
         self._ids = 0
         self._exec_ids = 0
         self._clock_ns = 0
@@ -306,6 +307,39 @@ class SimulatedAccount:
             )
         ]
         return 0, {"category": "linear", "list": rows, "nextPageCursor": ""}
+
+    def execution_list(self, p: dict[str, Any]) -> Result:
+        """/v5/execution/list: newest first; startTime/endTime as Bybit reads them (neither:
+        the last 7 days; one: 7 days from or to it; a wider range is refused), `limit` 1-100
+        (50), `cursor` the offset of the next page."""
+        try:
+            now_ms = self.now_ns() // 1_000_000
+            start = int(p["startTime"]) if p.get("startTime") else None
+            end = int(p["endTime"]) if p.get("endTime") else None
+            limit = int(p.get("limit") or 50)
+            offset = int(p.get("cursor") or 0)
+        except ValueError:
+            return 10001, "params error: startTime, endTime, limit and cursor must be integers"
+        if not 1 <= limit <= 100:
+            return 10001, "params error: limit must be 1 to 100"
+        if start is None:
+            end = now_ms if end is None else end
+            start = end - WEEK_MS
+        elif end is None:
+            end = start + WEEK_MS
+        if end < start or end - start > WEEK_MS:
+            return 10001, "params error: the time range must be 0 to 7 days"
+        wanted = {
+            k: str(p[k]) for k in ("symbol", "orderId", "orderLinkId", "execType") if p.get(k)
+        }
+        rows = [
+            row
+            for row in reversed(self.executions)
+            if start <= int(row["execTime"]) <= end and all(row[k] == v for k, v in wanted.items())
+        ]
+        page = rows[offset : offset + limit]
+        cursor = str(offset + limit) if offset + limit < len(rows) else ""
+        return 0, {"category": "linear", "list": page, "nextPageCursor": cursor}
 
     def position_rows(self, p: dict[str, Any]) -> Result:
         symbol = p.get("symbol")

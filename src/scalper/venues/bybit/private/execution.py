@@ -17,6 +17,10 @@ where we hold an order or a position, has been lost for `disconnect_cancel_s`, o
 entries stay blocked until both are back and a reconcile has run. The runtime feeds the market
 half: an engine tap calls `note_market_data` on every market event (market_watch.py).
 
+After the stream comes back, executions it missed are read over REST (/v5/execution/list, from
+when it went down less `replay_margin_ms`) and reported once each: every execution id reported
+is remembered (`exec_id_memory`), whichever path brought it.
+
 Reconcile (at start and after each reconnect): fee rates and instrument filters (start only),
 open orders, positions and wallet are read over REST and compared with what we hold. The rule:
 the venue wins, and every difference is logged (and kept in `differences`). Orders with our
@@ -125,6 +129,10 @@ class BybitExecution:
         """What the last reconciles found different (newest last), as logged."""
         self.reconciles = 0
         self.disconnect_cancels = 0
+        self._replay_from_ms: int | None = None
+        """Venue time from which executions may have been missed (the stream was down)."""
+        self.replayed_executions = 0
+        """Executions the stream missed, read over REST after it came back and reported."""
 
     @classmethod
     def from_settings(
@@ -201,6 +209,7 @@ class BybitExecution:
         self._blocks.pop("start", None)
         self._blocks["stream"] = STREAM_DOWN
         self._stream_down_since = self._monotonic()
+        self._missing_from(self.rest.venue_now_ms())
         self._runner = asyncio.create_task(self._stream.run(), name="bybit-private-stream")
         self._watchdog = asyncio.create_task(self._watch(), name="bybit-disconnect-watchdog")
 
@@ -384,6 +393,7 @@ class BybitExecution:
             log.warning("Bybit private stream down (%s): entries blocked", reason)
             self._stream_down_since = self._monotonic()
             self._blocks["stream"] = STREAM_DOWN
+            self._missing_from(self.rest.venue_now_ms())
 
     def _apply_order(self, row: wire.VenueOrder) -> None:
         client_id = self._client_of_link.get(row.order_link_id) or self._client_of_order_id.get(
@@ -559,6 +569,8 @@ class BybitExecution:
         delay = self._settings.backoff_initial_s
         while True:
             try:
+                if block == "stream":
+                    await self.replay_missed_executions()
                 await self.reconcile()
             except PrivateApiError as exc:
                 log.warning("reconcile failed (%s); again in %.1f s", exc, delay)
@@ -570,6 +582,38 @@ class BybitExecution:
             elif block.startswith("market:"):
                 self._blocks.pop(block, None)
             return
+
+    def _missing_from(self, venue_ms: int) -> None:
+        """The stream is down from `venue_ms` (less a margin for pushes lost as it died); an
+        earlier outage not replayed yet keeps its start."""
+        if self._replay_from_ms is None:
+            self._replay_from_ms = venue_ms - self._settings.replay_margin_ms
+
+    async def replay_missed_executions(self) -> int:
+        """After the stream came back: read our executions since it went down
+        (/v5/execution/list) and report those it did not deliver, once each (by execId);
+        how many. Failing, it raises and the next try reads from the same time."""
+        since = self._replay_from_ms
+        if since is None:
+            return 0
+        replayed = 0
+        for row in await self.rest.executions(since):
+            if row.exec_id in self._exec_ids:
+                continue
+            ours = (
+                row.exec_type == "Funding"
+                or row.order_id in self._client_of_order_id
+                or is_ours(row.order_link_id, self._prefix)
+            )
+            if ours:
+                self._apply_execution(row)
+                replayed += 1
+        if replayed:
+            log.warning("replayed %d executions the private stream missed", replayed)
+        self.replayed_executions += replayed
+        if self._replay_from_ms == since:
+            self._replay_from_ms = None
+        return replayed
 
     async def reconcile(self) -> None:
         """Read open orders, positions and wallet; the venue wins; differences are logged."""
