@@ -101,9 +101,12 @@ class ExchangeSimulator:
         host: str = "127.0.0.1",
         port: int = 0,
         replay: Iterable[tuple[int, bytes]] | None = None,
+        paced: bool = True,
     ) -> None:
         """`replay`: (recv_ns, frame) pairs of a recording (`scalper.replay.iter_frames(path)`)
-        to serve instead of the synthetic market, at `config.replay_speed`."""
+        to serve instead of the synthetic market, at `config.replay_speed`. `paced=False`: no
+        pump; `step()` publishes the next frame, and the venue's clock is the frames' time (a
+        test drives the market in lock-step with its client)."""
         self.config = config = config or SimulatorSettings()
         self.host = host
         self._requested_port = port
@@ -132,6 +135,10 @@ class ExchangeSimulator:
         self.private_streams.push_delay_s = config.faults.private_push_delay_s
         self.private_rest = PrivateEndpoints(self.gate, self.account, self.private_faults)
         self._publisher.tap = self.account.on_frame
+        self._paced = paced
+        self._market_ns = 0
+        if not paced:
+            self.account.clock = lambda: self._market_ns
         self._held: deque[bytes] = deque()
         self._delay_until = 0.0
         self._frames: Iterator[tuple[int, bytes]] | None = None
@@ -172,7 +179,20 @@ class ExchangeSimulator:
         except BaseException:
             await self.stop()
             raise
-        self._pump_task = asyncio.create_task(self._pump(self._frames), name="simulator-pump")
+        if self._paced:
+            self._pump_task = asyncio.create_task(self._pump(self._frames), name="simulator-pump")
+
+    def step(self) -> tuple[int, bytes] | None:
+        """Unpaced only: publish the source's next frame now (faults included) and return
+        (due_ns, frame); None at the source's end. The venue's clock moves to `due_ns`."""
+        if self._paced or self._frames is None:
+            raise RuntimeError("step() drives a started simulator made with paced=False")
+        item = next(self._frames, None)
+        if item is None:
+            return None
+        self._market_ns = max(self._market_ns, item[0])
+        self._take(item)
+        return item
 
     def _open_source(self) -> Iterator[tuple[int, bytes]]:
         config = self.config

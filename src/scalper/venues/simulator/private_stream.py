@@ -53,6 +53,8 @@ class PrivateStreams:
         self.refuse = False
         """Close new connections at once (a test keeps the private stream down)."""
         self.connects = 0
+        self.pushes = 0
+        """Pushes queued to a connection, counted once per connection."""
 
     @property
     def connections(self) -> int:
@@ -81,6 +83,7 @@ class PrivateStreams:
     def _send(self, topic: str, text: str) -> None:
         for connection in self._connections:
             if connection.authed and topic in connection.topics:
+                self.pushes += 1
                 self._enqueue(connection, text)
 
     def _send_late(self) -> None:

@@ -10,7 +10,8 @@ happens to orders is pushed as Bybit's private topics (`order`, `execution`, `po
 
 Differences from Bybit, by design: an amend is a cancel and a new arrival at the venue (the
 order loses its queue place even when only its quantity shrinks; an amended PostOnly that
-would cross is cancelled, where Bybit refuses the amend); the venue clock is the wall clock.
+would cross is cancelled, where Bybit refuses the amend); the venue clock is the wall clock (the
+market's time when the simulator is stepped by hand).
 """
 
 from __future__ import annotations
@@ -148,6 +149,9 @@ class SimulatedAccount:
         self._positions: dict[str, _Position] = {}
         self.balance = settings.starting_balance
         """USDT wallet balance: start + realised P&L - fees - funding paid."""
+        self.clock: Callable[[], int] = time.time_ns
+        """The venue's clock (ns): the wall clock, or the market's time when the simulator is
+        stepped by hand (`ExchangeSimulator.step`)."""
         self.executions: deque[dict[str, Any]] = deque(maxlen=EXECUTIONS_KEPT)
         """Every execution pushed (fills and funding), oldest first: /v5/execution/list."""
         self._ids = 0
@@ -159,7 +163,7 @@ class SimulatedAccount:
             self.engine.set_qty_step(symbol, step)
 
     def now_ns(self) -> int:
-        self._clock_ns = max(self._clock_ns + 1, time.time_ns())
+        self._clock_ns = max(self._clock_ns + 1, self.clock())
         return self._clock_ns
 
     # ------------------------------------------------------------------ the market

@@ -176,6 +176,16 @@ class BybitExecution:
     def stream_connected(self) -> bool:
         return self._stream.connected
 
+    @property
+    def requests_in_flight(self) -> int:
+        """Order requests (create, amend, cancel) sent and not answered yet."""
+        return len(self._tasks)
+
+    @property
+    def pushes_received(self) -> int:
+        """Topic pushes the private stream has handed on (all its sessions)."""
+        return self._stream.pushes
+
     def entries_blocked(self, symbol: str) -> str:
         """Why an entry on `symbol` is refused now ("" when it is not): a block of every
         symbol (start, the private stream) or that symbol's lost market data."""
