@@ -1,7 +1,7 @@
-"""The same synthetic market through the trader twice: `trading.execution = paper` (the
-in-process paper broker) and `exchange` (BybitExecution over loopback against the local
-exchange's private API), with the same matching settings and zero latency. The fills must be
-the same: orders, sides, prices, quantities, liquidity and fees.
+"""The trader over the stepped local exchange. First, the same synthetic market twice:
+`trading.execution = paper` (the in-process paper broker) and `exchange` (BybitExecution over
+loopback against the local exchange's private API), with the same matching settings and zero
+latency. The fills must be the same: orders, sides, prices, quantities, liquidity and fees.
 
 How the two are made comparable. The simulator is stepped by hand (`paced=False`): each frame
 is published to the venue, then — once every request is answered and every push has reached
@@ -15,6 +15,9 @@ differ, and why:
 - fees: the venue writes numbers as decimal strings rounded to 10 places (Bybit's wire form),
   so a fee equals paper's to 1e-9 relative;
 - exec ids: each side names its executions its own way.
+
+Then the venue refusing every create: the refusals reach the trader as rejects and its risk
+engine halts on the burst.
 """
 
 from __future__ import annotations
@@ -31,10 +34,11 @@ from scalper.cli import build_parser, load
 from scalper.engine import Engine
 from scalper.events import Instrument
 from scalper.runtime import signals_for
-from scalper.settings import Settings, SimulatedAccountSettings, SimulatorSettings
+from scalper.settings import FaultSettings, Settings, SimulatedAccountSettings, SimulatorSettings
 from scalper.trading.execution import ExecutionClient
-from scalper.trading.orders import Fill
+from scalper.trading.orders import Fill, OrderStatus
 from scalper.trading.paper import PaperBroker
+from scalper.trading.risk import TradingState
 from scalper.trading.strategy import ReferenceStrategy
 from scalper.trading.trader import Trader
 from scalper.venues.bybit.frames import FrameApplier
@@ -81,9 +85,14 @@ def _trader(
 
 
 async def _exchange_run(
-    settings: Settings, account: SimulatedAccountSettings
-) -> tuple[list[Fill], list[tuple[int, bytes]], dict[str, Instrument]]:
-    config = SimulatorSettings(symbols=SYMBOLS, seed=11, account=account)
+    settings: Settings,
+    account: SimulatedAccountSettings,
+    faults: FaultSettings | None = None,
+    seconds: float = MARKET_S,
+) -> tuple[Trader, list[tuple[int, bytes]], dict[str, Instrument]]:
+    config = SimulatorSettings(
+        symbols=SYMBOLS, seed=11, account=account, faults=faults or FaultSettings()
+    )
     async with ExchangeSimulator(config, paced=False) as sim:
         instruments = {s: c.instrument for s, c in sim.catalog.instruments.items()}
         bybit = msgspec.structs.replace(
@@ -109,7 +118,7 @@ async def _exchange_run(
                 if not raw:
                     continue
                 if not end_ns:
-                    end_ns = due_ns + int(MARKET_S * 1e9)
+                    end_ns = due_ns + int(seconds * 1e9)
                 if due_ns > end_ns:
                     break
                 frames.append(item)
@@ -118,7 +127,7 @@ async def _exchange_run(
                 await _settle(quiet)  # and its orders reach the venue before the next frame
         finally:
             await exe.close()
-        return list(trader.fills), frames, instruments
+        return trader, frames, instruments
 
 
 async def _settle(quiet: Callable[[], bool]) -> None:
@@ -150,7 +159,8 @@ def test_paper_and_exchange_make_the_same_fills() -> None:
         market_slippage_bps=paper.market_slippage_bps,
         queue_model=paper.queue_model,
     )
-    exchange_fills, frames, instruments = asyncio.run(_exchange_run(settings, account))
+    trader, frames, instruments = asyncio.run(_exchange_run(settings, account))
+    exchange_fills = list(trader.fills)
     paper_fills = _paper_run(settings, instruments, frames)
 
     print(f"{len(frames)} frames, {len(paper_fills)} fills compared")
@@ -159,3 +169,21 @@ def test_paper_and_exchange_make_the_same_fills() -> None:
     for ours, theirs in zip(exchange_fills, paper_fills, strict=True):
         assert ours.fee == pytest.approx(theirs.fee, rel=1e-9, abs=1e-12)
         assert 0 <= ours.ts_ns - theirs.ts_ns < MAX_SKEW_NS
+
+
+def test_venue_refusals_reach_the_trader_as_rejects_and_halt_it() -> None:
+    """Every create refused (110007): the trader's orders end REJECTED with the venue's
+    reason, nothing fills, and its risk engine halts trading on the reject burst."""
+    settings = _settings()
+    faults = FaultSettings(order_reject_per_request=1.0, order_reject_code=110007)
+    trader, _, _ = asyncio.run(
+        _exchange_run(settings, SimulatedAccountSettings(), faults, seconds=60.0)
+    )
+    rejected = [o for o in trader.finished if o.status is OrderStatus.REJECTED]
+    assert rejected, "the strategy sent no order"
+    assert all("retCode 110007" in o.reason for o in rejected)
+    assert list(trader.fills) == []
+    burst = settings.trading.risk.reject_burst
+    assert len(rejected) == burst  # then halted: no entry is sent any more
+    assert trader.risk.state is TradingState.HALTED
+    assert f"{burst} rejects" in trader.risk.state_reason
