@@ -129,6 +129,7 @@ class BybitExecution:
         """What the last reconciles found different (newest last), as logged."""
         self.reconciles = 0
         self.disconnect_cancels = 0
+        self._outages = 0
         self._replay_from_ms: int | None = None
         """Venue time from which executions may have been missed (the stream was down)."""
         self.replayed_executions = 0
@@ -219,7 +220,7 @@ class BybitExecution:
         self._blocks.pop("start", None)
         self._blocks["stream"] = STREAM_DOWN
         self._stream_down_since = self._monotonic()
-        self._missing_from(self.rest.venue_now_ms())
+        self._missing_from(self.rest.venue_now_ms(), margin_ms=0)  # orders before: reconciled
         self._runner = asyncio.create_task(self._stream.run(), name="bybit-private-stream")
         self._watchdog = asyncio.create_task(self._watch(), name="bybit-disconnect-watchdog")
 
@@ -403,7 +404,7 @@ class BybitExecution:
             log.warning("Bybit private stream down (%s): entries blocked", reason)
             self._stream_down_since = self._monotonic()
             self._blocks["stream"] = STREAM_DOWN
-            self._missing_from(self.rest.venue_now_ms())
+            self._missing_from(self.rest.venue_now_ms(), self._settings.replay_margin_ms)
 
     def _apply_order(self, row: wire.VenueOrder) -> None:
         client_id = self._client_of_link.get(row.order_link_id) or self._client_of_order_id.get(
@@ -593,17 +594,18 @@ class BybitExecution:
                 self._blocks.pop(block, None)
             return
 
-    def _missing_from(self, venue_ms: int) -> None:
+    def _missing_from(self, venue_ms: int, margin_ms: int) -> None:
         """The stream is down from `venue_ms` (less a margin for pushes lost as it died); an
         earlier outage not replayed yet keeps its start."""
+        self._outages += 1
         if self._replay_from_ms is None:
-            self._replay_from_ms = venue_ms - self._settings.replay_margin_ms
+            self._replay_from_ms = venue_ms - margin_ms
 
     async def replay_missed_executions(self) -> int:
         """After the stream came back: read our executions since it went down
         (/v5/execution/list) and report those it did not deliver, once each (by execId);
         how many. Failing, it raises and the next try reads from the same time."""
-        since = self._replay_from_ms
+        since, outages = self._replay_from_ms, self._outages
         if since is None:
             return 0
         replayed = 0
@@ -621,7 +623,7 @@ class BybitExecution:
         if replayed:
             log.warning("replayed %d executions the private stream missed", replayed)
         self.replayed_executions += replayed
-        if self._replay_from_ms == since:
+        if self._outages == outages:  # else the stream went down again meanwhile: keep it
             self._replay_from_ms = None
         return replayed
 
