@@ -4,6 +4,8 @@ connection (run_live is replaced by a tripwire: nothing here reaches an exchange
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 import scalper.runtime
@@ -26,7 +28,7 @@ def _no_exchange(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(scalper.runtime, "run_live", tripwire)
     monkeypatch.setattr(scalper.runtime, "run_demo", tripwire)
-    for name in [n for n in __import__("os").environ if n.startswith("SCALPER_")]:
+    for name in [n for n in os.environ if n.startswith("SCALPER_")]:
         monkeypatch.delenv(name)
     for name in KEYS:
         monkeypatch.delenv(name, raising=False)
