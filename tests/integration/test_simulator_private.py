@@ -142,7 +142,9 @@ def test_orders_fills_and_refusals_through_the_simulators_private_api() -> None:
             exe.cancel(c1, 2)
             await h.until(lambda: h.status(c1) is OrderStatus.CANCELLED, "c1 cancelled")
 
-            # PostOnly that would cross is cancelled by the venue.
+            # PostOnly that would cross is cancelled by the venue (the ask read now: on a loaded
+            # machine the market moved while c1 was amended and cancelled).
+            bid, ask = h.best()
             c2 = h.request(price=ask + 5 * h.tick, time_in_force=TimeInForce.POST_ONLY)
             await h.until(lambda: h.status(c2) is OrderStatus.CANCELLED, "c2 cancelled")
             assert h.fills(c2) == []
