@@ -119,6 +119,7 @@ def _run_parser(commands: Any) -> None:
         const=True,
         help="paper-trade the reference strategy on this market data (no order leaves the machine)",
     )
+    _execution_arguments(run, live=True)
     _api_arguments(run)
     _log_arguments(run)
     _record_arguments(run, "data")
@@ -140,6 +141,7 @@ def _demo_parser(commands: Any) -> None:
         const=False,
         help="no paper trading (the demo paper-trades the reference strategy by default)",
     )
+    _execution_arguments(demo, live=False)
     _api_arguments(demo)
     _log_arguments(demo)
     _record_arguments(demo, "data/demo")
@@ -365,6 +367,63 @@ def _api_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _execution_arguments(parser: argparse.ArgumentParser, live: bool) -> None:
+    _setting(
+        parser,
+        "--execution",
+        "trading.execution",
+        choices=("paper", "exchange"),
+        help="where orders go: the in-process paper broker, or the exchange's private API "
+        "(implies trading; the demo's exchange is the local one)",
+    )
+    if not live:
+        return
+    _setting(
+        parser,
+        "--live",
+        "trading.bybit.live",
+        action="store_const",
+        const=True,
+        help="trade real money on Bybit mainnet (implies --execution exchange and --mainnet; "
+        "refused without the confirmation sentence)",
+    )
+    _setting(
+        parser,
+        "--confirm-live",
+        "trading.bybit.live_confirmation",
+        metavar="SENTENCE",
+        help="the sentence --live needs (settings.LIVE_CONFIRMATION), if not in the settings",
+    )
+
+
+_IMPLIED: dict[str, dict[str, object]] = {
+    "trading.execution": {"trading.enabled": True},
+    "trading.bybit.live": {
+        "trading.enabled": True,
+        "trading.execution": "exchange",
+        "venue.testnet": False,
+    },
+}
+"""Flag-set settings that imply others (`--live` trades on mainnet through the exchange)."""
+
+
+def _add_implied(flags: dict[str, tuple[object, str]]) -> None:
+    """Add what the given flags imply; ConfigError where another flag contradicts it."""
+    from scalper.errors import ConfigError
+
+    for key, implied in _IMPLIED.items():
+        if key not in flags or flags[key][1] == "--set":
+            continue
+        source = flags[key][1]
+        for other, value in implied.items():
+            if other in flags and str(flags[other][0]).lower() != str(value).lower():
+                raise ConfigError(
+                    f"{source} needs {other} = {value!r}, but {flags[other][1]} sets"
+                    f" {flags[other][0]!r}"
+                )
+            flags.setdefault(other, (value, source))
+
+
 def _market_arguments(parser: argparse.ArgumentParser, symbols: int) -> None:
     _setting(
         parser, "--symbols", "simulator.symbols", type=int, help=f"synthetic symbols ({symbols})"
@@ -424,6 +483,7 @@ def load(args: argparse.Namespace, command: str | None = None) -> LoadedSettings
         if key in flags and flags[key][1] != "--set":
             raise ConfigError(f"{key} is set twice: by {flags[key][1]} and by --set")
         flags[key] = (value, "--set")
+    _add_implied(flags)
     command_defaults = dict(_COMMAND_DEFAULTS.get(command or args.command, {}))
     if (command or args.command) == "backtest" and getattr(args, "data_dir", None) is not None:
         from scalper.backtest.runner import recorded_run_settings
@@ -657,7 +717,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
     from scalper.runtime import run_live, venue_target
+    from scalper.venues.bybit.private.preflight import check_trading_venue
 
+    check_trading_venue(settings)  # before any connection: a refusal costs nothing
     engine = asyncio.run(run_live(settings, venue_target(settings.venue), args.duration))
     _finish(args, engine, None, 25)
     return 0

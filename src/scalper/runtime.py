@@ -44,6 +44,7 @@ from scalper.venues.bybit.book_codec import BOOK_CODEC
 from scalper.venues.bybit.feed import LiveFeed
 from scalper.venues.bybit.frames import FrameApplier
 from scalper.venues.bybit.private import BybitExecution
+from scalper.venues.bybit.private.market_watch import market_watch
 from scalper.venues.bybit.public_rest import (
     MAINNET_REST,
     MAINNET_WS,
@@ -98,9 +99,7 @@ async def run_live(
     log.info("tracking %d %s symbols from %s", len(symbols), venue.category, target.ws_url)
     by_symbol = {instrument.symbol: instrument for instrument in instruments}
     feeds: list[LiveFeed] = []
-    execution = None
-    if settings.trading.enabled and settings.trading.execution == "exchange":
-        execution = BybitExecution.from_settings(settings.trading.bybit, environ)
+    execution = exchange_for(settings, engine, environ)
     trader = trader_for(engine, signals, settings, by_symbol, lambda: _feed_up(feeds), execution)
     recorder = _open_recorder(settings, target.source, engine, signals)
     rows = _trading_rows(settings, recorder, trader)
@@ -171,6 +170,19 @@ async def run_live(
             await asyncio.to_thread(recorder.stop)
             log.info("recording closed in %s", recorder.data_dir)
     return engine
+
+
+def exchange_for(
+    settings: Settings, engine: Engine, environ: Mapping[str, str] | None = None
+) -> BybitExecution | None:
+    """The Bybit client when orders go to an exchange (None: the paper broker), told about
+    every market event of the engine (the market-data half of its cancel-on-disconnect).
+    Call it before the feed is built: it taps the engine."""
+    if not settings.trading.enabled or settings.trading.execution != "exchange":
+        return None
+    execution = BybitExecution.from_settings(settings.trading.bybit, environ)
+    engine.add_tap(market_watch(execution, settings.trading.symbols))
+    return execution
 
 
 def _log_trading(trader: Trader, kind: str = "paper") -> None:

@@ -236,6 +236,18 @@ class FaultSettings(_Section):
     """Chance per book delta that it is replaced by its first half."""
     reject_symbols: tuple[str, ...] = ()
     """Subscriptions to topics of these symbols fail with an error ack."""
+    order_reject_per_request: Probability = 0.0
+    """Private API (venues/simulator/private_faults.py): chance that an order create is
+    refused with `order_reject_code` (the order is not placed)."""
+    order_reject_code: Literal[110007, 10001] = 110007
+    """110007: insufficient available balance; 10001: a parameter error."""
+    ack_delay_s: NonNegativeFloat = 0.0
+    """The REST answers to create, amend and cancel are held this long (the venue acts at once:
+    the stream may tell of an order before its answer, a client may time out and retry)."""
+    private_push_delay_s: NonNegativeFloat = 0.0
+    """The private stream's pushes go out this late (in order)."""
+    private_drop_per_s: Probability = 0.0
+    """Chance per second of stream time that every private stream connection is cut."""
     seed: int | None = None
     """Seed of the dice; None uses the simulator's seed."""
 
@@ -658,6 +670,9 @@ class BybitPrivateSettings(_Section):
     exec_id_memory: PositiveInt = 10_000
     """Execution ids remembered so that one fill seen twice (execution and a replay after a
     reconnect) is reported once; the oldest are forgotten first."""
+    replay_margin_ms: Annotated[int, msgspec.Meta(ge=0)] = 10_000
+    """After a private stream outage, executions are read back from this long before it was
+    noticed (pushes lost while the connection died); the ones already seen are skipped."""
 
     def __post_init__(self) -> None:
         # Annotated constraints are checked by the loader only; code that builds settings

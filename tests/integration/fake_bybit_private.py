@@ -80,6 +80,8 @@ class FakeBybit:
     signatures: list[str] = field(default_factory=list)
     streams: list[WebSocket] = field(default_factory=list)
     stream_connects: int = 0
+    executions: list[dict[str, Any]] = field(default_factory=list)
+    """Every execution row pushed, oldest first (served by /v5/execution/list)."""
     _ids: Any = field(default_factory=lambda: itertools.count(1))
     _window: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     _last_ms: int = 0
@@ -200,6 +202,10 @@ class FakeBybit:
                 and ("symbol" not in p or o.symbol == p["symbol"])
             ]
             return 0, {"list": rows, "nextPageCursor": "", "category": "linear"}
+        if path == "/v5/execution/list":
+            start = int(p.get("startTime", 0))
+            rows = [r for r in reversed(self.executions) if int(r["execTime"]) >= start]
+            return 0, {"list": rows, "nextPageCursor": "", "category": "linear"}
         if path == "/v5/position/list":
             rows = [self._position_row(s) for s, pos in self.positions.items() if pos.size]
             return 0, {"list": rows, "nextPageCursor": "", "category": "linear"}
@@ -262,32 +268,33 @@ class FakeBybit:
         position.size = round(new_size, 12)
         fee_rate = 0.0002 if maker else 0.00055
         now = self.now_ms()
-        self._push(
-            "execution",
-            [
-                {
-                    "category": "linear",
-                    "symbol": order.symbol,
-                    "execId": f"exec-{next(self._ids)}",
-                    "orderId": order.order_id,
-                    # Bybit's fast topic leaves it empty for maker fills: so do we, everywhere.
-                    "orderLinkId": "" if maker else order.link,
-                    "side": order.side,
-                    "execPrice": str(price),
-                    "execQty": str(qty),
-                    "execFee": str(price * qty * fee_rate),
-                    "feeRate": str(fee_rate),
-                    "isMaker": maker,
-                    "execType": "Trade",
-                    "execTime": str(now),
-                    "seq": now,
-                }
-            ],
+        self._execution(
+            {
+                "category": "linear",
+                "symbol": order.symbol,
+                "execId": f"exec-{next(self._ids)}",
+                "orderId": order.order_id,
+                # Bybit's fast topic leaves it empty for maker fills: so do we, everywhere.
+                "orderLinkId": "" if maker else order.link,
+                "side": order.side,
+                "execPrice": str(price),
+                "execQty": str(qty),
+                "execFee": str(price * qty * fee_rate),
+                "feeRate": str(fee_rate),
+                "isMaker": maker,
+                "execType": "Trade",
+                "execTime": str(now),
+                "seq": now,
+            }
         )
         self._push_order(order)
         self._push("position", [self._position_row(order.symbol)])
 
     # ------------------------------------------------------------------ rows and pushes
+
+    def _execution(self, row: dict[str, Any]) -> None:
+        self.executions.append(row)
+        self._push("execution", [row])
 
     def _order_row(self, o: FakeOrder) -> dict[str, Any]:
         return {
@@ -445,6 +452,7 @@ class FakeBybit:
             for path in (
                 *KIND_OF,
                 "/v5/order/realtime",
+                "/v5/execution/list",
                 "/v5/position/list",
                 "/v5/account/wallet-balance",
                 "/v5/account/fee-rate",

@@ -325,3 +325,59 @@ def test_keys_and_signatures_never_reach_logs_errors_or_reprs(caplog) -> None:
     assert "Bybit private stream" in caplog.text  # the run did log
     for secret in (SECRET, KEY, *signatures):
         assert secret not in logged
+
+
+def _book_frame(symbol: str, u: int) -> bytes:
+    """A Bybit orderbook.50 snapshot (the wire format of ../shared/data's frames)."""
+    return (
+        f'{{"topic":"orderbook.50.{symbol}","type":"snapshot","ts":1700000000{u:03d},'
+        f'"data":{{"s":"{symbol}","b":[["99.5","1"]],"a":[["100.5","1"]],"u":{u},"seq":{u}}},'
+        f'"cts":1700000000{u:03d}}}'
+    ).encode()
+
+
+def test_the_runtime_tells_the_watchdog_about_market_data() -> None:
+    """`runtime.exchange_for` taps the engine: a traded symbol whose feed goes quiet has its
+    orders cancelled and its entries (only its) blocked until a market event and a reconcile;
+    a quiet symbol where we hold nothing blocks nothing."""
+    from scalper.engine import Engine
+    from scalper.runtime import exchange_for
+    from scalper.settings import Settings, TradingSettings
+    from scalper.venues.bybit.frames import FrameApplier
+
+    async def scenario() -> None:
+        fake = FakeBybit(KEY, SECRET)
+        await fake.start()
+        trading = TradingSettings(enabled=True, execution="exchange", bybit=_settings(fake))
+        settings = Settings(trading=trading)
+        engine = Engine(settings.engine)
+        exe = exchange_for(settings, engine, ENV)
+        assert exe is not None
+        assert exchange_for(Settings(), Engine(settings.engine), ENV) is None
+        apply = FrameApplier(engine)
+        h = Harness(fake, exe)
+        exe.set_sink(h.events.append)
+        try:
+            await exe.start()
+            await h.until(lambda: not exe.blocked, "the stream up and reconciled")
+            assert exe.market_data_age_s("BTCUSDT") is None
+            apply(_book_frame("BTCUSDT", 1), 1)
+            apply(_book_frame("ETHUSDT", 1), 1)
+            age = exe.market_data_age_s("BTCUSDT")
+            assert age is not None and age < 0.5
+            exe.submit(h.request())
+            await h.until(lambda: h.status("c1") is OrderStatus.NEW, "c1 resting")
+            await h.until(lambda: h.status("c1") is OrderStatus.CANCELLED, "c1 cancelled")
+            assert "market data of BTCUSDT lost" in exe.entries_blocked("BTCUSDT")
+            assert exe.entries_blocked("ETHUSDT") == ""  # quiet too, but nothing held there
+            exe.submit(h.request())  # an entry on the quiet symbol is refused, with why
+            await h.until(lambda: h.status("c2") is OrderStatus.REJECTED, "c2 refused")
+            assert "market data of BTCUSDT lost" in h.updates("c2")[-1].order.reason
+            apply(_book_frame("BTCUSDT", 2), 2)
+            await h.until(lambda: exe.entries_blocked("BTCUSDT") == "", "back and reconciled")
+            assert not exe.blocked
+        finally:
+            await exe.close()
+            await fake.stop()
+
+    asyncio.run(scenario())

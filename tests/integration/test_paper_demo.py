@@ -103,8 +103,8 @@ def test_the_demo_paper_trades_within_a_minute_and_records_it(tmp_path: Path) ->
 
 
 def test_the_demo_trades_through_the_local_exchanges_private_api(tmp_path: Path) -> None:
-    """`trading.execution=exchange`: the trader's orders go through the Bybit client over
-    loopback to the simulator's private API (its demo keys), and come back filled."""
+    """`--execution exchange`: the trader's orders go through the Bybit client over loopback
+    to the simulator's private API (its demo keys), and come back filled."""
     run = cli(
         "demo",
         "--symbols",
@@ -114,8 +114,8 @@ def test_the_demo_trades_through_the_local_exchanges_private_api(tmp_path: Path)
         "--no-api",
         "--data-dir",
         str(tmp_path / "demo"),
-        "--set",
-        "trading.execution=exchange",
+        "--execution",
+        "exchange",
         "--set",
         "trading.restore=false",
         timeout=240,

@@ -142,7 +142,9 @@ def test_orders_fills_and_refusals_through_the_simulators_private_api() -> None:
             exe.cancel(c1, 2)
             await h.until(lambda: h.status(c1) is OrderStatus.CANCELLED, "c1 cancelled")
 
-            # PostOnly that would cross is cancelled by the venue.
+            # PostOnly that would cross is cancelled by the venue (the ask read now: on a loaded
+            # machine the market moved while c1 was amended and cancelled).
+            bid, ask = h.best()
             c2 = h.request(price=ask + 5 * h.tick, time_in_force=TimeInForce.POST_ONLY)
             await h.until(lambda: h.status(c2) is OrderStatus.CANCELLED, "c2 cancelled")
             assert h.fills(c2) == []
@@ -168,10 +170,25 @@ def test_orders_fills_and_refusals_through_the_simulators_private_api() -> None:
             assert ("/v5/order/create", 110017) in sim.private_rest.codes
 
             # A reduce-only sell inside the spread (or at the ask): a maker fill, flat again.
-            bid, ask = h.best()
-            price = bid + h.tick if bid + h.tick < ask - h.tick / 2 else ask
-            c5 = h.request(side=SELL, price=price, qty=qty, reduce_only=True)
-            await h.until(lambda: h.status(c5) is OrderStatus.FILLED, "c5 filled as maker")
+            # PostOnly, so that a market that moved through the price meanwhile (a loaded
+            # machine) cancels it instead of filling it as taker: then again at a fresh price.
+            for _ in range(10):
+                bid, ask = h.best()
+                price = bid + h.tick if bid + h.tick < ask - h.tick / 2 else ask
+                c5 = h.request(
+                    side=SELL,
+                    price=price,
+                    qty=qty,
+                    reduce_only=True,
+                    time_in_force=TimeInForce.POST_ONLY,
+                )
+                await h.until(
+                    lambda c=c5: h.status(c) in (OrderStatus.FILLED, OrderStatus.CANCELLED),
+                    "c5 filled as maker, or cancelled as crossing",
+                )
+                if h.status(c5) is OrderStatus.FILLED:
+                    break
+            assert h.status(c5) is OrderStatus.FILLED, "ten PostOnly sells all crossed"
             await h.until(lambda: sum(f.qty for f in h.fills(c5)) >= qty * 0.999, "c5's fills")
             assert all(f.liquidity is Liquidity.MAKER for f in h.fills(c5))
             await h.until(lambda: exe.positions[SYMBOL].size == 0.0, "flat")

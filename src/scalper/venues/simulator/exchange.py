@@ -35,6 +35,7 @@ from scalper.venues.simulator.alpha import planted_alpha
 from scalper.venues.simulator.faults import FAULT_KINDS, fault_dice
 from scalper.venues.simulator.market import SyntheticMarket
 from scalper.venues.simulator.private_auth import PrivateGate
+from scalper.venues.simulator.private_faults import PrivateFaults
 from scalper.venues.simulator.private_rest import PrivateEndpoints
 from scalper.venues.simulator.private_stream import PrivateStreams
 from scalper.venues.simulator.private_venue import SimulatedAccount
@@ -100,9 +101,12 @@ class ExchangeSimulator:
         host: str = "127.0.0.1",
         port: int = 0,
         replay: Iterable[tuple[int, bytes]] | None = None,
+        paced: bool = True,
     ) -> None:
         """`replay`: (recv_ns, frame) pairs of a recording (`scalper.replay.iter_frames(path)`)
-        to serve instead of the synthetic market, at `config.replay_speed`."""
+        to serve instead of the synthetic market, at `config.replay_speed`. `paced=False`: no
+        pump; `step()` publishes the next frame, and the venue's clock is the frames' time (a
+        test drives the market in lock-step with its client)."""
         self.config = config = config or SimulatorSettings()
         self.host = host
         self._requested_port = port
@@ -126,8 +130,15 @@ class ExchangeSimulator:
         self.private_streams = PrivateStreams(self.gate)
         self.account = SimulatedAccount(config.account, self.private_streams.push)
         """The one trading account, matched against this market."""
-        self.private_rest = PrivateEndpoints(self.gate, self.account)
+        self.private_faults = PrivateFaults(config.faults, config.seed)
+        """Refused creates, late answers and pushes, dropped private streams (counts too)."""
+        self.private_streams.push_delay_s = config.faults.private_push_delay_s
+        self.private_rest = PrivateEndpoints(self.gate, self.account, self.private_faults)
         self._publisher.tap = self.account.on_frame
+        self._paced = paced
+        self._market_ns = 0
+        if not paced:
+            self.account.clock = lambda: self._market_ns
         self._held: deque[bytes] = deque()
         self._delay_until = 0.0
         self._frames: Iterator[tuple[int, bytes]] | None = None
@@ -168,7 +179,20 @@ class ExchangeSimulator:
         except BaseException:
             await self.stop()
             raise
-        self._pump_task = asyncio.create_task(self._pump(self._frames), name="simulator-pump")
+        if self._paced:
+            self._pump_task = asyncio.create_task(self._pump(self._frames), name="simulator-pump")
+
+    def step(self) -> tuple[int, bytes] | None:
+        """Unpaced only: publish the source's next frame now (faults included) and return
+        (due_ns, frame); None at the source's end. The venue's clock moves to `due_ns`."""
+        if self._paced or self._frames is None:
+            raise RuntimeError("step() drives a started simulator made with paced=False")
+        item = next(self._frames, None)
+        if item is None:
+            return None
+        self._market_ns = max(self._market_ns, item[0])
+        self._take(item)
+        return item
 
     def _open_source(self) -> Iterator[tuple[int, bytes]]:
         config = self.config
@@ -294,7 +318,21 @@ class ExchangeSimulator:
 
     def drop_private_streams(self) -> int:
         """End every private stream connection; returns how many."""
+        self.private_faults.counts["private_drop"] += 1
         return self.private_streams.drop_all()
+
+    def reject_orders(self, code: int = 110007, count: int = 1) -> None:
+        """Refuse the next `count` order creates with retCode `code` (110007 insufficient
+        balance, 10001 parameters); nothing is placed."""
+        self.private_faults.reject_next(code, count)
+
+    def delay_acks(self, seconds: float) -> None:
+        """From now on hold the REST answers of create, amend and cancel `seconds` (0: off)."""
+        self.private_faults.ack_delay_s = seconds
+
+    def delay_private_pushes(self, seconds: float) -> None:
+        """From now on send the private stream's pushes `seconds` late (0: off)."""
+        self.private_streams.push_delay_s = seconds
 
     def drop_connections(self) -> int:
         """Cut every client socket abruptly (no close frame); returns how many."""
@@ -385,6 +423,8 @@ class ExchangeSimulator:
             self._second = second
             for kind in self._dice.timed_faults():
                 self._timed_fault(kind)
+            if self.private_faults.roll_drop():
+                self.drop_private_streams()
         if self._held or time.monotonic() < self._delay_until:
             if len(self._held) >= _HOLD_LIMIT:
                 self._delay_until = 0.0  # full: end the delay; the pump sends what it held

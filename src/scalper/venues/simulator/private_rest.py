@@ -1,10 +1,12 @@
-"""The local exchange's private REST endpoints (/v5/order/*, /v5/position/list,
-/v5/account/*): the gate (private_auth.py) first, then the account (private_venue.py), in
-Bybit's envelope `{"retCode","retMsg","result","retExtInfo","time"}` with HTTP 200 even for a
-refusal, and the X-Bapi-Limit* headers on every counted request."""
+"""The local exchange's private REST endpoints (/v5/order/*, /v5/execution/list,
+/v5/position/list, /v5/account/*): the gate (private_auth.py) first, then the account
+(private_venue.py), in Bybit's envelope `{"retCode","retMsg","result","retExtInfo","time"}`
+with HTTP 200 even for a refusal, and the X-Bapi-Limit* headers on every counted request;
+the injected faults (private_faults.py) on the way."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from typing import Any, Final
@@ -14,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from scalper.venues.simulator.private_auth import PrivateGate
+from scalper.venues.simulator.private_faults import PrivateFaults
 from scalper.venues.simulator.private_venue import Result, SimulatedAccount
 
 _MESSAGES: Final = {
@@ -28,9 +31,12 @@ _MESSAGES: Final = {
 class PrivateEndpoints:
     """Signed REST handlers of one simulated account."""
 
-    def __init__(self, gate: PrivateGate, account: SimulatedAccount) -> None:
+    def __init__(
+        self, gate: PrivateGate, account: SimulatedAccount, faults: PrivateFaults | None = None
+    ) -> None:
         self.gate = gate
         self.account = account
+        self.faults = faults
         self.codes: list[tuple[str, int]] = []
         """(path, retCode) of the last signed requests (at most 10,000; for tests)."""
 
@@ -42,6 +48,7 @@ class PrivateEndpoints:
             "/v5/order/cancel": ("POST", a.cancel),
             "/v5/order/cancel-all": ("POST", a.cancel_all),
             "/v5/order/realtime": ("GET", a.open_orders),
+            "/v5/execution/list": ("GET", a.execution_list),
             "/v5/position/list": ("GET", a.position_rows),
             "/v5/account/wallet-balance": ("GET", a.wallet),
             "/v5/account/fee-rate": ("GET", a.fee_rates),
@@ -72,11 +79,16 @@ class PrivateEndpoints:
                 code = 0 if allowed else 10006
             if code == 0 and not isinstance(params, dict):
                 code, message = 10001, "params error: the body is not a JSON object"
+            if code == 0 and path == "/v5/order/create" and self.faults is not None:
+                code, message = self.faults.refusal()
             if code == 0:
                 code, result = handler(params)
                 if code != 0:
                     message, result = str(result), {}
             self._note(path, code)
+            delay = self.faults.ack_delay(path) if self.faults is not None else 0.0
+            if delay:
+                await asyncio.sleep(delay)  # the venue has acted: only the answer is late
             body = {
                 "retCode": code,
                 "retMsg": "OK" if code == 0 else message or _MESSAGES.get(code, "error"),

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+from collections import deque
 from typing import Any, Final
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -42,12 +43,18 @@ class PrivateStreams:
 
     def __init__(self, gate: PrivateGate) -> None:
         self._gate = gate
+        self.push_delay_s = 0.0
+        """Pushes go out this late, in order (a fault: `private_faults.py`)."""
+        self._late: deque[tuple[float, str, str]] = deque()
+        self._late_timer: asyncio.TimerHandle | None = None
         self._connections: list[_Connection] = []
         self._ids = itertools.count(1)
         self._push_ids = itertools.count(1)
         self.refuse = False
         """Close new connections at once (a test keeps the private stream down)."""
         self.connects = 0
+        self.pushes = 0
+        """Pushes queued to a connection, counted once per connection."""
 
     @property
     def connections(self) -> int:
@@ -65,9 +72,29 @@ class PrivateStreams:
             },
             separators=(",", ":"),
         )
+        if self.push_delay_s > 0.0 or self._late:
+            loop = asyncio.get_running_loop()
+            self._late.append((loop.time() + self.push_delay_s, topic, text))
+            if self._late_timer is None:
+                self._late_timer = loop.call_at(self._late[0][0], self._send_late)
+            return
+        self._send(topic, text)
+
+    def _send(self, topic: str, text: str) -> None:
         for connection in self._connections:
             if connection.authed and topic in connection.topics:
+                self.pushes += 1
                 self._enqueue(connection, text)
+
+    def _send_late(self) -> None:
+        """Send the held pushes now due, in order; wait for the next one."""
+        loop = asyncio.get_running_loop()
+        self._late_timer = None
+        while self._late and self._late[0][0] <= loop.time():
+            _, topic, text = self._late.popleft()
+            self._send(topic, text)
+        if self._late:
+            self._late_timer = loop.call_at(self._late[0][0], self._send_late)
 
     def drop_all(self) -> int:
         """End every private connection (the clients see their stream lost); returns how many."""

@@ -10,13 +10,14 @@ happens to orders is pushed as Bybit's private topics (`order`, `execution`, `po
 
 Differences from Bybit, by design: an amend is a cancel and a new arrival at the venue (the
 order loses its queue place even when only its quantity shrinks; an amended PostOnly that
-would cross is cancelled, where Bybit refuses the amend); the venue clock is the wall clock.
+would cross is cancelled, where Bybit refuses the amend); the venue clock is the wall clock (the
+market's time when the simulator is stepped by hand).
 """
 
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -51,6 +52,9 @@ PushSink = Callable[[str, list[dict[str, Any]]], None]
 CLOSED_ORDERS: Final = 1000
 """Closed orders kept for queries by orderLinkId (oldest forgotten first)."""
 LINK_ID_MAX: Final = 36
+EXECUTIONS_KEPT: Final = 10_000
+"""Executions kept for /v5/execution/list (oldest forgotten first)."""
+WEEK_MS: Final = 7 * 86_400_000
 _SIDES: Final = {"Buy": BUY, "Sell": SELL}
 _SIDE_NAMES: Final = {BUY: "Buy", SELL: "Sell"}
 _TYPES: Final = {"Market": OrderType.MARKET, "Limit": OrderType.LIMIT}
@@ -145,6 +149,11 @@ class SimulatedAccount:
         self._positions: dict[str, _Position] = {}
         self.balance = settings.starting_balance
         """USDT wallet balance: start + realised P&L - fees - funding paid."""
+        self.clock: Callable[[], int] = time.time_ns
+        """The venue's clock (ns): the wall clock, or the market's time when the simulator is
+        stepped by hand (`ExchangeSimulator.step`)."""
+        self.executions: deque[dict[str, Any]] = deque(maxlen=EXECUTIONS_KEPT)
+        """Every execution pushed (fills and funding), oldest first: /v5/execution/list."""
         self._ids = 0
         self._exec_ids = 0
         self._clock_ns = 0
@@ -154,7 +163,7 @@ class SimulatedAccount:
             self.engine.set_qty_step(symbol, step)
 
     def now_ns(self) -> int:
-        self._clock_ns = max(self._clock_ns + 1, time.time_ns())
+        self._clock_ns = max(self._clock_ns + 1, self.clock())
         return self._clock_ns
 
     # ------------------------------------------------------------------ the market
@@ -303,6 +312,39 @@ class SimulatedAccount:
         ]
         return 0, {"category": "linear", "list": rows, "nextPageCursor": ""}
 
+    def execution_list(self, p: dict[str, Any]) -> Result:
+        """/v5/execution/list: newest first; startTime/endTime as Bybit reads them (neither:
+        the last 7 days; one: 7 days from or to it; a wider range is refused), `limit` 1-100
+        (50), `cursor` the offset of the next page."""
+        try:
+            now_ms = self.now_ns() // 1_000_000
+            start = int(p["startTime"]) if p.get("startTime") else None
+            end = int(p["endTime"]) if p.get("endTime") else None
+            limit = int(p.get("limit") or 50)
+            offset = int(p.get("cursor") or 0)
+        except ValueError:
+            return 10001, "params error: startTime, endTime, limit and cursor must be integers"
+        if not 1 <= limit <= 100:
+            return 10001, "params error: limit must be 1 to 100"
+        if start is None:
+            end = now_ms if end is None else end
+            start = end - WEEK_MS
+        elif end is None:
+            end = start + WEEK_MS
+        if end < start or end - start > WEEK_MS:
+            return 10001, "params error: the time range must be 0 to 7 days"
+        wanted = {
+            k: str(p[k]) for k in ("symbol", "orderId", "orderLinkId", "execType") if p.get(k)
+        }
+        rows = [
+            row
+            for row in reversed(self.executions)
+            if start <= int(row["execTime"]) <= end and all(row[k] == v for k, v in wanted.items())
+        ]
+        page = rows[offset : offset + limit]
+        cursor = str(offset + limit) if offset + limit < len(rows) else ""
+        return 0, {"category": "linear", "list": page, "nextPageCursor": cursor}
+
     def position_rows(self, p: dict[str, Any]) -> Result:
         symbol = p.get("symbol")
         symbols = [symbol] if symbol else [s for s in self._positions if self.engine.position(s)]
@@ -404,62 +446,58 @@ class SimulatedAccount:
         position.seq += 1
         maker = fill.liquidity is Liquidity.MAKER
         self._exec_ids += 1
-        self.push(
-            "execution",
-            [
-                {
-                    "category": "linear",
-                    "symbol": fill.symbol,
-                    "execId": f"sim-x{self._exec_ids:010d}",
-                    "orderId": fill.client_id,
-                    "orderLinkId": order.link if order is not None else "",
-                    "side": _SIDE_NAMES[fill.side],
-                    "orderPrice": number(order.request.price or 0.0) if order else "0",
-                    "orderQty": number(order.qty) if order else "0",
-                    "leavesQty": number(order.qty - order.filled) if order else "0",
-                    "orderType": "Market"
-                    if order and order.request.order_type is OrderType.MARKET
-                    else "Limit",
-                    "execPrice": number(fill.price),
-                    "execQty": number(fill.qty),
-                    "execValue": number(fill.price * fill.qty),
-                    "execFee": number(fill.fee),
-                    "feeRate": number(
-                        self.settings.maker_fee if maker else self.settings.taker_fee
-                    ),
-                    "isMaker": maker,
-                    "execType": "Trade",
-                    "execTime": str(fill.ts_ns // 1_000_000),
-                    "seq": position.seq,
-                }
-            ],
+        self._execution(
+            {
+                "category": "linear",
+                "symbol": fill.symbol,
+                "execId": f"sim-x{self._exec_ids:010d}",
+                "orderId": fill.client_id,
+                "orderLinkId": order.link if order is not None else "",
+                "side": _SIDE_NAMES[fill.side],
+                "orderPrice": number(order.request.price or 0.0) if order else "0",
+                "orderQty": number(order.qty) if order else "0",
+                "leavesQty": number(order.qty - order.filled) if order else "0",
+                "orderType": "Market"
+                if order and order.request.order_type is OrderType.MARKET
+                else "Limit",
+                "execPrice": number(fill.price),
+                "execQty": number(fill.qty),
+                "execValue": number(fill.price * fill.qty),
+                "execFee": number(fill.fee),
+                "feeRate": number(self.settings.maker_fee if maker else self.settings.taker_fee),
+                "isMaker": maker,
+                "execType": "Trade",
+                "execTime": str(fill.ts_ns // 1_000_000),
+                "seq": position.seq,
+            }
         )
 
     def _funding(self, payment: FundingPayment) -> None:
         self.balance -= payment.amount
         self._exec_ids += 1
-        self.push(
-            "execution",
-            [
-                {
-                    "category": "linear",
-                    "symbol": payment.symbol,
-                    "execId": f"sim-x{self._exec_ids:010d}",
-                    "orderId": "",
-                    "orderLinkId": "",
-                    "side": _SIDE_NAMES[BUY if payment.position_qty > 0 else SELL],
-                    "execPrice": number(payment.mark_price),
-                    "execQty": number(abs(payment.position_qty)),
-                    "execFee": number(payment.amount),
-                    "feeRate": number(payment.rate),
-                    "isMaker": False,
-                    "execType": "Funding",
-                    "execTime": str(payment.ts_ns // 1_000_000),
-                    "seq": 0,
-                }
-            ],
+        self._execution(
+            {
+                "category": "linear",
+                "symbol": payment.symbol,
+                "execId": f"sim-x{self._exec_ids:010d}",
+                "orderId": "",
+                "orderLinkId": "",
+                "side": _SIDE_NAMES[BUY if payment.position_qty > 0 else SELL],
+                "execPrice": number(payment.mark_price),
+                "execQty": number(abs(payment.position_qty)),
+                "execFee": number(payment.amount),
+                "feeRate": number(payment.rate),
+                "isMaker": False,
+                "execType": "Funding",
+                "execTime": str(payment.ts_ns // 1_000_000),
+                "seq": 0,
+            }
         )
         self.push("wallet", [self._wallet_row()])
+
+    def _execution(self, row: dict[str, Any]) -> None:
+        self.executions.append(row)
+        self.push("execution", [row])
 
     def _forget_closed(self) -> None:
         closed = [o for o in self.orders.values() if o.status not in _OPEN]

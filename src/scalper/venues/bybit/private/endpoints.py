@@ -29,7 +29,7 @@ def resolve_endpoints(settings: BybitPrivateSettings) -> Endpoints:
         if settings.live_confirmation != LIVE_CONFIRMATION:
             raise LiveTradingRefused(
                 "live trading on Bybit mainnet needs trading.bybit.live_confirmation set to"
-                f" {LIVE_CONFIRMATION!r} as well as --live"
+                f" {LIVE_CONFIRMATION!r} (or --confirm-live with that sentence) as well as --live"
             )
         rest = settings.rest_url or settings.mainnet_rest_url
         ws = settings.ws_url or settings.mainnet_ws_url

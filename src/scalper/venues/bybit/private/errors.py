@@ -95,6 +95,7 @@ _TABLE: Final[dict[int, tuple[type[PrivateApiError], str]]] = {
     10029: (ParameterError, "the symbol is not in the API key's allowed list"),
     33004: (AuthenticationError, "the API key has expired"),
     110001: (OrderNotFoundError, "the order does not exist"),
+    110007: (OrderRejectedError, "insufficient available balance for the order"),
     110008: (OrderNotFoundError, "the order has been completed or cancelled"),
     110072: (DuplicateOrderError, "the orderLinkId is a duplicate: the order is already placed"),
     110079: (OrderBusyError, "the order is being processed; try again shortly"),

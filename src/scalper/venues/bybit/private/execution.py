@@ -8,12 +8,18 @@ fills). A REST refusal becomes a REJECTED update with the reason, as the paper b
 one. Each order gets its own orderLinkId (order_ids.py), reused by its retry: a duplicate
 answer (110072) means "already placed".
 
-Safety: entries (orders that are not reduce-only) are refused while `blocked` — from start
-until the first reconcile, while the private stream is down, and while a traded symbol's
-market data is stale — with the reason in `blocked_reason`. When the private stream, or the
-market data of a symbol with our open orders, has been lost for `disconnect_cancel_s`, our open
-orders are cancelled over REST (Bybit's own disconnect-cancel is for institutional accounts);
-entries stay blocked until both are back and a reconcile has run.
+Safety: entries (orders that are not reduce-only) are refused while blocked — every symbol's
+from start until the first reconcile and while the private stream is down; one symbol's while
+its market data is lost — with the reason (`entries_blocked(symbol)`; `blocked` and
+`blocked_reason` tell about any block). When the private stream, or the market data of a symbol
+where we hold an order or a position, has been lost for `disconnect_cancel_s`, our open orders
+(there) are cancelled over REST (Bybit's own disconnect-cancel is for institutional accounts);
+entries stay blocked until both are back and a reconcile has run. The runtime feeds the market
+half: an engine tap calls `note_market_data` on every market event (market_watch.py).
+
+After the stream comes back, executions it missed are read over REST (/v5/execution/list, from
+when it went down less `replay_margin_ms`) and reported once each: every execution id reported
+is remembered (`exec_id_memory`), whichever path brought it.
 
 Reconcile (at start and after each reconnect): fee rates and instrument filters (start only),
 open orders, positions and wallet are read over REST and compared with what we hold. The rule:
@@ -123,6 +129,11 @@ class BybitExecution:
         """What the last reconciles found different (newest last), as logged."""
         self.reconciles = 0
         self.disconnect_cancels = 0
+        self._outages = 0
+        self._replay_from_ms: int | None = None
+        """Venue time from which executions may have been missed (the stream was down)."""
+        self.replayed_executions = 0
+        """Executions the stream missed, read over REST after it came back and reported."""
 
     @classmethod
     def from_settings(
@@ -166,6 +177,30 @@ class BybitExecution:
     def stream_connected(self) -> bool:
         return self._stream.connected
 
+    @property
+    def requests_in_flight(self) -> int:
+        """Order requests (create, amend, cancel) sent and not answered yet."""
+        return len(self._tasks)
+
+    @property
+    def pushes_received(self) -> int:
+        """Topic pushes the private stream has handed on (all its sessions)."""
+        return self._stream.pushes
+
+    def entries_blocked(self, symbol: str) -> str:
+        """Why an entry on `symbol` is refused now ("" when it is not): a block of every
+        symbol (start, the private stream) or that symbol's lost market data."""
+        reasons = [r for k, r in self._blocks.items() if not k.startswith("market:")]
+        market = self._blocks.get(f"market:{symbol}")
+        if market is not None:
+            reasons.append(market)
+        return "; ".join(reasons)
+
+    def market_data_age_s(self, symbol: str) -> float | None:
+        """Seconds since `symbol`'s last market event was noted (None: never)."""
+        seen = self._market_seen.get(symbol)
+        return None if seen is None else self._monotonic() - seen
+
     def open_orders(self) -> list[Order]:
         """Copies of our orders the venue holds open, as we know them."""
         return [msgspec.structs.replace(o) for o in self._orders.values() if o.open]
@@ -185,6 +220,7 @@ class BybitExecution:
         self._blocks.pop("start", None)
         self._blocks["stream"] = STREAM_DOWN
         self._stream_down_since = self._monotonic()
+        self._missing_from(self.rest.venue_now_ms(), margin_ms=0)  # orders before: reconciled
         self._runner = asyncio.create_task(self._stream.run(), name="bybit-private-stream")
         self._watchdog = asyncio.create_task(self._watch(), name="bybit-disconnect-watchdog")
 
@@ -212,8 +248,9 @@ class BybitExecution:
         if request.client_id in self._orders:
             self._reject_later(request, f"duplicate client_id {request.client_id!r}")
             return
-        if self.blocked and not request.reduce_only:
-            self._reject_later(request, f"entries blocked: {self.blocked_reason}")
+        blocked = "" if request.reduce_only else self.entries_blocked(request.symbol)
+        if blocked:
+            self._reject_later(request, f"entries blocked: {blocked}")
             return
         link = new_order_link_id(self._prefix)
         self._orders[request.client_id] = Order(request=request)
@@ -251,13 +288,28 @@ class BybitExecution:
                 if attempt == 1:
                     log.warning("create %s: %s; retrying with the same orderLinkId", link, exc)
                     continue
-                self._reject(request, str(exc))
+                if not await self._placed_after_all(request.client_id, link):
+                    self._reject(request, str(exc))
                 return
             except PrivateApiError as exc:
                 self._reject(request, str(exc))
                 return
             self._learn(request.client_id, ack.order_id)
             return
+
+    async def _placed_after_all(self, client_id: str, link: str) -> bool:
+        """After a create whose fate is unknown (timed out twice): whether the venue has the
+        order (its push told us, or a query by orderLinkId finds it); never a reject then."""
+        order = self._orders.get(client_id)
+        if order is not None and order.venue_id:
+            return True
+        try:
+            await self._learn_order_id(client_id, link)
+        except PrivateApiError as exc:
+            log.warning("create %s: its fate is unknown and the query failed: %s", link, exc)
+            return False
+        order = self._orders.get(client_id)
+        return order is not None and bool(order.venue_id)
 
     async def _learn_order_id(self, client_id: str, link: str) -> None:
         order = self._orders.get(client_id)
@@ -352,6 +404,7 @@ class BybitExecution:
             log.warning("Bybit private stream down (%s): entries blocked", reason)
             self._stream_down_since = self._monotonic()
             self._blocks["stream"] = STREAM_DOWN
+            self._missing_from(self.rest.venue_now_ms(), self._settings.replay_margin_ms)
 
     def _apply_order(self, row: wire.VenueOrder) -> None:
         client_id = self._client_of_link.get(row.order_link_id) or self._client_of_order_id.get(
@@ -527,6 +580,8 @@ class BybitExecution:
         delay = self._settings.backoff_initial_s
         while True:
             try:
+                if block == "stream":
+                    await self.replay_missed_executions()
                 await self.reconcile()
             except PrivateApiError as exc:
                 log.warning("reconcile failed (%s); again in %.1f s", exc, delay)
@@ -538,6 +593,39 @@ class BybitExecution:
             elif block.startswith("market:"):
                 self._blocks.pop(block, None)
             return
+
+    def _missing_from(self, venue_ms: int, margin_ms: int) -> None:
+        """The stream is down from `venue_ms` (less a margin for pushes lost as it died); an
+        earlier outage not replayed yet keeps its start."""
+        self._outages += 1
+        if self._replay_from_ms is None:
+            self._replay_from_ms = venue_ms - margin_ms
+
+    async def replay_missed_executions(self) -> int:
+        """After the stream came back: read our executions since it went down
+        (/v5/execution/list) and report those it did not deliver, once each (by execId);
+        how many. Failing, it raises and the next try reads from the same time."""
+        since, outages = self._replay_from_ms, self._outages
+        if since is None:
+            return 0
+        replayed = 0
+        for row in await self.rest.executions(since):
+            if row.exec_id in self._exec_ids:
+                continue
+            ours = (
+                row.exec_type == "Funding"
+                or row.order_id in self._client_of_order_id
+                or is_ours(row.order_link_id, self._prefix)
+            )
+            if ours:
+                self._apply_execution(row)
+                replayed += 1
+        if replayed:
+            log.warning("replayed %d executions the private stream missed", replayed)
+        self.replayed_executions += replayed
+        if self._outages == outages:  # else the stream went down again meanwhile: keep it
+            self._replay_from_ms = None
+        return replayed
 
     async def reconcile(self) -> None:
         """Read open orders, positions and wallet; the venue wins; differences are logged."""
@@ -650,12 +738,24 @@ class BybitExecution:
             log.error("private stream lost for %.1f s: cancelling our open orders", now - down)
             await self._cancel_ours(None)
         for symbol, seen in self._market_seen.items():
-            if now - seen >= limit and symbol not in self._market_cancelled:
+            if (
+                now - seen >= limit
+                and symbol not in self._market_cancelled
+                and self._exposed(symbol)
+            ):
                 self._market_cancelled.add(symbol)
                 self._blocks[f"market:{symbol}"] = f"market data of {symbol} lost"
                 if any(o.open and o.request.symbol == symbol for o in self._orders.values()):
                     log.error("market data of %s lost: cancelling our open orders there", symbol)
                     await self._cancel_ours(symbol)
+
+    def _exposed(self, symbol: str) -> bool:
+        """Whether we hold an open order or a position on `symbol` (a quiet symbol without
+        either is no risk, and blocking it would refuse its first entry when it wakes)."""
+        position = self.positions.get(symbol)
+        if position is not None and position.size:
+            return True
+        return any(o.open and o.request.symbol == symbol for o in self._orders.values())
 
     async def _cancel_ours(self, symbol: str | None) -> None:
         """Cancel, one by one, every open order of ours the venue or we know of (others' are

@@ -218,6 +218,21 @@ class BybitPrivateRest:
                 return orders
         raise ServerError(f"/v5/order/realtime still had a next page after {MAX_PAGES} pages")
 
+    async def executions(self, start_ms: int) -> list[wire.Execution]:
+        """Our executions since `start_ms`, oldest first (/v5/execution/list: with startTime
+        alone it answers startTime to startTime + 7 days, newest first, 100 a page at most)."""
+        base = [("category", self.category), ("startTime", str(start_ms)), ("limit", "100")]
+        rows: list[wire.Execution] = []
+        cursor = ""
+        for _ in range(MAX_PAGES):
+            params = [*base, ("cursor", cursor)] if cursor else base
+            raw, _ = await self._call("GET", "/v5/execution/list", params, RequestKind.QUERY)
+            page, cursor = wire.parse_executions(raw)
+            rows.extend(page)
+            if not cursor or not page:
+                return sorted(rows, key=lambda row: (row.time_ms, row.seq))
+        raise ServerError(f"/v5/execution/list still had a next page after {MAX_PAGES} pages")
+
     async def positions(self, symbol: str = "") -> list[wire.VenuePosition]:
         scope = [("symbol", symbol)] if symbol else [("settleCoin", SETTLE_COIN)]
         params = [("category", self.category), *scope, ("limit", "200")]

@@ -76,6 +76,8 @@ class PrivateStream:
         self._stopping = False
         self._req_ids = itertools.count(1)
         self.connected = False
+        self.pushes = 0
+        """Topic pushes handed on (all sessions)."""
         self.sessions = 0
         """Sessions that got authenticated and subscribed (a metric)."""
         self.malformed = 0
@@ -178,6 +180,7 @@ class PrivateStream:
 
     def _hand_on(self, message: wire.StreamMessage) -> None:
         if isinstance(message, wire.StreamTopic):
+            self.pushes += 1
             self._on_message(message)
         elif isinstance(message, wire.MalformedMessage):
             self.malformed += 1

@@ -195,6 +195,11 @@ class _Execution(msgspec.Struct, rename="camel"):
     seq: int = 0
 
 
+class _Executions(msgspec.Struct, rename="camel"):
+    rows: list[_Execution] = msgspec.field(default_factory=list, name="list")
+    next_page_cursor: str = ""
+
+
 class _Position(msgspec.Struct, rename="camel"):
     symbol: str = ""
     side: str = ""
@@ -431,6 +436,12 @@ def parse_cancel_all(raw: msgspec.Raw) -> list[OrderAck]:
 def parse_orders(raw: msgspec.Raw) -> tuple[list[VenueOrder], str]:
     orders = _decode(raw, _Orders, "open orders")
     return [_order(row) for row in orders.rows], orders.next_page_cursor
+
+
+def parse_executions(raw: msgspec.Raw) -> tuple[list[Execution], str]:
+    """A page of /v5/execution/list (rows as the `execution` topic's) and its next cursor."""
+    executions = _decode(raw, _Executions, "executions")
+    return [_execution(row, False) for row in executions.rows], executions.next_page_cursor
 
 
 def parse_positions(raw: msgspec.Raw) -> tuple[list[VenuePosition], str]:

@@ -128,3 +128,78 @@ def test_funding_executions_are_funding_payments() -> None:
     (payment,) = events
     assert isinstance(payment, FundingPayment)
     assert payment.amount == 0.0002 and payment.position_qty == 0.5 and payment.rate == 0.0002
+
+
+def _exec_dict(exec_id: str, order_id: str, link: str, exec_type: str = "Trade") -> bytes:
+    return (
+        b'{"execId":"%s","orderId":"%s","orderLinkId":"%s","symbol":"BTCUSDT","side":"Buy",'
+        b'"execPrice":"90","execQty":"0.01","execFee":"0.0002","feeRate":"0.0002",'
+        b'"isMaker":true,"execType":"%s","execTime":"5000","seq":1}'
+    ) % (exec_id.encode(), order_id.encode(), link.encode(), exec_type.encode())
+
+
+class _ReplayRest(_Rest):
+    """/v5/execution/list of a fixed page; `during` runs inside the call (a second outage)."""
+
+    def __init__(self, rows: list[bytes]) -> None:
+        self.rows = rows
+        self.since: list[int] = []
+        self.during: Any = None
+
+    async def executions(self, start_ms: int) -> list[wire.Execution]:
+        self.since.append(start_ms)
+        if self.during is not None:
+            self.during()
+        page, _ = wire.parse_executions(b'{"list":[%s]}' % b",".join(self.rows))
+        return page
+
+
+def test_missed_executions_are_replayed_once_and_only_ours() -> None:
+    async def scenario() -> None:
+        rest = _ReplayRest([])
+        exe = BybitExecution(
+            rest,  # type: ignore[arg-type]
+            BybitPrivateSettings(replay_margin_ms=2_000),
+            stream_factory=lambda owner: _Stream(),  # type: ignore[arg-type,return-value]
+        )
+        exe._blocks.clear()
+        events: list[Any] = []
+        exe.set_sink(events.append)
+        exe.submit(
+            OrderRequest(
+                client_id="c1",
+                symbol="BTCUSDT",
+                side=BUY,
+                qty=0.02,
+                order_type=OrderType.LIMIT,
+                price=90.0,
+                decided_ns=1,
+            )
+        )
+        link = exe.order_link_id("c1")
+        _push(exe, _order_row(link, "New", "0", 2_000))
+        _push(exe, _exec_row("x1"))  # seen on the stream before it went down
+        rest.rows = [
+            _exec_dict("x2", "o1", link),
+            _exec_dict("x1", "o1", ""),
+            _exec_dict("other", "o9", "someone-else"),
+        ]
+        assert await exe.replay_missed_executions() == 0  # no outage: nothing to read
+        exe.on_stream_state(False, "test")
+        rest.during = lambda: exe.on_stream_state(False, "down again while replaying")
+        assert await exe.replay_missed_executions() == 1
+        assert rest.since == [1_000 - 2_000]
+        rest.during = None
+        # The outage during the replay keeps the window open: the next replay reads from the
+        # same time again, and reports nothing twice.
+        assert await exe.replay_missed_executions() == 0
+        assert rest.since == [-1_000, -1_000]
+        assert await exe.replay_missed_executions() == 0
+        assert rest.since == [-1_000, -1_000]  # closed now
+        fills = [e for e in events if isinstance(e, Fill)]
+        assert [f.exec_id for f in fills] == ["x1", "x2"]
+        assert exe.replayed_executions == 1
+        for task in exe._tasks:
+            task.cancel()
+
+    asyncio.run(scenario())
