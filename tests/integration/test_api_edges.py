@@ -3,8 +3,10 @@
 It proves that a WebSocket `unsubscribe` stops that symbol's messages at once while the other
 symbols keep streaming; that a client too slow to read is dropped with close code 1008 as the
 client itself sees it; that `/api/symbol/{s}/book` answers 404 "no book yet" for a symbol that
-has trades but no book (an engine fed by hand); and that health answers 503 "down" once no
-connection is open (the simulator stopped under a live feed).
+has trades but no book (an engine fed by hand); that the imbalance set and the walls served
+for a hand-fed book are the figures worked out by hand (tests/unit/test_views.py), not only
+keys in range; and that health answers 503 "down" once no connection is open (the simulator
+stopped under a live feed).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import pytest
 import websockets
 from tests.integration.support import wait_until
 from tests.integration.test_api import Stack, receive_json, run_with_api, shrink_server_buffers
+from tests.unit.test_views import HAND_IMBALANCE, HAND_WALLS, engine_with_a_hand_worked_book
 
 from scalper.api import create_app, serve_api
 from scalper.api.stream import DROPPED_CLOSE_CODE
@@ -125,6 +128,29 @@ def test_book_is_404_for_a_symbol_with_trades_but_no_book() -> None:
                 assert basic.json()["best_bid"] is None and basic.json()["mid"] is None
         finally:
             await server.stop()
+
+    asyncio.run(scenario())
+
+
+def test_imbalance_and_walls_served_are_the_hand_worked_figures() -> None:
+    async def scenario() -> None:
+        server = await serve_api(create_app(engine_with_a_hand_worked_book()), port=0)
+        try:
+            async with httpx.AsyncClient(base_url=server.url, timeout=10.0) as http:
+                basic = (await http.get("/api/symbol/ethusdt/basic")).json()
+                profile = (await http.get("/api/symbol/ETHUSDT/profile")).json()
+                rows = (await http.get("/api/symbols")).json()["symbols"]
+        finally:
+            await server.stop()
+        for served in (basic, profile):
+            assert served["imbalance"] == {"values": HAND_IMBALANCE, "label": "bid_pressure"}
+        walls = {
+            side: [(w["price"], w["size"], w["relative_size"]) for w in profile["walls"][side]]
+            for side in ("bids", "asks")
+        }
+        assert walls == HAND_WALLS
+        (row,) = rows
+        assert row["symbol"] == "ETHUSDT" and row["imbalance"] == round(19 / 28, 6)
 
     asyncio.run(scenario())
 

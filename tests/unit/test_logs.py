@@ -167,3 +167,20 @@ def test_configured_logging_lets_a_repeat_through_burst_times_then_summarises_it
     assert lines[-1].endswith("scalper.repeat_test: another message")
     stderr_repeats = [line for line in capsys.readouterr().err.splitlines() if "gap on" in line]
     assert stderr_repeats == repeats
+
+
+def test_configured_log_file_defaults_to_10_mb_and_3_old_files(
+    tmp_path: Path, restored_logging: None
+) -> None:
+    """The cap the README states (a file rotated at 10 MB, 3 old files kept) is the one
+    `configure_logging` installs when only a file is given; the repeat filter is on it."""
+    path = tmp_path / "scalper.log"
+    configure_logging(LogSettings(file=str(path)))
+
+    files = [h for h in logging.getLogger().handlers if isinstance(h, RotatingFileHandler)]
+    assert len(files) == 1
+    handler = files[0]
+    assert Path(handler.baseFilename) == path
+    assert (handler.maxBytes, handler.backupCount) == (10_000_000, 3)
+    assert [type(f) for f in handler.filters] == [RepeatFilter]
+    assert handler.filters[0].burst == 5 and handler.filters[0].window_s == 60.0

@@ -120,3 +120,44 @@ def test_engine_view_lists_symbols_sorted_with_engine_counters() -> None:
     assert list(view["symbols"]) == ["AAAUSDT", "BTCUSDT"]  # type: ignore[call-overload]
     assert view["frames"] == 4 and view["clock_ns"] == T0 + 61 * SEC
     assert view["malformed"] == {}
+
+
+# mid 1000.0; 10 / 25 / 50 bps are 1.0 / 2.5 / 5.0 either side of it
+HAND_BIDS = [(999.5, 2.0), (999.0, 3.0), (997.0, 4.0), (990.0, 10.0)]
+HAND_ASKS = [(1000.5, 1.0), (1001.5, 2.0), (1003.0, 5.0), (1010.0, 1.0)]
+HAND_IMBALANCE = {
+    "book": 19 / 28,  # bids 2 + 3 + 4 + 10, asks 1 + 2 + 5 + 1
+    "top1": 2 / 3,
+    "top5": 19 / 28,  # four levels a side: top 5, 10 and 25 are the whole book
+    "top10": 19 / 28,
+    "top25": 19 / 28,
+    "bps10": 5 / 6,  # bids >= 999.0: 2 + 3; asks <= 1001.0: 1
+    "bps25": 5 / 8,  # bids >= 997.5: 5; asks <= 1002.5: 1 + 2
+    "bps50": 9 / 17,  # bids >= 995.0: 2 + 3 + 4; asks <= 1005.0: 1 + 2 + 5
+}
+# sizes against the side's median: bids 2, 3, 4, 10 (3.5); asks 1, 1, 2, 5 (1.5), the tie of
+# size 1 broken by the higher price
+HAND_WALLS = {
+    "bids": [(990.0, 10.0, 10 / 3.5), (997.0, 4.0, 4 / 3.5), (999.0, 3.0, 3 / 3.5)],
+    "asks": [(1003.0, 5.0, 5 / 1.5), (1001.5, 2.0, 2 / 1.5), (1010.0, 1.0, 1 / 1.5)],
+}
+
+
+def engine_with_a_hand_worked_book() -> Engine:
+    engine = Engine()
+    engine.on_event(BookUpdate("ETHUSDT", 50, True, HAND_BIDS, HAND_ASKS, 1, 0, T0, T0))
+    return engine
+
+
+def test_symbol_view_imbalance_set_and_walls_are_the_hand_worked_figures() -> None:
+    engine = engine_with_a_hand_worked_book()
+    view = symbol_view(engine, engine.symbols["ETHUSDT"], levels=4)
+
+    assert view.imbalance is not None and view.walls is not None
+    assert msgspec.structs.asdict(view.imbalance.values) == HAND_IMBALANCE
+    assert view.imbalance.label == "bid_pressure"  # top 10: 19 / 28 > 0.6
+    walls = {
+        side: [(w.price, w.size, w.relative_size) for w in getattr(view.walls, side)]
+        for side in ("bids", "asks")
+    }
+    assert walls == HAND_WALLS

@@ -69,6 +69,8 @@ class BybitConnection:
         """Where frames go; settable, so the owner can wire a sink that knows this connection."""
         self._rng = rng or random.Random()
         self._ws: ClientConnection | None = None
+        self._connected_at = 0.0
+        """Event-loop time the current (or last) session's socket opened."""
         self._stopping = False
         self._outgoing = asyncio.Event()
         self.session.on_outgoing = self._outgoing.set
@@ -86,9 +88,12 @@ class BybitConnection:
         return self.session.stats
 
     async def run(self) -> None:
-        """Connect, serve and reconnect until `stop()`."""
+        """Connect, serve and reconnect until `stop()`. The backoff starts again from
+        `backoff_initial_s` after a session that went stale or held for `backoff_max_s`; a
+        streak of failed connects or of connections lost at once keeps doubling it."""
         settings = self.settings
         delays = backoff_delays(settings.backoff_initial_s, settings.backoff_max_s, self._rng)
+        loop = asyncio.get_running_loop()
         while not self._stopping:
             connects = self.stats.connects
             try:
@@ -102,6 +107,14 @@ class BybitConnection:
                 self.stats.last_error = f"{type(exc).__name__}: {exc}"
                 what = "connection lost" if self.stats.connects > connects else "cannot connect"
                 log.warning("%s: %s (%s)", self.name, what, self.stats.last_error)
+                if (
+                    self.stats.connects > connects
+                    and loop.time() - self._connected_at >= settings.backoff_max_s
+                ):
+                    # It held for as long as the longest wait: a new start, not a failing streak.
+                    delays = backoff_delays(
+                        settings.backoff_initial_s, settings.backoff_max_s, self._rng
+                    )
             if self._stopping:
                 break
             self.stats.state = "backoff"
@@ -133,6 +146,7 @@ class BybitConnection:
             proxy=None,
         ) as ws:
             self._ws = ws
+            self._connected_at = asyncio.get_running_loop().time()
             self.stats.connects += 1
             self.stats.state = "subscribing"
             self.session.connected()

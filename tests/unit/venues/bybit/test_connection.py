@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import random
 import socket
-from itertools import islice
+from itertools import islice, pairwise
 
 import pytest
 from tests.integration.support import wait_until
@@ -97,3 +97,96 @@ def test_a_connection_to_a_closed_port_keeps_retrying_in_backoff() -> None:
                 await task
 
     asyncio.run(scenario())
+
+
+def test_each_attempt_waits_out_the_next_delay_of_the_doubling_ceiling() -> None:
+    """Through the connection itself: a server that accepts and at once closes (no WebSocket
+    handshake) fails every attempt. With a generator whose delays are their ceilings, the
+    connection draws them in order (0.1, 0.2, 0.4, then the 0.4 cap), and the gap between two
+    accepted attempts is at least the delay drawn in between (a lower bound only: a loaded
+    machine may add to it, never take away)."""
+
+    async def scenario() -> tuple[list[tuple[float, float]], list[float]]:
+        loop = asyncio.get_running_loop()
+        accepted: list[float] = []
+
+        def refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            accepted.append(loop.time())
+            writer.close()
+
+        server = await asyncio.start_server(refuse, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        rng = CeilingRecorder()
+        connection = BybitConnection(
+            "linear-0",
+            f"ws://127.0.0.1:{port}/v5/public/linear",
+            ["publicTrade.BTCUSDT"],
+            "linear",
+            settings=ConnectionSettings(backoff_initial_s=0.1, backoff_max_s=0.4),
+            rng=rng,
+        )
+        task = asyncio.create_task(connection.run())
+        try:
+            await wait_until(lambda: len(accepted) >= 6, 30, "6 attempts")
+            assert connection.stats.connects == 0 and not task.done()
+        finally:
+            await connection.stop()
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            server.close()
+            await server.wait_closed()
+        return rng.bounds, accepted
+
+    bounds, accepted = asyncio.run(scenario())
+    delays = [high for _, high in bounds]
+    assert delays[:5] == [0.1, 0.2, 0.4, 0.4, 0.4]
+    assert all(low == 0.0 for low, _ in bounds)
+    gaps = [later - earlier for earlier, later in pairwise(accepted)]
+    for gap, delay in zip(gaps[:5], delays, strict=False):
+        assert gap >= delay - 0.001, (gaps, delays)  # the loop's clock resolution
+
+
+def test_a_connection_that_held_for_the_longest_wait_starts_its_backoff_again() -> None:
+    """A server that completes the handshake, then drops the connection: at once the first three
+    times (the ceiling doubles to the cap, as for a refused connect), then after holding it
+    longer than `backoff_max_s`. A connection lost after such a stretch is a new start: the next
+    delay is drawn under `backoff_initial_s` again, not under the cap (else a feed that drops
+    once a day would wait up to 30 s for every later drop)."""
+    from websockets.asyncio.server import ServerConnection, serve
+
+    async def scenario() -> list[tuple[float, float]]:
+        served = 0
+
+        async def handler(ws: ServerConnection) -> None:
+            nonlocal served
+            served += 1
+            if served == 4:
+                await asyncio.sleep(0.5)  # longer than backoff_max_s
+            ws.transport.abort()
+
+        rng = CeilingRecorder()
+        async with serve(handler, "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            connection = BybitConnection(
+                "linear-0",
+                f"ws://127.0.0.1:{port}/v5/public/linear",
+                ["publicTrade.BTCUSDT"],
+                "linear",
+                settings=ConnectionSettings(backoff_initial_s=0.05, backoff_max_s=0.3),
+                rng=rng,
+            )
+            task = asyncio.create_task(connection.run())
+            try:
+                await wait_until(lambda: len(rng.bounds) >= 5, 30, "5 backoff delays")
+                assert connection.stats.connects >= 4
+            finally:
+                await connection.stop()
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        return rng.bounds
+
+    bounds = asyncio.run(scenario())
+    # dropped at once three times: 0.05, 0.1, 0.2; the fourth held 0.5 s: back to 0.05, then 0.1
+    assert [high for _, high in bounds[:5]] == [0.05, 0.1, 0.2, 0.05, 0.1]
