@@ -132,6 +132,7 @@ async def run_live(
                 signals=signals,
                 trader=trader,
                 write_token=_write_token(settings) if trader is not None else None,
+                alerts=settings.alerts,
             )
             api = await serve_api(app, settings.api.host, settings.api.port)
             log.info("API on %s (OpenAPI at %s/docs)", api.url, api.url)

@@ -17,6 +17,7 @@ from scalper.api import ApiServer, create_app, serve_api
 from scalper.book import SyncState
 from scalper.engine import Engine
 from scalper.settings import (
+    AlertSettings,
     ApiSettings,
     ConnectionSettings,
     EngineSettings,
@@ -94,13 +95,16 @@ async def api_stack(
     ready_timeout: float = 10.0,
     stale_after_s: float = 10.0,
     trading: TradingSettings | None = None,
+    alerts: AlertSettings | None = None,
+    symbols: int = 5,
     **api_options: float,
 ) -> AsyncIterator[ApiStack]:
     """Simulator (5 symbols) -> live feed -> engine and signals -> API on port 0, ready when
     every book is in sync with trades; everything stopped on exit. `trading`: a paper trader
     (10,000 USDT) with the reference strategy, served under /api/trading with a fresh write
-    token. `api_options`: ApiSettings fields."""
-    simulator = await serve_simulator(SimulatorSettings(symbols=5, seed=11, rate=rate))
+    token. `alerts`: alert rules on /ws and /api/alerts (off when None). `api_options`:
+    ApiSettings fields."""
+    simulator = await serve_simulator(SimulatorSettings(symbols=symbols, seed=11, rate=rate))
     engine = Engine(engine_config)
     signals = SignalEngine(engine, QUICK_SIGNALS)
     async with httpx.AsyncClient(base_url=simulator.rest_url) as client:
@@ -136,6 +140,7 @@ async def api_stack(
         signals=signals,
         trader=trader,
         write_token=token,
+        alerts=alerts,
     )
     server = await serve_api(app, port=0)
     await feed.start()

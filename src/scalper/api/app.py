@@ -23,7 +23,9 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from scalper.alerts import AlertRules
 from scalper.api.access import HostCheck, allowed_hosts
+from scalper.api.alert_feed import AlertMonitor, AlertsView
 from scalper.api.health import SERVING, HealthReporter, HealthView
 from scalper.api.prometheus import CONTENT_TYPE, exposition
 from scalper.api.responses import (
@@ -44,7 +46,7 @@ from scalper.api.stream import StreamHub
 from scalper.api.trading_routes import TRADING_MODELS, add_trading_routes
 from scalper.engine import Engine, SymbolState
 from scalper.feed_status import MarketFeed
-from scalper.settings import ApiSettings
+from scalper.settings import AlertSettings, ApiSettings
 from scalper.signals import SignalEngine, SignalsView
 from scalper.storage.recorder import Recorder
 from scalper.trading.trader import Trader
@@ -66,6 +68,7 @@ _MODELS: Final = (
     TradesView,
     HealthView,
     SignalsView,
+    AlertsView,
     *TRADING_MODELS,
     ErrorBody,
 )
@@ -104,6 +107,7 @@ def create_app(
     signals: SignalEngine | None = None,
     trader: Trader | None = None,
     write_token: str | None = None,
+    alerts: AlertSettings | None = None,
 ) -> FastAPI:
     """The API over `engine` (and `feed`'s connections and `recorder`'s disk, for health, and
     `signals`' factors, regimes and scores; None when switched off).
@@ -113,6 +117,7 @@ def create_app(
     `clock`: "now" in ns for ages and staleness: the wall clock, or a paced replay's clock.
     `trader`: the trading core, served under /api/trading (its writes need `write_token`).
     Every request's Host must be loopback or one of `api_settings.allowed_hosts`.
+    `alerts`: the alert rules, fed from the signals, trader and feed (None: no alerts).
     """
     api_settings = api_settings or ApiSettings()
     app = FastAPI(
@@ -125,6 +130,9 @@ def create_app(
     health = HealthReporter(
         engine, feed, started_ns or clock(), stale_after_s, recorder, clock=clock
     )
+    monitor = (
+        AlertMonitor(AlertRules(alerts), signals, trader, health) if alerts is not None else None
+    )
     hub = StreamHub(
         engine,
         feed,
@@ -132,6 +140,7 @@ def create_app(
         queue_size=api_settings.ws_queue_size,
         clock=clock,
         signals=signals,
+        alerts=monitor,
     )
     app.state.hub = hub
     app.state.health = health
@@ -239,6 +248,14 @@ def create_app(
         if timeframe not in timeframes:
             raise _bad_parameter("tf", tf, f"unknown timeframe; one of {', '.join(timeframes)}")
         return MsgspecResponse(candles_view(state_of(symbol), timeframe, limit))
+
+    @app.get("/api/alerts", response_class=MsgspecResponse, responses=_doc(AlertsView, 404, 422))
+    async def alert_list(limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50) -> Response:
+        """The latest alerts the rules of `alerts.rules` fired (newest first)."""
+        if monitor is None:
+            raise HTTPException(404, "alerts are switched off")
+        monitor.poll(clock())
+        return MsgspecResponse(monitor.view(limit))
 
     @app.get(
         "/api/symbol/{symbol}/book",

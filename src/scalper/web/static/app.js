@@ -2,6 +2,7 @@
 // Plain ES module, no build step; the charting library is the vendored standalone build.
 import { createHeatmap } from "./heatmap.js";
 import { createTrading } from "./trading.js";
+import { createAlerts } from "./alerts.js";
 
 const LC = window.LightweightCharts;
 const TIMEFRAMES = ["15s", "1m", "5m"];
@@ -599,6 +600,8 @@ function connect() {
       if (message.symbol === dash.symbol && message.timeframe === dash.timeframe) {
         drawCandles([message.candle], false);
       }
+    } else if (message.type === "alert") {
+      alerts.show(message.data);
     } else if (message.type === "error") {
       console.warn("stream error:", message.message);
     }
@@ -673,6 +676,9 @@ function showHeatmap(on) {
 }
 $("#btn-heatmap").addEventListener("click", () => showHeatmap(!heatmap.running));
 
+// ---- alert toasts (/ws `alert` messages) ----
+const alerts = createAlerts($("#toasts"), (symbol) => rows.has(symbol) && selectSymbol(symbol));
+dash.alerts = alerts;
 // ---- start ----
 async function start() {
   const params = new URLSearchParams(location.search);

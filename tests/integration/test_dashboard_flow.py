@@ -1,0 +1,129 @@
+"""The dashboard's alert toasts, in headless
+Chromium against simulator -> live feed -> engine (+ signals, paper trader) -> API.
+
+Needs what test_dashboard.py needs (Debian's Chromium, the vendored charting library).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from tests.integration.support import api_stack
+from tests.integration.test_dashboard import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    HOLDING,
+    _require_browser,
+)
+
+from scalper.settings import AlertRule, AlertSettings
+
+ALERTS_SCREENSHOT = ARTIFACTS / "alerts.png"
+
+QUICK_ALERTS = AlertSettings(
+    rules=(
+        AlertRule(name="any score", kind="score_above", threshold=0.05, min_interval_s=5.0),
+        AlertRule(name="risk refusal", kind="risk_refusal"),
+    )
+)
+"""A score rule the simulator's symbols reach within seconds (a score of 0.05 in size)."""
+
+
+@dataclass
+class Stack:
+    url: str = ""
+    symbols: list[str] = field(default_factory=list)
+    ready: threading.Event = field(default_factory=threading.Event)
+    error: BaseException | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+    stop: asyncio.Event | None = None
+
+
+def _serve(**options: Any) -> Iterator[Stack]:
+    stack = Stack()
+
+    async def main() -> None:
+        stack.loop = asyncio.get_running_loop()
+        stack.stop = asyncio.Event()
+        async with api_stack(ws_tick_s=0.25, **options) as live:
+            stack.url = live.server.url
+            stack.symbols = list(live.symbols)
+            stack.ready.set()
+            await stack.stop.wait()
+
+    def run() -> None:
+        try:
+            asyncio.run(main())
+        except BaseException as exc:  # reported to the test thread
+            stack.error = exc
+            stack.ready.set()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert stack.ready.wait(120), "the simulator stack did not start within 120 s"
+    if stack.error is not None:
+        raise stack.error
+    try:
+        yield stack
+    finally:
+        if stack.loop is not None and stack.stop is not None:
+            stack.loop.call_soon_threadsafe(stack.stop.set)
+        thread.join(15)
+
+
+@pytest.fixture
+def flow_stack() -> Iterator[Stack]:
+    """Five symbols, the demo's paper trader and alert rules."""
+    yield from _serve(
+        ready_timeout=15,
+        trading=HOLDING,
+        alerts=QUICK_ALERTS,
+    )
+
+
+def _page(playwright: Any, url: str, errors: list[str], width: int = 1600) -> tuple[Any, Any]:
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    page = browser.new_page(viewport={"width": width, "height": 1000})
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(url, wait_until="load")
+    return browser, page
+
+
+def test_an_alert_rule_that_fires_shows_a_toast(flow_stack: Stack) -> None:
+    _require_browser()
+    from playwright.sync_api import sync_playwright
+
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser, page = _page(playwright, f"{flow_stack.url}/?tf=15s", errors)
+        try:
+            page.wait_for_function(
+                "() => window.__dashboard && window.__dashboard.ws === 'open'", timeout=15_000
+            )
+            page.wait_for_selector("#toasts .toast[data-rule='any score']", timeout=30_000)
+            toast = page.locator("#toasts .toast").first
+            text = toast.inner_text()
+            shown = page.evaluate("() => window.__dashboard.alerts.received")
+            ALERTS_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ALERTS_SCREENSHOT))
+        finally:
+            browser.close()
+    assert "reached 0.05" in text and "UTC" in text, text
+    listed = httpx.get(f"{flow_stack.url}/api/alerts?limit=10").json()
+    assert listed["fired"] >= 1 and listed["rules"] == ["any score", "risk refusal"]
+    newest = listed["alerts"][0]
+    assert newest["rule"] in ("any score", "risk refusal") and newest["ts_ns"] > 0
+    # The rate limit: one "any score" alert per 5 s of event time at most.
+    scores = sorted(a["ts_ns"] for a in listed["alerts"] if a["rule"] == "any score")
+    assert all(b - a >= 5_000_000_000 for a, b in itertools.pairwise(scores)), scores
+    print(f"alerts: {shown} toasts received; /api/alerts: {listed['fired']} fired, {text!r}")
+    assert errors == [], f"console errors: {errors}"
