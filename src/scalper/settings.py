@@ -774,6 +774,29 @@ class AlertSettings(_Section):
             raise ConfigError(f"alerts.rules: rule names repeat ({', '.join(names)})")
 
 
+class FootprintSettings(_Section):
+    """Footprint candles: buy and sell volume per price level of each candle, from the
+    trades' aggressor side (`GET /api/symbol/{s}/footprint`)."""
+
+    enabled: bool = True
+    timeframe: str = "1m"
+    """The candle length of the footprints."""
+    candles: PositiveInt = 30
+    """Candles kept per symbol (the forming one included); the oldest goes first."""
+    ticks_per_level: PositiveInt = 1
+    """A level spans this many of the symbol's price ticks."""
+    max_levels: PositiveInt = 400
+    """Levels per candle at most; a trade at a new level beyond them counts in the candle's
+    totals and its `overflow` volume, not in a level."""
+
+    def __post_init__(self) -> None:
+        parse_duration_ns(self.timeframe)
+
+    @property
+    def timeframe_ns(self) -> int:
+        return parse_duration_ns(self.timeframe)
+
+
 class Settings(_Section):
     """Every setting of scalper, one sub-tree per component."""
 
@@ -790,3 +813,4 @@ class Settings(_Section):
     diagnostics: DiagnosticsSettings = DiagnosticsSettings()
     report: ReportSettings = ReportSettings()
     alerts: AlertSettings = AlertSettings()
+    footprint: FootprintSettings = FootprintSettings()

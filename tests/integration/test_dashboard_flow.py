@@ -1,4 +1,4 @@
-"""The dashboard's alert toasts, in headless
+"""The dashboard's alert toasts and footprint chart, in headless
 Chromium against simulator -> live feed -> engine (+ signals, paper trader) -> API.
 
 Needs what test_dashboard.py needs (Debian's Chromium, the vendored charting library).
@@ -24,8 +24,9 @@ from tests.integration.test_dashboard import (
     _require_browser,
 )
 
-from scalper.settings import AlertRule, AlertSettings
+from scalper.settings import AlertRule, AlertSettings, FootprintSettings
 
+FOOTPRINT_SCREENSHOT = ARTIFACTS / "footprint.png"
 ALERTS_SCREENSHOT = ARTIFACTS / "alerts.png"
 
 QUICK_ALERTS = AlertSettings(
@@ -81,11 +82,12 @@ def _serve(**options: Any) -> Iterator[Stack]:
 
 @pytest.fixture
 def flow_stack() -> Iterator[Stack]:
-    """Five symbols, the demo's paper trader and alert rules."""
+    """Five symbols, the demo's paper trader, alert rules and footprints."""
     yield from _serve(
         ready_timeout=15,
         trading=HOLDING,
         alerts=QUICK_ALERTS,
+        footprint=FootprintSettings(timeframe="15s"),
     )
 
 
@@ -126,4 +128,57 @@ def test_an_alert_rule_that_fires_shows_a_toast(flow_stack: Stack) -> None:
     scores = sorted(a["ts_ns"] for a in listed["alerts"] if a["rule"] == "any score")
     assert all(b - a >= 5_000_000_000 for a, b in itertools.pairwise(scores)), scores
     print(f"alerts: {shown} toasts received; /api/alerts: {listed['fired']} fired, {text!r}")
+    assert errors == [], f"console errors: {errors}"
+
+
+def test_the_footprint_chart_draws_buy_and_sell_volume_per_level(flow_stack: Stack) -> None:
+    _require_browser()
+    from playwright.sync_api import sync_playwright
+
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser, page = _page(playwright, f"{flow_stack.url}/?tf=15s", errors)
+        try:
+            page.wait_for_function(
+                "() => window.__dashboard && window.__dashboard.candles.length > 0",
+                timeout=15_000,
+            )
+            assert page.locator("#footprint").is_hidden()
+            page.click("#btn-footprint")
+            page.wait_for_function(
+                "() => { const c = document.querySelector('#footprint');"
+                " return +c.dataset.draws > 0 && +c.dataset.levels >= 3; }",
+                timeout=30_000,
+            )
+            drawn = page.evaluate(
+                """() => {
+                    const canvas = document.querySelector('#footprint');
+                    const data = canvas.getContext('2d')
+                        .getImageData(0, 0, canvas.width, canvas.height).data;
+                    let lit = 0, buy = 0, sell = 0;
+                    for (let i = 0; i < data.length; i += 4) {
+                        const [r, g, b] = [data[i], data[i + 1], data[i + 2]];
+                        if (r > 30 || g > 30 || b > 40) lit += 1;
+                        if (g > r + 25 && g > 40) buy += 1;
+                        if (r > g + 25 && r > 40) sell += 1;
+                    }
+                    const f = window.__dashboard.footprint;
+                    return {
+                        pixels: data.length / 4, lit, buy, sell, symbol: f.symbol,
+                        candles: +canvas.dataset.candles, levels: +canvas.dataset.levels,
+                        draws: f.draws, polls: f.polls, drawMs: f.drawMs,
+                        view: f.view,
+                    };
+                }"""
+            )
+            FOOTPRINT_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            page.locator("#symbol-panel").screenshot(path=str(FOOTPRINT_SCREENSHOT))
+        finally:
+            browser.close()
+    view = drawn.pop("view")
+    assert drawn["symbol"] == view["symbol"] and view["timeframe"] == "15s"
+    levels = sum(len(c["levels"]) for c in view["candles"][-drawn["candles"] :])
+    assert drawn["levels"] == levels >= 3, drawn
+    assert drawn["lit"] > 0.02 * drawn["pixels"] and drawn["buy"] > 0 and drawn["sell"] > 0, drawn
+    print(f"footprint: {drawn}")
     assert errors == [], f"console errors: {errors}"

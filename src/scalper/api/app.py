@@ -46,6 +46,7 @@ from scalper.api.stream import StreamHub
 from scalper.api.trading_routes import TRADING_MODELS, add_trading_routes
 from scalper.engine import Engine, SymbolState
 from scalper.feed_status import MarketFeed
+from scalper.footprint import Footprints, FootprintsView
 from scalper.settings import AlertSettings, ApiSettings
 from scalper.signals import SignalEngine, SignalsView
 from scalper.storage.recorder import Recorder
@@ -69,6 +70,7 @@ _MODELS: Final = (
     HealthView,
     SignalsView,
     AlertsView,
+    FootprintsView,
     *TRADING_MODELS,
     ErrorBody,
 )
@@ -108,6 +110,7 @@ def create_app(
     trader: Trader | None = None,
     write_token: str | None = None,
     alerts: AlertSettings | None = None,
+    footprints: Footprints | None = None,
 ) -> FastAPI:
     """The API over `engine` (and `feed`'s connections and `recorder`'s disk, for health, and
     `signals`' factors, regimes and scores; None when switched off).
@@ -118,6 +121,7 @@ def create_app(
     `trader`: the trading core, served under /api/trading (its writes need `write_token`).
     Every request's Host must be loopback or one of `api_settings.allowed_hosts`.
     `alerts`: the alert rules, fed from the signals, trader and feed (None: no alerts).
+    `footprints`: the footprint candles the engine's tap keeps (None: not kept).
     """
     api_settings = api_settings or ApiSettings()
     app = FastAPI(
@@ -248,6 +252,32 @@ def create_app(
         if timeframe not in timeframes:
             raise _bad_parameter("tf", tf, f"unknown timeframe; one of {', '.join(timeframes)}")
         return MsgspecResponse(candles_view(state_of(symbol), timeframe, limit))
+
+    @app.get(
+        "/api/symbol/{symbol}/footprint",
+        response_class=MsgspecResponse,
+        responses=_doc(FootprintsView, 404, 422),
+    )
+    async def footprint(
+        symbol: SymbolPath,
+        tf: Annotated[
+            str | None, Query(description="the footprint timeframe (`footprint.timeframe`)")
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 30,
+    ) -> Response:
+        """Footprint candles (oldest first, the last may be forming): buy and sell volume of
+        aggressors at each price level, delta, point of control."""
+        state = state_of(symbol)
+        if footprints is None:
+            raise HTTPException(404, "footprints are switched off (footprint.enabled = false)")
+        if tf is not None and tf != footprints.settings.timeframe:
+            raise _bad_parameter(
+                "tf", tf, f"footprints are kept for {footprints.settings.timeframe} only"
+            )
+        view = footprints.view(state.symbol, limit, engine.clock_ns)
+        if view is None:
+            raise HTTPException(404, f"no trades yet for {state.symbol}")
+        return MsgspecResponse(view)
 
     @app.get("/api/alerts", response_class=MsgspecResponse, responses=_doc(AlertsView, 404, 422))
     async def alert_list(limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50) -> Response:

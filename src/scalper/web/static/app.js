@@ -3,6 +3,7 @@
 import { createHeatmap } from "./heatmap.js";
 import { createTrading } from "./trading.js";
 import { createAlerts } from "./alerts.js";
+import { createFootprint } from "./footprint.js";
 
 const LC = window.LightweightCharts;
 const TIMEFRAMES = ["15s", "1m", "5m"];
@@ -676,9 +677,20 @@ function showHeatmap(on) {
 }
 $("#btn-heatmap").addEventListener("click", () => showHeatmap(!heatmap.running));
 
-// ---- alert toasts (/ws `alert` messages) ----
+// ---- alert toasts (/ws `alert` messages) and the footprint chart (button or ?footprint=1) ----
 const alerts = createAlerts($("#toasts"), (symbol) => rows.has(symbol) && selectSymbol(symbol));
 dash.alerts = alerts;
+const footprint = createFootprint($("#footprint"), () => dash.symbol);
+dash.footprint = footprint;
+function showFootprint(on) {
+  $("#footprint-wrap").hidden = !on;
+  $("#symbol-panel").classList.toggle("with-footprint", on);
+  $("#btn-footprint").classList.toggle("active", on);
+  if (on) footprint.start();
+  else footprint.stop();
+}
+$("#btn-footprint").addEventListener("click", () => showFootprint(!footprint.running));
+
 // ---- start ----
 async function start() {
   const params = new URLSearchParams(location.search);
@@ -693,5 +705,6 @@ async function start() {
   pollHealth();
   trading.start();
   if (params.get("heatmap") === "1") showHeatmap(true);
+  if (params.get("footprint") === "1") showFootprint(true);
 }
 start();
