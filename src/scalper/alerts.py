@@ -103,7 +103,8 @@ class AlertRules:
         fired: list[Alert] = []
         for rule in self.rules:
             if rule.kind == "risk_refusal" and (not rule.symbol or rule.symbol == symbol):
-                self._fire(fired, rule, symbol, f"{symbol} entry refused: {reason}", ts_ns)
+                detail = reason.removeprefix("risk refused: ")  # the audit's wording
+                self._fire(fired, rule, symbol, f"{symbol} entry refused: {detail}", ts_ns)
         return fired
 
     def on_feed(self, status: str, reason: str | None, ts_ns: int) -> list[Alert]:

@@ -61,6 +61,10 @@ def test_the_rate_limit_bounds_each_rule_and_counts_what_it_suppressed() -> None
     ]
     assert alerts.suppressed == {"any": 27, "refused": 27}
     assert [a.seq for a in alerts.latest(2)] == [6, 5]
+    assert fired[1].message == "S0 entry refused: max_open_positions"
+    assert alerts.on_refusal("X", "risk refused: cooldown", 40 * S)[0].message == (
+        "X entry refused: cooldown"
+    )
 
 
 def test_a_regime_rule_fires_on_its_regime_and_state() -> None:
