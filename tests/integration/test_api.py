@@ -22,7 +22,7 @@ from tests.integration.support import api_stack, wait_until
 
 from scalper.api import ApiServer
 from scalper.engine import Engine
-from scalper.settings import EngineSettings
+from scalper.settings import AlertSettings, EngineSettings, FootprintSettings
 from scalper.signals import FACTOR_NAMES, SignalEngine
 from scalper.venues.bybit.feed import LiveFeed
 from scalper.venues.simulator.exchange import ExchangeSimulator
@@ -453,10 +453,10 @@ def test_schemathesis_every_answer_conforms_to_the_openapi_document() -> None:
     async def scenario(stack: Stack) -> None:
         started = time.monotonic()
         operations = await asyncio.to_thread(run_schemathesis, stack.server.url, stack.symbols)
-        assert operations == 10  # 9 JSON routes (signals included) and /metrics
+        assert operations == 12  # 11 JSON routes (signals, footprint, alerts) and /metrics
         assert time.monotonic() - started < 30
 
-    run_with_api(scenario)
+    run_with_api(scenario, alerts=AlertSettings(), footprint=FootprintSettings())  # type: ignore[arg-type]
 
 
 RUNBOOK = [

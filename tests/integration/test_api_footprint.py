@@ -63,7 +63,7 @@ def test_the_route_serves_the_footprints_the_tap_counted() -> None:
             try:
                 async with httpx.AsyncClient(base_url=off.url, timeout=10.0) as http:
                     answer = await http.get("/api/symbol/BTCUSDT/footprint")
-                    assert answer.status_code == 404 and "switched off" in answer.json()["message"]
+                    assert answer.status_code == 404  # no footprints: no route
             finally:
                 await off.stop()
         finally:

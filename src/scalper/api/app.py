@@ -253,39 +253,10 @@ def create_app(
             raise _bad_parameter("tf", tf, f"unknown timeframe; one of {', '.join(timeframes)}")
         return MsgspecResponse(candles_view(state_of(symbol), timeframe, limit))
 
-    @app.get(
-        "/api/symbol/{symbol}/footprint",
-        response_class=MsgspecResponse,
-        responses=_doc(FootprintsView, 404, 422),
-    )
-    async def footprint(
-        symbol: SymbolPath,
-        tf: Annotated[
-            str | None, Query(description="the footprint timeframe (`footprint.timeframe`)")
-        ] = None,
-        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 30,
-    ) -> Response:
-        """Footprint candles (oldest first, the last may be forming): buy and sell volume of
-        aggressors at each price level, delta, point of control."""
-        state = state_of(symbol)
-        if footprints is None:
-            raise HTTPException(404, "footprints are switched off (footprint.enabled = false)")
-        if tf is not None and tf != footprints.settings.timeframe:
-            raise _bad_parameter(
-                "tf", tf, f"footprints are kept for {footprints.settings.timeframe} only"
-            )
-        view = footprints.view(state.symbol, limit, engine.clock_ns)
-        if view is None:
-            raise HTTPException(404, f"no trades yet for {state.symbol}")
-        return MsgspecResponse(view)
-
-    @app.get("/api/alerts", response_class=MsgspecResponse, responses=_doc(AlertsView, 404, 422))
-    async def alert_list(limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50) -> Response:
-        """The latest alerts the rules of `alerts.rules` fired (newest first)."""
-        if monitor is None:
-            raise HTTPException(404, "alerts are switched off")
-        monitor.poll(clock())
-        return MsgspecResponse(monitor.view(limit))
+    if footprints is not None:
+        _add_footprint_route(app, engine, footprints, state_of)
+    if monitor is not None:
+        _add_alerts_route(app, monitor, clock)
 
     @app.get(
         "/api/symbol/{symbol}/book",
@@ -362,6 +333,46 @@ def create_app(
     # Under a prefix, not at "/": a mount at "/" would shadow every route added after it.
     app.mount("/static", StaticFiles(directory=DASHBOARD_DIR), name="dashboard")
     return app
+
+
+def _add_footprint_route(
+    app: FastAPI, engine: Engine, footprints: Footprints, state_of: Callable[[str], SymbolState]
+) -> None:
+    timeframe = footprints.settings.timeframe
+
+    @app.get(
+        "/api/symbol/{symbol}/footprint",
+        response_class=MsgspecResponse,
+        responses=_doc(FootprintsView, 404, 422),
+    )
+    async def footprint(
+        symbol: SymbolPath,
+        tf: Annotated[
+            str | None,
+            Query(
+                description="the footprint timeframe (`footprint.timeframe`)",
+                json_schema_extra={"enum": [timeframe]},
+            ),
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 30,
+    ) -> Response:
+        """Footprint candles (oldest first, the last may be forming): buy and sell volume of
+        aggressors at each price level, delta, point of control."""
+        state = state_of(symbol)
+        if tf is not None and tf != timeframe:
+            raise _bad_parameter("tf", tf, f"footprints are kept for {timeframe} only")
+        view = footprints.view(state.symbol, limit, engine.clock_ns)
+        if view is None:
+            raise HTTPException(404, f"no trades yet for {state.symbol}")
+        return MsgspecResponse(view)
+
+
+def _add_alerts_route(app: FastAPI, monitor: AlertMonitor, clock: Callable[[], int]) -> None:
+    @app.get("/api/alerts", response_class=MsgspecResponse, responses=_doc(AlertsView, 422))
+    async def alert_list(limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50) -> Response:
+        """The latest alerts the rules of `alerts.rules` fired (newest first)."""
+        monitor.poll(clock())
+        return MsgspecResponse(monitor.view(limit))
 
 
 def _bad_parameter(name: str, value: object, message: str) -> RequestValidationError:
