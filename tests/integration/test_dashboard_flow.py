@@ -78,7 +78,10 @@ def _serve(**options: Any) -> Iterator[Stack]:
     finally:
         if stack.loop is not None and stack.stop is not None:
             stack.loop.call_soon_threadsafe(stack.stop.set)
-        thread.join(15)
+        # A 300-symbol stack can take longer than 15 s to stop on a loaded machine: one left
+        # running would starve the tests after this one.
+        thread.join(90)
+        assert not thread.is_alive(), "the simulator stack did not stop within 90 s"
 
 
 @pytest.fixture
