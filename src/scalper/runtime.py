@@ -21,6 +21,7 @@ from scalper.backtest.runner import write_run_context
 from scalper.engine import Engine
 from scalper.errors import ConfigError
 from scalper.events import Instrument
+from scalper.footprint import Footprints
 from scalper.memory_report import memory_reporter
 from scalper.replay import (
     ReplayClock,
@@ -101,6 +102,7 @@ async def run_live(
     feeds: list[LiveFeed] = []
     execution = exchange_for(settings, engine, environ)
     trader = trader_for(engine, signals, settings, by_symbol, lambda: _feed_up(feeds), execution)
+    footprints = footprints_for(engine, settings, by_symbol)
     recorder = _open_recorder(settings, target.source, engine, signals)
     rows = _trading_rows(settings, recorder, trader)
     if recorder is not None:
@@ -131,6 +133,8 @@ async def run_live(
                 signals=signals,
                 trader=trader,
                 write_token=_write_token(settings) if trader is not None else None,
+                alerts=settings.alerts,
+                footprints=footprints,
             )
             api = await serve_api(app, settings.api.host, settings.api.port)
             log.info("API on %s (OpenAPI at %s/docs)", api.url, api.url)
@@ -264,6 +268,18 @@ def _start_stamp() -> str:
         ms, digit = divmod(ms, 36)
         stamp = digits[digit] + stamp
     return stamp + "-"
+
+
+def footprints_for(
+    engine: Engine, settings: Settings, instruments: Mapping[str, Instrument]
+) -> Footprints | None:
+    """Footprint candles from the engine's trades, for the API (a tap: add before the feed)."""
+    if not (settings.footprint.enabled and settings.api.enabled):
+        return None
+    ticks = {symbol: instrument.tick_size for symbol, instrument in instruments.items()}
+    footprints = Footprints(settings.footprint, ticks)
+    engine.add_tap(footprints.on_event)
+    return footprints
 
 
 def _feed_up(feeds: list[LiveFeed]) -> bool:

@@ -746,6 +746,72 @@ class DiagnosticsSettings(_Section):
     """Lines listed per report: the largest, and the ones that grew most since the first."""
 
 
+class AlertRule(_Section):
+    """One alert rule (`alerts.rules`): what fires it, and how often it may fire at most."""
+
+    name: str
+    """Shown in the toast and the `/ws` message; unique among the rules."""
+    kind: Literal["score_above", "regime", "risk_refusal", "feed_degraded"]
+    """score_above: a symbol's signal score reaches `threshold` in size (long or short, edge
+    triggered: it fires again only after the score fell back below); regime: a symbol's
+    `regime` (volatility, trend, volume) changes to `state`; risk_refusal: the risk engine
+    refused an entry; feed_degraded: the feed's health leaves "ok"."""
+    symbol: str = ""
+    """Only this symbol (empty: any symbol; ignored by feed_degraded)."""
+    threshold: Annotated[float, msgspec.Meta(gt=0.0, le=1.0)] = 0.8
+    """score_above: the absolute score that fires."""
+    regime: str = "volume"
+    """regime: which regime (volatility, trend or volume)."""
+    state: str = "surge"
+    """regime: the state it changes to."""
+    min_interval_s: NonNegativeFloat = 30.0
+    """The rule fires at most once per this much event time (the rest are counted as
+    suppressed): no rule can flood the page."""
+
+
+class AlertSettings(_Section):
+    """Alerts: rules evaluated on the engine's, signals' and trader's events, sent on `/ws` as
+    `alert` messages and kept for `GET /api/alerts`."""
+
+    enabled: bool = True
+    rules: tuple[AlertRule, ...] = (
+        AlertRule(name="strong score", kind="score_above", threshold=0.8),
+        AlertRule(name="volume surge", kind="regime", regime="volume", state="surge"),
+        AlertRule(name="risk refusal", kind="risk_refusal"),
+        AlertRule(name="feed degraded", kind="feed_degraded"),
+    )
+    history: PositiveInt = 200
+    """Alerts kept for `/api/alerts` (the oldest goes first)."""
+
+    def __post_init__(self) -> None:
+        names = [rule.name for rule in self.rules]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"alerts.rules: rule names repeat ({', '.join(names)})")
+
+
+class FootprintSettings(_Section):
+    """Footprint candles: buy and sell volume per price level of each candle, from the
+    trades' aggressor side (`GET /api/symbol/{s}/footprint`)."""
+
+    enabled: bool = True
+    timeframe: str = "1m"
+    """The candle length of the footprints."""
+    candles: PositiveInt = 30
+    """Candles kept per symbol (the forming one included); the oldest goes first."""
+    ticks_per_level: PositiveInt = 1
+    """A level spans this many of the symbol's price ticks."""
+    max_levels: PositiveInt = 400
+    """Levels per candle at most; a trade at a new level beyond them counts in the candle's
+    totals and its `overflow` volume, not in a level."""
+
+    def __post_init__(self) -> None:
+        parse_duration_ns(self.timeframe)
+
+    @property
+    def timeframe_ns(self) -> int:
+        return parse_duration_ns(self.timeframe)
+
+
 class Settings(_Section):
     """Every setting of scalper, one sub-tree per component."""
 
@@ -761,3 +827,5 @@ class Settings(_Section):
     logging: LogSettings = LogSettings()
     diagnostics: DiagnosticsSettings = DiagnosticsSettings()
     report: ReportSettings = ReportSettings()
+    alerts: AlertSettings = AlertSettings()
+    footprint: FootprintSettings = FootprintSettings()

@@ -16,11 +16,14 @@ from fastapi import FastAPI
 from scalper.api import ApiServer, create_app, serve_api
 from scalper.book import SyncState
 from scalper.engine import Engine
+from scalper.footprint import Footprints
 from scalper.settings import (
+    AlertSettings,
     ApiSettings,
     ConnectionSettings,
     EngineSettings,
     FeedSettings,
+    FootprintSettings,
     ScoreSettings,
     SignalSettings,
     SimulatorSettings,
@@ -94,13 +97,17 @@ async def api_stack(
     ready_timeout: float = 10.0,
     stale_after_s: float = 10.0,
     trading: TradingSettings | None = None,
+    alerts: AlertSettings | None = None,
+    footprint: FootprintSettings | None = None,
+    symbols: int = 5,
     **api_options: float,
 ) -> AsyncIterator[ApiStack]:
     """Simulator (5 symbols) -> live feed -> engine and signals -> API on port 0, ready when
     every book is in sync with trades; everything stopped on exit. `trading`: a paper trader
     (10,000 USDT) with the reference strategy, served under /api/trading with a fresh write
-    token. `api_options`: ApiSettings fields."""
-    simulator = await serve_simulator(SimulatorSettings(symbols=5, seed=11, rate=rate))
+    token. `alerts`: alert rules on /ws and /api/alerts; `footprint`: footprint candles kept
+    (both off when None). `api_options`: ApiSettings fields."""
+    simulator = await serve_simulator(SimulatorSettings(symbols=symbols, seed=11, rate=rate))
     engine = Engine(engine_config)
     signals = SignalEngine(engine, QUICK_SIGNALS)
     async with httpx.AsyncClient(base_url=simulator.rest_url) as client:
@@ -119,6 +126,10 @@ async def api_stack(
             wall_clock=time.time_ns,
         )
         token = secrets.token_urlsafe(32)
+    footprints = None
+    if footprint is not None:  # a tap too: before the feed
+        footprints = Footprints(footprint, {s: i.tick_size for s, i in by_symbol.items()})
+        engine.add_tap(footprints.on_event)
     feed = LiveFeed(
         engine,
         simulator.symbols,
@@ -136,6 +147,8 @@ async def api_stack(
         signals=signals,
         trader=trader,
         write_token=token,
+        alerts=alerts,
+        footprints=footprints,
     )
     server = await serve_api(app, port=0)
     await feed.start()

@@ -22,7 +22,7 @@ from tests.integration.support import api_stack, wait_until
 
 from scalper.api import ApiServer
 from scalper.engine import Engine
-from scalper.settings import EngineSettings
+from scalper.settings import AlertSettings, EngineSettings, FootprintSettings
 from scalper.signals import FACTOR_NAMES, SignalEngine
 from scalper.venues.bybit.feed import LiveFeed
 from scalper.venues.simulator.exchange import ExchangeSimulator
@@ -454,9 +454,9 @@ def test_schemathesis_every_answer_conforms_to_the_openapi_document() -> None:
         # No wall-clock bound: 30 s was exceeded (31.5 s) at load 8-9 on the 2-CPU machine; the
         # examples are bounded (max_examples) and pytest-timeout stops a hang.
         operations = await asyncio.to_thread(run_schemathesis, stack.server.url, stack.symbols)
-        assert operations == 10  # 9 JSON routes (signals included) and /metrics
+        assert operations == 12  # 11 JSON routes (signals, footprint, alerts) and /metrics
 
-    run_with_api(scenario)
+    run_with_api(scenario, alerts=AlertSettings(), footprint=FootprintSettings())  # type: ignore[arg-type]
 
 
 RUNBOOK = [

@@ -23,7 +23,9 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from scalper.alerts import AlertRules
 from scalper.api.access import HostCheck, allowed_hosts
+from scalper.api.alert_feed import AlertMonitor, AlertsView
 from scalper.api.health import SERVING, HealthReporter, HealthView
 from scalper.api.prometheus import CONTENT_TYPE, exposition
 from scalper.api.responses import (
@@ -44,7 +46,8 @@ from scalper.api.stream import StreamHub
 from scalper.api.trading_routes import TRADING_MODELS, add_trading_routes
 from scalper.engine import Engine, SymbolState
 from scalper.feed_status import MarketFeed
-from scalper.settings import ApiSettings
+from scalper.footprint import Footprints, FootprintsView
+from scalper.settings import AlertSettings, ApiSettings
 from scalper.signals import SignalEngine, SignalsView
 from scalper.storage.recorder import Recorder
 from scalper.trading.trader import Trader
@@ -66,6 +69,8 @@ _MODELS: Final = (
     TradesView,
     HealthView,
     SignalsView,
+    AlertsView,
+    FootprintsView,
     *TRADING_MODELS,
     ErrorBody,
 )
@@ -104,6 +109,8 @@ def create_app(
     signals: SignalEngine | None = None,
     trader: Trader | None = None,
     write_token: str | None = None,
+    alerts: AlertSettings | None = None,
+    footprints: Footprints | None = None,
 ) -> FastAPI:
     """The API over `engine` (and `feed`'s connections and `recorder`'s disk, for health, and
     `signals`' factors, regimes and scores; None when switched off).
@@ -113,6 +120,8 @@ def create_app(
     `clock`: "now" in ns for ages and staleness: the wall clock, or a paced replay's clock.
     `trader`: the trading core, served under /api/trading (its writes need `write_token`).
     Every request's Host must be loopback or one of `api_settings.allowed_hosts`.
+    `alerts`: the alert rules, fed from the signals, trader and feed (None: no alerts).
+    `footprints`: the footprint candles the engine's tap keeps (None: not kept).
     """
     api_settings = api_settings or ApiSettings()
     app = FastAPI(
@@ -125,6 +134,9 @@ def create_app(
     health = HealthReporter(
         engine, feed, started_ns or clock(), stale_after_s, recorder, clock=clock
     )
+    monitor = (
+        AlertMonitor(AlertRules(alerts), signals, trader, health) if alerts is not None else None
+    )
     hub = StreamHub(
         engine,
         feed,
@@ -132,6 +144,7 @@ def create_app(
         queue_size=api_settings.ws_queue_size,
         clock=clock,
         signals=signals,
+        alerts=monitor,
     )
     app.state.hub = hub
     app.state.health = health
@@ -240,6 +253,11 @@ def create_app(
             raise _bad_parameter("tf", tf, f"unknown timeframe; one of {', '.join(timeframes)}")
         return MsgspecResponse(candles_view(state_of(symbol), timeframe, limit))
 
+    if footprints is not None:
+        _add_footprint_route(app, engine, footprints, state_of)
+    if monitor is not None:
+        _add_alerts_route(app, monitor, clock)
+
     @app.get(
         "/api/symbol/{symbol}/book",
         response_class=MsgspecResponse,
@@ -315,6 +333,46 @@ def create_app(
     # Under a prefix, not at "/": a mount at "/" would shadow every route added after it.
     app.mount("/static", StaticFiles(directory=DASHBOARD_DIR), name="dashboard")
     return app
+
+
+def _add_footprint_route(
+    app: FastAPI, engine: Engine, footprints: Footprints, state_of: Callable[[str], SymbolState]
+) -> None:
+    timeframe = footprints.settings.timeframe
+
+    @app.get(
+        "/api/symbol/{symbol}/footprint",
+        response_class=MsgspecResponse,
+        responses=_doc(FootprintsView, 404, 422),
+    )
+    async def footprint(
+        symbol: SymbolPath,
+        tf: Annotated[
+            str | None,
+            Query(
+                description="the footprint timeframe (`footprint.timeframe`)",
+                json_schema_extra={"enum": [timeframe]},
+            ),
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 30,
+    ) -> Response:
+        """Footprint candles (oldest first, the last may be forming): buy and sell volume of
+        aggressors at each price level, delta, point of control."""
+        state = state_of(symbol)
+        if tf is not None and tf != timeframe:
+            raise _bad_parameter("tf", tf, f"footprints are kept for {timeframe} only")
+        view = footprints.view(state.symbol, limit, engine.clock_ns)
+        if view is None:
+            raise HTTPException(404, f"no trades yet for {state.symbol}")
+        return MsgspecResponse(view)
+
+
+def _add_alerts_route(app: FastAPI, monitor: AlertMonitor, clock: Callable[[], int]) -> None:
+    @app.get("/api/alerts", response_class=MsgspecResponse, responses=_doc(AlertsView, 422))
+    async def alert_list(limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50) -> Response:
+        """The latest alerts the rules of `alerts.rules` fired (newest first)."""
+        monitor.poll(clock())
+        return MsgspecResponse(monitor.view(limit))
 
 
 def _bad_parameter(name: str, value: object, message: str) -> RequestValidationError:

@@ -105,6 +105,13 @@ class HealthReporter:
         self.stale_after_s = stale_after_s
         self._process = psutil.Process()
 
+    def feed_status(self) -> tuple[str, str | None]:
+        """The report's status and reason alone (for alerts: no memory or book figures)."""
+        now_ns = self.clock()
+        connections = [self._connection(c, now_ns) for c in self._connections()]
+        last_frame_ns = max((c.stats.last_frame_ns for c in self._connections()), default=0)
+        return self._status(connections, (now_ns - last_frame_ns) / 1e6 if last_frame_ns else None)
+
     def report(self, ws_clients: int = 0, ws_clients_dropped: int = 0) -> HealthView:
         now_ns = self.clock()
         engine = self.engine

@@ -7,6 +7,7 @@ Server -> client: {"type": "subscribed", "symbols": [...], "unknown": [...]},
 "data": <signal summary: score, direction, confluence, regimes>} (with signals on, after each
 state), {"type": "candle", "symbol": ..., "timeframe": ..., "candle": <candle view>},
 {"type": "regime", "symbol": ..., "data": <regime change and its inputs>},
+{"type": "alert", "data": <an alert rule fired (scalper.alerts.Alert)>} to every client,
 {"type": "error", "message": ...}.
 
 The engine is never slowed by a client: the engine callback and the throttle tick only put
@@ -27,6 +28,8 @@ from typing import Any, Final, Literal
 import msgspec
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from scalper.alerts import Alert
+from scalper.api.alert_feed import AlertMonitor
 from scalper.api.responses import basic_view
 from scalper.engine import CandleClosed, Engine, Notification
 from scalper.feed_status import MarketFeed
@@ -82,8 +85,10 @@ class StreamHub:
         queue_size: int = 1024,
         clock: Callable[[], int] = time.time_ns,
         signals: SignalEngine | None = None,
+        alerts: AlertMonitor | None = None,
     ) -> None:
         self.engine = engine
+        self.alerts = alerts
         self.clock = clock
         self.feed = feed
         self.signals = signals
@@ -95,6 +100,16 @@ class StreamHub:
         engine.subscribe(self.on_notification)
         if signals is not None:
             signals.subscribe(self.on_regime_change)
+        if alerts is not None:
+            alerts.subscribe(self.on_alert)
+
+    def on_alert(self, alert: Alert) -> None:
+        """An alert fired: to every client, whatever it subscribed to."""
+        if not self.clients:
+            return
+        message = _encode({"type": "alert", "data": alert})
+        for client in tuple(self.clients):
+            self._offer(client, message)
 
     def on_regime_change(self, change: RegimeChanged) -> None:
         """Signals callback (inline): a regime change to the clients subscribed to its symbol."""
@@ -174,6 +189,8 @@ class StreamHub:
         """Queue the state of every subscribed symbol whose frame counter moved."""
         engine = self.engine
         now_ns = self.clock()
+        if self.alerts is not None:
+            self.alerts.poll(now_ns)
         encoded: dict[str, list[bytes]] = {}
         for client in list(self.clients):
             for symbol in client.symbols:

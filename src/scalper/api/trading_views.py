@@ -7,6 +7,7 @@ import msgspec
 from scalper.trading.audit import AuditRecord
 from scalper.trading.orders import Fill, Order
 from scalper.trading.portfolio import EquityPoint
+from scalper.trading.queue import QueueEstimate
 from scalper.trading.trader import Trader
 
 _SIDES = {1: "buy", -1: "sell"}
@@ -64,6 +65,9 @@ class OrderView(msgspec.Struct, frozen=True, kw_only=True):
     reason: str
     decided_ns: int
     updated_ns: int
+    queue: QueueEstimate | None = None
+    """A resting paper order's place in its level's queue (size ahead, in lots and as a share
+    of the level); None for other orders and for a venue that does not say."""
 
 
 class FillView(msgspec.Struct, frozen=True, kw_only=True):
@@ -165,7 +169,7 @@ def positions_view(trader: Trader) -> PositionsView:
     return PositionsView(positions=rows)
 
 
-def order_view(order: Order) -> OrderView:
+def order_view(order: Order, queue: QueueEstimate | None = None) -> OrderView:
     request = order.request
     return OrderView(
         client_id=request.client_id,
@@ -182,6 +186,7 @@ def order_view(order: Order) -> OrderView:
         reason=order.reason,
         decided_ns=request.decided_ns,
         updated_ns=order.updated_ns,
+        queue=queue,
     )
 
 
@@ -190,8 +195,14 @@ def orders_view(trader: Trader, symbol: str | None, limit: int) -> OrdersView:
         return symbol is None or order.request.symbol == symbol
 
     recent = [order_view(o) for o in reversed(trader.finished) if wanted(o)][:limit]
+    estimate = getattr(trader.execution, "queue_estimate", None)  # the paper broker's
+
+    def open_view(order: Order) -> OrderView:
+        queue = estimate(order.request.client_id) if estimate is not None else None
+        return order_view(order, queue)
+
     return OrdersView(
-        open=[order_view(o) for o in trader.orders.values() if wanted(o)], recent=recent
+        open=[open_view(o) for o in trader.orders.values() if wanted(o)], recent=recent
     )
 
 

@@ -48,7 +48,7 @@ from scalper.trading.orders import (
     TimeInForce,
 )
 from scalper.trading.prices import QTY_EPS, at_or_better, same_price
-from scalper.trading.queue import QueueModel, QueuePosition
+from scalper.trading.queue import QueueEstimate, QueueModel, QueuePosition, queue_estimate
 from scalper.trading.taker import band_limit, first_available, walk
 
 CLOSED_MEMORY: Final = 1024
@@ -140,6 +140,16 @@ class MatchingEngine:
     def consumed_levels(self) -> int:
         """Levels where our fills' consumption is still tracked."""
         return len(self._consumed)
+
+    def queue_estimate(self, client_id: str) -> QueueEstimate | None:
+        """Where a resting order stands in its level's queue (None: not resting here)."""
+        symbol = self._symbol_of.get(client_id)
+        resting = self._resting.get(symbol) if symbol is not None else None
+        r = resting.get(client_id) if resting is not None else None
+        if r is None:
+            return None
+        step = self._qty_steps.get(r.order.request.symbol)
+        return queue_estimate(r.queue, float(step) if step is not None else None)
 
     # ------------------------------------------------------------------ requests
 

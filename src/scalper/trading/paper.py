@@ -42,7 +42,7 @@ from scalper.trading.execution import EventSink
 from scalper.trading.latency import LatencyModel
 from scalper.trading.matching import MatchingEngine
 from scalper.trading.orders import ExecutionEvent, Order, OrderRequest
-from scalper.trading.queue import queue_model
+from scalper.trading.queue import QueueEstimate, queue_model
 
 
 class BrokerUsageError(ScalperError):
@@ -262,6 +262,11 @@ class PaperBroker:
 
     def consumed_levels(self) -> int:
         return self._venue.consumed_levels()
+
+    def queue_estimate(self, client_id: str) -> QueueEstimate | None:
+        """The size ahead of a resting order in its price level's queue, as the queue model
+        (`paper.queue_model`) estimates it; None when the order is not resting at the venue."""
+        return self._venue.queue_estimate(client_id)
 
     # ------------------------------------------------------------------ time
 

@@ -21,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal, Protocol
 
+import msgspec
+
 ProbabilityFn = Callable[[float, float], float]
 """p(front, back): the share of a level's decrease that happened behind our order."""
 
@@ -131,3 +133,28 @@ class QueuePosition:
         qty = min(-self.front, at_most)
         self.front = 0.0
         return qty
+
+
+class QueueEstimate(msgspec.Struct, frozen=True, kw_only=True):
+    """Where a resting paper order stands, as the queue model estimates it."""
+
+    ahead: float
+    """Size ahead of the order at its price (base quantity; 0 at the head of the queue)."""
+    ahead_lots: float | None
+    """`ahead` in the symbol's quantity steps (None: the step is unknown)."""
+    level: float
+    """The level's displayed size when last seen."""
+    fraction: float
+    """`ahead` / `level`, capped to 0..1: 0 at the head of the queue, 1 at its tail."""
+
+
+def queue_estimate(position: QueuePosition, qty_step: float | None) -> QueueEstimate:
+    """The estimate a `QueuePosition` gives (a negative `front`, not yet traded, reads as 0)."""
+    ahead = max(position.front, 0.0)
+    level = max(position.level, 0.0)
+    return QueueEstimate(
+        ahead=ahead,
+        ahead_lots=round(ahead / qty_step, 6) if qty_step else None,
+        level=level,
+        fraction=min(ahead / level, 1.0) if level > 0.0 else 0.0,
+    )

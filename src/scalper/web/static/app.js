@@ -2,6 +2,8 @@
 // Plain ES module, no build step; the charting library is the vendored standalone build.
 import { createHeatmap } from "./heatmap.js";
 import { createTrading } from "./trading.js";
+import { createAlerts } from "./alerts.js";
+import { createFootprint } from "./footprint.js";
 
 const LC = window.LightweightCharts;
 const TIMEFRAMES = ["15s", "1m", "5m"];
@@ -599,6 +601,8 @@ function connect() {
       if (message.symbol === dash.symbol && message.timeframe === dash.timeframe) {
         drawCandles([message.candle], false);
       }
+    } else if (message.type === "alert") {
+      alerts.show(message.data);
     } else if (message.type === "error") {
       console.warn("stream error:", message.message);
     }
@@ -673,6 +677,20 @@ function showHeatmap(on) {
 }
 $("#btn-heatmap").addEventListener("click", () => showHeatmap(!heatmap.running));
 
+// ---- alert toasts (/ws `alert` messages) and the footprint chart (button or ?footprint=1) ----
+const alerts = createAlerts($("#toasts"), (symbol) => rows.has(symbol) && selectSymbol(symbol));
+dash.alerts = alerts;
+const footprint = createFootprint($("#footprint"), () => dash.symbol);
+dash.footprint = footprint;
+function showFootprint(on) {
+  $("#footprint-wrap").hidden = !on;
+  $("#symbol-panel").classList.toggle("with-footprint", on);
+  $("#btn-footprint").classList.toggle("active", on);
+  if (on) footprint.start();
+  else footprint.stop();
+}
+$("#btn-footprint").addEventListener("click", () => showFootprint(!footprint.running));
+
 // ---- start ----
 async function start() {
   const params = new URLSearchParams(location.search);
@@ -687,5 +705,6 @@ async function start() {
   pollHealth();
   trading.start();
   if (params.get("heatmap") === "1") showHeatmap(true);
+  if (params.get("footprint") === "1") showFootprint(true);
 }
 start();

@@ -142,6 +142,10 @@ export function createTrading(ui) {
       .join("");
   }
 
+  // A resting paper order's place in its queue: lots ahead and the share of the level ahead.
+  const queueCell = (q) =>
+    q ? `<span title="${quantity(q.ahead)} ahead of ${quantity(q.level)} at the level">${q.ahead_lots === null ? quantity(q.ahead) : quantity(q.ahead_lots)}${q.ahead_lots === null ? "" : " lots"} · ${Math.round(q.fraction * 100)}%</span>` : "";
+
   function renderOrders() {
     const { open, recent } = trading.orders;
     $("#orders-count").textContent = `${open.length} open`;
@@ -150,6 +154,7 @@ export function createTrading(ui) {
       `<td class="${o.side === "buy" ? "pos" : "neg"}">${o.side}${o.reduce_only ? " (reduce)" : ""}</td>` +
       `<td>${o.order_type} ${TIF[o.time_in_force] ?? o.time_in_force}</td><td class="num">${o.filled_qty && o.filled_qty < o.qty ? `${quantity(o.filled_qty)}/` : ""}${quantity(o.qty)}</td>` +
       `<td class="num">${o.price === null ? "market" : ui.price(o.symbol, o.price)}</td>` +
+      `<td class="num queue">${queueCell(o.queue)}</td>` +
       `<td title="${escape(o.reason)}">${o.status}</td></tr>`;
     $("#orders tbody").innerHTML = [...open.map(row), ...recent.slice(0, 20).map(row)].join("");
   }

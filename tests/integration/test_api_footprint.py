@@ -1,0 +1,72 @@
+"""GET /api/symbol/{s}/footprint over an engine fed hand-made trades through its tap."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from scalper.api import create_app, serve_api
+from scalper.engine import Engine
+from scalper.events import BUY, SELL, Trade, TradeBatch
+from scalper.footprint import Footprints
+from scalper.settings import FootprintSettings
+
+S = 1_000_000_000
+T0 = 1_764_000_000 * S  # a minute boundary (1_764_000_000 = 29_400_000 * 60)
+
+
+def test_the_route_serves_the_footprints_the_tap_counted() -> None:
+    async def scenario() -> None:
+        engine = Engine()
+        footprints = Footprints(FootprintSettings(timeframe="1m"), {"BTCUSDT": "0.5"})
+        engine.add_tap(footprints.on_event)
+        apply = engine.entry()
+        trades = [
+            (100.0, 2.0, BUY, T0),
+            (100.4, 1.0, SELL, T0 + S),
+            (101.0, 3.0, SELL, T0 + 61 * S),
+        ]
+        for i, (price, size, side, ts) in enumerate(trades):
+            trade = Trade("BTCUSDT", price, size, side, ts, ts, trade_id=str(i))
+            apply(TradeBatch("BTCUSDT", [trade], ts, ts))
+        server = await serve_api(create_app(engine, footprints=footprints), port=0)
+        try:
+            async with httpx.AsyncClient(base_url=server.url, timeout=10.0) as http:
+                answer = await http.get("/api/symbol/btcusdt/footprint?tf=1m&limit=5")
+                assert answer.status_code == 200, answer.text
+                view = answer.json()
+                assert (view["symbol"], view["timeframe"], view["level_size"]) == (
+                    "BTCUSDT",
+                    "1m",
+                    0.5,
+                )
+                first, second = view["candles"]
+                # 100.4 rounds to the 100.5 level; the first minute closed when 101.0 traded.
+                assert first["levels"] == [
+                    {"price": 100.0, "buy": 2.0, "sell": 0.0},
+                    {"price": 100.5, "buy": 0.0, "sell": 1.0},
+                ]
+                assert (first["closed"], first["delta"], first["poc"]) == (True, 1.0, 100.0)
+                assert (second["closed"], second["delta"], second["start_ns"]) == (
+                    False,
+                    -3.0,
+                    T0 + 60 * S,
+                )
+                one = (await http.get("/api/symbol/BTCUSDT/footprint?limit=1")).json()
+                assert [c["start_ns"] for c in one["candles"]] == [T0 + 60 * S]
+                wrong = await http.get("/api/symbol/BTCUSDT/footprint?tf=5m")
+                assert wrong.status_code == 422 and "1m only" in wrong.json()["message"]
+                unknown = await http.get("/api/symbol/ETHUSDT/footprint")
+                assert unknown.status_code == 404
+            off = await serve_api(create_app(engine), port=0)
+            try:
+                async with httpx.AsyncClient(base_url=off.url, timeout=10.0) as http:
+                    answer = await http.get("/api/symbol/BTCUSDT/footprint")
+                    assert answer.status_code == 404  # no footprints: no route
+            finally:
+                await off.stop()
+        finally:
+            await server.stop()
+
+    asyncio.run(scenario())
