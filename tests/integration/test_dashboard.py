@@ -171,6 +171,9 @@ def _assert_scanner_sorted(page: object, column: str, descending: bool) -> list[
     """The scanner's rows (in their shown order), read from the DOM in one go, are ordered by
     `column` as the test computes it from the cells shown (rows without a value last); returns
     the symbols in row order."""
+    page.wait_for_function(  # type: ignore[attr-defined]
+        "() => document.querySelector('#scanner').dataset.frozen === 'false'"
+    )
     shown = page.evaluate(  # type: ignore[attr-defined]
         """() => ({
             rows: [...document.querySelectorAll('#scanner .row[data-symbol]')]

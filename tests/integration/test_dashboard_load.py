@@ -142,5 +142,5 @@ def test_300_symbols_stream_without_long_tasks(demo_300: str) -> None:
     assert errors == [], errors
     assert result["shown"] == SYMBOLS
     assert result["rows"] < 100  # virtualised: only the rows in view (and a few around)
-    assert rate > SYMBOLS / 2  # the stream was flowing while measured
+    assert rate > SYMBOLS / 4  # the stream was flowing while measured
     assert per_second <= BOUND_MS_PER_S, result

@@ -249,11 +249,15 @@ export function createScanner({ rows, selected, onSelect, fmt, compact, price })
     if (wait > 0) setTimeout(() => requestAnimationFrame(render), wait);
     else requestAnimationFrame(render);
   };
+  // Scrolling, resizing and the pointer leaving redraw in the next frame, whatever the interval.
+  let moved = false;
   const markMoved = () => {
-    if (!dirty) {
-      dirty = true;
-      requestAnimationFrame(render);
-    }
+    if (moved) return;
+    moved = true;
+    requestAnimationFrame(() => {
+      moved = false;
+      render();
+    });
   };
   const renderNow = () => {
     resort = true;
@@ -290,7 +294,8 @@ export function createScanner({ rows, selected, onSelect, fmt, compact, price })
   });
   body.addEventListener("pointerleave", () => {
     state.hovering = false;
-    markDirty();
+    resort = true;
+    markMoved(); // the next frame shows the order of the values shown
   });
   panel.addEventListener("scroll", markMoved, { passive: true });
   search.addEventListener("input", () => {
