@@ -72,14 +72,14 @@ def test_gauges_and_quote_are_filled_from_rest_before_any_stream_message(
             page.add_init_script(NO_WEBSOCKET)
             page.goto(f"{live_stack.url}/", wait_until="load")
             page.wait_for_function(
-                "() => document.querySelectorAll('#gauges .gauge').length === 7", timeout=15_000
+                "() => document.querySelectorAll('#gauges .gauge').length === 7", timeout=30_000
             )
             state = page.evaluate(
                 """() => ({
                     messages: window.__dashboard.stateMessages,
                     quote: document.querySelector('#quote').textContent,
                     values: [...document.querySelectorAll('#gauges .gauge .num')]
-                        .map(s => [s.textContent, s.className]),
+                        .map(s => [s.dataset.value, s.className]),
                     label: document.querySelector('#imb-label').textContent,
                 })"""
             )
@@ -153,6 +153,8 @@ def test_the_scalping_screen_at_1280x720(live_stack: LiveStack) -> None:
                 assert row["funding_rate"]["text"].endswith("%")
                 assert _number(row["open_interest_value"]["text"]) > 0
                 value = float(row["imbalance"]["text"])
+                if min(abs(value - 0.6), abs(value - 0.4)) <= 0.0005:
+                    continue  # shown rounded to 3 decimals: either colour is right
                 want = "pos" if value > 0.6 else "neg" if value < 0.4 else None
                 assert (
                     (want in row["imbalance"]["cls"].split())

@@ -385,7 +385,7 @@ function renderGauges(imbalance) {
       return (
         `<div class="gauge" data-key="${key}"><span>${key}</span>` +
         `<div class="track"><div class="fill" style="width:${pct.toFixed(1)}%"></div><div class="mid"></div></div>` +
-        `<span class="num ${imbalanceClass(value)}">${fmt(value, 2)}</span></div>`
+        `<span class="num ${imbalanceClass(value)}" data-value="${value ?? ""}">${fmt(value, 2)}</span></div>`
       );
     })
     .join("");
