@@ -213,6 +213,8 @@ const volumeBar = (c) => ({ time: toTime(c), value: c.volume, color: c.close >= 
 const deltaBar = (c) => ({ time: toTime(c), value: c.delta, color: c.delta >= 0 ? "#26a69a" : "#ef5350" });
 const priceBar = (c) => ({ time: toTime(c), open: c.open, high: c.high, low: c.low, close: c.close });
 
+let drawnOrigin = null; // the session origin of the CVD and VWAP drawn
+let drawnDigits = null; // the price scale's precision
 function drawCandles(list, full) {
   // list: oldest first, the forming candle last (if any). Merge by start time.
   const byTime = new Map(dash.candles.map((c) => [c.start_ns, c]));
@@ -224,7 +226,19 @@ function drawCandles(list, full) {
   dash.candles = merged;
   const session = sessionSeries(merged);
   const cumulative = session.cvd.map((point) => ({ time: toTime(point), value: point.value }));
-  if (full || previousLast === null || firstNew < previousLast) {
+  const vwapPoints = session.vwap.map((point) => ({ time: toTime(point), value: point.value }));
+  const redraw = full || previousLast === null || firstNew < previousLast;
+  if (redraw || session.originNs !== drawnOrigin) {
+    cumDeltaSeries.setData(cumulative);
+    vwapSeries.setData(vwapPoints);
+    drawnOrigin = session.originNs;
+  } else {
+    // The session's points from the last drawn candle on (a full setData redraws the chart).
+    const since = toTime({ start_ns: previousLast });
+    for (const point of cumulative) if (point.time >= since) cumDeltaSeries.update(point);
+    for (const point of vwapPoints) if (point.time >= since) vwapSeries.update(point);
+  }
+  if (redraw) {
     priceSeries.setData(merged.map(priceBar));
     volumeSeries.setData(merged.map(volumeBar));
     deltaSeries.setData(merged.map(deltaBar));
@@ -236,8 +250,6 @@ function drawCandles(list, full) {
       deltaSeries.update(deltaBar(c));
     }
   }
-  cumDeltaSeries.setData(cumulative);
-  vwapSeries.setData(session.vwap.map((point) => ({ time: toTime(point), value: point.value })));
   if (session.label !== dash.cvdLabel) {
     dash.cvdLabel = session.label;
     cumDeltaSeries.applyOptions({ title: session.label });
@@ -255,9 +267,11 @@ function drawCandles(list, full) {
   chartElement.dataset.candles = String(merged.length);
   chartElement.dataset.lastTime = last ? String(toTime(last)) : "";
   chartElement.dataset.firstTime = merged.length ? String(toTime(merged[0])) : "";
-  if (last) {
+  // Options only when the precision changes: applyOptions redraws the whole chart.
+  if (last && (full || decimalsOf(last.close) !== drawnDigits)) {
+    drawnDigits = decimalsOf(last.close);
     priceSeries.applyOptions({
-      priceFormat: { type: "price", precision: decimalsOf(last.close), minMove: 10 ** -decimalsOf(last.close) },
+      priceFormat: { type: "price", precision: drawnDigits, minMove: 10 ** -drawnDigits },
     });
   }
 }
