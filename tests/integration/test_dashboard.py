@@ -122,7 +122,7 @@ def _dashboard_state(page: object) -> dict:
                 chartCandles: Number(chart.candles),
                 ladderUpdates: d.ladderUpdates, updateId: d.lastBook && d.lastBook.update_id,
                 ladderRows: document.querySelectorAll('#ladder tbody tr').length,
-                scannerRows: document.querySelectorAll('#scanner tbody tr').length,
+                scannerRows: document.querySelectorAll('#scanner .row[data-symbol]').length,
                 tapeRows: document.querySelectorAll('#tape tbody tr').length,
                 health: document.querySelector('#health').dataset.status,
                 stateMessages: d.stateMessages,
@@ -132,6 +132,7 @@ def _dashboard_state(page: object) -> dict:
 
 
 SCANNER_COLUMNS = (
+    "watch",
     "symbol",
     "machine",
     "mid",
@@ -142,9 +143,12 @@ SCANNER_COLUMNS = (
     "volatility_regime",
     "delta_1m",
     "volume_5m",
+    "change_24h",
+    "funding_rate",
+    "open_interest_value",
     "last_update_age_ms",
 )
-"""The scanner's columns, in the order of its cells (index.html)."""
+"""The scanner's columns, in the order of its cells (scanner.js)."""
 
 
 SUFFIXES = {"k": 1e3, "K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}
@@ -157,20 +161,27 @@ def _cell_value(column: str, text: str) -> str | float | None:
         return text
     if text in ("—", "-"):
         return None
+    if text.endswith("%"):
+        return float(text[:-1]) / 100
     scale = SUFFIXES.get(text[-1])
     return float(text[:-1].replace(",", "")) * scale if scale else float(text.replace(",", ""))
 
 
 def _assert_scanner_sorted(page: object, column: str, descending: bool) -> list[str]:
-    """The scanner's rows, read from the DOM in one go, are ordered by `column` as the test
-    computes it from the cells shown (rows without a value last); returns the symbols in row
-    order."""
+    """The scanner's rows (in their shown order), read from the DOM in one go, are ordered by
+    `column` as the test computes it from the cells shown (rows without a value last); returns
+    the symbols in row order."""
+    page.wait_for_function(  # type: ignore[attr-defined]
+        "() => document.querySelector('#scanner').dataset.frozen === 'false'"
+    )
     shown = page.evaluate(  # type: ignore[attr-defined]
         """() => ({
-            rows: [...document.querySelectorAll('#scanner tbody tr')].map(
-                tr => [...tr.cells].map(td => td.textContent)),
-            sorted: [...document.querySelectorAll('#scanner th.sorted')].map(th => th.dataset.sort),
-            asc: [...document.querySelectorAll('#scanner th.asc')].map(th => th.dataset.sort),
+            rows: [...document.querySelectorAll('#scanner .row[data-symbol]')]
+                .sort((a, b) => a.dataset.index - b.dataset.index)
+                .map(tr => [...tr.children].map(td => td.textContent)),
+            sorted: [...document.querySelectorAll('#scanner .th.sorted')].map(
+                th => th.dataset.sort),
+            asc: [...document.querySelectorAll('#scanner .th.asc')].map(th => th.dataset.sort),
         })"""
     )
     index = SCANNER_COLUMNS.index(column)
@@ -181,7 +192,7 @@ def _assert_scanner_sorted(page: object, column: str, descending: bool) -> list[
     assert len(set(present)) > 1, (column, values)  # an order that says something
     assert shown["sorted"] == [column]
     assert shown["asc"] == ([] if descending else [column])
-    return [cells[0] for cells in shown["rows"]]
+    return [cells[SCANNER_COLUMNS.index("symbol")] for cells in shown["rows"]]
 
 
 def _signals_state(page: object) -> dict:
@@ -193,9 +204,10 @@ def _signals_state(page: object) -> dict:
             badges: Object.fromEntries([...document.querySelectorAll('#regimes .badge')]
                 .map(b => [b.dataset.regime, b.dataset.state])),
             headline: document.querySelector('#signal-score').textContent,
-            scores: [...document.querySelectorAll('#scanner tbody td.score')]
-                .map(td => td.textContent),
-            regimes: [...document.querySelectorAll('#scanner tbody td.regimes')]
+            scores: [...document.querySelectorAll('#scanner .row[data-symbol]')]
+                .sort((a, b) => a.dataset.index - b.dataset.index)
+                .map(tr => tr.querySelector('.score').textContent),
+            regimes: [...document.querySelectorAll('#scanner .row[data-symbol] .regimes')]
                 .map(td => [...td.querySelectorAll('.mini')].map(m => m.dataset.state)),
         })"""
     )
@@ -230,7 +242,7 @@ def test_dashboard_renders_live_data(live_stack: LiveStack) -> None:
             page.wait_for_function(
                 "() => window.__dashboard && window.__dashboard.candles.length > 0"
                 " && window.__dashboard.ladderUpdates > 0"
-                " && document.querySelectorAll('#scanner tbody tr').length === 5"
+                " && document.querySelectorAll('#scanner .row[data-symbol]').length === 5"
                 " && window.__dashboard.ws === 'open'",
                 timeout=15_000,
             )
@@ -238,14 +250,14 @@ def test_dashboard_renders_live_data(live_stack: LiveStack) -> None:
             assert first["symbol"] == sorted(live_stack.symbols)[0] == first["chartSymbol"]
             assert first["chartTimeframe"] == "15s" and first["chartCandles"] == first["candles"]
             assert all(close > 0 for close in first["closes"])
-            assert 3 <= first["ladderRows"] <= 2 * 20 + 1
+            assert first["ladderRows"] == 2 * 20 + 1  # a row per tick around the mid
             assert page.locator("#chart canvas").count() > 0
             # No trader behind this API: the trading panels and the scanner's State column
             # stay hidden (and nothing asks the absent routes: no 404 in the console).
             page.wait_for_function("() => window.__dashboard.trading.enabled === false")
             assert page.locator("#account").is_hidden()
             assert page.locator("#trading-panel").is_hidden()
-            assert page.locator("#scanner th[data-sort='machine']").is_hidden()
+            assert page.locator("#scanner .th[data-sort='machine']").is_hidden()
 
             # The ladder keeps updating over the WebSocket ticks.
             page.wait_for_function(
@@ -256,7 +268,7 @@ def test_dashboard_renders_live_data(live_stack: LiveStack) -> None:
 
             # Switching symbol redraws the chart with the other symbol's candles.
             other = sorted(live_stack.symbols)[2]
-            page.click(f"#scanner tbody tr[data-symbol='{other}']")
+            page.click(f"#scanner .row[data-symbol='{other}']")
             page.wait_for_function(
                 f"() => document.querySelector('#chart').dataset.symbol === '{other}'"
                 " && window.__dashboard.candles.length > 0",
@@ -291,11 +303,20 @@ def test_dashboard_renders_live_data(live_stack: LiveStack) -> None:
             # on the sorted one reverses the order: so imbalance goes ascending first.
             current, descending = "imbalance", True
             _assert_scanner_sorted(page, current, descending)
-            for column in ("imbalance", "delta_1m", "spread_bps", "volume_5m", "symbol"):
+            for column in (
+                "imbalance",
+                "delta_1m",
+                "spread_bps",
+                "volume_5m",
+                "change_24h",
+                "funding_rate",
+                "open_interest_value",
+                "symbol",
+            ):
                 first = not descending if column == current else column != "symbol"
-                page.click(f"#scanner th[data-sort='{column}']")
+                page.click(f"#scanner .th[data-sort='{column}']")
                 once = _assert_scanner_sorted(page, column, first)
-                page.click(f"#scanner th[data-sort='{column}']")
+                page.click(f"#scanner .th[data-sort='{column}']")
                 twice = _assert_scanner_sorted(page, column, not first)
                 assert sorted(twice) == sorted(once) == sorted(live_stack.symbols)
                 if column == "symbol":  # values that do not change between the two clicks
@@ -318,9 +339,9 @@ def test_dashboard_renders_live_data(live_stack: LiveStack) -> None:
             }
             assert any(width > 0 for width in signals["bars"])
             assert signals["headline"].split()[1] in ("long", "short", "flat")
-            page.click("#scanner th[data-sort='score']")
+            page.click("#scanner .th[data-sort='score']")
             page.wait_for_function(
-                "() => document.querySelector('#scanner th.sorted').dataset.sort === 'score'",
+                "() => document.querySelector('#scanner .th.sorted').dataset.sort === 'score'",
                 timeout=5_000,
             )
             scores = _signals_state(page)["scores"]
@@ -345,8 +366,9 @@ def _trading_dom(page: object) -> dict:
                 realised: text('#acct-realised'), fees: text('#acct-fees'),
                 state: document.querySelector('#trading-state').dataset.state,
                 badge: text('#trading-state'),
-                machines: Object.fromEntries(rows('#scanner').map(
-                    tr => [tr.dataset.symbol, tr.querySelector('td.machine').dataset.state])),
+                machines: Object.fromEntries(
+                    [...document.querySelectorAll('#scanner .row[data-symbol]')].map(
+                        tr => [tr.dataset.symbol, tr.querySelector('.machine').dataset.state])),
                 positions: rows('#positions').map(tr => tr.dataset.symbol),
                 positionCells: rows('#positions').map(
                     tr => [...tr.cells].map(td => td.textContent)),
@@ -385,7 +407,7 @@ def test_trading_panels_and_the_kill_switch(trading_stack: LiveStack) -> None:
             page.goto(f"{trading_stack.url}/?tf=15s", wait_until="load")
             page.wait_for_function(
                 "() => window.__dashboard && window.__dashboard.trading.polls > 1"
-                " && document.querySelectorAll('#scanner tbody td.machine[data-state=\"\"]')"
+                " && document.querySelectorAll('#scanner .row .machine[data-state=\"\"]')"
                 ".length === 0",
                 timeout=20_000,
             )
@@ -423,7 +445,7 @@ def test_trading_panels_and_the_kill_switch(trading_stack: LiveStack) -> None:
             # The chart of a traded symbol carries its fills as markers (and, while a position
             # is open, its entry, stop and take-profit lines).
             traded = positions[0]["symbol"] if positions else fills[0]["symbol"]
-            page.click(f"#scanner tbody tr[data-symbol='{traded}']")
+            page.click(f"#scanner .row[data-symbol='{traded}']")
             page.wait_for_function(
                 f"() => document.querySelector('#chart').dataset.symbol === '{traded}'"
                 " && Number(document.querySelector('#chart').dataset.markers) > 0",

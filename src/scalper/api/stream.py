@@ -1,14 +1,19 @@
 """The WebSocket stream: throttled per-symbol state and signals, every closed candle and every
 regime change, to each client.
 
-Client -> server: {"op": "subscribe" | "unsubscribe", "symbols": ["BTCUSDT", ...]}.
+Client -> server: {"op": "subscribe" | "unsubscribe", "symbols": ["BTCUSDT", ...]}, or
+{"op": "book", "symbols": ["BTCUSDT"], "depth": 50} to follow one symbol's book and trades
+(an empty list stops it; a new one replaces the last).
 Server -> client: {"type": "subscribed", "symbols": [...], "unknown": [...]},
 {"type": "state", "symbol": ..., "data": <basic view>}, {"type": "signals", "symbol": ...,
 "data": <signal summary: score, direction, confluence, regimes>} (with signals on, after each
 state), {"type": "candle", "symbol": ..., "timeframe": ..., "candle": <candle view>},
 {"type": "regime", "symbol": ..., "data": <regime change and its inputs>},
-{"type": "alert", "data": <an alert rule fired (scalper.alerts.Alert)>} to every client,
-{"type": "error", "message": ...}.
+{"type": "book", "symbol": ..., "data": <book view, `depth` levels a side>, "walls": {"bids":
+[...], "asks": [...]}} (at most once a tick, when the book changed),
+{"type": "trades", "symbol": ..., "trades": [<trade view>, ...]} (the followed symbol's trades
+since the last tick, newest first, at most MAX_BOOK_TRADES), {"type": "alert", "data": <an alert
+rule fired (scalper.alerts.Alert)>} to every client, {"type": "error", "message": ...}.
 
 The engine is never slowed by a client: the engine callback and the throttle tick only put
 into each client's bounded queue (`queue_size` messages) and a client whose queue is full is
@@ -30,22 +35,29 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from scalper.alerts import Alert
 from scalper.api.alert_feed import AlertMonitor
-from scalper.api.responses import basic_view
+from scalper.api.responses import basic_view, trade_view
 from scalper.engine import CandleClosed, Engine, Notification
 from scalper.feed_status import MarketFeed
+from scalper.metrics import walls
 from scalper.signals import RegimeChanged, SignalEngine
-from scalper.views import candle_view
+from scalper.views import WallsView, book_view, candle_view
 
 log = logging.getLogger(__name__)
 
 MAX_SYMBOLS_PER_CLIENT: Final = 1000
 """A subscription above this is refused (bounds each tick's work per client)."""
+MAX_BOOK_DEPTH: Final = 200
+"""Levels a side of a followed book, at most."""
+MAX_BOOK_TRADES: Final = 500
+"""Trades of the followed symbol in one tick's message, at most (the newest)."""
 DROPPED_CLOSE_CODE: Final = 1008
 
 
 class ClientRequest(msgspec.Struct, forbid_unknown_fields=True):
-    op: Literal["subscribe", "unsubscribe"]
+    op: Literal["subscribe", "unsubscribe", "book"]
     symbols: list[str]
+    depth: int = 25
+    """Levels a side of a followed book (op "book"), 1 to MAX_BOOK_DEPTH."""
 
 
 _decode_request = msgspec.json.Decoder(ClientRequest).decode
@@ -61,6 +73,13 @@ class StreamClient:
         self.sent_frames: dict[str, int] = {}
         """The symbol's frame counter when its state was last queued: unchanged, no update."""
         self.dropped = asyncio.Event()
+        self.book_symbol: str | None = None
+        """The symbol whose book and trades the client follows (op "book")."""
+        self.book_depth = 25
+        self.book_update_id: int | None = None
+        """The followed book's update id when last queued: unchanged, no update."""
+        self.book_trades: int | None = None
+        """The followed symbol's trade counter when its trades were last queued."""
 
     def offer(self, message: bytes) -> bool:
         """Queue a message; a full queue drops the client (policy: drop the slow client)."""
@@ -168,6 +187,8 @@ class StreamHub:
         except msgspec.DecodeError as exc:
             return _error(f"bad request: {exc}; send {{'op': 'subscribe', 'symbols': [...]}}")
         symbols = [symbol.upper() for symbol in request.symbols]
+        if request.op == "book":
+            return self._follow_book(client, symbols, request.depth)
         if request.op == "unsubscribe":
             client.symbols.difference_update(symbols)
             return _encode({"type": "subscribed", "symbols": sorted(client.symbols), "unknown": []})
@@ -181,6 +202,17 @@ class StreamHub:
         return _encode(
             {"type": "subscribed", "symbols": sorted(client.symbols), "unknown": unknown}
         )
+
+    def _follow_book(self, client: StreamClient, symbols: list[str], depth: int) -> bytes:
+        if len(symbols) > 1 or not 1 <= depth <= MAX_BOOK_DEPTH:
+            return _error(f"op book: one symbol (or none to stop), depth 1 to {MAX_BOOK_DEPTH}")
+        if symbols and symbols[0] not in self.engine.symbols:
+            return _error(f"op book: unknown symbol {symbols[0]}")
+        client.book_symbol = symbols[0] if symbols else None
+        client.book_depth = depth
+        client.book_update_id = None
+        client.book_trades = None
+        return _encode({"type": "book_followed", "symbol": client.book_symbol, "depth": depth})
 
     def reply(self, client: StreamClient, raw: str | bytes) -> None:
         self._offer(client, self.handle_request(client, raw))
@@ -203,6 +235,39 @@ class StreamHub:
                 if not all(self._offer(client, message) for message in messages):
                     break
                 client.sent_frames[symbol] = state.counters.frames
+            if client.book_symbol is not None and client in self.clients:
+                self._book_tick(client)
+
+    def _book_tick(self, client: StreamClient) -> None:
+        """The followed symbol's book (when it changed) and its trades since the last tick."""
+        state = self.engine.symbols.get(client.book_symbol or "")
+        if state is None:
+            return
+        book = state.book
+        if book is not None and book.update_id != client.book_update_id:
+            tick_size = None
+            if self.feed is not None:
+                instrument = self.feed.instruments.get(state.symbol)
+                tick_size = instrument.tick_size if instrument is not None else None
+            message = {
+                "type": "book",
+                "symbol": state.symbol,
+                "data": book_view(book, client.book_depth, tick_size),
+                "walls": WallsView(walls(book.bids), walls(book.asks)),
+            }
+            if not self._offer(client, _encode(message)):
+                return
+            client.book_update_id = book.update_id
+        count = state.counters.trades
+        if client.book_trades is not None and count > client.book_trades:
+            recent = state.recent_trades
+            new = min(count - client.book_trades, len(recent), MAX_BOOK_TRADES)
+            threshold = self.engine.config.large_trade_notional
+            views = [trade_view(recent[-1 - k], threshold) for k in range(new)]
+            message = {"type": "trades", "symbol": state.symbol, "trades": views}
+            if not self._offer(client, _encode(message)):
+                return
+        client.book_trades = count
 
     def _state_messages(self, symbol: str, now_ns: int) -> list[bytes]:
         state = self.engine.symbols[symbol]

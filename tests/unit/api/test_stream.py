@@ -427,3 +427,81 @@ def test_signals_follow_each_state_and_regime_changes_reach_subscribers() -> Non
                 await stopped
 
     asyncio.run(body())
+
+
+# --------------------------------------------------------------------------- followed book
+
+
+def follow(symbol: str | None, depth: int = 25) -> bytes:
+    return json.dumps(
+        {"op": "book", "symbols": [symbol] if symbol else [], "depth": depth}
+    ).encode()
+
+
+def test_a_followed_book_is_queued_when_it_changed_with_its_walls_and_new_trades() -> None:
+    async def body() -> None:
+        engine = engine_with("BTCUSDT", "ETHUSDT")
+        hub = StreamHub(engine, None, NEVER_S)
+        client = hub.connect()
+        reply = json.loads(hub.handle_request(client, follow("btcusdt", 5)))
+        assert reply == {"type": "book_followed", "symbol": "BTCUSDT", "depth": 5}
+
+        hub.tick()
+        (first,) = drain(client)
+        assert first["type"] == "book" and first["symbol"] == "BTCUSDT"
+        assert first["data"]["depth"] == 5
+        assert first["data"]["bids"] == [[100.0, 3.0]] and first["data"]["asks"] == [[101.0, 2.0]]
+        assert first["walls"] == {
+            "bids": [{"price": 100.0, "size": 3.0, "relative_size": 1.0}],
+            "asks": [{"price": 101.0, "size": 2.0, "relative_size": 1.0}],
+        }
+
+        hub.tick()  # nothing changed: nothing queued
+        assert drain(client) == []
+
+        # trades (only those after the follow) and a changed book, once each
+        engine.on_event(trades("BTCUSDT", T0_MS + 10, (101.0, 0.5, BUY), (100.0, 0.2, SELL)))
+        engine.on_event(
+            BookUpdate("BTCUSDT", 50, False, [(100.0, 4.0)], [], 2, 2, (T0_MS + 11) * MS, 0)
+        )
+        engine.on_event(trades("ETHUSDT", T0_MS + 12, (101.0, 9.0, BUY)))
+        hub.tick()
+        book_message, trades_message = drain(client)
+        assert book_message["data"]["bids"] == [[100.0, 4.0]]
+        assert trades_message["type"] == "trades" and trades_message["symbol"] == "BTCUSDT"
+        assert [(t["price"], t["size"], t["side"]) for t in trades_message["trades"]] == [
+            (100.0, 0.2, "sell"),
+            (101.0, 0.5, "buy"),
+        ]
+        hub.tick()
+        assert drain(client) == []
+
+        # none: following stops
+        hub.handle_request(client, follow(None))
+        engine.on_event(trades("BTCUSDT", T0_MS + 20, (101.0, 0.5, BUY)))
+        hub.tick()
+        assert drain(client) == []
+        hub.disconnect(client)
+
+    asyncio.run(body())
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        follow("NOPEUSDT"),
+        follow("BTCUSDT", 0),
+        follow("BTCUSDT", 201),
+        json.dumps({"op": "book", "symbols": ["BTCUSDT", "ETHUSDT"]}).encode(),
+    ],
+)
+def test_a_bad_book_request_is_refused(raw: bytes) -> None:
+    async def body() -> None:
+        hub = StreamHub(engine_with("BTCUSDT", "ETHUSDT"), None, NEVER_S)
+        client = hub.connect()
+        reply = json.loads(hub.handle_request(client, raw))
+        assert reply["type"] == "error" and reply["message"].startswith("op book: ")
+        assert client.book_symbol is None
+        hub.disconnect(client)
+
+    asyncio.run(body())

@@ -1,13 +1,17 @@
 // scalper order-flow dashboard: REST for the initial state, the /ws stream for live updates.
 // Plain ES module, no build step; the charting library is the vendored standalone build.
 import { createHeatmap } from "./heatmap.js";
+import { createScanner, imbalanceClass } from "./scanner.js";
+import { createLadder } from "./ladder.js";
+import { createReadout, sessionSeries } from "./session.js";
+import { createTape } from "./tape.js";
 import { createTrading } from "./trading.js";
 import { createAlerts } from "./alerts.js";
 import { createFootprint } from "./footprint.js";
 
 const LC = window.LightweightCharts;
 const TIMEFRAMES = ["15s", "1m", "5m"];
-const LADDER_DEPTH = 20;
+const LADDER_DEPTH = 50; // levels a side followed (cumulative depth counts them all)
 const HEALTH_EVERY_MS = 3000;
 const DETAIL_MIN_INTERVAL_MS = 500; // book/tape/candle refresh: on WS ticks, at most this often
 
@@ -57,8 +61,6 @@ window.__dashboard = dash;
 
 // ---- scanner ----
 const rows = new Map(); // symbol -> row values (the /api/symbols row shape)
-let sortKey = "imbalance";
-let sortDesc = true;
 
 // The scanner's flow columns: the 1m delta and 5m volume, or the engine's nearest windows
 // when it is configured with others (engine.flow_windows).
@@ -94,25 +96,6 @@ function withSignals(row, summary) {
   };
 }
 
-const REGIME_SHORT = {
-  warming_up: "…", low: "lo", normal: "n", high: "hi", extreme: "ex",
-  down: "↓", range: "→", up: "↑", quiet: "q", active: "a", surge: "s!",
-};
-// The trader's machine states, short (the full name is the cell's title).
-const MACHINE_SHORT = {
-  idle: "idle", scanning: "scan", signal_detected: "signal", position_entry: "entry",
-  entry_cancel_pending: "entry×", in_position: "IN POS", position_exit: "exit",
-  exit_cancel_pending: "exit×", cooldown: "cool", halted: "halt",
-};
-const regimeCell = (row) =>
-  ["volatility_regime", "trend_regime", "volume_regime"]
-    .map((key) => {
-      const state = row[key];
-      if (!state) return "";
-      return `<span class="mini" data-state="${state}" title="${key.replace("_regime", "")}: ${state}">${REGIME_SHORT[state] ?? state}</span>`;
-    })
-    .join("");
-
 function rowFromState(symbol, data) {
   const windows = data.windows || {};
   const delta = pick(windows, "1m", false);
@@ -128,71 +111,31 @@ function rowFromState(symbol, data) {
     volume_5m: volume ? volume.volume : previous.volume_5m,
     last_update_age_ms: data.last_update_age_ms,
     sync_state: data.sync_state,
+    ...tickerColumns(data.ticker),
   };
 }
 
-let scannerDirty = false;
-function renderScanner() {
-  scannerDirty = false;
-  const list = [...rows.values()];
-  list.sort((a, b) => {
-    const x = a[sortKey];
-    const y = b[sortKey];
-    if (x === null || x === undefined) return 1;
-    if (y === null || y === undefined) return -1;
-    const order = typeof x === "string" ? x.localeCompare(y) : x - y;
-    return sortDesc ? -order : order;
-  });
-  const body = $("#scanner tbody");
-  const html = list
-    .map((row) => {
-      const imbalanceClass = row.imbalance > 0.55 ? "pos" : row.imbalance < 0.45 ? "neg" : "";
-      const deltaClass = row.delta_1m > 0 ? "pos" : row.delta_1m < 0 ? "neg" : "";
-      const scoreClass = row.direction === "long" ? "pos" : row.direction === "short" ? "neg" : "";
-      const selected = row.symbol === dash.symbol ? " selected" : "";
-      return (
-        `<tr data-symbol="${row.symbol}" class="${selected}">` +
-        `<td>${row.symbol}</td>` +
-        `<td class="trading-col machine" data-state="${row.machine ?? ""}" title="${row.machine ?? ""}">${MACHINE_SHORT[row.machine] ?? "—"}</td>` +
-        `<td class="num">${row.mid == null ? "—" : fmt(row.mid, decimalsOf(row.mid, row.symbol))}</td>` +
-        `<td class="num">${fmt(row.spread_bps, 2)}</td>` +
-        `<td class="num ${imbalanceClass}">${fmt(row.imbalance, 3)}</td>` +
-        `<td class="num score ${scoreClass}">${row.score == null ? (row.direction ? "warm" : "—") : fmt(row.score, 2)}</td>` +
-        `<td class="num">${row.confluence ?? "—"}</td>` +
-        `<td class="regimes">${regimeCell(row)}</td>` +
-        `<td class="num ${deltaClass}">${compact(row.delta_1m)}</td>` +
-        `<td class="num">${compact(row.volume_5m)}</td>` +
-        `<td class="num">${fmt(row.last_update_age_ms, 0)}</td></tr>`
-      );
-    })
-    .join("");
-  body.innerHTML = html;
-  for (const th of document.querySelectorAll("#scanner th[data-sort]")) {
-    th.classList.toggle("sorted", th.dataset.sort === sortKey);
-    th.classList.toggle("asc", th.dataset.sort === sortKey && !sortDesc);
-  }
+// The scanner's ticker columns (funding, open interest, 24 h change), when the ticker has them.
+function tickerColumns(ticker) {
+  if (!ticker) return {};
+  const columns = {};
+  if (ticker.price_24h_pcnt != null) columns.change_24h = ticker.price_24h_pcnt;
+  if (ticker.funding_rate != null) columns.funding_rate = ticker.funding_rate;
+  if (ticker.open_interest_value != null) columns.open_interest_value = ticker.open_interest_value;
+  return columns;
 }
-const markScannerDirty = () => {
-  if (!scannerDirty) {
-    scannerDirty = true;
-    requestAnimationFrame(renderScanner);
-  }
-};
 
-$("#scanner thead").addEventListener("click", (event) => {
-  const th = event.target.closest("th[data-sort]");
-  if (!th) return;
-  if (sortKey === th.dataset.sort) sortDesc = !sortDesc;
-  else {
-    sortKey = th.dataset.sort;
-    sortDesc = sortKey !== "symbol";
-  }
-  renderScanner();
+const scanner = createScanner({
+  rows,
+  selected: () => dash.symbol,
+  onSelect: (symbol) => selectSymbol(symbol),
+  fmt,
+  compact,
+  price: (symbol, value) => fmt(value, decimalsOf(value, symbol)),
 });
-$("#scanner tbody").addEventListener("click", (event) => {
-  const tr = event.target.closest("tr[data-symbol]");
-  if (tr) selectSymbol(tr.dataset.symbol);
-});
+dash.scanner = scanner.state;
+const renderScanner = scanner.render;
+const markScannerDirty = scanner.markDirty;
 
 // ---- chart: price, volume, delta per candle, cumulative delta (one time scale, four panes) ----
 const chartElement = $("#chart");
@@ -223,6 +166,19 @@ const cumDeltaSeries = chart.addSeries(
   { color: "#4c8dff", lineWidth: 2, priceFormat: { type: "volume" } },
   3,
 );
+const vwapSeries = chart.addSeries(LC.LineSeries, {
+  color: "#f0b429",
+  lineWidth: 1,
+  lineStyle: LC.LineStyle.Dashed,
+  priceLineVisible: false,
+  crosshairMarkerVisible: false,
+  title: "VWAP",
+});
+const readout = createReadout($("#chart-readout"), {
+  price: (value) => fmt(value, decimalsOf(value)),
+  compact: (value) => compact(value),
+});
+chart.subscribeCrosshairMove((param) => readout.onCrosshair(param));
 const tradeMarkers = LC.createSeriesMarkers(priceSeries, []);
 // The price scale takes in the position's stop and take profit, so that both lines show.
 let linePrices = [];
@@ -239,16 +195,28 @@ priceSeries.applyOptions({
     };
   },
 });
-for (const [index, height] of [[1, 70], [2, 70], [3, 80]]) {
-  const pane = chart.panes()[index];
-  if (pane) pane.setHeight(height);
+// The lower panes (volume, delta per candle, cumulative delta) get fixed heights and the price
+// pane the rest, as stretch factors (setHeight on one pane resizes its neighbours).
+const PANE_HEIGHTS = [70, 70, 80];
+function sizePanes() {
+  const panes = chart.panes();
+  if (panes.length !== PANE_HEIGHTS.length + 1) return;
+  const total = panes.reduce((sum, pane) => sum + pane.getHeight(), 0);
+  const lower = PANE_HEIGHTS.reduce((sum, height) => sum + height, 0);
+  const heights = [Math.max(100, total - lower), ...PANE_HEIGHTS];
+  panes.forEach((pane, index) => pane.setStretchFactor(heights[index]));
 }
+sizePanes();
+dash.paneHeights = () => chart.panes().map((pane) => pane.getHeight());
+new ResizeObserver(() => requestAnimationFrame(sizePanes)).observe(chartElement);
 
 const toTime = (candle) => Math.floor(candle.start_ns / 1e9);
 const volumeBar = (c) => ({ time: toTime(c), value: c.volume, color: c.close >= c.open ? "#26a69a88" : "#ef535088" });
 const deltaBar = (c) => ({ time: toTime(c), value: c.delta, color: c.delta >= 0 ? "#26a69a" : "#ef5350" });
 const priceBar = (c) => ({ time: toTime(c), open: c.open, high: c.high, low: c.low, close: c.close });
 
+let drawnOrigin = null; // the session origin of the CVD and VWAP drawn
+let drawnDigits = null; // the price scale's precision
 function drawCandles(list, full) {
   // list: oldest first, the forming candle last (if any). Merge by start time.
   const byTime = new Map(dash.candles.map((c) => [c.start_ns, c]));
@@ -258,9 +226,21 @@ function drawCandles(list, full) {
   const previousLast = dash.candles.length ? dash.candles[dash.candles.length - 1].start_ns : null;
   const firstNew = Math.min(...list.map((c) => c.start_ns));
   dash.candles = merged;
-  let running = 0;
-  const cumulative = merged.map((c) => ({ time: toTime(c), value: (running += c.delta) }));
-  if (full || previousLast === null || firstNew < previousLast) {
+  const session = sessionSeries(merged);
+  const cumulative = session.cvd.map((point) => ({ time: toTime(point), value: point.value }));
+  const vwapPoints = session.vwap.map((point) => ({ time: toTime(point), value: point.value }));
+  const redraw = full || previousLast === null || firstNew < previousLast;
+  if (redraw || session.originNs !== drawnOrigin) {
+    cumDeltaSeries.setData(cumulative);
+    vwapSeries.setData(vwapPoints);
+    drawnOrigin = session.originNs;
+  } else {
+    // The session's points from the last drawn candle on (a full setData redraws the chart).
+    const since = toTime({ start_ns: previousLast });
+    for (const point of cumulative) if (point.time >= since) cumDeltaSeries.update(point);
+    for (const point of vwapPoints) if (point.time >= since) vwapSeries.update(point);
+  }
+  if (redraw) {
     priceSeries.setData(merged.map(priceBar));
     volumeSeries.setData(merged.map(volumeBar));
     deltaSeries.setData(merged.map(deltaBar));
@@ -272,7 +252,16 @@ function drawCandles(list, full) {
       deltaSeries.update(deltaBar(c));
     }
   }
-  cumDeltaSeries.setData(cumulative);
+  if (session.label !== dash.cvdLabel) {
+    dash.cvdLabel = session.label;
+    cumDeltaSeries.applyOptions({ title: session.label });
+    $("#chart-legend").textContent =
+      `panes: price and session VWAP (dashed) · volume · delta per candle · ${session.label}`;
+  }
+  dash.cvd = cumulative.length ? cumulative[cumulative.length - 1].value : null;
+  readout.setCandles(merged, toTime);
+  chartElement.dataset.cvdOrigin = session.originNs === null ? "" : String(session.originNs);
+  chartElement.dataset.vwap = session.vwap.length ? String(session.vwap[session.vwap.length - 1].value) : "";
   if (full) chart.timeScale().fitContent();
   const last = merged[merged.length - 1];
   chartElement.dataset.symbol = dash.symbol;
@@ -280,9 +269,11 @@ function drawCandles(list, full) {
   chartElement.dataset.candles = String(merged.length);
   chartElement.dataset.lastTime = last ? String(toTime(last)) : "";
   chartElement.dataset.firstTime = merged.length ? String(toTime(merged[0])) : "";
-  if (last) {
+  // Options only when the precision changes: applyOptions redraws the whole chart.
+  if (last && (full || decimalsOf(last.close) !== drawnDigits)) {
+    drawnDigits = decimalsOf(last.close);
     priceSeries.applyOptions({
-      priceFormat: { type: "price", precision: decimalsOf(last.close), minMove: 10 ** -decimalsOf(last.close) },
+      priceFormat: { type: "price", precision: drawnDigits, minMove: 10 ** -drawnDigits },
     });
   }
 }
@@ -377,33 +368,27 @@ async function loadCandles(full) {
 }
 
 // ---- order-book ladder and imbalance gauges ----
-function renderLadder(book) {
-  const asks = book.asks.slice(0, LADDER_DEPTH);
-  const bids = book.bids.slice(0, LADDER_DEPTH);
-  const biggest = Math.max(1e-12, ...asks.map((l) => l[1]), ...bids.map((l) => l[1]));
-  digitsBySymbol.set(dash.symbol, decimalsInLevels([...asks, ...bids]));
-  const digits = decimalsOf(book.mid || (bids[0] ? bids[0][0] : 1));
-  const bar = (size) => `<div class="bar" style="width:${((100 * size) / biggest).toFixed(1)}%"></div>`;
-  const askRows = asks
-    .slice()
-    .reverse()
-    .map(([price, size]) =>
-      `<tr class="ask-row"><td></td><td class="num price">${fmt(price, digits)}</td>` +
-      `<td class="num ask">${bar(size)}<span>${compact(size)}</span></td></tr>`)
-    .join("");
-  const bidRows = bids
-    .map(([price, size]) =>
-      `<tr class="bid-row"><td class="num bid">${bar(size)}<span>${compact(size)}</span></td>` +
-      `<td class="num price">${fmt(price, digits)}</td><td></td></tr>`)
-    .join("");
-  const spread = `<tr class="spread"><td colspan="3">spread ${fmt(book.spread, digits)} · ${fmt(book.spread_bps, 2)} bps</td></tr>`;
-  const ladder = $("#ladder");
-  ladder.querySelector("tbody").innerHTML = askRows + spread + bidRows;
+const ladder = createLadder({
+  table: $("#ladder"),
+  fmt,
+  tickOf: (symbol) => tickSizes.get(symbol) ?? null,
+  decimals: (tick) => tickDigits.get(dash.symbol) ?? decimalsOfTick(Number(tick).toFixed(12)),
+});
+dash.ladder = ladder.state;
+function renderLadder(book, walls) {
+  ladder.setBook(dash.symbol, book, walls);
   dash.ladderUpdates += 1;
   dash.lastBook = { update_id: book.update_id, best_bid: book.best_bid, best_ask: book.best_ask };
-  ladder.dataset.updates = String(dash.ladderUpdates);
-  ladder.dataset.updateId = String(book.update_id);
+  const element = $("#ladder");
+  element.dataset.updates = String(dash.ladderUpdates);
+  element.dataset.updateId = String(book.update_id);
   $("#book-state").textContent = book.state;
+}
+// Follow the selected symbol's book and trades over /ws (the book is polled without it).
+function followBook() {
+  if (socket && socket.readyState === WebSocket.OPEN && dash.symbol) {
+    socket.send(JSON.stringify({ op: "book", symbols: [dash.symbol], depth: LADDER_DEPTH }));
+  }
 }
 
 function renderGauges(imbalance) {
@@ -416,13 +401,24 @@ function renderGauges(imbalance) {
       return (
         `<div class="gauge" data-key="${key}"><span>${key}</span>` +
         `<div class="track"><div class="fill" style="width:${pct.toFixed(1)}%"></div><div class="mid"></div></div>` +
-        `<span class="num">${fmt(value, 2)}</span></div>`
+        `<span class="num ${imbalanceClass(value)}" data-value="${value ?? ""}">${fmt(value, 2)}</span></div>`
       );
     })
     .join("");
   const label = $("#imb-label");
   label.textContent = imbalance.label.replace("_", " ");
   label.className = `label ${imbalance.label === "bid_pressure" ? "pos" : imbalance.label === "ask_pressure" ? "neg" : ""}`;
+}
+
+// The quote line and the gauges, from a /basic view or a /ws state message (the same shape).
+function renderQuote(d) {
+  const digits = decimalsOf(d.mid || 1);
+  const quote = $("#quote");
+  quote.textContent =
+    `bid ${d.best_bid ? fmt(d.best_bid[0], digits) : "—"}  ask ${d.best_ask ? fmt(d.best_ask[0], digits) : "—"}` +
+    `  micro ${fmt(d.microprice, digits)}  ${dash.cvdLabel ?? "CVD"} ${compact(dash.cvd)}  ${d.sync_state}`;
+  quote.title = quote.textContent;
+  renderGauges(d.imbalance);
 }
 
 // ---- signals: score, regime badges and one meter per factor (its contribution) ----
@@ -470,19 +466,10 @@ function renderSignals(view) {
   $("#meters").dataset.updates = String(dash.signalsUpdates);
 }
 
-// ---- trades tape ----
-function renderTape(view) {
-  $("#tape tbody").innerHTML = view.trades
-    .map((t) => {
-      const time = new Date(t.ts_event_ns / 1e6).toISOString().slice(11, 23);
-      return (
-        `<tr class="${t.side}${t.large ? " large" : ""}"><td>${time}</td>` +
-        `<td class="num">${fmt(t.price, decimalsOf(t.price))}</td>` +
-        `<td class="num">${compact(t.size)}</td><td class="num">${compact(t.notional)}</td></tr>`
-      );
-    })
-    .join("");
-}
+// ---- trades tape (grouped prints, large relative to the symbol's own trades) ----
+const tape = createTape({ fmt, compact, price: (symbol, value) => fmt(value, decimalsOf(value, symbol)) });
+dash.tape = tape.state;
+const renderTape = (view) => tape.render(dash.symbol, view.trades);
 
 // ---- selected symbol detail: refreshed on WS state ticks, never in a tight loop ----
 let detailInFlight = false;
@@ -500,14 +487,15 @@ async function refreshDetail() {
   const symbol = dash.symbol;
   try {
     const path = `/api/symbol/${encodeURIComponent(symbol)}`;
+    const polled = dash.ws !== "open"; // the book comes over /ws while it is open
     const [book, trades, , signals] = await Promise.all([
-      getJSON(`${path}/book?depth=${LADDER_DEPTH}`).catch(() => null),
+      polled ? getJSON(`${path}/book?depth=${LADDER_DEPTH}`).catch(() => null) : null,
       getJSON(`${path}/trades?limit=40`),
       loadCandles(false),
       getJSON(`${path}/signals`).catch(() => null),
     ]);
     if (symbol === dash.symbol) {
-      if (book && book.bids) renderLadder(book);
+      if (book && book.bids) renderLadder(book, null);
       renderTape(trades);
       if (signals && signals.score) renderSignals(signals);
     }
@@ -525,12 +513,24 @@ async function selectSymbol(symbol) {
   if (dash.heatmap && dash.heatmap.running) dash.heatmap.setSymbol(symbol);
   dash.candles = [];
   dash.ladderUpdates = 0;
+  ladder.reset(symbol);
+  followBook();
   $("#symbol-title").textContent = symbol;
   const url = new URL(location.href);
   url.searchParams.set("symbol", symbol);
   url.searchParams.set("tf", dash.timeframe);
   history.replaceState(null, "", url);
-  renderScanner();
+  markScannerDirty();
+  getJSON(`/api/symbol/${encodeURIComponent(symbol)}/trades?limit=1000`)
+    .then((view) => {
+      tape.seed(symbol, view.trades);
+      ladder.addTrades(symbol, view.trades);
+    })
+    .catch(() => null);
+  // The gauges and quote at once from REST, not at the first /ws message.
+  getJSON(`/api/symbol/${encodeURIComponent(symbol)}/basic`)
+    .then((view) => symbol === dash.symbol && view.symbol && renderQuote(view))
+    .catch(() => null);
   await loadCandles(true);
   detailLast = 0;
   await refreshDetail();
@@ -570,6 +570,7 @@ function connect() {
     retryMs = 500;
     setWsStatus("open");
     socket.send(JSON.stringify({ op: "subscribe", symbols: [...rows.keys()] }));
+    followBook();
   });
   socket.addEventListener("message", (event) => {
     const message = JSON.parse(event.data);
@@ -578,12 +579,7 @@ function connect() {
       rows.set(message.symbol, rowFromState(message.symbol, message.data));
       markScannerDirty();
       if (message.symbol === dash.symbol) {
-        const d = message.data;
-        const digits = decimalsOf(d.mid || 1);
-        $("#quote").textContent =
-          `bid ${d.best_bid ? fmt(d.best_bid[0], digits) : "—"}  ask ${d.best_ask ? fmt(d.best_ask[0], digits) : "—"}` +
-          `  micro ${fmt(d.microprice, digits)}  cumΔ ${compact(d.cumulative.delta)}  ${d.sync_state}`;
-        renderGauges(d.imbalance);
+        renderQuote(message.data);
         refreshDetail();
       }
     } else if (message.type === "signals") {
@@ -603,6 +599,10 @@ function connect() {
       }
     } else if (message.type === "alert") {
       alerts.show(message.data);
+    } else if (message.type === "book") {
+      if (message.symbol === dash.symbol) renderLadder(message.data, message.walls);
+    } else if (message.type === "trades") {
+      ladder.addTrades(message.symbol, message.trades);
     } else if (message.type === "error") {
       console.warn("stream error:", message.message);
     }
