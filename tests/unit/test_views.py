@@ -6,6 +6,7 @@ import msgspec
 import pytest
 
 from scalper.aggregates import Candle, FlowTotals
+from scalper.api.responses import trade_view
 from scalper.engine import Engine
 from scalper.events import BUY, SELL, BookUpdate, Trade, TradeBatch
 from scalper.settings import EngineSettings
@@ -93,6 +94,14 @@ def test_views_carry_no_float_noise() -> None:
     assert view.mid == 97000.45
     tick = book_view(engine.symbols["B"].book, 1, tick_size="0.10")  # type: ignore[arg-type]
     assert tick.spread == 0.1 and tick.microprice == 97000.45
+
+
+def test_a_trades_notional_carries_no_float_noise() -> None:
+    """0.1 * 3 is 0.30000000000000004 in floats; the tape's notional says 0.3."""
+    trade = Trade("B", 0.1, 3.0, BUY, T0, T0)
+    assert trade.price * trade.size != 0.3
+    view = trade_view(trade, large_notional=0.3)
+    assert (view.price, view.size, view.notional, view.large) == (0.1, 3.0, 0.3, True)
 
 
 def test_symbol_view_windows_candles_and_counters() -> None:

@@ -15,7 +15,7 @@ from scalper.engine import Engine, SymbolCounters, SymbolState
 from scalper.events import BUY, SELL, Instrument, Level, TickerFields, Trade
 from scalper.feed_status import MarketFeed
 from scalper.metrics import imbalance
-from scalper.numbers import on_step
+from scalper.numbers import clean, on_step
 from scalper.signals import SignalEngine
 from scalper.views import (
     CandleView,
@@ -101,6 +101,7 @@ class TradeView(msgspec.Struct):
     side: str
     """Aggressor side as the venue gave it: buy, sell or unknown."""
     notional: float
+    """price * size in quote currency, to 10 significant digits (no float noise)."""
     ts_event_ns: int
     recv_ns: int
     trade_id: str
@@ -328,7 +329,7 @@ _SIDE_NAMES: Final = {BUY: "buy", SELL: "sell"}
 
 
 def trade_view(trade: Trade, large_notional: float) -> TradeView:
-    notional = trade.price * trade.size
+    notional = clean(trade.price * trade.size)
     return TradeView(
         symbol=trade.symbol,
         price=trade.price,
