@@ -92,14 +92,18 @@ BOOK_METRIC_FIELDS: Final = (
 
 def metric_fields(flow_windows: Sequence[str]) -> tuple[str, ...]:
     """Float columns of the metrics stream, in order: the book's, then `delta_<window>` and
-    `volume_<window>` of every configured flow window, then the cumulative delta and the last
-    trade price (null when missing)."""
+    `volume_<window>` of every configured flow window (coin units), the cumulative delta and the
+    last trade price (null when missing), then the same flows in quote currency (USD notional):
+    `delta_quote_<window>`, `volume_quote_<window>`, `cumulative_delta_quote`."""
     return (
         *BOOK_METRIC_FIELDS,
         *(f"delta_{window}" for window in flow_windows),
         *(f"volume_{window}" for window in flow_windows),
         "cumulative_delta",
         "last_price",
+        *(f"delta_quote_{window}" for window in flow_windows),
+        *(f"volume_quote_{window}" for window in flow_windows),
+        "cumulative_delta_quote",
     )
 
 

@@ -71,4 +71,7 @@ def _metrics_row(
         *(window.volume for window in totals),
         flow.totals.delta,
         last_price,
+        *(window.buy_notional - window.sell_notional for window in totals),
+        *(window.buy_notional + window.sell_notional for window in totals),
+        flow.totals.buy_notional - flow.totals.sell_notional,
     )

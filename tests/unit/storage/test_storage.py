@@ -245,6 +245,20 @@ def test_candles_and_metrics_recorded_and_queryable(tmp_path: Path) -> None:
     assert dict(rows)["1s"] == closed == recorder.stats.candles_recorded - dict(rows)["5s"]
     _, metric_rows = run_query(tmp_path, "select count(*), min(mid) > 0 from metrics")
     assert metric_rows == [(len(engine.symbols), True)]
+    # Flows in both units: coin units and quote currency (USD notional), as the engine has them.
+    sql = (
+        "select symbol, delta_1m, delta_quote_1m, volume_quote_5m, cumulative_delta_quote "
+        "from metrics order by symbol"
+    )
+    _, flows = run_query(tmp_path, sql)
+    for symbol, delta, delta_quote, volume_quote, cumulative in flows:
+        state = engine.symbols[symbol]
+        minute = state.flow.window(60 * 10**9, engine.clock_ns)
+        five = state.flow.window(300 * 10**9, engine.clock_ns)
+        assert delta == minute.delta
+        assert delta_quote == minute.buy_notional - minute.sell_notional
+        assert volume_quote == five.buy_notional + five.sell_notional > 0
+        assert cumulative == state.flow.totals.buy_notional - state.flow.totals.sell_notional
 
 
 def test_query_on_an_empty_data_dir_gives_empty_tables(tmp_path: Path) -> None:
