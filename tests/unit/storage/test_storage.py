@@ -20,7 +20,7 @@ from scalper.settings import EngineSettings, RecorderSettings, RegimeSettings, S
 from scalper.signals import SignalEngine
 from scalper.storage.budget import disk_usage
 from scalper.storage.layout import CLOCK_TOPIC, raw_format, raw_order
-from scalper.storage.query import run_query
+from scalper.storage.query import default_data_dir, run_query
 from scalper.storage.reader import frame_payloads, iter_recorded
 from scalper.storage.recorder import Recorder, binary_array
 from scalper.storage.segments import (
@@ -428,6 +428,33 @@ def test_query_warns_of_empty_tables_and_names_the_recordings_below(tmp_path: Pa
     assert f"recordings are in {demo}" in warning
     with pytest.raises(InputError, match="recordings are in"):
         run_query(tmp_path / "nothing", "select 1")
+
+
+def test_query_with_the_default_data_dir_finds_the_demos_recording(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After `make demo` (which records into data/demo), `scalper query` run in the checkout
+    queries data/demo and says so; an explicit --data-dir is taken as given."""
+    from scalper.cli import main
+
+    demo = tmp_path / "data" / "demo"
+    recorder = bybit_recorder(demo, small())
+    recorder.start()
+    record(recorder, market_frames(200))
+    recorder.stop()
+    assert default_data_dir(tmp_path / "data") == demo
+    assert default_data_dir(demo) == demo
+    assert default_data_dir(tmp_path / "nothing") == tmp_path / "nothing"
+    monkeypatch.chdir(tmp_path)
+    for name in [name for name in os.environ if name.startswith("SCALPER_")]:
+        monkeypatch.delenv(name)
+    assert main(["query", "select count(*) n from frames", "--csv"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "n\n200\n"
+    assert "data holds no recording; querying data/demo" in err
+    assert main(["query", "select count(*) n from frames", "--csv", "--data-dir", "data"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "n\n0\n" and "querying" not in err
 
 
 def test_readable_views_show_utc_times_and_frames_as_text(tmp_path: Path) -> None:
