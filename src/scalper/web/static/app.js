@@ -67,16 +67,44 @@ const pick = (byWindow, wanted, last) => {
   return byWindow[last ? names[names.length - 1] : names[0]];
 };
 
+// Flow units: quote currency (USD notional) by default, coin units with the Units button.
+// Rows keep both; delta_1m and volume_5m (shown and sorted) are the chosen unit's.
+let flowUnit = localStorage.getItem("scalper.flowUnit") === "coin" ? "coin" : "usd";
+dash.flowUnit = flowUnit;
+const inUnit = (row) => ({
+  ...row,
+  delta_1m: flowUnit === "usd" ? row.delta_1m_usd : row.delta_1m_coin,
+  volume_5m: flowUnit === "usd" ? row.volume_5m_usd : row.volume_5m_coin,
+});
+function showFlowUnit() {
+  const usd = flowUnit === "usd";
+  $("#flow-unit").textContent = usd ? "USD" : "coin";
+  $("#flow-unit").title = `flows in ${usd ? "USD notional" : "coin units"}: click for ${usd ? "coin units" : "USD notional"}`;
+  $("#scanner th[data-sort='delta_1m']").textContent = usd ? "Δ 1m $" : "Δ 1m";
+  $("#scanner th[data-sort='volume_5m']").textContent = usd ? "Vol 5m $" : "Vol 5m";
+}
+$("#flow-unit").addEventListener("click", () => {
+  flowUnit = flowUnit === "usd" ? "coin" : "usd";
+  dash.flowUnit = flowUnit;
+  localStorage.setItem("scalper.flowUnit", flowUnit);
+  for (const [symbol, row] of rows) rows.set(symbol, inUnit(row));
+  showFlowUnit();
+  renderScanner();
+});
+showFlowUnit();
+
 function rowFromTable(row) {
   if (row.tick_size) {
     tickDigits.set(row.symbol, decimalsOfTick(row.tick_size));
     tickSizes.set(row.symbol, Number(row.tick_size));
   }
-  return {
+  return inUnit({
     ...row,
-    delta_1m: pick(row.delta, "1m", false),
-    volume_5m: pick(row.volume, "5m", true),
-  };
+    delta_1m_coin: pick(row.delta, "1m", false),
+    volume_5m_coin: pick(row.volume, "5m", true),
+    delta_1m_usd: pick(row.delta_quote, "1m", false),
+    volume_5m_usd: pick(row.volume_quote, "5m", true),
+  });
 }
 
 // A /ws "signals" message (score, direction, confluence, regimes) into the scanner's row.
@@ -116,17 +144,19 @@ function rowFromState(symbol, data) {
   const delta = pick(windows, "1m", false);
   const volume = pick(windows, "5m", true);
   const previous = rows.get(symbol) || {};
-  return {
+  return inUnit({
     symbol,
     ...previous,
     mid: data.mid,
     spread_bps: data.spread_bps,
     imbalance: data.imbalance ? data.imbalance.values.top10 : null,
-    delta_1m: delta ? delta.delta : previous.delta_1m,
-    volume_5m: volume ? volume.volume : previous.volume_5m,
+    delta_1m_coin: delta ? delta.delta : previous.delta_1m_coin,
+    volume_5m_coin: volume ? volume.volume : previous.volume_5m_coin,
+    delta_1m_usd: delta ? delta.delta_quote : previous.delta_1m_usd,
+    volume_5m_usd: volume ? volume.volume_quote : previous.volume_5m_usd,
     last_update_age_ms: data.last_update_age_ms,
     sync_state: data.sync_state,
-  };
+  });
 }
 
 let scannerDirty = false;
@@ -580,7 +610,7 @@ function connect() {
         const digits = decimalsOf(d.mid || 1);
         $("#quote").textContent =
           `bid ${d.best_bid ? fmt(d.best_bid[0], digits) : "—"}  ask ${d.best_ask ? fmt(d.best_ask[0], digits) : "—"}` +
-          `  micro ${fmt(d.microprice, digits)}  cumΔ ${compact(d.cumulative.delta)}  ${d.sync_state}`;
+          `  micro ${fmt(d.microprice, digits)}  cumΔ ${flowUnit === "usd" ? `$${compact(d.cumulative.delta_quote)}` : compact(d.cumulative.delta)}  ${d.sync_state}`;
         renderGauges(d.imbalance);
         refreshDetail();
       }
