@@ -72,14 +72,15 @@ def test_flow_and_candle_views_carry_the_fields_and_their_derived_figures() -> N
         "delta_quote": 405.0,
         "volume_quote": 605.0,
     }
-    candle = Candle(T0, 101.0, 101.0, 100.0, 100.0, 4.0, 403.0, 2, 3.0, 1.0, 0.5)
+    candle = Candle(T0, 101.0, 101.0, 100.0, 100.0, 4.0, 403.0, 2, 3.0, 1.0, 0.5, 303.0, 100.0)
     assert msgspec.structs.asdict(candle_view(candle)) == {
         **msgspec.structs.asdict(candle),
         "delta": 2.0,
         "vwap": 403.0 / 4.0,
+        "delta_quote": 203.0,
     }
     assert FLOW_DERIVED == ("delta", "volume", "delta_quote", "volume_quote")
-    assert CANDLE_DERIVED == ("delta", "vwap")
+    assert CANDLE_DERIVED == ("delta", "vwap", "delta_quote")
 
 
 def test_views_carry_no_float_noise() -> None:
@@ -117,6 +118,7 @@ def test_symbol_view_windows_candles_and_counters() -> None:
     assert (closed.open, closed.high, closed.low, closed.close) == (101.0, 101.0, 100.0, 100.0)
     assert (closed.volume, closed.buy_volume, closed.sell_volume, closed.trades) == (4, 3, 1, 2)
     assert closed.delta == 2.0 and closed.vwap == pytest.approx((303.0 + 100.0) / 4.0)
+    assert (closed.buy_turnover, closed.sell_turnover, closed.delta_quote) == (303.0, 100.0, 203.0)
     assert view.counters.trades == 3 and view.counters.book_frames == 1
     assert view.book is not None and view.book.bids == [(100.0, 2.0), (99.0, 5.0)]
     assert view.walls is not None and view.walls.bids[0].price == 99.0  # the larger level

@@ -69,6 +69,9 @@ CANDLE_SCHEMA: Final = pa.schema(
         pa.field("buy_volume", pa.float64(), nullable=False),
         pa.field("sell_volume", pa.float64(), nullable=False),
         pa.field("ofi", pa.float64(), nullable=False),
+        # Trades' notional by aggressor side (null in recordings made before they were added).
+        pa.field("buy_turnover", pa.float64()),
+        pa.field("sell_turnover", pa.float64()),
     ]
 )
 

@@ -283,6 +283,25 @@ def test_warm_start_restores_recent_candles_without_filling_the_gap(tmp_path: Pa
     assert len(series.closed) == 2 and series.forming is not None  # no flats for the gap
 
 
+def test_warm_start_reads_candles_recorded_before_the_notional_by_side(tmp_path: Path) -> None:
+    """A candles segment written without buy_turnover / sell_turnover (a recording made before
+    they were added) still warm-starts: those figures read 0; new segments carry them."""
+    now = T0 + HOUR_NS
+    recorder = bybit_recorder(tmp_path, small(), clock=lambda: now)
+    recorder.start()
+    candle = Candle(now - 60 * 10**9, 1.0, 2.0, 0.5, 1.5, 3.0, 4.5, 2, 2.0, 1.0, 0.0, 3.0, 1.5)
+    recorder.on_notification(CandleClosed("XRPUSDT", "15s", candle))
+    recorder.stop()
+    (segment,) = complete_segments(tmp_path / "candles")
+    table = pq.read_table(segment)
+    assert table["buy_turnover"].to_pylist() == [3.0]
+    pq.write_table(table.drop_columns(["buy_turnover", "sell_turnover"]), segment)
+    engine = Engine(EngineSettings(timeframes=("15s",), candle_history="1h"))
+    assert warm_start(engine, tmp_path, now) == 1
+    (restored,) = engine.symbols["XRPUSDT"].candles["15s"].closed
+    assert restored == Candle(now - 60 * 10**9, 1.0, 2.0, 0.5, 1.5, 3.0, 4.5, 2, 2.0, 1.0, 0.0)
+
+
 def test_warm_start_rebuilds_the_signal_baselines_a_live_run_had(tmp_path: Path) -> None:
     """A live run records its closed candles; a restart feeding them back to fresh signals has
     the same regimes and candle-based factors (and the same regime states as without restart)."""
