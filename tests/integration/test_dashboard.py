@@ -585,6 +585,14 @@ def test_the_scanners_flows_are_in_usd_with_a_coin_units_toggle(live_stack: Live
             assert page.evaluate("() => window.__dashboard.flowUnit") == "usd"
             assert header(page) == "Vol 5m $" and page.locator("#flow-unit").text_content() == "USD"
             usd = volumes(page)
+            page.wait_for_function(
+                "() => document.querySelector('#quote').textContent.includes('cumΔ')",
+                timeout=10_000,
+            )
+            assert "$" in page.locator("#quote").text_content()
+            # The candles carry the delta in both units, for the delta and CVD panes.
+            candle = page.evaluate("() => window.__dashboard.candles.at(-1)")
+            assert {"delta", "delta_quote", "buy_turnover", "sell_turnover"} <= set(candle)
             mids = page.evaluate(
                 """() => Object.fromEntries([...document.querySelectorAll('#scanner tbody tr')]
                     .map(tr => [tr.dataset.symbol, Number(tr.cells[2].textContent)]))"""
@@ -593,6 +601,10 @@ def test_the_scanners_flows_are_in_usd_with_a_coin_units_toggle(live_stack: Live
             assert page.evaluate("() => window.__dashboard.flowUnit") == "coin"
             assert header(page) == "Vol 5m"
             coins = volumes(page)
+            page.wait_for_function(
+                "() => !document.querySelector('#quote').textContent.includes('$')",
+                timeout=10_000,
+            )
             # USD / coins is about the price: far below 1 for a sub-cent coin, far above for
             # one near 90,000 (volumes grow between the two reads: a wide margin).
             cheap = min(mids, key=mids.get)

@@ -71,6 +71,8 @@ const pick = (byWindow, wanted, last) => {
 // Rows keep both; delta_1m and volume_5m (shown and sorted) are the chosen unit's.
 let flowUnit = localStorage.getItem("scalper.flowUnit") === "coin" ? "coin" : "usd";
 dash.flowUnit = flowUnit;
+const dollars = (value) =>
+  value === null || value === undefined ? "—" : `${value < 0 ? "-" : ""}$${compact(Math.abs(value))}`;
 const inUnit = (row) => ({
   ...row,
   delta_1m: flowUnit === "usd" ? row.delta_1m_usd : row.delta_1m_coin,
@@ -90,6 +92,7 @@ $("#flow-unit").addEventListener("click", () => {
   for (const [symbol, row] of rows) rows.set(symbol, inUnit(row));
   showFlowUnit();
   renderScanner();
+  if (dash.candles.length) drawCandles(dash.candles, true);
 });
 showFlowUnit();
 
@@ -273,8 +276,9 @@ for (const [index, height] of [[1, 70], [2, 70], [3, 80]]) {
 }
 
 const toTime = (candle) => Math.floor(candle.start_ns / 1e9);
-const volumeBar = (c) => ({ time: toTime(c), value: c.volume, color: c.close >= c.open ? "#26a69a88" : "#ef535088" });
-const deltaBar = (c) => ({ time: toTime(c), value: c.delta, color: c.delta >= 0 ? "#26a69a" : "#ef5350" });
+const volumeBar = (c) => ({ time: toTime(c), value: flowUnit === "usd" ? c.turnover : c.volume, color: c.close >= c.open ? "#26a69a88" : "#ef535088" });
+const candleDelta = (c) => (flowUnit === "usd" ? c.delta_quote : c.delta);
+const deltaBar = (c) => ({ time: toTime(c), value: candleDelta(c), color: candleDelta(c) >= 0 ? "#26a69a" : "#ef5350" });
 const priceBar = (c) => ({ time: toTime(c), open: c.open, high: c.high, low: c.low, close: c.close });
 
 function drawCandles(list, full) {
@@ -287,7 +291,7 @@ function drawCandles(list, full) {
   const firstNew = Math.min(...list.map((c) => c.start_ns));
   dash.candles = merged;
   let running = 0;
-  const cumulative = merged.map((c) => ({ time: toTime(c), value: (running += c.delta) }));
+  const cumulative = merged.map((c) => ({ time: toTime(c), value: (running += candleDelta(c)) }));
   if (full || previousLast === null || firstNew < previousLast) {
     priceSeries.setData(merged.map(priceBar));
     volumeSeries.setData(merged.map(volumeBar));
@@ -610,7 +614,7 @@ function connect() {
         const digits = decimalsOf(d.mid || 1);
         $("#quote").textContent =
           `bid ${d.best_bid ? fmt(d.best_bid[0], digits) : "—"}  ask ${d.best_ask ? fmt(d.best_ask[0], digits) : "—"}` +
-          `  micro ${fmt(d.microprice, digits)}  cumΔ ${flowUnit === "usd" ? `$${compact(d.cumulative.delta_quote)}` : compact(d.cumulative.delta)}  ${d.sync_state}`;
+          `  micro ${fmt(d.microprice, digits)}  cumΔ ${flowUnit === "usd" ? dollars(d.cumulative.delta_quote) : compact(d.cumulative.delta)}  ${d.sync_state}`;
         renderGauges(d.imbalance);
         refreshDetail();
       }
