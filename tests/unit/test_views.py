@@ -6,7 +6,7 @@ import msgspec
 import pytest
 
 from scalper.aggregates import Candle, FlowTotals
-from scalper.api.responses import trade_view
+from scalper.api.responses import basic_view, trade_view
 from scalper.engine import Engine
 from scalper.events import BUY, SELL, BookUpdate, Trade, TradeBatch
 from scalper.settings import EngineSettings
@@ -131,3 +131,13 @@ def test_engine_view_lists_symbols_sorted_with_engine_counters() -> None:
     assert list(view["symbols"]) == ["AAAUSDT", "BTCUSDT"]  # type: ignore[call-overload]
     assert view["frames"] == 4 and view["clock_ns"] == T0 + 61 * SEC
     assert view["malformed"] == {}
+
+
+def test_the_served_imbalance_set_has_six_decimals_and_the_unrounded_label() -> None:
+    engine = Engine()
+    bids, asks = [(99.0, 2.0)], [(101.0, 1.0)]
+    engine.on_event(BookUpdate("B", 50, True, bids, asks, 1, 0, T0, T0))
+    view = basic_view(engine, engine.symbols["B"], None, T0)
+    assert view.imbalance is not None
+    assert view.imbalance.values.top1 == 0.666667 and view.imbalance.values.book == 0.666667
+    assert view.imbalance.label == "bid_pressure"
