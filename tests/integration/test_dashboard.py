@@ -7,6 +7,7 @@ the vendored charting library (`npm ci && npm run build`, run by the Makefile's 
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -611,6 +612,20 @@ def test_the_scanners_flows_are_in_usd_with_a_coin_units_toggle(live_stack: Live
             dear = max(mids, key=mids.get)
             assert mids[cheap] < 0.01 and usd[cheap] < coins[cheap] / 10, (usd, coins, mids)
             assert mids[dear] > 1000 and usd[dear] > coins[dear] * 100, (usd, coins, mids)
+            # One suffix scheme (K, M, B, T; three significant digits) in the scanner and tape.
+            page.wait_for_function(
+                "() => document.querySelectorAll('#tape tbody tr').length > 0", timeout=10_000
+            )
+            shown = page.evaluate(
+                """() => [
+                    ...[...document.querySelectorAll('#scanner tbody tr')]
+                        .flatMap(tr => [tr.cells[8].textContent, tr.cells[9].textContent]),
+                    ...[...document.querySelectorAll('#tape tbody tr')]
+                        .flatMap(tr => [tr.cells[2].textContent, tr.cells[3].textContent]),
+                ]"""
+            )
+            figure = re.compile(r"^-?\d{1,3}(\.\d{1,2})?[KMBT]?$|^-?0\.\d+$")
+            assert shown and all(figure.match(text) for text in shown), shown
             page.reload(wait_until="load")
             page.wait_for_function(ready, timeout=15_000)
             assert page.evaluate("() => window.__dashboard.flowUnit") == "coin"

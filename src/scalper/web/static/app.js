@@ -12,14 +12,16 @@ const DETAIL_MIN_INTERVAL_MS = 500; // book/tape/candle refresh: on WS ticks, at
 const $ = (selector) => document.querySelector(selector);
 const fmt = (value, digits = 2) =>
   value === null || value === undefined || Number.isNaN(value) ? "—" : Number(value).toFixed(digits);
-const compact = (value) =>
-  value === null || value === undefined
-    ? "—"
-    : Math.abs(value) >= 1e6
-      ? `${(value / 1e6).toFixed(2)}M`
-      : Math.abs(value) >= 1e3
-        ? `${(value / 1e3).toFixed(1)}k`
-        : Number(value).toFixed(2);
+// One suffix scheme everywhere (as scalper.numbers.compact): K, M, B, T, three significant digits.
+const SUFFIXES = [[1e12, "T"], [1e9, "B"], [1e6, "M"], [1e3, "K"]];
+const compact = (value) => {
+  if (value === null || value === undefined || Number.isNaN(value)) return "—";
+  const magnitude = Math.abs(value);
+  for (const [scale, suffix] of SUFFIXES) {
+    if (magnitude >= scale * 0.9995) return `${Number((value / scale).toPrecision(3))}${suffix}`;
+  }
+  return magnitude === 0 ? "0" : String(Number(Number(value).toPrecision(3)));
+};
 const digitsBySymbol = new Map(); // learnt from the book's price levels (the tick size)
 const guessDigits = (price) => (price >= 1000 ? 1 : price >= 10 ? 3 : price >= 1 ? 4 : 6);
 const tickDigits = new Map(); // symbol -> decimals of its tick size (from /api/symbols)
