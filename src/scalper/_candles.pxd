@@ -11,6 +11,8 @@ cdef struct Summary:
     double turnover
     double buy_volume
     double sell_volume
+    double buy_turnover
+    double sell_turnover
     Py_ssize_t count
     bint ordered
 
@@ -34,6 +36,8 @@ cdef class CandleSeries:
     cdef double _f_turnover
     cdef double _f_buy_volume
     cdef double _f_sell_volume
+    cdef double _f_buy_turnover
+    cdef double _f_sell_turnover
     cdef double _f_open
     cdef long long _f_start
     cdef double _last_close

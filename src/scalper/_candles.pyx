@@ -120,6 +120,8 @@ class TradeSummary(msgspec.Struct, frozen=True, gc=False):
     sell_volume: float
     count: int
     ordered: bool
+    buy_turnover: float = 0.0
+    sell_turnover: float = 0.0
 
 
 cdef Summary summarize_c(list trades, list sides) except *:
@@ -134,6 +136,7 @@ cdef Summary summarize_c(list trades, list sides) except *:
     s.count = n
     s.ordered = True
     s.volume = s.turnover = s.buy_volume = s.sell_volume = 0.0
+    s.buy_turnover = s.sell_turnover = 0.0
     if n == 0:
         s.first_ts_ns = s.last_ts_ns = 0
         s.open = s.high = s.low = s.close = 0.0
@@ -161,8 +164,10 @@ cdef Summary summarize_c(list trades, list sides) except *:
         s.turnover += price * size
         if side == _BUY:
             s.buy_volume += size
+            s.buy_turnover += price * size
         elif side == _SELL:
             s.sell_volume += size
+            s.sell_turnover += price * size
     s.close = price
     return s
 
@@ -175,7 +180,7 @@ def summarize(trades, sides) -> TradeSummary:
     cdef Summary s = summarize_c(list(trades), list(sides))
     return TradeSummary(
         s.first_ts_ns, s.last_ts_ns, s.open, s.high, s.low, s.close, s.volume, s.turnover,
-        s.buy_volume, s.sell_volume, s.count, s.ordered,
+        s.buy_volume, s.sell_volume, s.count, s.ordered, s.buy_turnover, s.sell_turnover,
     )
 
 
@@ -216,7 +221,7 @@ cdef class CandleSeries:
         return Candle(
             self._f_start, self._f_open, self._f_high, self._f_low, self._f_close,
             self._f_volume, self._f_turnover, self._f_trades, self._f_buy_volume,
-            self._f_sell_volume, self._f_ofi,
+            self._f_sell_volume, self._f_ofi, self._f_buy_turnover, self._f_sell_turnover,
         )
 
     @property
@@ -235,6 +240,7 @@ cdef class CandleSeries:
         self._f_start = start_ns
         self._f_open = self._f_high = self._f_low = self._f_close = price
         self._f_volume = self._f_turnover = self._f_buy_volume = self._f_sell_volume = 0.0
+        self._f_buy_turnover = self._f_sell_turnover = 0.0
         self._f_ofi = 0.0
         self._f_trades = 0
 
@@ -312,8 +318,10 @@ cdef class CandleSeries:
         self._f_trades += 1
         if side == _BUY:
             self._f_buy_volume += size
+            self._f_buy_turnover += price * size
         elif side == _SELL:
             self._f_sell_volume += size
+            self._f_sell_turnover += price * size
         return done
 
     def add_batch(self, trades, sides, summary: TradeSummary):
@@ -331,6 +339,7 @@ cdef class CandleSeries:
         s.open, s.high, s.low, s.close = summary.open, summary.high, summary.low, summary.close
         s.volume, s.turnover = summary.volume, summary.turnover
         s.buy_volume, s.sell_volume = summary.buy_volume, summary.sell_volume
+        s.buy_turnover, s.sell_turnover = summary.buy_turnover, summary.sell_turnover
         s.count, s.ordered = summary.count, summary.ordered
         return self._add_batch(list(trades), list(sides), &s)
 
@@ -362,6 +371,8 @@ cdef class CandleSeries:
         self._f_trades += summary.count
         self._f_buy_volume += summary.buy_volume
         self._f_sell_volume += summary.sell_volume
+        self._f_buy_turnover += summary.buy_turnover
+        self._f_sell_turnover += summary.sell_turnover
         return done
 
     def add_ofi(self, long long ts_ns, double value):

@@ -23,10 +23,19 @@ class Candle(msgspec.Struct, gc=False):
     buy_volume: float = 0.0
     sell_volume: float = 0.0
     ofi: float = 0.0
+    buy_turnover: float = 0.0
+    """Notional (price * size, quote currency) of the buyer-initiated trades."""
+    sell_turnover: float = 0.0
+    """Notional of the seller-initiated trades."""
 
     @property
     def delta(self) -> float:
         return self.buy_volume - self.sell_volume
+
+    @property
+    def delta_quote(self) -> float:
+        """buy_turnover - sell_turnover: the delta in quote currency (USD notional)."""
+        return self.buy_turnover - self.sell_turnover
 
     @property
     def vwap(self) -> float:

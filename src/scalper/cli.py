@@ -218,7 +218,12 @@ def _query_parser(commands: Any) -> None:
         "trading_risk",
     )
     query.add_argument("sql", help='e.g. "select symbol, count(*) from candles group by 1"')
-    _setting(query, "--data-dir", "recorder.data_dir", help="the data dir (default: ./data)")
+    _setting(
+        query,
+        "--data-dir",
+        "recorder.data_dir",
+        help="the data dir (default: ./data, or the one recording below it, e.g. data/demo)",
+    )
     query.add_argument("--csv", action="store_true", help="print CSV instead of a table")
     _settings_arguments(query)
 
@@ -935,10 +940,16 @@ def _signals_evaluate(args: argparse.Namespace, settings: Settings) -> int:
 def _query(args: argparse.Namespace, settings: Settings) -> int:
     import csv
 
-    from scalper.storage.query import run_query
+    from scalper.storage.query import default_data_dir, run_query
     from scalper.venues.bybit.frames import CODECS
 
-    columns, rows = run_query(Path(settings.recorder.data_dir), args.sql, CODECS)
+    data_dir = Path(settings.recorder.data_dir)
+    if load(args).sources["recorder.data_dir"] == "default":
+        found = default_data_dir(data_dir)
+        if found != data_dir:
+            print(f"scalper: {data_dir} holds no recording; querying {found}", file=sys.stderr)
+        data_dir = found
+    columns, rows = run_query(data_dir, args.sql, CODECS)
     if args.csv:
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(columns)

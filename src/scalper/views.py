@@ -85,9 +85,10 @@ FLOW_DERIVED = ("delta", "volume", "delta_quote", "volume_quote")
 FlowView = _with_derived("FlowView", FlowTotals, FLOW_DERIVED)
 """FlowTotals' fields, then delta (buy minus sell volume) and volume in coin units, and both in
 quote currency (buy minus sell notional; their sum)."""
-CANDLE_DERIVED = ("delta", "vwap")
+CANDLE_DERIVED = ("delta", "vwap", "delta_quote")
 CandleView = _with_derived("CandleView", Candle, CANDLE_DERIVED)
-"""Candle's fields, then delta and vwap (turnover / volume; the close without volume)."""
+"""Candle's fields, then delta (coin units), vwap (turnover / volume; the close without volume)
+and delta_quote (buy minus sell notional, quote currency)."""
 
 
 class ImbalanceView(msgspec.Struct):
@@ -150,7 +151,7 @@ def flow_view(totals: FlowTotals) -> FlowView:  # type: ignore[valid-type]
 
 
 def candle_view(candle: Candle) -> CandleView:  # type: ignore[valid-type]
-    derived = (candle.delta, candle.vwap)
+    derived = (candle.delta, candle.vwap, candle.delta_quote)
     return CandleView(*_cleaned((*msgspec.structs.astuple(candle), *derived)))
 
 

@@ -7,6 +7,7 @@ the vendored charting library (`npm ci && npm run build`, run by the Makefile's 
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -572,3 +573,86 @@ def test_liquidity_heatmap_draws_the_book_and_the_trades(live_stack: LiveStack) 
         f" {drawn['sell']} red)"
     )
     assert errors == [], f"console errors: {errors}"
+
+
+def test_the_scanners_flows_are_in_usd_with_a_coin_units_toggle(live_stack: LiveStack) -> None:
+    """The scanner's Δ 1m and Vol 5m are USD notional by default (a sub-cent coin's million
+    coins are a few hundred dollars); the Units button switches them to coin units and back,
+    and the choice is kept for the next visit."""
+    _require_browser()
+    from playwright.sync_api import sync_playwright
+
+    def volumes(page: object) -> dict[str, float]:
+        cells = page.evaluate(  # type: ignore[attr-defined]
+            """() => Object.fromEntries([...document.querySelectorAll('#scanner tbody tr')]
+                .map(tr => [tr.dataset.symbol, tr.cells[9].textContent]))"""
+        )
+        return {symbol: _cell_value("volume_5m", text) for symbol, text in cells.items()}
+
+    def header(page: object) -> str:
+        return page.locator("#scanner th[data-sort='volume_5m']").text_content()  # type: ignore[attr-defined]
+
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(f"{live_stack.url}/?tf=15s", wait_until="load")
+            ready = (
+                "() => [...document.querySelectorAll('#scanner tbody tr')].length === 5"
+                " && [...document.querySelectorAll('#scanner tbody tr')]"
+                ".every(tr => tr.cells[9].textContent !== '—')"
+            )
+            page.wait_for_function(ready, timeout=15_000)
+            assert page.evaluate("() => window.__dashboard.flowUnit") == "usd"
+            assert header(page) == "Vol 5m $" and page.locator("#flow-unit").text_content() == "USD"
+            usd = volumes(page)
+            page.wait_for_function(
+                "() => document.querySelector('#quote').textContent.includes('cumΔ')",
+                timeout=10_000,
+            )
+            assert "$" in page.locator("#quote").text_content()
+            # The candles carry the delta in both units, for the delta and CVD panes.
+            candle = page.evaluate("() => window.__dashboard.candles.at(-1)")
+            assert {"delta", "delta_quote", "buy_turnover", "sell_turnover"} <= set(candle)
+            mids = page.evaluate(
+                """() => Object.fromEntries([...document.querySelectorAll('#scanner tbody tr')]
+                    .map(tr => [tr.dataset.symbol, Number(tr.cells[2].textContent)]))"""
+            )
+            page.click("#flow-unit")
+            assert page.evaluate("() => window.__dashboard.flowUnit") == "coin"
+            assert header(page) == "Vol 5m"
+            coins = volumes(page)
+            page.wait_for_function(
+                "() => !document.querySelector('#quote').textContent.includes('$')",
+                timeout=10_000,
+            )
+            # USD / coins is about the price: far below 1 for a sub-cent coin, far above for
+            # one near 90,000 (volumes grow between the two reads: a wide margin).
+            cheap = min(mids, key=mids.get)
+            dear = max(mids, key=mids.get)
+            assert mids[cheap] < 0.01 and usd[cheap] < coins[cheap] / 10, (usd, coins, mids)
+            assert mids[dear] > 1000 and usd[dear] > coins[dear] * 100, (usd, coins, mids)
+            # One suffix scheme (K, M, B, T; three significant digits) in the scanner and tape.
+            page.wait_for_function(
+                "() => document.querySelectorAll('#tape tbody tr').length > 0", timeout=10_000
+            )
+            shown = page.evaluate(
+                """() => [
+                    ...[...document.querySelectorAll('#scanner tbody tr')]
+                        .flatMap(tr => [tr.cells[8].textContent, tr.cells[9].textContent]),
+                    ...[...document.querySelectorAll('#tape tbody tr')]
+                        .flatMap(tr => [tr.cells[2].textContent, tr.cells[3].textContent]),
+                ]"""
+            )
+            figure = re.compile(r"^-?\d{1,3}(\.\d{1,2})?[KMBT]?$|^-?0\.\d+$")
+            assert shown and all(figure.match(text) for text in shown), shown
+            page.reload(wait_until="load")
+            page.wait_for_function(ready, timeout=15_000)
+            assert page.evaluate("() => window.__dashboard.flowUnit") == "coin"
+            page.click("#flow-unit")
+            assert header(page) == "Vol 5m $"
+        finally:
+            browser.close()
+    assert errors == [], f"page errors: {errors}"

@@ -16,6 +16,8 @@ SEC = 1_000_000_000
 MS = 1_000_000
 
 TradeTuple = tuple[int, float, float, int]
+SUMS = ("volume", "turnover", "buy_volume", "sell_volume", "buy_turnover", "sell_turnover")
+"""A candle's fields that are sums of its trades."""
 
 
 def ohlc(c: Candle) -> tuple[int, float, float, float, float]:
@@ -43,6 +45,8 @@ def test_trades_in_one_interval_build_forming_candle() -> None:
     assert c.delta == 0.0
     assert c.turnover == pytest.approx(100.0 + 204.0 + 99.0)
     assert c.vwap == pytest.approx(403.0 / 4.0)
+    assert (c.buy_turnover, c.sell_turnover) == (199.0, 204.0)
+    assert c.delta_quote == -5.0  # equal coins bought and sold, the dearer ones sold
     assert series.forming_end_ns == 6 * SEC
 
 
@@ -52,6 +56,7 @@ def test_unknown_side_counts_in_volume_only() -> None:
     c = series.forming
     assert c is not None
     assert (c.volume, c.buy_volume, c.sell_volume) == (3.0, 0.0, 0.0)
+    assert (c.turnover, c.buy_turnover, c.sell_turnover) == (300.0, 0.0, 0.0)
 
 
 def test_vwap_of_flat_candle_is_close() -> None:
@@ -209,6 +214,8 @@ def reference_candles(trades: list[TradeTuple], interval: int) -> list[Candle]:
                 trades=len(group),
                 buy_volume=sum(t[2] for t in group if t[3] == BUY),
                 sell_volume=sum(t[2] for t in group if t[3] == SELL),
+                buy_turnover=sum(t[1] * t[2] for t in group if t[3] == BUY),
+                sell_turnover=sum(t[1] * t[2] for t in group if t[3] == SELL),
             )
         )
     return out
@@ -218,7 +225,7 @@ def assert_same(got: list[Candle], want: list[Candle]) -> None:
     assert [ohlc(c) for c in got] == [ohlc(c) for c in want]
     assert [c.trades for c in got] == [c.trades for c in want]
     for g, w in zip(got, want, strict=True):
-        for name in ("volume", "turnover", "buy_volume", "sell_volume"):
+        for name in SUMS:
             assert getattr(g, name) == pytest.approx(getattr(w, name), rel=1e-9, abs=1e-12)
 
 
@@ -406,6 +413,8 @@ def test_summarize_one_pass_over_unsorted_batch() -> None:
         sell_volume=2.0,
         count=4,
         ordered=False,
+        buy_turnover=101.0 + 150.0,
+        sell_turnover=198.0,
     )
     assert summarize(sorted(trades, key=lambda t: t.ts_event_ns), sides).ordered
 
@@ -467,7 +476,7 @@ def assert_equivalent(got: list[Candle], want: list[Candle]) -> None:
         [getattr(c, f) for f in exact] for c in want
     ]
     for g, w in zip(got, want, strict=True):
-        for name in ("volume", "turnover", "buy_volume", "sell_volume"):
+        for name in SUMS:
             assert getattr(g, name) == pytest.approx(getattr(w, name), rel=1e-12, abs=1e-12)
 
 

@@ -6,6 +6,7 @@ import msgspec
 import pytest
 
 from scalper.aggregates import Candle, FlowTotals
+from scalper.api.responses import basic_view, trade_view
 from scalper.engine import Engine
 from scalper.events import BUY, SELL, BookUpdate, Trade, TradeBatch
 from scalper.settings import EngineSettings
@@ -71,14 +72,15 @@ def test_flow_and_candle_views_carry_the_fields_and_their_derived_figures() -> N
         "delta_quote": 405.0,
         "volume_quote": 605.0,
     }
-    candle = Candle(T0, 101.0, 101.0, 100.0, 100.0, 4.0, 403.0, 2, 3.0, 1.0, 0.5)
+    candle = Candle(T0, 101.0, 101.0, 100.0, 100.0, 4.0, 403.0, 2, 3.0, 1.0, 0.5, 303.0, 100.0)
     assert msgspec.structs.asdict(candle_view(candle)) == {
         **msgspec.structs.asdict(candle),
         "delta": 2.0,
         "vwap": 403.0 / 4.0,
+        "delta_quote": 203.0,
     }
     assert FLOW_DERIVED == ("delta", "volume", "delta_quote", "volume_quote")
-    assert CANDLE_DERIVED == ("delta", "vwap")
+    assert CANDLE_DERIVED == ("delta", "vwap", "delta_quote")
 
 
 def test_views_carry_no_float_noise() -> None:
@@ -95,6 +97,14 @@ def test_views_carry_no_float_noise() -> None:
     assert tick.spread == 0.1 and tick.microprice == 97000.45
 
 
+def test_a_trades_notional_carries_no_float_noise() -> None:
+    """0.1 * 3 is 0.30000000000000004 in floats; the tape's notional says 0.3."""
+    trade = Trade("B", 0.1, 3.0, BUY, T0, T0)
+    assert trade.price * trade.size != 0.3
+    view = trade_view(trade, large_notional=0.3)
+    assert (view.price, view.size, view.notional, view.large) == (0.1, 3.0, 0.3, True)
+
+
 def test_symbol_view_windows_candles_and_counters() -> None:
     engine = engine_with_a_known_state()
     view = symbol_view(engine, engine.symbols["BTCUSDT"], levels=2)
@@ -108,6 +118,7 @@ def test_symbol_view_windows_candles_and_counters() -> None:
     assert (closed.open, closed.high, closed.low, closed.close) == (101.0, 101.0, 100.0, 100.0)
     assert (closed.volume, closed.buy_volume, closed.sell_volume, closed.trades) == (4, 3, 1, 2)
     assert closed.delta == 2.0 and closed.vwap == pytest.approx((303.0 + 100.0) / 4.0)
+    assert (closed.buy_turnover, closed.sell_turnover, closed.delta_quote) == (303.0, 100.0, 203.0)
     assert view.counters.trades == 3 and view.counters.book_frames == 1
     assert view.book is not None and view.book.bids == [(100.0, 2.0), (99.0, 5.0)]
     assert view.walls is not None and view.walls.bids[0].price == 99.0  # the larger level
@@ -161,3 +172,13 @@ def test_symbol_view_imbalance_set_and_walls_are_the_hand_worked_figures() -> No
         for side in ("bids", "asks")
     }
     assert walls == HAND_WALLS
+
+
+def test_the_served_imbalance_set_has_six_decimals_and_the_unrounded_label() -> None:
+    engine = Engine()
+    bids, asks = [(99.0, 2.0)], [(101.0, 1.0)]
+    engine.on_event(BookUpdate("B", 50, True, bids, asks, 1, 0, T0, T0))
+    view = basic_view(engine, engine.symbols["B"], None, T0)
+    assert view.imbalance is not None
+    assert view.imbalance.values.top1 == 0.666667 and view.imbalance.values.book == 0.666667
+    assert view.imbalance.label == "bid_pressure"

@@ -14,8 +14,8 @@ from scalper.book import OrderBook
 from scalper.engine import Engine, SymbolCounters, SymbolState
 from scalper.events import BUY, SELL, Instrument, Level, TickerFields, Trade
 from scalper.feed_status import MarketFeed
-from scalper.metrics import imbalance
-from scalper.numbers import on_step
+from scalper.metrics import Imbalance, imbalance
+from scalper.numbers import clean, on_step
 from scalper.signals import SignalEngine
 from scalper.views import (
     CandleView,
@@ -101,6 +101,7 @@ class TradeView(msgspec.Struct):
     side: str
     """Aggressor side as the venue gave it: buy, sell or unknown."""
     notional: float
+    """price * size in quote currency, to 10 significant digits (no float noise)."""
     ts_event_ns: int
     recv_ns: int
     trade_id: str
@@ -209,7 +210,7 @@ def symbol_row(
         symbol=state.symbol,
         mid=top.mid,
         spread_bps=top.spread_bps,
-        imbalance=on_step(imbalance(book).top10, 6) if book is not None else None,
+        imbalance=on_step(imbalance(book).top10, IMBALANCE_DECIMALS) if book is not None else None,
         delta={name: flow.delta for name, flow in windows.items()},
         volume={name: flow.volume for name, flow in windows.items()},
         delta_quote={name: flow.delta_quote for name, flow in windows.items()},
@@ -285,7 +286,7 @@ def basic_view(
         spread=top.spread,
         spread_bps=top.spread_bps,
         microprice=top.microprice,
-        imbalance=ImbalanceView(values, values.label) if values is not None else None,
+        imbalance=_imbalance_view(values) if values is not None else None,
         cumulative=cumulative,
         windows=windows,
         last_event_ns=state.last_event_ns,
@@ -302,6 +303,17 @@ def basic_view(
             else None
         ),
     )
+
+
+IMBALANCE_DECIMALS: Final = 6
+"""Imbalance ratios are served to this many decimals (the symbol row's too)."""
+
+
+def _imbalance_view(values: Imbalance) -> ImbalanceView:
+    """The imbalance set rounded to IMBALANCE_DECIMALS (0.4992 not 0.49936203393034356); the
+    pressure label is the unrounded top10's."""
+    rounded = Imbalance(*(round(v, IMBALANCE_DECIMALS) for v in msgspec.structs.astuple(values)))
+    return ImbalanceView(rounded, values.label)
 
 
 def orderbook_view(book: OrderBook | None) -> OrderbookView:
@@ -328,7 +340,7 @@ _SIDE_NAMES: Final = {BUY: "buy", SELL: "sell"}
 
 
 def trade_view(trade: Trade, large_notional: float) -> TradeView:
-    notional = trade.price * trade.size
+    notional = clean(trade.price * trade.size)
     return TradeView(
         symbol=trade.symbol,
         price=trade.price,

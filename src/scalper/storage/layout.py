@@ -69,6 +69,9 @@ CANDLE_SCHEMA: Final = pa.schema(
         pa.field("buy_volume", pa.float64(), nullable=False),
         pa.field("sell_volume", pa.float64(), nullable=False),
         pa.field("ofi", pa.float64(), nullable=False),
+        # Trades' notional by aggressor side (null in recordings made before they were added).
+        pa.field("buy_turnover", pa.float64()),
+        pa.field("sell_turnover", pa.float64()),
     ]
 )
 
@@ -92,14 +95,18 @@ BOOK_METRIC_FIELDS: Final = (
 
 def metric_fields(flow_windows: Sequence[str]) -> tuple[str, ...]:
     """Float columns of the metrics stream, in order: the book's, then `delta_<window>` and
-    `volume_<window>` of every configured flow window, then the cumulative delta and the last
-    trade price (null when missing)."""
+    `volume_<window>` of every configured flow window (coin units), the cumulative delta and the
+    last trade price (null when missing), then the same flows in quote currency (USD notional):
+    `delta_quote_<window>`, `volume_quote_<window>`, `cumulative_delta_quote`."""
     return (
         *BOOK_METRIC_FIELDS,
         *(f"delta_{window}" for window in flow_windows),
         *(f"volume_{window}" for window in flow_windows),
         "cumulative_delta",
         "last_price",
+        *(f"delta_quote_{window}" for window in flow_windows),
+        *(f"volume_quote_{window}" for window in flow_windows),
+        "cumulative_delta_quote",
     )
 
 

@@ -171,16 +171,33 @@ def _trading_view(connection: duckdb.DuckDBPyConnection, data_dir: Path, table: 
     connection.execute(f"CREATE VIEW {view} AS {' UNION ALL BY NAME '.join(sources)}")
 
 
+def has_recording(data_dir: Path) -> bool:
+    """Whether `data_dir` holds a recording (a raw, candles or metrics stream)."""
+    return any((data_dir / stream).is_dir() for stream in ("raw", "candles", "metrics"))
+
+
+def recordings_below(root: Path) -> list[Path]:
+    """The data dirs just below `root` that hold a recording (e.g. data/demo below data)."""
+    children = sorted(root.iterdir()) if root.is_dir() else []
+    return [child for child in children if child.is_dir() and has_recording(child)]
+
+
+def default_data_dir(data_dir: Path) -> Path:
+    """The data dir a query with the default `data_dir` means: itself when it holds a recording
+    or holds none below it, else the one recording below it (`make demo` records into
+    data/demo, not ./data). Several below: still `data_dir` (the warning names them)."""
+    if has_recording(data_dir):
+        return data_dir
+    found = recordings_below(data_dir)
+    return found[0] if len(found) == 1 else data_dir
+
+
 def _elsewhere(root: Path) -> str:
     """A hint naming the data dirs just below `root` that do hold a recording."""
-    found = sorted(
-        str(child)
-        for child in (root.iterdir() if root.is_dir() else ())
-        if child.is_dir() and any((child / stream).is_dir() for stream in ("raw", "candles"))
-    )
+    found = recordings_below(root)
     if not found:
         return ""
-    return "; recordings are in " + ", ".join(found) + " (query one with --data-dir)"
+    return "; recordings are in " + ", ".join(map(str, found)) + " (query one with --data-dir)"
 
 
 def run_query(

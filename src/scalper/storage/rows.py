@@ -9,7 +9,22 @@ from scalper.engine import Engine, SymbolState
 from scalper.metrics import imbalance
 
 CandleRow = tuple[
-    int, str, str, int, float, float, float, float, float, float, int, float, float, float
+    int,
+    str,
+    str,
+    int,
+    float,
+    float,
+    float,
+    float,
+    float,
+    float,
+    int,
+    float,
+    float,
+    float,
+    float,
+    float,
 ]
 MetricsRow = tuple[object, ...]
 
@@ -21,8 +36,13 @@ def candle_row(recorded_ns: int, symbol: str, timeframe: str, candle: Candle) ->
 
 
 def candle_from_row(row: dict[str, object]) -> Candle:
-    """The Candle of a row read back (a dict of CANDLE_SCHEMA columns)."""
-    return Candle(*(row[name] for name in Candle.__struct_fields__))
+    """The Candle of a row read back (a dict of CANDLE_SCHEMA columns; a column a recording
+    made before it existed reads 0)."""
+    return Candle(*(_or_zero(row.get(name)) for name in Candle.__struct_fields__))
+
+
+def _or_zero(value: object) -> object:
+    return 0.0 if value is None else value
 
 
 def metrics_rows(engine: Engine, ts_ns: int) -> list[MetricsRow]:
@@ -71,4 +91,7 @@ def _metrics_row(
         *(window.volume for window in totals),
         flow.totals.delta,
         last_price,
+        *(window.buy_notional - window.sell_notional for window in totals),
+        *(window.buy_notional + window.sell_notional for window in totals),
+        flow.totals.buy_notional - flow.totals.sell_notional,
     )

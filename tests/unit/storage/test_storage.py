@@ -20,7 +20,7 @@ from scalper.settings import EngineSettings, RecorderSettings, RegimeSettings, S
 from scalper.signals import SignalEngine
 from scalper.storage.budget import disk_usage
 from scalper.storage.layout import CLOCK_TOPIC, raw_format, raw_order
-from scalper.storage.query import run_query
+from scalper.storage.query import default_data_dir, run_query
 from scalper.storage.reader import frame_payloads, iter_recorded
 from scalper.storage.recorder import Recorder, binary_array
 from scalper.storage.segments import (
@@ -245,6 +245,20 @@ def test_candles_and_metrics_recorded_and_queryable(tmp_path: Path) -> None:
     assert dict(rows)["1s"] == closed == recorder.stats.candles_recorded - dict(rows)["5s"]
     _, metric_rows = run_query(tmp_path, "select count(*), min(mid) > 0 from metrics")
     assert metric_rows == [(len(engine.symbols), True)]
+    # Flows in both units: coin units and quote currency (USD notional), as the engine has them.
+    sql = (
+        "select symbol, delta_1m, delta_quote_1m, volume_quote_5m, cumulative_delta_quote "
+        "from metrics order by symbol"
+    )
+    _, flows = run_query(tmp_path, sql)
+    for symbol, delta, delta_quote, volume_quote, cumulative in flows:
+        state = engine.symbols[symbol]
+        minute = state.flow.window(60 * 10**9, engine.clock_ns)
+        five = state.flow.window(300 * 10**9, engine.clock_ns)
+        assert delta == minute.delta
+        assert delta_quote == minute.buy_notional - minute.sell_notional
+        assert volume_quote == five.buy_notional + five.sell_notional > 0
+        assert cumulative == state.flow.totals.buy_notional - state.flow.totals.sell_notional
 
 
 def test_query_on_an_empty_data_dir_gives_empty_tables(tmp_path: Path) -> None:
@@ -267,6 +281,25 @@ def test_warm_start_restores_recent_candles_without_filling_the_gap(tmp_path: Pa
     assert [c.start_ns for c in series.closed] == [now - 60 * 10**9, now - 45 * 10**9]
     series.add_trade(now + 10**9, 9.0, 1.0, BUY)
     assert len(series.closed) == 2 and series.forming is not None  # no flats for the gap
+
+
+def test_warm_start_reads_candles_recorded_before_the_notional_by_side(tmp_path: Path) -> None:
+    """A candles segment written without buy_turnover / sell_turnover (a recording made before
+    they were added) still warm-starts: those figures read 0; new segments carry them."""
+    now = T0 + HOUR_NS
+    recorder = bybit_recorder(tmp_path, small(), clock=lambda: now)
+    recorder.start()
+    candle = Candle(now - 60 * 10**9, 1.0, 2.0, 0.5, 1.5, 3.0, 4.5, 2, 2.0, 1.0, 0.0, 3.0, 1.5)
+    recorder.on_notification(CandleClosed("XRPUSDT", "15s", candle))
+    recorder.stop()
+    (segment,) = complete_segments(tmp_path / "candles")
+    table = pq.read_table(segment)
+    assert table["buy_turnover"].to_pylist() == [3.0]
+    pq.write_table(table.drop_columns(["buy_turnover", "sell_turnover"]), segment)
+    engine = Engine(EngineSettings(timeframes=("15s",), candle_history="1h"))
+    assert warm_start(engine, tmp_path, now) == 1
+    (restored,) = engine.symbols["XRPUSDT"].candles["15s"].closed
+    assert restored == Candle(now - 60 * 10**9, 1.0, 2.0, 0.5, 1.5, 3.0, 4.5, 2, 2.0, 1.0, 0.0)
 
 
 def test_warm_start_rebuilds_the_signal_baselines_a_live_run_had(tmp_path: Path) -> None:
@@ -414,6 +447,33 @@ def test_query_warns_of_empty_tables_and_names_the_recordings_below(tmp_path: Pa
     assert f"recordings are in {demo}" in warning
     with pytest.raises(InputError, match="recordings are in"):
         run_query(tmp_path / "nothing", "select 1")
+
+
+def test_query_with_the_default_data_dir_finds_the_demos_recording(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After `make demo` (which records into data/demo), `scalper query` run in the checkout
+    queries data/demo and says so; an explicit --data-dir is taken as given."""
+    from scalper.cli import main
+
+    demo = tmp_path / "data" / "demo"
+    recorder = bybit_recorder(demo, small())
+    recorder.start()
+    record(recorder, market_frames(200))
+    recorder.stop()
+    assert default_data_dir(tmp_path / "data") == demo
+    assert default_data_dir(demo) == demo
+    assert default_data_dir(tmp_path / "nothing") == tmp_path / "nothing"
+    monkeypatch.chdir(tmp_path)
+    for name in [name for name in os.environ if name.startswith("SCALPER_")]:
+        monkeypatch.delenv(name)
+    assert main(["query", "select count(*) n from frames", "--csv"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "n\n200\n"
+    assert "data holds no recording; querying data/demo" in err
+    assert main(["query", "select count(*) n from frames", "--csv", "--data-dir", "data"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "n\n0\n" and "querying" not in err
 
 
 def test_readable_views_show_utc_times_and_frames_as_text(tmp_path: Path) -> None:

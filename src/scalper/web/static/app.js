@@ -18,14 +18,16 @@ const DETAIL_MIN_INTERVAL_MS = 500; // book/tape/candle refresh: on WS ticks, at
 const $ = (selector) => document.querySelector(selector);
 const fmt = (value, digits = 2) =>
   value === null || value === undefined || Number.isNaN(value) ? "—" : Number(value).toFixed(digits);
-const compact = (value) =>
-  value === null || value === undefined
-    ? "—"
-    : Math.abs(value) >= 1e6
-      ? `${(value / 1e6).toFixed(2)}M`
-      : Math.abs(value) >= 1e3
-        ? `${(value / 1e3).toFixed(1)}k`
-        : Number(value).toFixed(2);
+// One suffix scheme everywhere (as scalper.numbers.compact): K, M, B, T, three significant digits.
+const SUFFIXES = [[1e12, "T"], [1e9, "B"], [1e6, "M"], [1e3, "K"]];
+const compact = (value) => {
+  if (value === null || value === undefined || Number.isNaN(value)) return "—";
+  const magnitude = Math.abs(value);
+  for (const [scale, suffix] of SUFFIXES) {
+    if (magnitude >= scale * 0.9995) return `${Number((value / scale).toPrecision(3))}${suffix}`;
+  }
+  return magnitude === 0 ? "0" : String(Number(Number(value).toPrecision(3)));
+};
 const digitsBySymbol = new Map(); // learnt from the book's price levels (the tick size)
 const guessDigits = (price) => (price >= 1000 ? 1 : price >= 10 ? 3 : price >= 1 ? 4 : 6);
 const tickDigits = new Map(); // symbol -> decimals of its tick size (from /api/symbols)
@@ -71,16 +73,47 @@ const pick = (byWindow, wanted, last) => {
   return byWindow[last ? names[names.length - 1] : names[0]];
 };
 
+// Flow units: quote currency (USD notional) by default, coin units with the Units button.
+// Rows keep both; delta_1m and volume_5m (shown and sorted) are the chosen unit's.
+let flowUnit = localStorage.getItem("scalper.flowUnit") === "coin" ? "coin" : "usd";
+dash.flowUnit = flowUnit;
+const dollars = (value) =>
+  value === null || value === undefined ? "—" : `${value < 0 ? "-" : ""}$${compact(Math.abs(value))}`;
+const inUnit = (row) => ({
+  ...row,
+  delta_1m: flowUnit === "usd" ? row.delta_1m_usd : row.delta_1m_coin,
+  volume_5m: flowUnit === "usd" ? row.volume_5m_usd : row.volume_5m_coin,
+});
+function showFlowUnit() {
+  const usd = flowUnit === "usd";
+  $("#flow-unit").textContent = usd ? "USD" : "coin";
+  $("#flow-unit").title = `flows in ${usd ? "USD notional" : "coin units"}: click for ${usd ? "coin units" : "USD notional"}`;
+  $("#scanner th[data-sort='delta_1m']").textContent = usd ? "Δ 1m $" : "Δ 1m";
+  $("#scanner th[data-sort='volume_5m']").textContent = usd ? "Vol 5m $" : "Vol 5m";
+}
+$("#flow-unit").addEventListener("click", () => {
+  flowUnit = flowUnit === "usd" ? "coin" : "usd";
+  dash.flowUnit = flowUnit;
+  localStorage.setItem("scalper.flowUnit", flowUnit);
+  for (const [symbol, row] of rows) rows.set(symbol, inUnit(row));
+  showFlowUnit();
+  renderScanner();
+  if (dash.candles.length) drawCandles(dash.candles, true);
+});
+showFlowUnit();
+
 function rowFromTable(row) {
   if (row.tick_size) {
     tickDigits.set(row.symbol, decimalsOfTick(row.tick_size));
     tickSizes.set(row.symbol, Number(row.tick_size));
   }
-  return {
+  return inUnit({
     ...row,
-    delta_1m: pick(row.delta, "1m", false),
-    volume_5m: pick(row.volume, "5m", true),
-  };
+    delta_1m_coin: pick(row.delta, "1m", false),
+    volume_5m_coin: pick(row.volume, "5m", true),
+    delta_1m_usd: pick(row.delta_quote, "1m", false),
+    volume_5m_usd: pick(row.volume_quote, "5m", true),
+  });
 }
 
 // A /ws "signals" message (score, direction, confluence, regimes) into the scanner's row.
@@ -101,18 +134,20 @@ function rowFromState(symbol, data) {
   const delta = pick(windows, "1m", false);
   const volume = pick(windows, "5m", true);
   const previous = rows.get(symbol) || {};
-  return {
+  return inUnit({
     symbol,
     ...previous,
     mid: data.mid,
     spread_bps: data.spread_bps,
     imbalance: data.imbalance ? data.imbalance.values.top10 : null,
-    delta_1m: delta ? delta.delta : previous.delta_1m,
-    volume_5m: volume ? volume.volume : previous.volume_5m,
+    delta_1m_coin: delta ? delta.delta : previous.delta_1m_coin,
+    volume_5m_coin: volume ? volume.volume : previous.volume_5m_coin,
+    delta_1m_usd: delta ? delta.delta_quote : previous.delta_1m_usd,
+    volume_5m_usd: volume ? volume.volume_quote : previous.volume_5m_usd,
     last_update_age_ms: data.last_update_age_ms,
     sync_state: data.sync_state,
     ...tickerColumns(data.ticker),
-  };
+  });
 }
 
 // The scanner's ticker columns (funding, open interest, 24 h change), when the ticker has them.
@@ -211,8 +246,9 @@ dash.paneHeights = () => chart.panes().map((pane) => pane.getHeight());
 new ResizeObserver(() => requestAnimationFrame(sizePanes)).observe(chartElement);
 
 const toTime = (candle) => Math.floor(candle.start_ns / 1e9);
-const volumeBar = (c) => ({ time: toTime(c), value: c.volume, color: c.close >= c.open ? "#26a69a88" : "#ef535088" });
-const deltaBar = (c) => ({ time: toTime(c), value: c.delta, color: c.delta >= 0 ? "#26a69a" : "#ef5350" });
+const volumeBar = (c) => ({ time: toTime(c), value: flowUnit === "usd" ? c.turnover : c.volume, color: c.close >= c.open ? "#26a69a88" : "#ef535088" });
+const candleDelta = (c) => (flowUnit === "usd" ? c.delta_quote : c.delta);
+const deltaBar = (c) => ({ time: toTime(c), value: candleDelta(c), color: candleDelta(c) >= 0 ? "#26a69a" : "#ef5350" });
 const priceBar = (c) => ({ time: toTime(c), open: c.open, high: c.high, low: c.low, close: c.close });
 
 let drawnOrigin = null; // the session origin of the CVD and VWAP drawn
