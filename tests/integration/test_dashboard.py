@@ -575,6 +575,15 @@ def test_liquidity_heatmap_draws_the_book_and_the_trades(live_stack: LiveStack) 
     assert errors == [], f"console errors: {errors}"
 
 
+COLUMN_TEXT = """(key) => {
+    const index = [...document.querySelectorAll('#scanner .shead .th')]
+        .findIndex(th => th.dataset.sort === key);
+    return Object.fromEntries([...document.querySelectorAll('#scanner .row[data-symbol]')]
+        .map(row => [row.dataset.symbol, row.children[index].textContent]));
+}"""
+"""The text of one scanner column by symbol (the column found by its header's sort key)."""
+
+
 def test_the_scanners_flows_are_in_usd_with_a_coin_units_toggle(live_stack: LiveStack) -> None:
     """The scanner's Δ 1m and Vol 5m are USD notional by default (a sub-cent coin's million
     coins are a few hundred dollars); the Units button switches them to coin units and back,
@@ -583,14 +592,11 @@ def test_the_scanners_flows_are_in_usd_with_a_coin_units_toggle(live_stack: Live
     from playwright.sync_api import sync_playwright
 
     def volumes(page: object) -> dict[str, float]:
-        cells = page.evaluate(  # type: ignore[attr-defined]
-            """() => Object.fromEntries([...document.querySelectorAll('#scanner tbody tr')]
-                .map(tr => [tr.dataset.symbol, tr.cells[9].textContent]))"""
-        )
+        cells = page.evaluate(COLUMN_TEXT, "volume_5m")  # type: ignore[attr-defined]
         return {symbol: _cell_value("volume_5m", text) for symbol, text in cells.items()}
 
     def header(page: object) -> str:
-        return page.locator("#scanner th[data-sort='volume_5m']").text_content()  # type: ignore[attr-defined]
+        return page.locator("#scanner .th[data-sort='volume_5m']").text_content()  # type: ignore[attr-defined]
 
     errors: list[str] = []
     with sync_playwright() as playwright:
@@ -600,26 +606,26 @@ def test_the_scanners_flows_are_in_usd_with_a_coin_units_toggle(live_stack: Live
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             page.goto(f"{live_stack.url}/?tf=15s", wait_until="load")
             ready = (
-                "() => [...document.querySelectorAll('#scanner tbody tr')].length === 5"
-                " && [...document.querySelectorAll('#scanner tbody tr')]"
-                ".every(tr => tr.cells[9].textContent !== '—')"
+                "() => document.querySelectorAll('#scanner .row[data-symbol]').length === 5"
+                " && [...document.querySelectorAll('#scanner .row[data-symbol]')].every(row =>"
+                " row.children[[...document.querySelectorAll('#scanner .shead .th')]"
+                ".findIndex(th => th.dataset.sort === 'volume_5m')].textContent !== '—')"
             )
             page.wait_for_function(ready, timeout=15_000)
             assert page.evaluate("() => window.__dashboard.flowUnit") == "usd"
             assert header(page) == "Vol 5m $" and page.locator("#flow-unit").text_content() == "USD"
             usd = volumes(page)
             page.wait_for_function(
-                "() => document.querySelector('#quote').textContent.includes('cumΔ')",
+                "() => /CVD[^$]*\\$/.test(document.querySelector('#quote').textContent)",
                 timeout=10_000,
             )
             assert "$" in page.locator("#quote").text_content()
             # The candles carry the delta in both units, for the delta and CVD panes.
             candle = page.evaluate("() => window.__dashboard.candles.at(-1)")
             assert {"delta", "delta_quote", "buy_turnover", "sell_turnover"} <= set(candle)
-            mids = page.evaluate(
-                """() => Object.fromEntries([...document.querySelectorAll('#scanner tbody tr')]
-                    .map(tr => [tr.dataset.symbol, Number(tr.cells[2].textContent)]))"""
-            )
+            mids = {
+                symbol: float(text) for symbol, text in page.evaluate(COLUMN_TEXT, "mid").items()
+            }
             page.click("#flow-unit")
             assert page.evaluate("() => window.__dashboard.flowUnit") == "coin"
             assert header(page) == "Vol 5m"
@@ -638,14 +644,14 @@ def test_the_scanners_flows_are_in_usd_with_a_coin_units_toggle(live_stack: Live
             page.wait_for_function(
                 "() => document.querySelectorAll('#tape tbody tr').length > 0", timeout=10_000
             )
-            shown = page.evaluate(
-                """() => [
-                    ...[...document.querySelectorAll('#scanner tbody tr')]
-                        .flatMap(tr => [tr.cells[8].textContent, tr.cells[9].textContent]),
-                    ...[...document.querySelectorAll('#tape tbody tr')]
-                        .flatMap(tr => [tr.cells[2].textContent, tr.cells[3].textContent]),
-                ]"""
-            )
+            shown = [
+                *page.evaluate(COLUMN_TEXT, "delta_1m").values(),
+                *page.evaluate(COLUMN_TEXT, "volume_5m").values(),
+                *page.evaluate(
+                    """() => [...document.querySelectorAll('#tape tbody tr')]
+                        .flatMap(tr => [tr.cells[2].textContent, tr.cells[3].textContent])"""
+                ),
+            ]
             figure = re.compile(r"^-?\d{1,3}(\.\d{1,2})?[KMBT]?$|^-?0\.\d+$")
             assert shown and all(figure.match(text) for text in shown), shown
             page.reload(wait_until="load")

@@ -88,8 +88,11 @@ function showFlowUnit() {
   const usd = flowUnit === "usd";
   $("#flow-unit").textContent = usd ? "USD" : "coin";
   $("#flow-unit").title = `flows in ${usd ? "USD notional" : "coin units"}: click for ${usd ? "coin units" : "USD notional"}`;
-  $("#scanner th[data-sort='delta_1m']").textContent = usd ? "Δ 1m $" : "Δ 1m";
-  $("#scanner th[data-sort='volume_5m']").textContent = usd ? "Vol 5m $" : "Vol 5m";
+  // The scanner's header cells, once the scanner has drawn them.
+  const deltaHead = $("#scanner .th[data-sort='delta_1m']");
+  const volumeHead = $("#scanner .th[data-sort='volume_5m']");
+  if (deltaHead) deltaHead.textContent = usd ? "Δ 1m $" : "Δ 1m";
+  if (volumeHead) volumeHead.textContent = usd ? "Vol 5m $" : "Vol 5m";
 }
 $("#flow-unit").addEventListener("click", () => {
   flowUnit = flowUnit === "usd" ? "coin" : "usd";
@@ -100,7 +103,6 @@ $("#flow-unit").addEventListener("click", () => {
   renderScanner();
   if (dash.candles.length) drawCandles(dash.candles, true);
 });
-showFlowUnit();
 
 function rowFromTable(row) {
   if (row.tick_size) {
@@ -170,6 +172,7 @@ const scanner = createScanner({
 });
 dash.scanner = scanner.state;
 const renderScanner = scanner.render;
+showFlowUnit();
 const markScannerDirty = scanner.markDirty;
 
 // ---- chart: price, volume, delta per candle, cumulative delta (one time scale, four panes) ----
@@ -262,7 +265,7 @@ function drawCandles(list, full) {
   const previousLast = dash.candles.length ? dash.candles[dash.candles.length - 1].start_ns : null;
   const firstNew = Math.min(...list.map((c) => c.start_ns));
   dash.candles = merged;
-  const session = sessionSeries(merged);
+  const session = sessionSeries(merged, candleDelta); // CVD in the flow unit shown
   const cumulative = session.cvd.map((point) => ({ time: toTime(point), value: point.value }));
   const vwapPoints = session.vwap.map((point) => ({ time: toTime(point), value: point.value }));
   const redraw = full || previousLast === null || firstNew < previousLast;
@@ -452,7 +455,7 @@ function renderQuote(d) {
   const quote = $("#quote");
   quote.textContent =
     `bid ${d.best_bid ? fmt(d.best_bid[0], digits) : "—"}  ask ${d.best_ask ? fmt(d.best_ask[0], digits) : "—"}` +
-    `  micro ${fmt(d.microprice, digits)}  ${dash.cvdLabel ?? "CVD"} ${compact(dash.cvd)}  ${d.sync_state}`;
+    `  micro ${fmt(d.microprice, digits)}  ${dash.cvdLabel ?? "CVD"} ${flowUnit === "usd" ? dollars(dash.cvd) : compact(dash.cvd)}  ${d.sync_state}`;
   quote.title = quote.textContent;
   renderGauges(d.imbalance);
 }

@@ -8,7 +8,7 @@ const DAY_NS = 86_400_000_000_000;
 const hhmm = (ns) => new Date(ns / 1e6).toISOString().slice(11, 16);
 
 // candles: oldest first. Returns the origin, its label and per-candle CVD and VWAP.
-export function sessionSeries(candles) {
+export function sessionSeries(candles, deltaOf = (c) => c.delta) {
   if (!candles.length) return { originNs: null, label: "CVD", cvd: [], vwap: [] };
   const last = candles[candles.length - 1].start_ns;
   const midnight = last - (last % DAY_NS);
@@ -21,7 +21,7 @@ export function sessionSeries(candles) {
   const cvd = [];
   const vwap = [];
   for (const c of inSession) {
-    delta += c.delta;
+    delta += deltaOf(c);
     turnover += c.turnover;
     volume += c.volume;
     cvd.push({ start_ns: c.start_ns, value: delta });
