@@ -142,8 +142,10 @@ def test_imbalance_and_walls_served_are_the_hand_worked_figures() -> None:
                 rows = (await http.get("/api/symbols")).json()["symbols"]
         finally:
             await server.stop()
-        for served in (basic, profile):
-            assert served["imbalance"] == {"values": HAND_IMBALANCE, "label": "bid_pressure"}
+        # /basic serves the set to 6 decimals (as the symbol row); /profile the exact figures
+        rounded = {name: round(value, 6) for name, value in HAND_IMBALANCE.items()}
+        assert basic["imbalance"] == {"values": rounded, "label": "bid_pressure"}
+        assert profile["imbalance"] == {"values": HAND_IMBALANCE, "label": "bid_pressure"}
         walls = {
             side: [(w["price"], w["size"], w["relative_size"]) for w in profile["walls"][side]]
             for side in ("bids", "asks")
