@@ -27,6 +27,17 @@ cdef enum:
     _BUSY = 2
 
 
+cdef long long _latest(object trades) except? -1:
+    """The latest event time of a trade batch's trades (`PaperBroker.on_trades`' `last`)."""
+    cdef long long latest = trades[0].ts_event_ns
+    cdef long long t
+    for trade in trades:
+        t = trade.ts_event_ns
+        if t > latest:
+            latest = t
+    return latest
+
+
 cdef class TraderClock:
     """The trading core's event time and its next deadlines."""
 
@@ -70,6 +81,9 @@ cdef class TradedSymbol:
     """No entry is looked for before this (after a risk refusal)."""
     cdef public object tracker
     """The symbol's signals (`SymbolSignals`), once it has them."""
+    cdef public long long broker_depth
+    """The depth of the book the paper broker was last given for the symbol (-1: none yet):
+    while updates keep that depth, the broker already holds their book."""
 
     def __init__(self, machine: object, instrument: object) -> None:
         self.machine = machine
@@ -83,6 +97,7 @@ cdef class TradedSymbol:
         self.cancel_sent = None
         self.quiet_until_ns = 0
         self.tracker = None
+        self.broker_depth = -1
 
 
 cdef class TraderTap:
@@ -156,7 +171,7 @@ cdef class TraderTap:
                 self.on_event(event)
                 return 0
             if self.broker is not None:
-                self._settle_book(event, ts)
+                self._settle_book(entry, event, ts)
             entry.book_ns = event.ts_event_ns
         elif kind is TradeBatch:
             found = self.symbols.get(event.symbol)
@@ -170,7 +185,7 @@ cdef class TraderTap:
             if verdict == _BUSY:
                 self.on_event(event)
                 return 0
-            venue_ts = max([trade.ts_event_ns for trade in trades])
+            venue_ts = _latest(trades)
             if not self._quiet_broker(event.symbol, venue_ts):
                 self.on_event(event)
                 return 0
@@ -253,19 +268,22 @@ cdef class TraderTap:
             return False
         if symbol is None:
             return True
-        if symbol in self.shadows or symbol in self.resting:
+        if (self.shadows and symbol in self.shadows) or (self.resting and symbol in self.resting):
             return False
         if self.taken and ((symbol, True) in self.taken or (symbol, False) in self.taken):
             return False
         return True
 
-    cdef int _settle_book(self, object update, long long ts) except -1:
+    cdef int _settle_book(self, TradedSymbol entry, object update, long long ts) except -1:
         """What a quiet book update does at the broker: its book of the symbol, its clock."""
-        state = self.engine_symbols[update.symbol]
-        book = state.book
-        if book.depth != update.depth:
-            book = state.book_for(update.depth)
-        self.books[update.symbol] = book
+        cdef long long depth = update.depth
+        if depth != entry.broker_depth:  # else the broker holds this depth's book already
+            state = self.engine_symbols[update.symbol]
+            book = state.book
+            if book.depth != depth:
+                book = state.book_for(depth)
+            self.books[update.symbol] = book
+            entry.broker_depth = depth
         self._settle_clock(ts)
         return 0
 

@@ -210,6 +210,7 @@ class Trader:
                 if book.depth != update.depth:
                     book = state.book_for(update.depth)
                 self._on_book(update, book)
+                entry.broker_depth = update.depth  # the compiled tap's record of it
         elif kind is TradeBatch:
             batch: TradeBatch = event  # type: ignore[assignment]
             symbol = batch.symbol
