@@ -35,6 +35,12 @@ SYMBOL = "SYM001USDT"
 BOOK = f"orderbook.50.{SYMBOL}"
 
 
+def connect(url: str) -> Any:
+    """A test client that buffers what it has not read yet (a paused reader would leave the
+    server's close frame unread, so closing a busy connection would wait for `close_timeout`)."""
+    return websockets.connect(url, max_queue=None, close_timeout=1)
+
+
 def run(body: Callable[[], Awaitable[None]], timeout: float = 10.0) -> None:
     async def bounded() -> None:
         await asyncio.wait_for(body(), timeout)
@@ -118,7 +124,7 @@ async def subscribed_book(ws: Any, topic: str = BOOK) -> tuple[OrderBook, BookUp
 
 def test_subscribe_ack_pong_and_error_shapes() -> None:
     async def body() -> None:
-        async with simulator() as sim, websockets.connect(sim.ws_url("linear")) as ws:
+        async with simulator() as sim, connect(sim.ws_url("linear")) as ws:
             ack = await request(ws, "subscribe", [BOOK, f"tickers.{SYMBOL}"], "s1")
             assert list(ack) == ["success", "ret_msg", "conn_id", "req_id", "op"]
             assert ack["success"] is True and ack["ret_msg"] == "" and ack["op"] == "subscribe"
@@ -142,7 +148,7 @@ def test_subscribe_ack_pong_and_error_shapes() -> None:
             resubscribed = await request(ws, "subscribe", [BOOK], "s4")
             assert resubscribed["success"] is True
             assert (await next_book(ws)).is_snapshot  # a fresh snapshot: the resync path
-        async with simulator() as sim, websockets.connect(sim.ws_url("spot")) as ws:
+        async with simulator() as sim, connect(sim.ws_url("spot")) as ws:
             ack = await request(ws, "subscribe", [f"publicTrade.{SYMBOL}"], "s1")
             assert ack["success"] is True and ack["ret_msg"] == "subscribe"
             eleven = [f"tickers.SYM00{i}USDT" for i in range(5)] * 3
@@ -153,7 +159,7 @@ def test_subscribe_ack_pong_and_error_shapes() -> None:
 
 def test_snapshot_then_consecutive_deltas_and_the_client_book_equals_the_truth() -> None:
     async def body() -> None:
-        async with simulator() as sim, websockets.connect(sim.ws_url()) as ws:
+        async with simulator() as sim, connect(sim.ws_url()) as ws:
             book, snapshot = await subscribed_book(ws)
             assert snapshot.update_id >= 1
             last = snapshot.update_id
@@ -169,7 +175,7 @@ def test_snapshot_then_consecutive_deltas_and_the_client_book_equals_the_truth()
 
 def test_a_bad_topic_fails_its_whole_request_while_other_subscriptions_flow() -> None:
     async def body() -> None:
-        async with simulator() as sim, websockets.connect(sim.ws_url()) as ws:
+        async with simulator() as sim, connect(sim.ws_url()) as ws:
             book, _ = await subscribed_book(ws)
             bad = "orderbook.500.SYM002USDT"
             reply = await request(ws, "subscribe", ["orderbook.50.SYM002USDT", bad], "bad")
@@ -270,7 +276,7 @@ def test_rest_orderbook_equals_the_published_book() -> None:
 
 def test_gap_and_reset_are_seen_by_the_client() -> None:
     async def body() -> None:
-        async with simulator() as sim, websockets.connect(sim.ws_url()) as ws:
+        async with simulator() as sim, connect(sim.ws_url()) as ws:
             await subscribed_book(ws)
             sim.inject_gap(SYMBOL)
             at = sim.published_update_id(SYMBOL)  # frames up to here may be on their way
@@ -295,7 +301,7 @@ def test_gap_and_reset_are_seen_by_the_client() -> None:
 
 def test_malformed_and_truncated_frames_do_not_decode() -> None:
     async def body() -> None:
-        async with simulator() as sim, websockets.connect(sim.ws_url()) as ws:
+        async with simulator() as sim, connect(sim.ws_url()) as ws:
             await subscribed_book(ws)
             kinds = []
             for inject in (sim.inject_malformed, sim.inject_truncated):
@@ -316,8 +322,8 @@ def test_drop_connections_cuts_every_socket_without_a_close_frame() -> None:
     async def body() -> None:
         async with simulator() as sim:
             async with (
-                websockets.connect(sim.ws_url()) as one,
-                websockets.connect(sim.ws_url("spot")) as two,
+                connect(sim.ws_url()) as one,
+                connect(sim.ws_url("spot")) as two,
             ):
                 await subscribed_book(one)
                 await subscribed_book(two)
@@ -329,7 +335,7 @@ def test_drop_connections_cuts_every_socket_without_a_close_frame() -> None:
                     assert closed.value.rcvd is None  # no close frame: an abrupt cut
             while sim.connections:
                 await asyncio.sleep(0.01)
-            async with websockets.connect(sim.ws_url()) as again:
+            async with connect(sim.ws_url()) as again:
                 await subscribed_book(again)  # the venue is still up
             assert sim.fault_counts["drop"] == 1
 
@@ -338,7 +344,7 @@ def test_drop_connections_cuts_every_socket_without_a_close_frame() -> None:
 
 def test_stall_sends_nothing_for_its_period_then_the_book_has_a_gap() -> None:
     async def body() -> None:
-        async with simulator() as sim, websockets.connect(sim.ws_url()) as ws:
+        async with simulator() as sim, connect(sim.ws_url()) as ws:
             await subscribed_book(ws)
             sim.stall(0.6)
             stalled_at = sim.published_update_id(SYMBOL)
@@ -354,7 +360,7 @@ def test_stall_sends_nothing_for_its_period_then_the_book_has_a_gap() -> None:
             assert isinstance(before, BookUpdate) and isinstance(after, BookUpdate)
             assert before.update_id <= stalled_at + 1 < after.update_id - 1  # lost deltas
             sim.stall(5.0)
-            async with websockets.connect(sim.ws_url()) as fresh:
+            async with connect(sim.ws_url()) as fresh:
                 await subscribed_book(fresh)  # connections opened later are not stalled
             assert sim.fault_counts["stall"] == 2
 
@@ -363,7 +369,7 @@ def test_stall_sends_nothing_for_its_period_then_the_book_has_a_gap() -> None:
 
 def test_delay_holds_frames_then_delivers_them_all_late() -> None:
     async def body() -> None:
-        async with simulator() as sim, websockets.connect(sim.ws_url()) as ws:
+        async with simulator() as sim, connect(sim.ws_url()) as ws:
             book, _ = await subscribed_book(ws)
             sim.delay(0.5)
             started = time.monotonic()
@@ -382,7 +388,7 @@ def test_delay_holds_frames_then_delivers_them_all_late() -> None:
 
 def test_rejected_subscriptions_fail_with_an_error_ack() -> None:
     async def body() -> None:
-        async with simulator() as sim, websockets.connect(sim.ws_url()) as ws:
+        async with simulator() as sim, connect(sim.ws_url()) as ws:
             sim.reject_subscriptions(["SYM002USDT"])
             reply = await request(ws, "subscribe", ["tickers.SYM002USDT"], "r1")
             assert reply["success"] is False and "SYM002USDT" in reply["ret_msg"]
@@ -411,7 +417,7 @@ def test_a_client_that_never_reads_is_dropped_without_slowing_the_others() -> No
                 websockets.connect(
                     sim.ws_url(), sock=sock, max_queue=1, close_timeout=0.5
                 ) as stuck,
-                websockets.connect(sim.ws_url()) as reader,
+                connect(sim.ws_url()) as reader,
             ):
                 await stuck.send(json.dumps({"op": "subscribe", "args": topics}))
                 book, snapshot = await subscribed_book(reader)
@@ -436,7 +442,7 @@ def test_stop_closes_clients_and_leaves_no_task_behind() -> None:
         sim = ExchangeSimulator(SimulatorSettings(symbols=5))
         await sim.start()
         assert sim.port > 0
-        async with websockets.connect(sim.ws_url()) as ws:
+        async with connect(sim.ws_url()) as ws:
             await subscribed_book(ws)
             started = time.monotonic()
             await sim.stop()
@@ -464,7 +470,7 @@ def test_a_recording_replays_with_its_own_timestamps(tmp_path: Path) -> None:
         settings = SimulatorSettings(replay_speed=10.0)
         async with (
             ExchangeSimulator(settings, replay=iter_frames(path)) as sim,
-            websockets.connect(sim.ws_url()) as ws,
+            connect(sim.ws_url()) as ws,
         ):
             book, first = await subscribed_book(ws, f"orderbook.50.{symbol}")
             assert first.ts_event_ns // 1_000_000 < config.start_ms + 2_000  # recorded time
@@ -486,7 +492,7 @@ def test_random_faults_are_seeded_and_strike() -> None:
 
     async def body() -> None:
         faults = FaultSettings(gap_per_frame=0.2)
-        async with simulator(faults=faults) as sim, websockets.connect(sim.ws_url()) as ws:
+        async with simulator(faults=faults) as sim, connect(sim.ws_url()) as ws:
             _, snapshot = await subscribed_book(ws)
             last = snapshot.update_id
             jumps = 0
@@ -503,7 +509,7 @@ def test_the_market_can_run_in_a_child_process() -> None:
     async def body() -> None:
         async with (
             simulator(market_process=True, rate=2) as sim,
-            websockets.connect(sim.ws_url()) as ws,
+            connect(sim.ws_url()) as ws,
         ):
             book, _ = await subscribed_book(ws)
             first = await next_book(ws, timeout=5)
