@@ -51,6 +51,7 @@ import psutil
 import websockets
 
 from bench.trend import theil_sen
+from scalper.settings import FootprintSettings
 from scalper.storage.budget import disk_usage
 from scalper.units import parse_duration_ns, parse_size
 
@@ -62,6 +63,12 @@ BASE_MB: Final = 130.0
 """`scalper run` with everything it imports, before the first frame (its first memory report)."""
 PER_SYMBOL_MB: Final = 0.07
 """The engine's state of one symbol, every ring allocated (`python -m bench.memory`)."""
+FOOTPRINT_PER_SYMBOL_MB: Final = (
+    FootprintSettings().candles * (FootprintSettings().max_levels * 16 + 300) / 1e6
+)
+"""The footprint candles of one symbol at their ceiling: `footprint.candles` candles, each
+spanning at most `footprint.max_levels` levels of 16 bytes, plus the candle object (about 300
+bytes); reached once `footprint.candles` candles are kept (30 minutes by default)."""
 WORKING_MB: Final = 200.0
 """Everything else `scalper run` holds once running: the recorder's buffers (a raw row group
 of 65,536 frames, the metrics of a 15-minute segment), Arrow's work on a row group, the
@@ -329,8 +336,9 @@ class MemoryTrend(NamedTuple):
 
 def rss_ceiling_mb(symbols: int) -> float:
     """The most `scalper run` may hold in the soak: the interpreter with everything imported,
-    each symbol's state, and the working memory (README, "Memory": each term measured)."""
-    return BASE_MB + PER_SYMBOL_MB * symbols + WORKING_MB
+    each symbol's state and footprints, and the working memory (docs/performance.md,
+    "Memory": each term measured)."""
+    return BASE_MB + (PER_SYMBOL_MB + FOOTPRINT_PER_SYMBOL_MB) * symbols + WORKING_MB
 
 
 def memory_verdicts(

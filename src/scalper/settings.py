@@ -801,8 +801,9 @@ class FootprintSettings(_Section):
     ticks_per_level: PositiveInt = 1
     """A level spans this many of the symbol's price ticks."""
     max_levels: PositiveInt = 400
-    """Levels per candle at most; a trade at a new level beyond them counts in the candle's
-    totals and its `overflow` volume, not in a level."""
+    """Consecutive levels a candle spans at most (16 bytes each, kept from its lowest traded
+    level to its highest); a trade that would widen the span beyond them counts in the
+    candle's totals and its `overflow` volume, not in a level."""
 
     def __post_init__(self) -> None:
         parse_duration_ns(self.timeframe)

@@ -88,7 +88,7 @@ def test_a_late_trade_goes_to_its_candle_or_is_counted() -> None:
     footprints.on_trades(batch((5.0, 1.0, BUY, T0 + 2 * MINUTE)))
     footprints.on_trades(batch((5.0, 1.0, BUY, T0 + 5 * S)))  # the first minute, gone
     view = footprints.view("BTCUSDT", 10, 0)
-    assert view is not None and view.level_size is None
+    assert view is not None and view.level_size == 0.1  # no tick size: 5.0's last digit
     assert [(c.buy, c.sell) for c in view.candles] == [(1.0, 0.0), (1.0, 0.0)]
     assert footprints.late_trades == 1
     footprints2 = Footprints(FootprintSettings(candles=2), {})
@@ -97,3 +97,26 @@ def test_a_late_trade_goes_to_its_candle_or_is_counted() -> None:
     footprints2.on_trades(batch((5.0, 2.0, SELL, T0 + 3 * S)))
     first = footprints2.view("BTCUSDT", 10, 0).candles[0]  # type: ignore[union-attr]
     assert (first.buy, first.sell, first.levels) == (1.0, 2.0, [FootprintLevel(5.0, 1.0, 2.0)])
+
+
+def test_a_candle_spans_consecutive_levels_widened_both_ways_up_to_max_levels() -> None:
+    footprints = Footprints(FootprintSettings(max_levels=4), {"X": "0.5"})
+    footprints.on_trades(
+        batch(
+            (101.0, 1.0, BUY, T0),
+            (100.0, 2.0, SELL, T0 + 1),  # below the first: the span widens down (2 levels)
+            (101.5, 3.0, BUY, T0 + 2),  # the span is 100.0-101.5: four levels
+            (102.0, 4.0, SELL, T0 + 3),  # a fifth: overflow
+            (99.5, 5.0, BUY, T0 + 4),  # below: a fifth too
+            symbol="X",
+        )
+    )
+    (candle,) = footprints.view("X", 10, T0 + MINUTE).candles  # type: ignore[union-attr]
+    assert candle.levels == [  # 100.5 spans the gap, at zero: not listed
+        FootprintLevel(100.0, 0.0, 2.0),
+        FootprintLevel(101.0, 1.0, 0.0),
+        FootprintLevel(101.5, 3.0, 0.0),
+    ]
+    assert (candle.overflow, candle.buy, candle.sell, candle.trades) == (9.0, 9.0, 6.0, 5)
+    stored = footprints.symbols["X"].candles[0].volumes
+    assert len(stored) == 2 * 4  # buy and sell of four levels, nothing else
