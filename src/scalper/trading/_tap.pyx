@@ -158,44 +158,62 @@ cdef class TraderTap:
         cdef TradedSymbol entry
         cdef object found
         cdef int verdict
-        if kind is not BookUpdate and kind is not TradeBatch and kind is not TickerUpdate:
-            self.on_event(event)
-            return 0
-        found = self.symbols.get(event.symbol)
-        if found is None or self.pending:
-            self.on_event(event)
-            return 0
-        entry = <TradedSymbol>found
-        ts = event.ts_event_ns
-        if kind is TradeBatch:
+        if kind is BookUpdate:
+            found = self.symbols.get(event.symbol)
+            if found is None or self.pending:
+                self.on_event(event)
+                return 0
+            entry = <TradedSymbol>found
+            ts = event.ts_event_ns
+            now = self._trader_time(ts)
+            verdict = self._scan_verdict(entry, now)
+            if verdict == _BUSY or not self._quiet_broker(event.symbol, ts):
+                self.on_event(event)
+                return 0
+            if self.broker is not None:
+                self._settle_book(entry, event, ts)
+            entry.book_ns = event.ts_event_ns
+        elif kind is TradeBatch:
+            found = self.symbols.get(event.symbol)
             trades = event.trades
-            if not trades:
+            if found is None or self.pending or not trades:
+                self.on_event(event)
+                return 0
+            entry = <TradedSymbol>found
+            now = self._trader_time(event.ts_event_ns)
+            verdict = self._scan_verdict(entry, now)
+            if verdict == _BUSY:
                 self.on_event(event)
                 return 0
             venue_ts = _latest(trades)
-        else:
-            venue_ts = ts
-        now = self._trader_time(ts)
-        verdict = self._scan_verdict(entry, now)
-        # A ticker concerns no order of the symbol: only the broker's clock and queues matter.
-        if verdict == _BUSY or not self._quiet_broker(
-            None if kind is TickerUpdate else event.symbol, venue_ts
-        ):
-            self.on_event(event)
-            return 0
-        if kind is BookUpdate:
+            if not self._quiet_broker(event.symbol, venue_ts):
+                self.on_event(event)
+                return 0
             if self.broker is not None:
-                self._settle_book(entry, event, ts)
-            entry.book_ns = ts
-        elif self.broker is not None:
-            self._settle_clock(venue_ts)
-            if kind is TickerUpdate:
+                self._settle_clock(venue_ts)
+        elif kind is TickerUpdate:
+            found = self.symbols.get(event.symbol)
+            if found is None or self.pending:
+                self.on_event(event)
+                return 0
+            entry = <TradedSymbol>found
+            ts = event.ts_event_ns
+            now = self._trader_time(ts)
+            verdict = self._scan_verdict(entry, now)
+            if verdict == _BUSY or not self._quiet_broker(None, ts):
+                self.on_event(event)
+                return 0
+            if self.broker is not None:
                 # PaperBroker.on_ticker with nothing due before the ticker: the clocks move,
                 # the funding terms are taken, and what that delivers by now is handed over.
+                self._settle_clock(ts)
                 self.on_ticker_at(event, self.broker_clocks.clock_ns)
                 if self.pending:  # a funding payment delivered at once (no response latency)
-                    self.after_market_event(entry, event.symbol, ts)
+                    self.after_market_event(entry, event.symbol, event.ts_event_ns)
                     return 0
+        else:
+            self.on_event(event)
+            return 0
         self.clock.now_ns = now
         if verdict == _NEW_TICK:
             # Trader.on_event's look at a scanning symbol's new signals tick: the gate, then the
