@@ -11,7 +11,13 @@ candle is closed once the engine's clock passed its end (`view(..., now_ns)`).
 
 Bounded: `candles` candles per symbol (the oldest goes), at most `max_levels` levels per candle
 (a trade at a further level counts in the candle's totals and `overflow`), symbols as tracked.
-Cost: one Python call per engine event (a type check), and a dict update per trade.
+Cost: one Python call per engine event (a type check), and two dict updates per trade.
+
+Each symbol also keeps its session volume profile (the ladder's volume at each price): buy and
+sell volume per level since 00:00 UTC of the trades' event time (since its first trade when that
+is later), at most `session_levels` levels; a new level beyond them evicts the level farthest from
+the trade's price (its volume moves to `evicted`). `profile(symbol, center, levels)` serves the
+levels within `levels` levels of a price.
 """
 
 from __future__ import annotations
@@ -60,6 +66,36 @@ class FootprintsView(msgspec.Struct, frozen=True, kw_only=True):
     """Oldest first; the last may be forming (`closed` false)."""
 
 
+class SessionProfileView(msgspec.Struct, frozen=True, kw_only=True):
+    symbol: str
+    since_ns: int | None
+    """The session's first trade (event time): 00:00 UTC or later; None before any."""
+    level_size: float | None
+    buy: float
+    """The session's buy-aggressor volume (all levels, evicted ones included)."""
+    sell: float
+    evicted: float
+    """Volume of levels dropped to stay within `footprint.session_levels` (far from the price)."""
+    levels: list[FootprintLevel]
+    """The levels asked for, by price, lowest first."""
+
+
+DAY_NS = 86_400_000_000_000
+
+
+class _Session:
+    __slots__ = ("buy", "day", "evicted", "levels", "sell", "since_ns")
+
+    def __init__(self, day: int, since_ns: int) -> None:
+        self.day = day
+        self.since_ns = since_ns
+        self.levels: dict[float, list[float]] = {}
+        """Level key -> [buy volume, sell volume]."""
+        self.buy = 0.0
+        self.sell = 0.0
+        self.evicted = 0.0
+
+
 class _Candle:
     __slots__ = ("buy", "end_ns", "levels", "overflow", "sell", "start_ns", "trades")
 
@@ -75,12 +111,13 @@ class _Candle:
 
 
 class _Symbol:
-    __slots__ = ("candles", "decimals", "level_size")
+    __slots__ = ("candles", "decimals", "level_size", "session")
 
     def __init__(self, candles: int, level_size: float | None, decimals: int) -> None:
         self.candles: deque[_Candle] = deque(maxlen=candles)
         self.level_size = level_size
         self.decimals = decimals
+        self.session: _Session | None = None
 
 
 class Footprints:
@@ -110,10 +147,15 @@ class Footprints:
         candles, interval = entry.candles, self.interval_ns
         size = entry.level_size
         max_levels = self.settings.max_levels
+        session_levels = self.settings.session_levels
+        session = entry.session
         for trade in batch.trades:
             side = trade.side
             if side != BUY and side != SELL:
                 continue
+            day = trade.ts_event_ns // DAY_NS
+            if session is None or session.day < day:
+                session = entry.session = _Session(day, trade.ts_event_ns)
             start = trade.ts_event_ns - trade.ts_event_ns % interval
             candle = candles[-1] if candles else None
             if candle is None or candle.start_ns < start:
@@ -141,6 +183,8 @@ class Footprints:
                 if level is not None:
                     level[1] += qty
             candle.trades += 1
+            if session.day == day:
+                _add_to_session(session, key, side, qty, session_levels)
 
     def _new_symbol(self, symbol: str) -> _Symbol:
         tick = self.tick_sizes.get(symbol)
@@ -163,6 +207,52 @@ class Footprints:
             level_size=entry.level_size,
             candles=[_candle_view(candle, entry, now_ns) for candle in kept],
         )
+
+    def profile(self, symbol: str, center: float | None, levels: int) -> SessionProfileView:
+        """The session profile of `symbol` within `levels` levels of the price `center` (empty
+        before its first trade)."""
+        entry = self.symbols.get(symbol)
+        if entry is None or entry.session is None or center is None:
+            size = entry.level_size if entry is not None else None
+            empty = dict(buy=0.0, sell=0.0, evicted=0.0, levels=[])
+            return SessionProfileView(symbol=symbol, since_ns=None, level_size=size, **empty)
+        session, size, decimals = entry.session, entry.level_size, entry.decimals
+        middle = math.floor(center / size + 0.5) if size is not None else center
+        span = levels if size is not None else levels * max(abs(center) * 1e-4, 1e-12)
+        return SessionProfileView(
+            symbol=symbol,
+            since_ns=session.since_ns,
+            level_size=size,
+            buy=session.buy,
+            sell=session.sell,
+            evicted=session.evicted,
+            levels=[
+                FootprintLevel(
+                    price=round(key * size, decimals) if size is not None else float(key),
+                    buy=volumes[0],
+                    sell=volumes[1],
+                )
+                for key, volumes in sorted(session.levels.items())
+                if abs(key - middle) <= span
+            ],
+        )
+
+
+def _add_to_session(session: _Session, key: float, side: int, qty: float, cap: int) -> None:
+    level = session.levels.get(key)
+    if level is None:
+        levels = session.levels
+        if len(levels) >= cap:
+            farthest = max(levels, key=lambda other: abs(other - key))
+            dropped = levels.pop(farthest)
+            session.evicted += dropped[0] + dropped[1]
+        level = levels[key] = [0.0, 0.0]
+    if side == BUY:
+        session.buy += qty
+        level[0] += qty
+    else:
+        session.sell += qty
+        level[1] += qty
 
 
 def _candle_view(candle: _Candle, entry: _Symbol, now_ns: int) -> FootprintCandle:

@@ -803,6 +803,9 @@ class FootprintSettings(_Section):
     max_levels: PositiveInt = 400
     """Levels per candle at most; a trade at a new level beyond them counts in the candle's
     totals and its `overflow` volume, not in a level."""
+    session_levels: PositiveInt = 1000
+    """Levels of a symbol's session volume profile (the ladder's volume at each price, since
+    00:00 UTC) at most; a new level beyond them evicts the level farthest from its price."""
 
     def __post_init__(self) -> None:
         parse_duration_ns(self.timeframe)
