@@ -288,6 +288,9 @@ def test_dashboard_renders_live_data(live_stack: LiveStack) -> None:
             )
             five = _dashboard_state(page)
             assert all(start % 300_000_000_000 == 0 for start in five["starts"])
+            # A fresh stack: the 5 m chart is not blank, it shows the forming candle (the one
+            # of the latest 15 s candle's five minutes) from the first trade on.
+            assert five["starts"][-1] >= switched["starts"][-1] // 300_000_000_000 * 300_000_000_000
             page.click("#timeframes button[data-tf='15s']")
             page.wait_for_function(
                 "() => document.querySelector('#chart').dataset.timeframe === '15s'",
