@@ -552,7 +552,7 @@ def test_liquidity_heatmap_draws_the_book_and_the_trades(live_stack: LiveStack) 
                         pixels: data.length / 4, lit, buy, sell, resting,
                         samples: h.samples.length, symbol: h.symbol, frames: h.frames,
                         drawMs: h.drawMs, maxDrawMs: h.maxDrawMs, bubbles: h.bubbles,
-                        url: location.search,
+                        url: location.search, fetched: h.fetched,
                     };
                 }"""
             )
@@ -561,6 +561,8 @@ def test_liquidity_heatmap_draws_the_book_and_the_trades(live_stack: LiveStack) 
             assert drawn["buy"] > 0 and drawn["sell"] > 0 and drawn["resting"] > 0, drawn
             assert drawn["bubbles"] > 0
             assert "heatmap=1" in drawn["url"]
+            # The /ws stream (open) delivers the book: a book fetched only until its first one.
+            assert drawn["fetched"] < drawn["samples"] / 4, drawn
             # Bounded: the ring keeps a minute of samples however long it runs.
             assert page.evaluate("() => window.__dashboard.heatmap.samples.length") <= 240
             HEATMAP_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)

@@ -658,8 +658,10 @@ function connect() {
       alerts.show(message.data);
     } else if (message.type === "book") {
       if (message.symbol === dash.symbol) renderLadder(message.data, message.walls);
+      heatmap.offerBook(message.symbol, message.data);
     } else if (message.type === "trades") {
       ladder.addTrades(message.symbol, message.trades);
+      heatmap.offerTrades(message.symbol, message.trades);
     } else if (message.type === "error") {
       console.warn("stream error:", message.message);
     }
@@ -717,6 +719,7 @@ const heatmap = createHeatmap(
     $("#heatmap-axis").innerHTML =
       `<span>${fmt(high, digits)}</span><span>${fmt((low + high) / 2, digits)}</span><span>${fmt(low, digits)}</span>`;
   },
+  () => dash.ws === "open", // the ladder's /ws book and trades feed the heatmap too
 );
 dash.heatmap = heatmap;
 function showHeatmap(on) {

@@ -32,9 +32,19 @@ export function createFootprint(canvas, symbolOf) {
   let drawnKey = "";
   let frameRequested = false;
 
+  // The canvas's size in device pixels, from a ResizeObserver: reading clientWidth in a draw
+  // would force a layout of the page at every frame drawn.
+  let cssWidth = canvas.clientWidth;
+  let cssHeight = canvas.clientHeight;
+  new ResizeObserver(([entry]) => {
+    cssWidth = entry.contentRect.width;
+    cssHeight = entry.contentRect.height;
+    if (chart.view) requestDraw();
+  }).observe(canvas);
+
   function resize() {
-    const width = Math.max(1, Math.floor(canvas.clientWidth * devicePixelRatio));
-    const height = Math.max(1, Math.floor(canvas.clientHeight * devicePixelRatio));
+    const width = Math.max(1, Math.floor(cssWidth * devicePixelRatio));
+    const height = Math.max(1, Math.floor(cssHeight * devicePixelRatio));
     if (canvas.width !== width || canvas.height !== height) {
       canvas.width = width;
       canvas.height = height;
@@ -161,7 +171,7 @@ export function createFootprint(canvas, symbolOf) {
       const last = view.candles[view.candles.length - 1];
       const key = `${view.candles.length}|${view.candles[0]?.start_ns}|${last?.start_ns}|${last?.trades}|${last?.closed}`;
       chart.view = view;
-      if (key !== drawnKey || canvas.clientWidth * devicePixelRatio !== canvas.width) {
+      if (key !== drawnKey || Math.floor(cssWidth * devicePixelRatio) !== canvas.width) {
         drawnKey = key;
         requestDraw();
       } else chart.skipped += 1;
