@@ -424,6 +424,16 @@ def test_trading_panels_and_the_kill_switch(trading_stack: LiveStack) -> None:
             assert set(shown["machines"]) == set(state["symbols"]) == set(trading_stack.symbols)
             assert shown["equityPoints"] > 0
             assert page.locator("#equity-chart canvas").count() > 0
+            # No negative zero in the money shown (funding is 0 in a fresh paper account).
+            strip = page.inner_text("#account")
+            assert "-0.00" not in strip and "Funding 0.00" in " ".join(strip.split()), strip
+            # Times in UTC, or local with the header's button (kept in the browser).
+            assert page.get_attribute("#time-zone", "data-zone") == "utc"
+            page.click("#time-zone")
+            assert page.evaluate("() => window.__dashboard.timeZone") == "local"
+            assert page.evaluate("() => localStorage.getItem('scalper.timeZone')") == "local"
+            page.click("#time-zone")
+            assert page.get_attribute("#time-zone", "data-zone") == "utc"
 
             # Paper fills on the simulator (the demo's strategy): the fills table shows the
             # API's latest fills, the orders table its orders, the positions table its positions.
