@@ -64,11 +64,13 @@ BASE_MB: Final = 130.0
 PER_SYMBOL_MB: Final = 0.07
 """The engine's state of one symbol, every ring allocated (`python -m bench.memory`)."""
 FOOTPRINT_PER_SYMBOL_MB: Final = (
-    FootprintSettings().candles * (FootprintSettings().max_levels * 16 + 300) / 1e6
-)
-"""The footprint candles of one symbol at their ceiling: `footprint.candles` candles, each
-spanning at most `footprint.max_levels` levels of 16 bytes, plus the candle object (about 300
-bytes); reached once `footprint.candles` candles are kept (30 minutes by default)."""
+    FootprintSettings().candles * (FootprintSettings().max_levels * 16 + 300)
+    + FootprintSettings().session_levels * 16
+) / 1e6
+"""The footprints of one symbol at their ceiling: `footprint.candles` candles, each spanning
+at most `footprint.max_levels` levels of 16 bytes, plus the candle object (about 300 bytes;
+reached once `footprint.candles` candles are kept, 30 minutes by default), and the session
+volume profile (`footprint.session_levels` levels of 16 bytes)."""
 WORKING_MB: Final = 200.0
 """Everything else `scalper run` holds once running: the recorder's buffers (a raw row group
 of 65,536 frames, the metrics of a 15-minute segment), Arrow's work on a row group, the

@@ -10,11 +10,17 @@ aggressor side is unknown counts in neither column. Candles start at multiples o
 the timeframe (UTC epoch) and are cut by event time: a trade of a later candle starts it, and a
 candle is closed once the engine's clock passed its end (`view(..., now_ns)`).
 
-Bounded: `candles` candles per symbol (the oldest goes); a candle's levels are one C array of
-(buy, sell) doubles over consecutive levels, at most `max_levels` of them (16 bytes a level: a
-trade that would widen the span beyond that counts in the candle's totals and `overflow`),
-symbols as tracked. At most `candles * max_levels * 16` bytes a symbol (192 KB by default).
-Cost: one Python call per engine event (a type check), and an array update per trade.
+Each symbol also keeps its session volume profile (the ladder's volume at each price): buy and
+sell volume per level since 00:00 UTC of the trades' event time (since its first trade when that
+is later). `profile(symbol, center, levels)` serves the levels within `levels` levels of a price.
+
+Bounded: a candle's levels, and the session's, are one C array of (buy, sell) doubles over
+consecutive levels (16 bytes a level). A candle spans at most `max_levels` levels: a trade that
+would widen it beyond them counts in the candle's totals and `overflow`. The session spans at
+most `session_levels`: a trade beyond them moves the span to it, and the levels that fall out
+on the far side move to `evicted`. `candles` candles per symbol (the oldest goes), symbols as
+tracked: at most `(candles * max_levels + session_levels) * 16` bytes a symbol (208 KB by
+default). Cost: one Python call per engine event (a type check), two array updates per trade.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ import msgspec
 
 from scalper.events import BUY, SELL, TradeBatch
 from scalper.settings import FootprintSettings
+
+DAY_NS = 86_400_000_000_000
 
 
 class FootprintLevel(msgspec.Struct, frozen=True):
@@ -65,21 +73,31 @@ class FootprintsView(msgspec.Struct, frozen=True, kw_only=True):
     """Oldest first; the last may be forming (`closed` false)."""
 
 
-class _Candle:
-    __slots__ = ("buy", "end_ns", "first", "overflow", "sell", "start_ns", "trades", "volumes")
+class SessionProfileView(msgspec.Struct, frozen=True, kw_only=True):
+    symbol: str
+    since_ns: int | None
+    """The session's first trade (event time): 00:00 UTC or later; None before any."""
+    level_size: float | None
+    """As in `FootprintsView` (None: no trade of the symbol seen)."""
+    buy: float
+    """The session's buy-aggressor volume (all levels, evicted ones included)."""
+    sell: float
+    evicted: float
+    """Volume of levels dropped to stay within `footprint.session_levels` (far from the price)."""
+    levels: list[FootprintLevel]
+    """The levels asked for, by price, lowest first."""
 
-    def __init__(self, start_ns: int, end_ns: int) -> None:
-        self.start_ns = start_ns
-        self.end_ns = end_ns
+
+class _Span:
+    """Buy and sell volume of consecutive price levels, in one array of doubles."""
+
+    __slots__ = ("first", "volumes")
+
+    def __init__(self) -> None:
         self.first = 0
         """The level index of `volumes[0:2]`."""
         self.volumes = array("d")
-        """Buy, sell volume of level `first + i` at `2 * i`, `2 * i + 1` (consecutive levels,
-        empty ones at zero)."""
-        self.buy = 0.0
-        self.sell = 0.0
-        self.overflow = 0.0
-        self.trades = 0
+        """Buy, sell volume of level `first + i` at `2 * i`, `2 * i + 1` (empty levels: 0)."""
 
     def slot(self, level: int, max_levels: int) -> int:
         """The index of `level`'s buy volume in `volumes`, the span widened to it; -1 when
@@ -103,14 +121,75 @@ class _Candle:
             volumes.frombytes(bytes(16 * (offset + 1 - span)))
         return offset << 1
 
+    def move_to(self, level: int, max_levels: int) -> float:
+        """Drop the levels on the far side of `level` so that a span of `max_levels` levels
+        reaches it; returns the volume dropped."""
+        volumes = self.volumes
+        span = len(volumes) >> 1
+        if level < self.first:  # keep the lowest levels up to level + max_levels - 1
+            keep = max(0, level + max_levels - self.first)
+            dropped = volumes[2 * keep :]
+            del volumes[2 * keep :]
+        else:  # keep the highest levels down to level - max_levels + 1
+            cut = min(span, level - max_levels + 1 - self.first)
+            dropped = volumes[: 2 * cut]
+            del volumes[: 2 * cut]
+            self.first += cut
+        if not volumes:
+            self.first = level
+        return sum(dropped)
+
+    def levels(
+        self, size: float, decimals: int, low: int | None = None, high: int | None = None
+    ) -> list[FootprintLevel]:
+        """The levels with volume, lowest first (those from `low` to `high` when given)."""
+        volumes, first = self.volumes, self.first
+        start = 0 if low is None else max(0, low - first)
+        stop = len(volumes) >> 1 if high is None else min(len(volumes) >> 1, high - first + 1)
+        return [
+            FootprintLevel(
+                price=round((first + i) * size, decimals),
+                buy=volumes[2 * i],
+                sell=volumes[2 * i + 1],
+            )
+            for i in range(start, stop)
+            if volumes[2 * i] or volumes[2 * i + 1]
+        ]
+
+
+class _Candle(_Span):
+    __slots__ = ("buy", "end_ns", "overflow", "sell", "start_ns", "trades")
+
+    def __init__(self, start_ns: int, end_ns: int) -> None:
+        super().__init__()
+        self.start_ns = start_ns
+        self.end_ns = end_ns
+        self.buy = 0.0
+        self.sell = 0.0
+        self.overflow = 0.0
+        self.trades = 0
+
+
+class _Session(_Span):
+    __slots__ = ("buy", "day", "evicted", "sell", "since_ns")
+
+    def __init__(self, day: int, since_ns: int) -> None:
+        super().__init__()
+        self.day = day
+        self.since_ns = since_ns
+        self.buy = 0.0
+        self.sell = 0.0
+        self.evicted = 0.0
+
 
 class _Symbol:
-    __slots__ = ("candles", "decimals", "level_size")
+    __slots__ = ("candles", "decimals", "level_size", "session")
 
     def __init__(self, candles: int, level_size: float, decimals: int) -> None:
         self.candles: deque[_Candle] = deque(maxlen=candles)
         self.level_size = level_size
         self.decimals = decimals
+        self.session: _Session | None = None
 
 
 class Footprints:
@@ -143,10 +222,15 @@ class Footprints:
         candles, interval = entry.candles, self.interval_ns
         size = entry.level_size
         max_levels = self.settings.max_levels
+        session_levels = self.settings.session_levels
+        session = entry.session
         for trade in batch.trades:
             side = trade.side
             if side != BUY and side != SELL:
                 continue
+            day = trade.ts_event_ns // DAY_NS
+            if session is None or session.day < day:
+                session = entry.session = _Session(day, trade.ts_event_ns)
             start = trade.ts_event_ns - trade.ts_event_ns % interval
             candle = candles[-1] if candles else None
             if candle is None or candle.start_ns < start:
@@ -158,18 +242,21 @@ class Footprints:
                     self.late_trades += 1
                     continue
             qty = trade.size
-            slot = candle.slot(math.floor(trade.price / size + 0.5), max_levels)
+            level = math.floor(trade.price / size + 0.5)
+            slot = candle.slot(level, max_levels)
             if slot < 0:
                 candle.overflow += qty
             if side == BUY:
                 candle.buy += qty
-                if slot >= 0:
-                    candle.volumes[slot] += qty
             else:
                 candle.sell += qty
                 if slot >= 0:
-                    candle.volumes[slot + 1] += qty
+                    slot += 1
+            if slot >= 0:
+                candle.volumes[slot] += qty
             candle.trades += 1
+            if session.day == day:
+                _add_to_session(session, level, side, qty, session_levels)
 
     def _new_symbol(self, symbol: str, price: float) -> _Symbol:
         tick = self.tick_sizes.get(symbol)
@@ -193,16 +280,42 @@ class Footprints:
             candles=[_candle_view(candle, entry, now_ns) for candle in kept],
         )
 
+    def profile(self, symbol: str, center: float | None, levels: int) -> SessionProfileView:
+        """The session profile of `symbol` within `levels` levels of the price `center` (empty
+        before its first trade)."""
+        entry = self.symbols.get(symbol)
+        if entry is None or entry.session is None or center is None:
+            size = entry.level_size if entry is not None else None
+            empty = dict(buy=0.0, sell=0.0, evicted=0.0, levels=[])
+            return SessionProfileView(symbol=symbol, since_ns=None, level_size=size, **empty)
+        session, size = entry.session, entry.level_size
+        middle = math.floor(center / size + 0.5)
+        return SessionProfileView(
+            symbol=symbol,
+            since_ns=session.since_ns,
+            level_size=size,
+            buy=session.buy,
+            sell=session.sell,
+            evicted=session.evicted,
+            levels=session.levels(size, entry.decimals, middle - levels, middle + levels),
+        )
+
+
+def _add_to_session(session: _Session, level: int, side: int, qty: float, cap: int) -> None:
+    slot = session.slot(level, cap)
+    if slot < 0:
+        session.evicted += session.move_to(level, cap)
+        slot = session.slot(level, cap)
+    if side == BUY:
+        session.buy += qty
+    else:
+        session.sell += qty
+        slot += 1
+    session.volumes[slot] += qty
+
 
 def _candle_view(candle: _Candle, entry: _Symbol, now_ns: int) -> FootprintCandle:
-    size, decimals, first, volumes = entry.level_size, entry.decimals, candle.first, candle.volumes
-    levels = [
-        FootprintLevel(
-            price=round((first + (i >> 1)) * size, decimals), buy=volumes[i], sell=volumes[i + 1]
-        )
-        for i in range(0, len(volumes), 2)
-        if volumes[i] or volumes[i + 1]
-    ]
+    levels = candle.levels(entry.level_size, entry.decimals)
     poc = max(levels, key=lambda level: (level.buy + level.sell, -level.price), default=None)
     return FootprintCandle(
         start_ns=candle.start_ns,

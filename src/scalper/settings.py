@@ -804,6 +804,10 @@ class FootprintSettings(_Section):
     """Consecutive levels a candle spans at most (16 bytes each, kept from its lowest traded
     level to its highest); a trade that would widen the span beyond them counts in the
     candle's totals and its `overflow` volume, not in a level."""
+    session_levels: PositiveInt = 1000
+    """Consecutive levels of a symbol's session volume profile (the ladder's volume at each
+    price, since 00:00 UTC) at most, 16 bytes each; a trade beyond them moves the span to it
+    and the levels falling out on the far side count as `evicted`."""
 
     def __post_init__(self) -> None:
         parse_duration_ns(self.timeframe)

@@ -81,14 +81,16 @@ def _with_derived(name: str, base: type[msgspec.Struct], derived: tuple[str, ...
     return msgspec.defstruct(name, [*fields, *((field, float) for field in derived)])
 
 
-FLOW_DERIVED = ("delta", "volume", "delta_quote", "volume_quote")
+FLOW_DERIVED = ("delta", "volume", "delta_quote", "volume_quote", "delta_usd", "volume_usd")
 FlowView = _with_derived("FlowView", FlowTotals, FLOW_DERIVED)
 """FlowTotals' fields, then delta (buy minus sell volume) and volume in coin units, and both in
-quote currency (buy minus sell notional; their sum)."""
-CANDLE_DERIVED = ("delta", "vwap", "delta_quote")
+quote currency (buy minus sell notional; their sum) as `delta_quote`/`volume_quote` and again
+under the names `delta_usd`/`volume_usd` (USDT perpetuals: the quote is USD)."""
+CANDLE_DERIVED = ("delta", "vwap", "delta_quote", "delta_usd", "volume_usd")
 CandleView = _with_derived("CandleView", Candle, CANDLE_DERIVED)
-"""Candle's fields, then delta (coin units), vwap (turnover / volume; the close without volume)
-and delta_quote (buy minus sell notional, quote currency)."""
+"""Candle's fields, then delta (coin units), vwap (turnover / volume; the close without volume),
+delta_quote (buy minus sell notional, quote currency), and the flow in USD notional under clear
+names: delta_usd (= delta_quote) and volume_usd (= turnover)."""
 
 
 class ImbalanceView(msgspec.Struct):
@@ -146,12 +148,13 @@ def _cleaned(values: tuple[object, ...]) -> list[object]:
 def flow_view(totals: FlowTotals) -> FlowView:  # type: ignore[valid-type]
     quote = totals.buy_notional - totals.sell_notional
     volume_quote = totals.buy_notional + totals.sell_notional
-    derived = (totals.delta, totals.volume, quote, volume_quote)
+    derived = (totals.delta, totals.volume, quote, volume_quote, quote, volume_quote)
     return FlowView(*_cleaned((*msgspec.structs.astuple(totals), *derived)))
 
 
 def candle_view(candle: Candle) -> CandleView:  # type: ignore[valid-type]
-    derived = (candle.delta, candle.vwap, candle.delta_quote)
+    quote = candle.delta_quote
+    derived = (candle.delta, candle.vwap, quote, quote, candle.turnover)
     return CandleView(*_cleaned((*msgspec.structs.astuple(candle), *derived)))
 
 

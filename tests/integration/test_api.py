@@ -94,6 +94,8 @@ def test_every_endpoint_answers_from_the_engine() -> None:
             "volume",
             "delta_quote",
             "volume_quote",
+            "delta_usd",
+            "volume_usd",
             "tick_size",
             "qty_step",
             "min_qty",
@@ -115,6 +117,15 @@ def test_every_endpoint_answers_from_the_engine() -> None:
         ranked = (await http.get("/api/symbols", params={"sort": "-volume_5m", "limit": 3})).json()
         volumes = [row["volume"]["5m"] for row in ranked["symbols"]]
         assert ranked["count"] == 3 and volumes == sorted(volumes, reverse=True)
+        # Both flow units under clear names: coins (`delta`) and USD notional (`delta_usd`).
+        assert row["delta_usd"] == row["delta_quote"] and row["volume_usd"] == row["volume_quote"]
+        by_usd = (await http.get("/api/symbols", params={"sort": "-volume_usd_5m"})).json()
+        notionals = [row["volume_usd"]["5m"] for row in by_usd["symbols"]]
+        assert notionals == sorted(notionals, reverse=True)
+        candles = (await http.get(f"/api/symbol/{symbol}/candles", params={"tf": "15s"})).json()
+        forming = candles["forming"]
+        assert forming["delta_usd"] == forming["delta_quote"]
+        assert forming["volume_usd"] == forming["turnover"]
 
         basic = (await http.get(f"/api/symbol/{symbol}/basic")).json()
         assert basic["symbol"] == symbol
@@ -454,7 +465,7 @@ def test_schemathesis_every_answer_conforms_to_the_openapi_document() -> None:
         # No wall-clock bound: 30 s was exceeded (31.5 s) at load 8-9 on the 2-CPU machine; the
         # examples are bounded (max_examples) and pytest-timeout stops a hang.
         operations = await asyncio.to_thread(run_schemathesis, stack.server.url, stack.symbols)
-        assert operations == 12  # 11 JSON routes (signals, footprint, alerts) and /metrics
+        assert operations == 13  # 12 JSON routes (footprint, volume profile...) and /metrics
 
     run_with_api(scenario, alerts=AlertSettings(), footprint=FootprintSettings())  # type: ignore[arg-type]
 

@@ -70,3 +70,52 @@ def test_the_route_serves_the_footprints_the_tap_counted() -> None:
             await server.stop()
 
     asyncio.run(scenario())
+
+
+def test_the_volume_profile_counts_the_session_at_each_price_and_starts_again_at_midnight() -> None:
+    day = 86_400 * S
+    midnight = (T0 // day + 1) * day
+
+    async def scenario() -> None:
+        engine = Engine()
+        footprints = Footprints(FootprintSettings(session_levels=3), {"BTCUSDT": "0.5"})
+        engine.add_tap(footprints.on_event)
+        apply = engine.entry()
+        trades = [
+            (100.0, 2.0, BUY, T0),
+            (100.0, 1.0, SELL, T0 + 30 * S),  # another candle of the footprint, the same session
+            (100.5, 1.0, BUY, T0 + 61 * S),
+            (99.0, 4.0, SELL, T0 + 62 * S),  # 99.0-100.0 spans 3 levels: 100.5 out
+            (101.0, 3.0, BUY, T0 + 63 * S),  # the span moves up to it: 99.0 and 99.5 out
+        ]
+        for i, (price, size, side, ts) in enumerate(trades):
+            trade = Trade("BTCUSDT", price, size, side, ts, ts, trade_id=str(i))
+            apply(TradeBatch("BTCUSDT", [trade], ts, ts))
+        server = await serve_api(create_app(engine, footprints=footprints), port=0)
+        try:
+            async with httpx.AsyncClient(base_url=server.url, timeout=10.0) as http:
+                answer = await http.get("/api/symbol/BTCUSDT/volume-profile?center=100.2&levels=3")
+                assert answer.status_code == 200, answer.text
+                view = answer.json()
+                assert (view["since_ns"], view["buy"], view["sell"], view["evicted"]) == (
+                    T0,
+                    6.0,
+                    5.0,
+                    5.0,  # 100.5's 1.0, then 99.0's 4.0
+                )
+                assert view["levels"] == [  # 100.5 is in the span again, at zero: not listed
+                    {"price": 100.0, "buy": 2.0, "sell": 1.0},
+                    {"price": 101.0, "buy": 3.0, "sell": 0.0},
+                ]
+                near = (await http.get("/api/symbol/BTCUSDT/volume-profile?levels=1")).json()
+                assert [level["price"] for level in near["levels"]] == [101.0]
+                trade = Trade("BTCUSDT", 102.0, 1.0, SELL, midnight, midnight, trade_id="9")
+                apply(TradeBatch("BTCUSDT", [trade], midnight, midnight))
+                fresh = (await http.get("/api/symbol/BTCUSDT/volume-profile")).json()
+                assert (fresh["since_ns"], fresh["buy"], fresh["sell"]) == (midnight, 0.0, 1.0)
+                assert fresh["levels"] == [{"price": 102.0, "buy": 0.0, "sell": 1.0}]
+                assert (await http.get("/api/symbol/ETHUSDT/volume-profile")).status_code == 404
+        finally:
+            await server.stop()
+
+    asyncio.run(scenario())

@@ -288,6 +288,9 @@ def test_dashboard_renders_live_data(live_stack: LiveStack) -> None:
             )
             five = _dashboard_state(page)
             assert all(start % 300_000_000_000 == 0 for start in five["starts"])
+            # A fresh stack: the 5 m chart is not blank, it shows the forming candle (the one
+            # of the latest 15 s candle's five minutes) from the first trade on.
+            assert five["starts"][-1] >= switched["starts"][-1] // 300_000_000_000 * 300_000_000_000
             page.click("#timeframes button[data-tf='15s']")
             page.wait_for_function(
                 "() => document.querySelector('#chart').dataset.timeframe === '15s'",
@@ -421,6 +424,16 @@ def test_trading_panels_and_the_kill_switch(trading_stack: LiveStack) -> None:
             assert set(shown["machines"]) == set(state["symbols"]) == set(trading_stack.symbols)
             assert shown["equityPoints"] > 0
             assert page.locator("#equity-chart canvas").count() > 0
+            # No negative zero in the money shown (funding is 0 in a fresh paper account).
+            strip = page.inner_text("#account")
+            assert "-0.00" not in strip and "Funding 0.00" in " ".join(strip.split()), strip
+            # Times in UTC, or local with the header's button (kept in the browser).
+            assert page.get_attribute("#time-zone", "data-zone") == "utc"
+            page.click("#time-zone")
+            assert page.evaluate("() => window.__dashboard.timeZone") == "local"
+            assert page.evaluate("() => localStorage.getItem('scalper.timeZone')") == "local"
+            page.click("#time-zone")
+            assert page.get_attribute("#time-zone", "data-zone") == "utc"
 
             # Paper fills on the simulator (the demo's strategy): the fills table shows the
             # API's latest fills, the orders table its orders, the positions table its positions.
@@ -549,7 +562,7 @@ def test_liquidity_heatmap_draws_the_book_and_the_trades(live_stack: LiveStack) 
                         pixels: data.length / 4, lit, buy, sell, resting,
                         samples: h.samples.length, symbol: h.symbol, frames: h.frames,
                         drawMs: h.drawMs, maxDrawMs: h.maxDrawMs, bubbles: h.bubbles,
-                        url: location.search,
+                        url: location.search, fetched: h.fetched,
                     };
                 }"""
             )
@@ -558,6 +571,8 @@ def test_liquidity_heatmap_draws_the_book_and_the_trades(live_stack: LiveStack) 
             assert drawn["buy"] > 0 and drawn["sell"] > 0 and drawn["resting"] > 0, drawn
             assert drawn["bubbles"] > 0
             assert "heatmap=1" in drawn["url"]
+            # The /ws stream (open) delivers the book: a book fetched only until its first one.
+            assert drawn["fetched"] < drawn["samples"] / 4, drawn
             # Bounded: the ring keeps a minute of samples however long it runs.
             assert page.evaluate("() => window.__dashboard.heatmap.samples.length") <= 240
             HEATMAP_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)

@@ -104,6 +104,49 @@ def _page(playwright: Any, url: str, errors: list[str], width: int = 1600) -> tu
     return browser, page
 
 
+COALESCING = """async () => {
+    const alerts = window.__dashboard.alerts;
+    const box = document.querySelector('#toasts');
+    const frame = () => new Promise((done) => requestAnimationFrame(() => setTimeout(done, 0)));
+    for (const t of box.querySelectorAll('.toast')) t.click();
+    let seq = alerts.lastSeq + 1000;
+    const alert = (rule, symbol) => ({
+        seq: seq++, rule, kind: 'risk_refusal', symbol, ts_ns: Date.now() * 1e6,
+        message: `refused ${symbol}: max_positions`,
+    });
+    for (let i = 0; i < 12; i += 1) {
+        alerts.show(alert('risk refusal', 'AAAUSDT'));
+        if (i % 4 === 0) await frame();
+    }
+    await frame();
+    const toasts = box.querySelectorAll('.toast');
+    const repeated = {
+        toasts: toasts.length, count: toasts[0].dataset.count,
+        text: toasts[0].querySelector('.count').textContent,
+    };
+    for (let i = 0; i < 5; i += 1) alerts.show(alert(`rule ${i}`, 'AAAUSDT'));
+    await frame();
+    const shown = [...box.querySelectorAll('.toast')];
+    const overlaps = [];
+    for (const panel of document.querySelectorAll('.panel, #account')) {
+        const p = panel.getBoundingClientRect();
+        if (!p.width) continue;
+        for (const t of shown) {
+            const r = t.getBoundingClientRect();
+            if (r.left < p.right && r.right > p.left && r.top < p.bottom && r.bottom > p.top)
+                overlaps.push(panel.id);
+        }
+    }
+    const header = document.querySelector('header').getBoundingClientRect();
+    const inHeader = shown.every((t) => {
+        const r = t.getBoundingClientRect();
+        return r.top >= header.top && r.bottom <= header.bottom;
+    });
+    return { repeated, many: shown.length, newest: shown[0].dataset.rule, overlaps, inHeader };
+}"""
+"""Repeated and many alerts fed to the page's toasts; what they show and where."""
+
+
 def test_an_alert_rule_that_fires_shows_a_toast(flow_stack: Stack) -> None:
     _require_browser()
     from playwright.sync_api import sync_playwright
@@ -121,9 +164,15 @@ def test_an_alert_rule_that_fires_shows_a_toast(flow_stack: Stack) -> None:
             shown = page.evaluate("() => window.__dashboard.alerts.received")
             ALERTS_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ALERTS_SCREENSHOT))
+            piled = page.evaluate(COALESCING)
         finally:
             browser.close()
     assert "reached 0.05" in text and "UTC" in text, text
+    # Twelve refusals of one rule and symbol are one toast with a count; five rules at once
+    # show three toasts (the newest); the toasts sit in the header, over no panel.
+    assert piled["repeated"] == {"toasts": 1, "count": "12", "text": "\u00d712"}, piled
+    assert piled["many"] == 3 and piled["newest"] == "rule 4", piled
+    assert piled["overlaps"] == [] and piled["inHeader"], piled
     listed = httpx.get(f"{flow_stack.url}/api/alerts?limit=10").json()
     assert listed["fired"] >= 1 and listed["rules"] == ["any score", "risk refusal"]
     newest = listed["alerts"][0]

@@ -46,7 +46,7 @@ from scalper.api.stream import StreamHub
 from scalper.api.trading_routes import TRADING_MODELS, add_trading_routes
 from scalper.engine import Engine, SymbolState
 from scalper.feed_status import MarketFeed
-from scalper.footprint import Footprints, FootprintsView
+from scalper.footprint import Footprints, FootprintsView, SessionProfileView
 from scalper.settings import AlertSettings, ApiSettings
 from scalper.signals import SignalEngine, SignalsView
 from scalper.storage.recorder import Recorder
@@ -71,6 +71,7 @@ _MODELS: Final = (
     SignalsView,
     AlertsView,
     FootprintsView,
+    SessionProfileView,
     *TRADING_MODELS,
     ErrorBody,
 )
@@ -365,6 +366,27 @@ def _add_footprint_route(
         if view is None:
             raise HTTPException(404, f"no trades yet for {state.symbol}")
         return MsgspecResponse(view)
+
+    @app.get(
+        "/api/symbol/{symbol}/volume-profile",
+        response_class=MsgspecResponse,
+        responses=_doc(SessionProfileView, 404, 422),
+    )
+    async def volume_profile(
+        symbol: SymbolPath,
+        center: Annotated[
+            float | None,
+            Query(gt=0, le=1e12, description="a price (the last trade's by default)"),
+        ] = None,
+        levels: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 60,
+    ) -> Response:
+        """The session's volume at each price (since 00:00 UTC, or the first trade seen if
+        later): buy and sell volume per footprint level within `levels` levels of `center`
+        (no levels and `since_ns` null before the symbol's first trade)."""
+        state = state_of(symbol)
+        if center is None and state.recent_trades:
+            center = state.recent_trades[-1].price
+        return MsgspecResponse(footprints.profile(state.symbol, center, levels))
 
 
 def _add_alerts_route(app: FastAPI, monitor: AlertMonitor, clock: Callable[[], int]) -> None:

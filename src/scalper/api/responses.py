@@ -71,6 +71,10 @@ class SymbolRow(msgspec.Struct):
     """Aggressor buy minus sell notional (quote currency, e.g. USDT) over each window."""
     volume_quote: dict[str, float]
     """Traded notional (quote currency) over each window."""
+    delta_usd: dict[str, float]
+    """`delta_quote` under a clear name: buy minus sell notional in USD(T), per window."""
+    volume_usd: dict[str, float]
+    """`volume_quote` under a clear name: traded notional in USD(T), per window."""
     tick_size: str | None
     """The venue's price step (None when not known, e.g. in a replay)."""
     qty_step: str | None
@@ -215,6 +219,8 @@ def symbol_row(
         volume={name: flow.volume for name, flow in windows.items()},
         delta_quote={name: flow.delta_quote for name, flow in windows.items()},
         volume_quote={name: flow.volume_quote for name, flow in windows.items()},
+        delta_usd={name: flow.delta_quote for name, flow in windows.items()},
+        volume_usd={name: flow.volume_quote for name, flow in windows.items()},
         tick_size=instrument.tick_size if instrument else None,
         qty_step=instrument.qty_step if instrument else None,
         min_qty=instrument.min_qty if instrument else None,
@@ -238,7 +244,7 @@ def sort_keys(flow_windows: tuple[str, ...]) -> list[str]:
     return [f"{sign}{column}" for column in columns for sign in ("", "-")]
 
 
-_FLOW_FIGURES: Final = ("delta", "volume", "delta_quote", "volume_quote")
+_FLOW_FIGURES: Final = ("delta", "volume", "delta_quote", "volume_quote", "delta_usd", "volume_usd")
 
 
 def _value(row: SymbolRow, column: str) -> object:

@@ -2,12 +2,13 @@
 // Plain ES module, no build step; the charting library is the vendored standalone build.
 import { createHeatmap } from "./heatmap.js";
 import { createScanner, imbalanceClass } from "./scanner.js";
-import { createLadder } from "./ladder.js";
+import { createLadder, HALF_ROWS } from "./ladder.js";
 import { createReadout, sessionSeries } from "./session.js";
 import { createTape } from "./tape.js";
 import { createTrading } from "./trading.js";
 import { createAlerts } from "./alerts.js";
 import { createFootprint } from "./footprint.js";
+import { clockText, onTimeZone, setTimeZone, timeZone, zoneLabel } from "./timefmt.js";
 
 const LC = window.LightweightCharts;
 const TIMEFRAMES = ["15s", "1m", "5m"];
@@ -16,8 +17,12 @@ const HEALTH_EVERY_MS = 3000;
 const DETAIL_MIN_INTERVAL_MS = 500; // book/tape/candle refresh: on WS ticks, at most this often
 
 const $ = (selector) => document.querySelector(selector);
-const fmt = (value, digits = 2) =>
-  value === null || value === undefined || Number.isNaN(value) ? "—" : Number(value).toFixed(digits);
+// Fixed decimals; a value that rounds to zero shows no sign ("-0.00" never appears).
+const fmt = (value, digits = 2) => {
+  if (value === null || value === undefined || Number.isNaN(value)) return "—";
+  const text = Number(value).toFixed(digits);
+  return /^-0(\.0*)?$/.test(text) ? text.slice(1) : text;
+};
 // One suffix scheme everywhere (as scalper.numbers.compact): K, M, B, T, three significant digits.
 const SUFFIXES = [[1e12, "T"], [1e9, "B"], [1e6, "M"], [1e3, "K"]];
 const compact = (value) => {
@@ -186,7 +191,8 @@ const chart = LC.createChart(chartElement, {
     panes: { separatorColor: "#263040" },
   },
   grid: { vertLines: { color: "#1e2632" }, horzLines: { color: "#1e2632" } },
-  timeScale: { timeVisible: true, secondsVisible: true, borderColor: "#263040" },
+  timeScale: { timeVisible: true, secondsVisible: true, borderColor: "#263040", tickMarkFormatter: (time) => clockText(time * 1000) },
+  localization: { timeFormatter: (time) => clockText(time * 1000) },
   rightPriceScale: { borderColor: "#263040" },
   crosshair: { mode: 0 },
 });
@@ -240,8 +246,11 @@ function sizePanes() {
   const panes = chart.panes();
   if (panes.length !== PANE_HEIGHTS.length + 1) return;
   const total = panes.reduce((sum, pane) => sum + pane.getHeight(), 0);
-  const lower = PANE_HEIGHTS.reduce((sum, height) => sum + height, 0);
-  const heights = [Math.max(100, total - lower), ...PANE_HEIGHTS];
+  // A short chart (the heatmap and footprint shown below it) keeps 45 % of its height for prices.
+  const fixed = PANE_HEIGHTS.reduce((sum, height) => sum + height, 0);
+  const shrink = Math.min(1, (0.55 * total) / fixed);
+  const lower = PANE_HEIGHTS.map((height) => Math.max(24, Math.round(height * shrink)));
+  const heights = [Math.max(60, total - lower.reduce((sum, height) => sum + height, 0)), ...lower];
   panes.forEach((pane, index) => pane.setStretchFactor(heights[index]));
 }
 sizePanes();
@@ -354,16 +363,18 @@ function drawTradeOverlays() {
     group.count += 1;
     groups.set(key, group);
   }
+  // Buys below the bar, sells above it: the library stacks the markers of one bar on each side
+  // (at the fill price they overlapped); short labels, the side shown by the arrow and colour.
   const markers = [...groups.entries()].map(([key, g]) => ({
     time: g.time,
-    position: "atPriceMiddle",
-    price: g.value / g.qty,
+    position: g.side === "buy" ? "belowBar" : "aboveBar",
     shape: g.side === "buy" ? "arrowUp" : "arrowDown",
     color: g.intent === "exit" ? "#f0b429" : g.side === "buy" ? "#26a69a" : "#ef5350",
-    text: `${g.intent} ${g.side}${g.count > 1 ? ` ×${g.count}` : ""}`,
+    text: `${g.intent === "exit" ? "exit" : "entry"}${g.count > 1 ? ` ×${g.count}` : ""}`,
     id: key,
+    price: g.value / g.qty, // kept for the key; the markers sit above or below the bar
   }));
-  markers.sort((a, b) => a.time - b.time);
+  markers.sort((a, b) => a.time - b.time || (a.id < b.id ? -1 : 1));
   const key = `${symbol}|${dash.timeframe}|${markers.map((m) => `${m.id}:${m.text}:${m.price}`).join(",")}`;
   if (key !== markersKey) {
     markersKey = key;
@@ -479,7 +490,7 @@ function renderSignals(view) {
     })
     .join("");
   $("#signal-meta").textContent =
-    `as of ${new Date(view.as_of_ns / 1e6).toISOString().slice(11, 23)} · every ${view.cadence_ms} ms` +
+    `as of ${clockText(view.as_of_ns / 1e6, true)} · every ${view.cadence_ms} ms` +
     ` · gates ${score.gates.length ? score.gates.join(", ") : "none"} (x${fmt(score.multiplier, 2)})` +
     ` · ${score.version}${view.book_in_sync ? "" : " · book out of sync"}`;
   // Bars are contributions on one scale (the largest |contribution|, at least 0.1), so the
@@ -511,6 +522,11 @@ dash.tape = tape.state;
 const renderTape = (view) => tape.render(dash.symbol, view.trades);
 
 // ---- selected symbol detail: refreshed on WS state ticks, never in a tight loop ----
+// The ladder's session volume comes from the engine when the API serves it (footprints on).
+let profileServed = false;
+getJSON("/openapi.json")
+  .then((schema) => (profileServed = "/api/symbol/{symbol}/volume-profile" in (schema.paths ?? {})))
+  .catch(() => null);
 let detailInFlight = false;
 let detailLast = 0;
 let detailPending = false;
@@ -527,14 +543,16 @@ async function refreshDetail() {
   try {
     const path = `/api/symbol/${encodeURIComponent(symbol)}`;
     const polled = dash.ws !== "open"; // the book comes over /ws while it is open
-    const [book, trades, , signals] = await Promise.all([
+    const [book, trades, , signals, profile] = await Promise.all([
       polled ? getJSON(`${path}/book?depth=${LADDER_DEPTH}`).catch(() => null) : null,
       getJSON(`${path}/trades?limit=40`),
       loadCandles(false),
       getJSON(`${path}/signals`).catch(() => null),
+      profileServed ? getJSON(`${path}/volume-profile?levels=${2 * HALF_ROWS}`).catch(() => null) : null,
     ]);
     if (symbol === dash.symbol) {
       if (book && book.bids) renderLadder(book, null);
+      if (profile && profile.levels) ladder.setProfile(symbol, profile);
       renderTape(trades);
       if (signals && signals.score) renderSignals(signals);
     }
@@ -640,8 +658,10 @@ function connect() {
       alerts.show(message.data);
     } else if (message.type === "book") {
       if (message.symbol === dash.symbol) renderLadder(message.data, message.walls);
+      heatmap.offerBook(message.symbol, message.data);
     } else if (message.type === "trades") {
       ladder.addTrades(message.symbol, message.trades);
+      heatmap.offerTrades(message.symbol, message.trades);
     } else if (message.type === "error") {
       console.warn("stream error:", message.message);
     }
@@ -699,6 +719,7 @@ const heatmap = createHeatmap(
     $("#heatmap-axis").innerHTML =
       `<span>${fmt(high, digits)}</span><span>${fmt((low + high) / 2, digits)}</span><span>${fmt(low, digits)}</span>`;
   },
+  () => dash.ws === "open", // the ladder's /ws book and trades feed the heatmap too
 );
 dash.heatmap = heatmap;
 function showHeatmap(on) {
@@ -729,6 +750,25 @@ function showFootprint(on) {
   else footprint.stop();
 }
 $("#btn-footprint").addEventListener("click", () => showFootprint(!footprint.running));
+
+// ---- times in UTC or local (the header's button) ----
+function showTimeZone() {
+  const button = $("#time-zone");
+  const utc = timeZone() === "utc";
+  button.textContent = zoneLabel();
+  button.dataset.zone = timeZone();
+  button.title = `times in ${utc ? "UTC" : "local time"}: click for ${utc ? "local time" : "UTC"}`;
+  dash.timeZone = timeZone();
+}
+$("#time-zone").addEventListener("click", () => setTimeZone(timeZone() === "utc" ? "local" : "utc"));
+onTimeZone(() => {
+  showTimeZone();
+  chart.applyOptions({}); // the axis labels again, with the zone's formatter
+  if (dash.candles.length) drawCandles(dash.candles, true);
+  detailLast = 0;
+  refreshDetail();
+});
+showTimeZone();
 
 // ---- start ----
 async function start() {

@@ -3,8 +3,8 @@
 // is outlined, 3:1 diagonal imbalances are coloured (buying at a level against selling one level
 // below, selling against buying one level above), the candle's delta is written under it.
 // Levels are merged when too many to fit (a row is then several levels; prices at the right).
-// Polled once a second while shown; drawn at most once per animation frame, only when new
-// data came; the page keeps only the last response (CANDLES candles).
+// Polled once a second while shown; drawn at most once per animation frame, only when the
+// candles changed; the page keeps only the last response (CANDLES candles).
 const POLL_MS = 1000;
 const CANDLES = 12;
 const MIN_COLUMN_PX = 70; // CSS pixels per candle at least: fewer candles when narrower
@@ -27,13 +27,24 @@ const compact = (v) =>
 /** The footprint chart on `canvas`; `symbolOf()` gives the selected symbol. */
 export function createFootprint(canvas, symbolOf) {
   const ctx = canvas.getContext("2d", { alpha: false });
-  const chart = { running: false, symbol: null, view: null, draws: 0, polls: 0, drawMs: 0 };
+  const chart = { running: false, symbol: null, view: null, draws: 0, polls: 0, skipped: 0, drawMs: 0 };
   let timer = null;
+  let drawnKey = "";
   let frameRequested = false;
 
+  // The canvas's size in device pixels, from a ResizeObserver: reading clientWidth in a draw
+  // would force a layout of the page at every frame drawn.
+  let cssWidth = canvas.clientWidth;
+  let cssHeight = canvas.clientHeight;
+  new ResizeObserver(([entry]) => {
+    cssWidth = entry.contentRect.width;
+    cssHeight = entry.contentRect.height;
+    if (chart.view) requestDraw();
+  }).observe(canvas);
+
   function resize() {
-    const width = Math.max(1, Math.floor(canvas.clientWidth * devicePixelRatio));
-    const height = Math.max(1, Math.floor(canvas.clientHeight * devicePixelRatio));
+    const width = Math.max(1, Math.floor(cssWidth * devicePixelRatio));
+    const height = Math.max(1, Math.floor(cssHeight * devicePixelRatio));
     if (canvas.width !== width || canvas.height !== height) {
       canvas.width = width;
       canvas.height = height;
@@ -150,13 +161,20 @@ export function createFootprint(canvas, symbolOf) {
     if (symbol !== chart.symbol) {
       chart.symbol = symbol;
       chart.view = null;
+      drawnKey = "";
     }
     try {
       const view = await get(`/api/symbol/${encodeURIComponent(symbol)}/footprint?limit=${CANDLES}`);
       if (symbol !== chart.symbol || !chart.running) return;
       chart.polls += 1;
+      // Drawn only when the candles changed (a quiet symbol's poll repeats the last view).
+      const last = view.candles[view.candles.length - 1];
+      const key = `${view.candles.length}|${view.candles[0]?.start_ns}|${last?.start_ns}|${last?.trades}|${last?.closed}`;
       chart.view = view;
-      requestDraw();
+      if (key !== drawnKey || Math.floor(cssWidth * devicePixelRatio) !== canvas.width) {
+        drawnKey = key;
+        requestDraw();
+      } else chart.skipped += 1;
     } catch (error) {
       canvas.dataset.error = String(error.message || error); // 404 until the first trade
     }

@@ -2,6 +2,8 @@
 // trades as bubbles (area by size, colour by aggressor side). The book is sampled every 250 ms
 // into a bounded ring; the canvas is drawn at most once per animation frame, and only the new
 // columns are drawn (the image scrolls left) unless the price range or the size scale moved.
+// While the page's /ws stream follows the symbol's book and trades (the ladder's), they are taken
+// from it (offerBook, offerTrades) and nothing is fetched; otherwise they are polled.
 const SAMPLE_MS = 250;
 const TRADES_MS = 500;
 const COLUMNS = 240; // a minute at 250 ms: the ring's bound, across the canvas
@@ -37,8 +39,9 @@ async function get(path) {
 }
 
 /** The heatmap on `canvas`; `tickOf(symbol)` gives the price step (or null); `onRange(range)`
- * is told the prices at the canvas's top and bottom when they change. */
-export function createHeatmap(canvas, tickOf, onRange) {
+ * is told the prices at the canvas's top and bottom when they change; `streaming()` says whether
+ * the /ws stream delivers the selected symbol's book and trades. */
+export function createHeatmap(canvas, tickOf, onRange, streaming = () => false) {
   const ctx = canvas.getContext("2d", { alpha: false });
   const map = {
     symbol: null,
@@ -51,6 +54,7 @@ export function createHeatmap(canvas, tickOf, onRange) {
     bubbles: 0,
     drawMs: 0,
     maxDrawMs: 0,
+    fetched: 0, // book samples fetched over HTTP (none while the stream delivers them)
   };
   let range = null; // { low, high } prices on the canvas
   let scale = 0; // size shown at full intensity
@@ -59,6 +63,7 @@ export function createHeatmap(canvas, tickOf, onRange) {
   let newTrades = [];
   let frameRequested = false;
   let timers = [];
+  let latest = null; // { symbol, book } the stream's latest book of the symbol
 
   let clockOffsetMs = 0; // page time (performance.now) minus event time, from the latest book
   // Whole device pixels per column, so that scrolling moves the image by whole pixels.
@@ -75,9 +80,19 @@ export function createHeatmap(canvas, tickOf, onRange) {
     return Number.isFinite(step) ? step : (range.high - range.low) / 200;
   };
 
+  // The canvas's size in device pixels, from a ResizeObserver: reading clientWidth in a draw
+  // would force a layout of the page at every frame drawn.
+  let cssWidth = canvas.clientWidth;
+  let cssHeight = canvas.clientHeight;
+  new ResizeObserver(([entry]) => {
+    cssWidth = entry.contentRect.width;
+    cssHeight = entry.contentRect.height;
+    if (map.samples.length) requestDraw();
+  }).observe(canvas);
+
   function resize() {
-    const width = Math.max(1, Math.floor(canvas.clientWidth * devicePixelRatio));
-    const height = Math.max(1, Math.floor(canvas.clientHeight * devicePixelRatio));
+    const width = Math.max(1, Math.floor(cssWidth * devicePixelRatio));
+    const height = Math.max(1, Math.floor(cssHeight * devicePixelRatio));
     if (canvas.width !== width || canvas.height !== height) {
       canvas.width = width;
       canvas.height = height;
@@ -195,11 +210,15 @@ export function createHeatmap(canvas, tickOf, onRange) {
   async function sampleBook() {
     const symbol = map.symbol;
     try {
-      const book = await get(`/api/symbol/${encodeURIComponent(symbol)}/book?depth=${DEPTH}`);
+      const streamed = streaming() && latest && latest.symbol === symbol;
+      const book = streamed
+        ? latest.book
+        : await get(`/api/symbol/${encodeURIComponent(symbol)}/book?depth=${DEPTH}`);
       if (symbol !== map.symbol || !map.running || !book.best_bid || !book.best_ask) return;
       const levels = [...book.bids, ...book.asks];
       const now = performance.now();
-      clockOffsetMs = now - book.ts_event_ns / 1e6;
+      if (!streamed) clockOffsetMs = now - book.ts_event_ns / 1e6;
+      map.fetched += streamed ? 0 : 1;
       const sample = {
         ts: now,
         bid: book.best_bid[0],
@@ -221,36 +240,53 @@ export function createHeatmap(canvas, tickOf, onRange) {
   // Trades since the last poll, placed on the page's clock through the latest book sample's
   // event time (the columns are on the page's clock).
   async function sampleTrades() {
+    if (streaming()) return; // the stream's trades come through offerTrades
     const symbol = map.symbol;
     try {
       const view = await get(`/api/symbol/${encodeURIComponent(symbol)}/trades?limit=200`);
-      if (symbol !== map.symbol || !map.running || !view.trades.length || !map.samples.length) return;
-      // One bubble per sampling interval and aggressor side: its size, at its mean price.
-      const slices = new Map();
-      for (const t of view.trades) {
-        if (map.tradeIds.has(t.trade_id)) continue;
-        map.tradeIds.add(t.trade_id);
-        const ts = t.ts_event_ns / 1e6 + clockOffsetMs;
-        const key = `${Math.floor(ts / SAMPLE_MS)}|${t.side}`;
-        const slice = slices.get(key) ?? { ts, value: 0, size: 0, side: t.side };
-        slice.value += t.price * t.size;
-        slice.size += t.size;
-        slices.set(key, slice);
-      }
-      const fresh = [...slices.values()].map((g) => ({ ts: g.ts, price: g.value / g.size, size: g.size, side: g.side }));
-      fresh.sort((a, b) => a.ts - b.ts);
-      if (map.tradeIds.size > TRADE_IDS) map.tradeIds = new Set([...map.tradeIds].slice(-TRADE_IDS / 2));
-      map.trades.push(...fresh);
-      const oldest = map.samples[0].ts;
-      while (map.trades.length && (map.trades[0].ts < oldest || map.trades.length > TRADE_IDS)) map.trades.shift();
-      if (fresh.length) {
-        newTrades.push(...fresh);
-        requestDraw();
-      }
+      if (symbol !== map.symbol) return;
+      addTrades(view.trades);
     } catch (error) {
       console.warn("heatmap trades failed", error);
     }
   }
+
+  function addTrades(trades) {
+    if (!map.running || !trades.length || !map.samples.length) return;
+    // One bubble per sampling interval and aggressor side: its size, at its mean price.
+    const slices = new Map();
+    for (const t of trades) {
+      if (map.tradeIds.has(t.trade_id)) continue;
+      map.tradeIds.add(t.trade_id);
+      const ts = t.ts_event_ns / 1e6 + clockOffsetMs;
+      const key = `${Math.floor(ts / SAMPLE_MS)}|${t.side}`;
+      const slice = slices.get(key) ?? { ts, value: 0, size: 0, side: t.side };
+      slice.value += t.price * t.size;
+      slice.size += t.size;
+      slices.set(key, slice);
+    }
+    const fresh = [...slices.values()].map((g) => ({ ts: g.ts, price: g.value / g.size, size: g.size, side: g.side }));
+    fresh.sort((a, b) => a.ts - b.ts);
+    if (map.tradeIds.size > TRADE_IDS) map.tradeIds = new Set([...map.tradeIds].slice(-TRADE_IDS / 2));
+    map.trades.push(...fresh);
+    const oldest = map.samples[0].ts;
+    while (map.trades.length && (map.trades[0].ts < oldest || map.trades.length > TRADE_IDS)) map.trades.shift();
+    if (fresh.length) {
+      newTrades.push(...fresh);
+      requestDraw();
+    }
+  }
+
+  /** A /ws `book` message's book of `symbol` (used while streaming() holds). */
+  map.offerBook = (symbol, book) => {
+    if (!map.running || symbol !== map.symbol) return;
+    latest = { symbol, book };
+    clockOffsetMs = performance.now() - book.ts_event_ns / 1e6;
+  };
+  /** A /ws `trades` message's trades of `symbol`. */
+  map.offerTrades = (symbol, trades) => {
+    if (symbol === map.symbol && streaming()) addTrades(trades);
+  };
 
   map.setSymbol = (symbol) => {
     if (symbol === map.symbol) return;
@@ -258,6 +294,7 @@ export function createHeatmap(canvas, tickOf, onRange) {
     map.samples = [];
     map.trades = [];
     map.tradeIds = new Set();
+    latest = null;
     range = null;
     scale = 0;
     full = true;

@@ -1,7 +1,10 @@
 // The DOM ladder: a fixed row per tick around the mid (empty levels too), recentred only when
 // the price leaves the middle half, with each side's size and cumulative depth from the best
-// price, the volume traded at each price since the session's first trade seen, and the API's
-// walls marked. Rows are a fixed pool updated in place, once per animation frame at most.
+// price, the session's volume traded at each price (the engine's, from
+// /api/symbol/{s}/volume-profile: since 00:00 UTC or its start; the trades the page has seen
+// while the engine serves none), and the API's walls marked. Rows are a fixed pool updated in place, once per animation frame at most.
+
+import { clockText, zoneLabel } from "./timefmt.js";
 
 export const HALF_ROWS = 20; // ticks above and below the centre: 2 * HALF_ROWS + 1 rows
 const MAX_PRICES = 20_000; // volume-at-price entries kept, at most
@@ -28,10 +31,11 @@ function inferTick(levels) {
 export function createLadder({ table, fmt, tickOf, decimals }) {
   const compact = short;
   const body = table.querySelector("tbody");
-  const state = { symbol: null, center: null, tick: null, rows: 0, walls: 0, volumePrices: 0, since: null };
+  const state = { symbol: null, center: null, tick: null, rows: 0, walls: 0, volumePrices: 0, since: null, source: "page" };
   let book = null;
   let walls = { bids: [], asks: [] };
   let volume = new Map(); // tick index -> [buy, sell]
+  let fromEngine = false; // volume is the engine's session profile (trades seen are not added)
   let dirty = false;
   const pool = [];
 
@@ -43,13 +47,35 @@ export function createLadder({ table, fmt, tickOf, decimals }) {
     book = null;
     walls = { bids: [], asks: [] };
     volume = new Map();
+    fromEngine = false;
+    state.source = "page";
   }
 
   const tickSize = () => state.tick ?? tickOf(state.symbol) ?? (book ? inferTick([...book.bids, ...book.asks]) : null);
   const indexOf = (price, tick) => Math.round(price / tick);
 
+  // The engine's session volume profile (a /volume-profile view) around the ladder's prices.
+  function setProfile(symbol, view) {
+    if (symbol !== state.symbol || !view || !view.levels) return;
+    const tick = tickSize();
+    if (!tick) return;
+    const next = new Map();
+    for (const level of view.levels) {
+      const key = indexOf(level.price, tick);
+      const entry = next.get(key) ?? [0, 0];
+      entry[0] += level.buy;
+      entry[1] += level.sell;
+      next.set(key, entry);
+    }
+    volume = next;
+    fromEngine = true;
+    state.since = view.since_ns;
+    state.source = "engine";
+    markDirty();
+  }
+
   function addTrades(symbol, trades) {
-    if (symbol !== state.symbol) return;
+    if (symbol !== state.symbol || fromEngine) return;
     const tick = tickSize();
     if (!tick) return;
     for (const trade of trades) {
@@ -171,7 +197,9 @@ export function createLadder({ table, fmt, tickOf, decimals }) {
     const since = document.querySelector("#ladder-vol");
     if (since) {
       since.title = state.since === null ? "volume traded at the price (none seen yet)"
-        : `volume traded at the price since ${new Date(state.since / 1e6).toISOString().slice(11, 19)} UTC`;
+        : `volume traded at the price in the session, since ${clockText(state.since / 1e6)} ${zoneLabel()}` +
+          (fromEngine ? " (the engine's count)" : " (trades this page has seen)");
+      since.dataset.source = fromEngine ? "engine" : "page";
     }
   }
 
@@ -186,6 +214,7 @@ export function createLadder({ table, fmt, tickOf, decimals }) {
     state,
     reset,
     addTrades,
+    setProfile,
     setBook(symbol, view, wallsView) {
       if (symbol !== state.symbol) return;
       book = view;

@@ -42,7 +42,7 @@ export function imbalanceClass(value) {
 
 // Column definitions: sort key, header, cell -> [text or html, class, title].
 function columns({ fmt, compact, price }) {
-  const pct = (value, digits) => (value == null ? "—" : `${(value * 100).toFixed(digits)}%`);
+  const pct = (value, digits) => (value == null ? "—" : `${fmt(value * 100, digits)}%`);
   return [
     { key: "watch", label: "★", title: "watchlist (kept in this browser)", cls: "watch",
       cell: (row, ctx) => [ctx.watched.has(row.symbol) ? "★" : "☆", ctx.watched.has(row.symbol) ? "on" : ""] },

@@ -3,6 +3,8 @@
 // origin is the first candle (the label says which): cumulative delta (CVD) and VWAP count
 // from that origin.
 
+import { clockText } from "./timefmt.js";
+
 const DAY_NS = 86_400_000_000_000;
 
 const hhmm = (ns) => new Date(ns / 1e6).toISOString().slice(11, 16);
@@ -41,7 +43,7 @@ export function createReadout(element, { price, compact }) {
       element.textContent = "";
       return;
     }
-    const time = new Date(candle.start_ns / 1e6).toISOString().slice(11, 19);
+    const time = clockText(candle.start_ns / 1e6);
     const delta = candle.buy_volume - candle.sell_volume;
     const up = candle.close >= candle.open;
     const field = (key, value, cls = "") => `<span class="k">${key}</span> <span class="v ${cls}" data-field="${key}">${value}</span>`;

@@ -2,6 +2,8 @@
 // relative to the symbol's own trades: at or above the rolling 99th percentile of the notional
 // of its last SAMPLE trades (the API's flat `large` flag until MIN_SAMPLES trades are seen).
 
+import { clockText } from "./timefmt.js";
+
 const SAMPLE = 2000;
 const MIN_SAMPLES = 100;
 const QUANTILE = 0.99;
@@ -78,7 +80,7 @@ export function createTape({ fmt, compact, price }) {
     body.innerHTML = groups
       .map((g) => {
         const large = threshold === null ? g.large : g.notional >= threshold;
-        const time = new Date(g.ms).toISOString().slice(11, 23);
+        const time = clockText(g.ms, true);
         const range = g.low === g.high ? "" : ` title="${price(symbol, g.low)} to ${price(symbol, g.high)}"`;
         return (
           `<tr class="${g.side}${large ? " large" : ""}" data-count="${g.count}"><td>${time}</td>` +

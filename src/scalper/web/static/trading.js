@@ -1,19 +1,27 @@
 // The trading panels: account strip with the kill switch, positions, orders, fills and the
 // intraday equity curve, polled from /api/trading/* once a second. When the API has no trader
 // (the routes answer 404) every trading panel stays hidden and nothing is polled.
+import { clockText } from "./timefmt.js";
+
 const POLL_MS = 1000;
 const FILLS_LIMIT = 200; // the chart's markers use them all; the table shows the first rows
 const FILL_ROWS = 50;
 const EQUITY_POINTS = 10000; // the most /api/trading/pnl serves: 2.8 h at the default 1 s interval
 
 const $ = (selector) => document.querySelector(selector);
+// Rounded to `digits` decimals, a negative zero (-0.001 at 2 decimals) as 0: "-0.00" never shows.
+export const rounded = (value, digits) => {
+  const r = Math.round(Number(value) * 10 ** digits) / 10 ** digits;
+  return r === 0 ? 0 : r;
+};
 const number = (value, digits = 2) =>
   value === null || value === undefined || Number.isNaN(value)
     ? "—"
-    : Number(value).toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
-// Quote-currency money with its sign; the class colours it.
-const money = (value) => (value === null || value === undefined ? "—" : `${value > 0 ? "+" : ""}${number(value, 2)}`);
-const signClass = (value) => (value > 0 ? "pos" : value < 0 ? "neg" : "");
+    : rounded(value, digits).toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+// Quote-currency money with its sign (as shown, to the cent); the class colours it.
+export const money = (value) =>
+  value === null || value === undefined ? "—" : `${rounded(value, 2) > 0 ? "+" : ""}${number(value, 2)}`;
+const signClass = (value) => (rounded(value, 2) > 0 ? "pos" : rounded(value, 2) < 0 ? "neg" : "");
 const quantity = (value) => {
   if (value === null || value === undefined) return "—";
   const size = Math.abs(value);
@@ -25,7 +33,7 @@ const quantity = (value) => {
 const escape = (text) =>
   String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 const TIF = { post_only: "PO", ioc: "IOC", gtc: "GTC", fok: "FOK" };
-const clock = (ns) => new Date(ns / 1e6).toISOString().slice(11, 23);
+const clock = (ns) => clockText(ns / 1e6, true);
 // A table's time cell: seconds shown, milliseconds in the title (UTC).
 const timeCell = (ns) => `<td title="${clock(ns)} UTC">${clock(ns).slice(0, 8)}</td>`;
 const duration = (ns) => {
