@@ -241,6 +241,13 @@ def _backtest_parser(commands: Any) -> None:
     backtest.add_argument("--symbols", type=_symbols, help="only these symbols (comma-separated)")
     backtest.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     backtest.add_argument(
+        "--decode",
+        choices=("columns", "json"),
+        default="columns",
+        help="book frames from their integer columns (columns, the default) or from their JSON "
+        "(json); the same run either way",
+    )
+    backtest.add_argument(
         "--sweep",
         action="append",
         default=[],
@@ -570,10 +577,12 @@ def _backtest(args: argparse.Namespace, settings: Settings) -> int:
         return _sweep(args, from_ns, to_ns)
     trader = build_trader(settings, recorded_instruments(data_dir))
     if args.no_progress or not sys.stderr.isatty():
-        run, rows = run_backtest(trader, data_dir, from_ns, to_ns, args.symbols)
+        run, rows = run_backtest(trader, data_dir, from_ns, to_ns, args.symbols, decode=args.decode)
     else:
         with _ProgressBar(f"backtest {data_dir}", recorded_rows(data_dir)) as update:
-            run, rows = run_backtest(trader, data_dir, from_ns, to_ns, args.symbols, update)
+            run, rows = run_backtest(
+                trader, data_dir, from_ns, to_ns, args.symbols, update, args.decode
+            )
     pnl = trader.portfolio.pnl()
     print(
         f"{run.rows:,} rows, {len(rows.trades)} trades "
