@@ -30,9 +30,10 @@ demo: $(COMPILED)  ## simulator + live feed + engine + API/dashboard on :8090; C
 	$(VENV)/bin/scalper demo $(ARGS)
 
 # The peer benchmark's test compares cryptofeed's and nautilus_trader's books with ours, so the
-# test suite installs them (the `bench` extra) rather than passing on a "not installed" note.
+# test suite installs them (the `bench` extra) rather than passing on a "not installed" note;
+# likewise Dask (the `distributed` extra), which the sweep tests run on.
 $(PEERS): $(STAMP) pyproject.toml
-	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	$(PY) -m pip install --quiet -e '.[dev,bench,distributed]'
 	touch $(PEERS)
 
 system-test:

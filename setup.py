@@ -9,6 +9,7 @@ COMPILED = [
     "_flow",
     "_tickers",
     "_symbol",
+    "_event_tap",
     "_router",
     "signals/_book_factors",
     "signals/_tracker",

@@ -7,9 +7,9 @@ paths of `scalper.replay.replay_recording`:
 
 - `json`: every row joined back to its frame bytes and decoded (`--decode json`), as before;
 - `columns`: book frames applied from their level columns, the rest decoded (the default);
-- `backtest`: what `scalper backtest` runs: the engine with the signals and the paper trader
-  (reference strategy, entries allowed while regimes warm up, as in the demo), fed events
-  (the trader must see each book update, so book frames are decoded from their JSON).
+- `backtest json` and `backtest columns`: what `scalper backtest` runs (the engine with the
+  signals and the paper trader: reference strategy, entries allowed while regimes warm up, as
+  in the demo) by each path (`--decode`); the trader sees every book update either way.
 
 Each pass runs in its own forked child, the two paths alternating for `--rounds` rounds; each
 path's best round counts (the machine is shared). Frames/s are given by the wall clock and by
@@ -60,7 +60,8 @@ BACKTEST_TARGET_FPS: Final = 150_000
 PATHS: Final[dict[str, str]] = {
     "json": "every frame joined back and decoded (--decode json)",
     "columns": "book frames from their integer columns, the rest decoded (default)",
-    "backtest": "json + signals + paper trader (scalper backtest)",
+    "backtest json": "json + signals + paper trader (scalper backtest --decode json)",
+    "backtest columns": "columns + signals + paper trader (scalper backtest, default)",
 }
 DEMO_LIKE_TRADING: Final[dict[str, object]] = {
     "trading.strategy.allowed_volatility": ["warming_up", "low", "normal", "high"],
@@ -90,22 +91,25 @@ def state_digest(engine: Engine) -> str:
 
 def replay_once(directory: Path, decode: str) -> dict[str, Any]:
     """One replay of the data dir through a fresh engine (run in a forked child)."""
-    if decode == "backtest":
+    if decode.startswith("backtest "):
         settings = load_settings(env={}, command_defaults=DEMO_LIKE_TRADING).settings
         trader = build_trader(settings, recorded_instruments(directory))
         engine = trader.engine
         cpu = time.process_time()
         started = time.perf_counter()
-        run, _ = run_backtest(trader, directory)
+        run, rows_of = run_backtest(trader, directory, decode=decode.split()[1])  # type: ignore[arg-type]
         rows = run.rows
+        fills = len(rows_of.fills)
     else:
         engine = Engine(EngineSettings())
         cpu = time.process_time()
         started = time.perf_counter()
         rows = replay_recording(FrameApplier(engine), directory, decode=decode)  # type: ignore[arg-type]
+        fills = None
     wall_s = time.perf_counter() - started
     cpu_s = time.process_time() - cpu
-    return {"rows": rows, "wall_s": wall_s, "cpu_s": cpu_s, "digest": state_digest(engine)}
+    digest = state_digest(engine)
+    return {"rows": rows, "wall_s": wall_s, "cpu_s": cpu_s, "digest": digest, "fills": fills}
 
 
 def measure_dir(directory: Path, rounds: int, console: Console | None = None) -> dict[str, Any]:
@@ -176,16 +180,17 @@ def replay_table(results: dict[str, Any]) -> Table:
     table.add_column("what")
     for column in ("frames/s (CPU)", "µs/frame (CPU)", "frames/s (wall)", "CPU s by round"):
         table.add_column(column, justify="right")
-    table.add_column("vs json", justify="right")
+    table.add_column("vs json path", justify="right")
     table.add_column("target", justify="right")
-    json_fps = results.get("json", {}).get("cpu_fps")
     for name, result in results.items():
+        baseline = "backtest json" if name.startswith("backtest") else "json"
+        json_fps = results.get(baseline, {}).get("cpu_fps")
         if "error" in result:
             table.add_row(name, PATHS[name], f"[red]failed: {result['error']}[/red]", *[""] * 6)
             continue
         cpu_fps = result["cpu_fps"]
         target = ""
-        goal = {"columns": COLUMNS_TARGET_FPS, "backtest": BACKTEST_TARGET_FPS}.get(name)
+        goal = {"columns": COLUMNS_TARGET_FPS, "backtest columns": BACKTEST_TARGET_FPS}.get(name)
         if goal is not None:
             verdict = "[green]PASS[/green]" if cpu_fps >= goal else "[red]FAIL[/red]"
             target = f">= {goal:,} {verdict}"
@@ -208,6 +213,13 @@ def print_results(console: Console, results: dict[str, Any]) -> None:
     verdict = "identical" if same else "[red]DIFFERENT[/red]"
     digests = ", ".join(sorted(set().union(*(r.get("digests", set()) for r in results.values()))))
     console.print(f"engine state after each pass (full view digest): {verdict} ({digests})")
+    fills = {name: {p["fills"] for p in r.get("rounds", [])} for name, r in results.items()}
+    fills = {name: counts for name, counts in fills.items() if counts != {None}}
+    if fills:
+        console.print(
+            "backtest fills by pass: "
+            + ", ".join(f"{name} {sorted(counts)}" for name, counts in fills.items())
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,6 +12,7 @@ columns of numbers (a recording's, read back): no event object per book update.
 """
 
 from scalper._book cimport OrderBook
+from scalper._event_tap cimport EventTap
 from scalper._symbol cimport SymbolState
 
 from scalper.events import BookUpdate, TickerUpdate, TradeBatch
@@ -83,6 +84,8 @@ cdef class EventRouter:
         list others,
         object apply_other,
         bint books_only=False,
+        object tap=None,
+        object book_event=None,
     ) -> None:
         """Apply rows in order: row i is a book update given by columns where `book_row[i]`,
         else the next item of `others`: an event (applied as `on_event` applies it) or anything
@@ -95,7 +98,13 @@ cdef class EventRouter:
 
         `books_only`: each book row goes to its book alone, as `OrderBook.apply` would take
         it (no counters, clock, candles or notifications), and every other item to
-        `apply_other` (a replay's pre-roll: the books as they were at its start)."""
+        `apply_other` (a replay's pre-roll: the books as they were at its start).
+
+        `tap` (`Engine.column_tap`): what sees each event after it was applied, as the taps
+        of `Engine.entry` do; `apply_other` must tap what it applies itself. A book row's
+        event is `book_event(i)`, made only when the tap needs it: an `EventTap` is offered
+        the row's symbol, depth and time first (`EventTap.on_book_row`); any other tap is
+        called with the event."""
         cdef SymbolState state
         cdef OrderBook book
         cdef Py_ssize_t i, t, b, a, n = book_row.shape[0]
@@ -103,6 +112,10 @@ cdef class EventRouter:
         cdef long long ts
         cdef dict symbols = self.symbols
         cdef const double* no_levels = NULL
+        cdef EventTap fast_tap = tap if isinstance(tap, EventTap) else None
+        cdef object slow_tap = tap if fast_tap is None else None
+        if tap is not None and book_event is None and not books_only:
+            raise ValueError("a tap needs book_event to make a book row's event")
         for i in range(n):
             if not book_row[i]:
                 item = others[other]
@@ -112,6 +125,10 @@ cdef class EventRouter:
                     apply_other(item)
                 elif kind is _TradeBatch or kind is _TickerUpdate or kind is _BookUpdate:
                     self._dispatch(item)
+                    if fast_tap is not None:
+                        fast_tap.on(item)
+                    elif slow_tap is not None:
+                        slow_tap(item)
                 else:
                     apply_other(item)
                 continue
@@ -151,3 +168,8 @@ cdef class EventRouter:
                 &ask_sizes[a] if ask_end[i] > a else no_levels,
                 ask_end[i] - a,
             )
+            if fast_tap is not None:
+                if fast_tap.on_book_row(symbol, topic_depths[t], ts):
+                    fast_tap.on(book_event(i))
+            elif slow_tap is not None:
+                slow_tap(book_event(i))

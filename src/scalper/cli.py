@@ -241,6 +241,13 @@ def _backtest_parser(commands: Any) -> None:
     backtest.add_argument("--symbols", type=_symbols, help="only these symbols (comma-separated)")
     backtest.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     backtest.add_argument(
+        "--decode",
+        choices=("columns", "json"),
+        default="columns",
+        help="book frames from their integer columns (columns, the default) or from their JSON "
+        "(json); the same run either way",
+    )
+    backtest.add_argument(
         "--sweep",
         action="append",
         default=[],
@@ -252,6 +259,18 @@ def _backtest_parser(commands: Any) -> None:
     )
     backtest.add_argument(
         "--workers", type=int, help="a sweep's worker processes (default: one per core)"
+    )
+    backtest.add_argument(
+        "--cluster",
+        choices=("dask",),
+        help="run a sweep's backtests on Dask (the distributed extra): a LocalCluster of "
+        "--workers processes, or the cluster of --scheduler",
+    )
+    backtest.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="--cluster: an existing cluster's scheduler, e.g. tcp://host:8786 (its workers "
+        "must see DATA_DIR at the same path)",
     )
     backtest.add_argument(
         "--train", metavar="DURATION", help="walk-forward: the sweep picks its best on this window"
@@ -570,10 +589,12 @@ def _backtest(args: argparse.Namespace, settings: Settings) -> int:
         return _sweep(args, from_ns, to_ns)
     trader = build_trader(settings, recorded_instruments(data_dir))
     if args.no_progress or not sys.stderr.isatty():
-        run, rows = run_backtest(trader, data_dir, from_ns, to_ns, args.symbols)
+        run, rows = run_backtest(trader, data_dir, from_ns, to_ns, args.symbols, decode=args.decode)
     else:
         with _ProgressBar(f"backtest {data_dir}", recorded_rows(data_dir)) as update:
-            run, rows = run_backtest(trader, data_dir, from_ns, to_ns, args.symbols, update)
+            run, rows = run_backtest(
+                trader, data_dir, from_ns, to_ns, args.symbols, update, args.decode
+            )
     pnl = trader.portfolio.pnl()
     print(
         f"{run.rows:,} rows, {len(rows.trades)} trades "
@@ -621,7 +642,14 @@ def _walk_forward(args: argparse.Namespace) -> int:
     folds = windows(*span, parse_duration_ns(args.train), parse_duration_ns(args.test))
     points = grid(parse_sweep(args.sweep))
     results = walk_forward(
-        points, _settings_at(args), args.data_dir, folds, args.rank, args.symbols, args.workers
+        points,
+        _settings_at(args),
+        args.data_dir,
+        folds,
+        args.rank,
+        args.symbols,
+        args.workers,
+        _cluster(args),
     )
     table = Table(title=f"walk-forward: {len(folds)} folds of {args.train} + {args.test}")
     for name in ("fold", "best on train", f"train {args.rank}", "test net_pnl", "test trades"):
@@ -655,10 +683,17 @@ def _sweep(args: argparse.Namespace, from_ns: int | None, to_ns: int | None) -> 
 
     points = grid(parse_sweep(args.sweep))
     settings_of = _settings_at(args)
-    ranked_runs = ranked(
-        run_sweep(points, settings_of, args.data_dir, from_ns, to_ns, args.symbols, args.workers),
-        args.rank,
+    runs = run_sweep(
+        points,
+        settings_of,
+        args.data_dir,
+        from_ns,
+        to_ns,
+        args.symbols,
+        args.workers,
+        _cluster(args),
     )
+    ranked_runs = ranked(runs, args.rank)
     table = Table(title=f"{len(points)} backtests of {args.data_dir}, best {args.rank} first")
     columns = ("net_pnl", "fees", "trades", "win_rate", "profit_factor", "max_drawdown_frac")
     for name in (*points[0], *columns):
@@ -680,6 +715,18 @@ def _sweep(args: argparse.Namespace, from_ns: int | None, to_ns: int | None) -> 
         )
         print(f"every run's metrics in {args.out / 'sweep.json'}")
     return 0
+
+
+def _cluster(args: argparse.Namespace) -> Any:
+    """`--cluster`/`--scheduler` as a `backtest.cluster.Cluster` (None: the local pool)."""
+    from scalper.backtest.cluster import Cluster
+    from scalper.errors import ConfigError
+
+    if args.cluster is None:
+        if args.scheduler is not None:
+            raise ConfigError("--scheduler needs --cluster dask")
+        return None
+    return Cluster(engine=args.cluster, scheduler=args.scheduler)
 
 
 def _trading(args: argparse.Namespace, settings: Settings) -> int:

@@ -82,7 +82,8 @@ class Engine(EventRouter):
 
     `on_event(event)` comes from the compiled EventRouter (`_router.pyx`), as do `symbols`,
     `frames` and `clock_ns`, and `apply_book_columns` (a batch of rows whose book updates come
-    as C arrays, the columnar replay's); what is rare is handled here.
+    as C arrays, the columnar replay's, with `column_tap()` as its tap); what is rare is
+    handled here.
     """
 
     def __init__(self, config: EngineSettings | None = None) -> None:
@@ -149,6 +150,20 @@ class Engine(EventRouter):
                 tap(event)
 
         return apply_and_taps
+
+    def column_tap(self) -> Callable[[Event], None] | None:
+        """What `apply_book_columns` calls after each event it applies (its `tap`), as
+        `entry()` does: None without taps, the one tap (compiled: an `EventTap`), or all of
+        them in order."""
+        taps = tuple(self._taps)
+        if len(taps) <= 1:
+            return taps[0] if taps else None
+
+        def all_taps(event: Event) -> None:
+            for tap in taps:
+                tap(event)
+
+        return all_taps
 
     def _on_other(self, event: Event) -> None:
         """A malformed frame (EventRouter.on_event's rare path)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import gzip
 import io
+import itertools
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -36,7 +37,7 @@ from scalper.storage.reader import (
     table_records,
 )
 from scalper.venues.bybit.book_codec import BOOK_CODEC
-from scalper.venues.bybit.book_columns import book_columns, no_book_columns
+from scalper.venues.bybit.book_columns import BookEvents, book_columns, no_book_columns
 from scalper.venues.bybit.frames import CODECS, FrameApplier
 from scalper.venues.bybit.topics import BOOK
 from scalper.venues.bybit.wire import Decoded, decode_frame
@@ -177,12 +178,11 @@ def replay_recording(
     """Feed a data directory's recorded frames to the applier's engine in receive order;
     returns the count. `progress` is called now and then with the number of rows applied.
     From `from_ns` on, with every book first brought to its state then (`preroll_books`).
-    Both `decode`s leave the engine in the same state. An engine with taps (the trading core)
-    is fed events (`json`): book columns go into the books without one."""
+    Both `decode`s leave the engine, and whatever taps it (the trading core), in the same
+    state."""
     if from_ns is not None:
         preroll_books(applier, data_dir, from_ns, symbols, decode)
-    columns = decode == "columns" and not applier.engine.tapped  # a tap sees events only
-    if columns and len(raw_sources(data_dir)) <= 1:
+    if decode == "columns" and len(raw_sources(data_dir)) <= 1:
         rows = replay_columns(applier, data_dir, from_ns, to_ns, symbols)
     else:
         rows = _replay_records(applier, data_dir, from_ns, to_ns, symbols)
@@ -219,10 +219,35 @@ def replay_columns(
     symbols: list[str] | None = None,
 ) -> Iterator[int]:
     """Apply a one-source data dir's rows in receive order, a row group at a time, its book
-    frames from their columns; yields the rows each row group applied. Between two row groups
-    the engine is in a state the JSON path passes through too: a backtest may iterate this,
-    with its observers seeing every event as they do live."""
+    frames from their columns; yields the rows each row group applied (`column_steps`)."""
+    for step in column_steps(applier, data_dir, from_ns, to_ns, symbols):
+        yield step.rows
+
+
+class Step(NamedTuple):
+    """Rows `column_steps` applied in one go."""
+
+    rows: int
+    first_recv_ns: int
+    last_recv_ns: int
+
+
+def column_steps(
+    applier: FrameApplier,
+    data_dir: Path,
+    from_ns: int | None = None,
+    to_ns: int | None = None,
+    symbols: list[str] | None = None,
+    every: int | None = None,
+) -> Iterator[Step]:
+    """Apply a one-source data dir's rows in receive order, a row group at a time, its book
+    frames from their columns, its other rows decoded from their JSON. Yields after each row
+    group and, with `every`, also whenever the count of rows applied reaches a multiple of it
+    (where the JSON path's loop would stop for the same count). Between two steps the engine
+    and its taps are in a state the JSON path passes through too: the taps (the trading core)
+    see every event as they do live (`Engine.column_tap`)."""
     engine = applier.engine
+    tap = engine.column_tap()
 
     def apply_other(item: Decoded | CandleClose) -> None:
         if type(item) is CandleClose:
@@ -230,14 +255,39 @@ def replay_columns(
         else:
             applier.apply_decoded(item)  # type: ignore[arg-type]
 
+    applied = 0
     for table, codec, rows in iter_recorded_tables(data_dir, from_ns, to_ns, symbols, CODECS):
+        if not len(rows):
+            continue
         split = codec is BOOK_CODEC and table["book_u"].null_count < len(table)
         columns = book_columns(table, rows) if split else no_book_columns(len(rows))
+        recv_ns = table["recv_ns"].to_numpy()[rows]
+        events = BookEvents(table, rows, columns, recv_ns) if tap is not None else None
         with _collection_paused():
             others = _decoded(table, codec, rows[columns.other_rows])
-            engine.apply_book_columns(*columns, others, apply_other)
-            del others
-        yield len(rows)
+            bounds = _step_bounds(applied, len(rows), every)
+            taken = (
+                np.concatenate(([0], np.cumsum(columns.other_rows))) if len(bounds) > 2 else None
+            )
+            for start, stop in itertools.pairwise(bounds):
+                part, items = columns, others
+                if taken is not None:
+                    part = columns.rows(start, stop)
+                    items = others[taken[start] : taken[stop]]
+                if events is not None:
+                    events.offset = start
+                engine.apply_book_columns(*part, items, apply_other, tap=tap, book_event=events)
+                applied += stop - start
+                yield Step(stop - start, int(recv_ns[start]), int(recv_ns[stop - 1]))
+            del others, items
+
+
+def _step_bounds(applied: int, rows: int, every: int | None) -> list[int]:
+    """Where a row group of `rows` rows is cut, after `applied` rows: [0, ..., rows]."""
+    if every is None:
+        return [0, rows]
+    first = every - applied % every
+    return [0, *range(first, rows, every), rows]
 
 
 @contextmanager

@@ -24,6 +24,7 @@ FACE = {
     "_tickers": "tickers",
     "_symbol": "engine",
     "_router": "engine",
+    "_event_tap": "engine",
     "signals._book_factors": "signals",
     "signals._tracker": "signals",
     "trading._tap": "trading",

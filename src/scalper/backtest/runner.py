@@ -10,7 +10,7 @@ of a paper run decides exactly what the paper run decided (tests/integration/tes
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Reversible
+from collections.abc import Callable, Iterable, Iterator, Reversible
 from pathlib import Path
 from typing import Final
 
@@ -19,9 +19,17 @@ import msgspec
 from scalper.engine import Engine
 from scalper.errors import InputError
 from scalper.events import Instrument
-from scalper.replay import apply_record, preroll_books, recorded_records
+from scalper.replay import (
+    Decode,
+    Step,
+    apply_record,
+    column_steps,
+    preroll_books,
+    recorded_records,
+)
 from scalper.settings import Settings
 from scalper.signals import SignalEngine
+from scalper.storage.layout import raw_sources
 from scalper.trading.audit import AuditRecord
 from scalper.trading.intents import Intent
 from scalper.trading.orders import Fill, FundingPayment, OrderUpdate
@@ -38,6 +46,8 @@ INSTRUMENTS_FILE: Final = "instruments.json"
 SETTINGS_FILE: Final = "run-settings.json"
 RUN_SECTIONS: Final = ("engine", "signals", "trading")
 """The settings a backtest takes from the recorded run."""
+_DRAIN_ROWS: Final = 4096
+"""The trader's journals are drained into the collected rows every this many rows."""
 _SETTLE_NS: Final = 5_000_000_000
 """After the last row, event time runs on this long so that what was in flight arrives."""
 
@@ -155,22 +165,30 @@ def run_backtest(
     to_ns: int | None = None,
     symbols: list[str] | None = None,
     progress: Callable[[int], None] | None = None,
+    decode: Decode = "columns",
 ) -> tuple[BacktestRun, Collected]:
     """Replay `data_dir` through `trader` (its engine, signals and broker): every trading row
-    collected; the journals drained every 4,096 rows and at the end."""
+    collected; the journals drained every 4,096 rows and at the end. `decode`: as
+    `replay.replay_recording`'s (columns: book frames from their integer columns, each one
+    handed to the trader as live; both give the same run, tested)."""
     collected = Collected()
     trader.rows = collected
     applier = FrameApplier(trader.engine)
     if from_ns is not None:
-        preroll_books(applier, data_dir, from_ns, symbols)
+        preroll_books(applier, data_dir, from_ns, symbols, decode)
+    if decode == "columns" and len(raw_sources(data_dir)) <= 1:
+        steps = column_steps(applier, data_dir, from_ns, to_ns, symbols, _DRAIN_ROWS)
+    else:
+        steps = _record_steps(applier, data_dir, from_ns, to_ns, symbols)
     rows, first_ns, last_ns = 0, 0, 0
-    for record in recorded_records(data_dir, from_ns, to_ns, symbols):
-        apply_record(applier, record)
-        rows += 1
+    for step in steps:
+        if not step.rows:
+            continue
+        rows += step.rows
         if not first_ns:
-            first_ns = record[0]
-        last_ns = record[0]
-        if rows % 4096 == 0:
+            first_ns = step.first_recv_ns
+        last_ns = step.last_recv_ns
+        if rows % _DRAIN_ROWS == 0:
             trader.record()
             if progress is not None:
                 progress(rows)
@@ -179,6 +197,28 @@ def run_backtest(
     if progress is not None:
         progress(rows)
     return BacktestRun(rows=rows, first_ns=first_ns, last_ns=last_ns), collected
+
+
+def _record_steps(
+    applier: FrameApplier,
+    data_dir: Path,
+    from_ns: int | None,
+    to_ns: int | None,
+    symbols: list[str] | None,
+) -> Iterator[Step]:
+    """The JSON path: each row decoded from its frame; a step every `_DRAIN_ROWS` rows."""
+    count, first_ns, last_ns = 0, 0, 0
+    for record in recorded_records(data_dir, from_ns, to_ns, symbols):
+        apply_record(applier, record)
+        last_ns = record[0]
+        if not count:
+            first_ns = last_ns
+        count += 1
+        if count == _DRAIN_ROWS:
+            yield Step(count, first_ns, last_ns)
+            count = 0
+    if count:
+        yield Step(count, first_ns, last_ns)
 
 
 def write_run_context(

@@ -2,9 +2,8 @@
 parallel worker processes (one per core by default), ranked by a chosen metric.
 
 Each run is a whole backtest in its own process from the same inputs, so a run's figures are
-the ones it gives alone (tested). One machine's cores are the limit here; a grid too large
-for them would go to an existing distributed engine (Ray or Dask), not to a scheduler of ours:
-not built yet.
+the ones it gives alone (tested). Where one machine's cores are not enough, the same runs go
+to Dask (`backtest.cluster`: a LocalCluster, or an existing cluster's scheduler).
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import msgspec
 
+from scalper.backtest.cluster import Cluster, map_on_cluster
 from scalper.backtest.entries import entry_contexts
 from scalper.backtest.inputs import ReportInputs
 from scalper.backtest.metrics import ReportMetrics, compute_metrics
@@ -111,10 +111,14 @@ def run_sweep(
     to_ns: int | None = None,
     symbols: list[str] | None = None,
     workers: int | None = None,
+    cluster: Cluster | None = None,
 ) -> list[SweepRun]:
     """Backtest every point (its settings from `settings_of`) in `workers` processes (the
-    machine's cores by default); results in the order of `points`."""
+    machine's cores by default), or as tasks on `cluster`; results in the order of
+    `points`."""
     jobs = [(point, settings_of(point), data_dir, from_ns, to_ns, symbols) for point in points]
+    if cluster is not None:
+        return map_on_cluster(_run_point, jobs, cluster, workers)
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
     if workers == 1:
         return [_run_point(job) for job in jobs]

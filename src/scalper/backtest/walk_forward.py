@@ -14,6 +14,7 @@ from pathlib import Path
 
 import msgspec
 
+from scalper.backtest.cluster import Cluster
 from scalper.backtest.metrics import ReportMetrics
 from scalper.backtest.sweep import Point, backtest_metrics, ranked, run_sweep
 from scalper.errors import ConfigError
@@ -56,11 +57,15 @@ def walk_forward(
     metric: str,
     symbols: list[str] | None = None,
     workers: int | None = None,
+    cluster: Cluster | None = None,
 ) -> list[Fold]:
-    """Every fold: the grid on its training window, the best point on its test window."""
+    """Every fold: the grid on its training window (on `cluster` if given), the best point on
+    its test window."""
     results = []
     for train_from, test_from, test_to in folds:
-        runs = run_sweep(points, settings_of, data_dir, train_from, test_from, symbols, workers)
+        runs = run_sweep(
+            points, settings_of, data_dir, train_from, test_from, symbols, workers, cluster
+        )
         best = ranked(runs, metric)[0]
         test = backtest_metrics(settings_of(best.point), data_dir, test_from, test_to, symbols)
         results.append(

@@ -16,6 +16,8 @@ It reads the paper broker's live containers and clocks (`PaperBroker.fast_path_s
 (`TraderClock`, `BrokerClocks`), so reading and moving them costs no attribute lookups.
 """
 
+from scalper._event_tap cimport EventTap
+
 from scalper.events import BookUpdate, TickerUpdate, TradeBatch
 from scalper.trading.machine import MachineState
 
@@ -100,8 +102,9 @@ cdef class TradedSymbol:
         self.broker_depth = -1
 
 
-cdef class TraderTap:
-    """Called with every market event after the engine applied it (`Engine.add_tap`)."""
+cdef class TraderTap(EventTap):
+    """Called with every market event after the engine applied it (`Engine.add_tap`); a book
+    update of the columnar replay is offered by its fields first (`on_book_row`)."""
 
     cdef object on_event
     cdef dict symbols
@@ -159,21 +162,10 @@ cdef class TraderTap:
         cdef object found
         cdef int verdict
         if kind is BookUpdate:
-            found = self.symbols.get(event.symbol)
-            if found is None or self.pending:
+            if self.on_book_row(event.symbol, event.depth, event.ts_event_ns):
                 self.on_event(event)
-                return 0
-            entry = <TradedSymbol>found
-            ts = event.ts_event_ns
-            now = self._trader_time(ts)
-            verdict = self._scan_verdict(entry, now)
-            if verdict == _BUSY or not self._quiet_broker(event.symbol, ts):
-                self.on_event(event)
-                return 0
-            if self.broker is not None:
-                self._settle_book(entry, event, ts)
-            entry.book_ns = event.ts_event_ns
-        elif kind is TradeBatch:
+            return 0
+        if kind is TradeBatch:
             found = self.symbols.get(event.symbol)
             trades = event.trades
             if found is None or self.pending or not trades:
@@ -214,6 +206,29 @@ cdef class TraderTap:
         else:
             self.on_event(event)
             return 0
+        return self._settled(entry, now, verdict)
+
+    cdef int on_book_row(self, str symbol, long long depth, long long ts) except -1:
+        """`on`'s BookUpdate case from the update's fields: 0 when settled here, 1 when the
+        update must go to `Trader.on_event` (nothing was changed then)."""
+        cdef TradedSymbol entry
+        cdef long long now
+        cdef int verdict
+        found = self.symbols.get(symbol)
+        if found is None or self.pending:
+            return 1
+        entry = <TradedSymbol>found
+        now = self._trader_time(ts)
+        verdict = self._scan_verdict(entry, now)
+        if verdict == _BUSY or not self._quiet_broker(symbol, ts):
+            return 1
+        if self.broker is not None:
+            self._settle_book(entry, symbol, depth, ts)
+        entry.book_ns = ts
+        return self._settled(entry, now, verdict)
+
+    cdef int _settled(self, TradedSymbol entry, long long now, int verdict) except -1:
+        """The end of a settled event: the trader's clock, and a scanning symbol's new tick."""
         self.clock.now_ns = now
         if verdict == _NEW_TICK:
             # Trader.on_event's look at a scanning symbol's new signals tick: the gate, then the
@@ -274,15 +289,16 @@ cdef class TraderTap:
             return False
         return True
 
-    cdef int _settle_book(self, TradedSymbol entry, object update, long long ts) except -1:
+    cdef int _settle_book(
+        self, TradedSymbol entry, str symbol, long long depth, long long ts
+    ) except -1:
         """What a quiet book update does at the broker: its book of the symbol, its clock."""
-        cdef long long depth = update.depth
         if depth != entry.broker_depth:  # else the broker holds this depth's book already
-            state = self.engine_symbols[update.symbol]
+            state = self.engine_symbols[symbol]
             book = state.book
             if book.depth != depth:
                 book = state.book_for(depth)
-            self.books[update.symbol] = book
+            self.books[symbol] = book
             entry.broker_depth = depth
         self._settle_clock(ts)
         return 0

@@ -104,3 +104,36 @@ def test_walk_forward_keeps_the_training_winner_and_judges_it_on_the_next_window
     assert fold.best == ranked(train_runs, "net_pnl")[0].point
     alone = backtest_metrics(settings_at(fold.best), recording, fold.test_from_ns, fold.test_to_ns)
     assert msgspec.json.encode(fold.test) == msgspec.json.encode(alone)
+
+
+def test_a_sweep_on_an_existing_dask_cluster_equals_the_local_pool(recording: Path) -> None:
+    from distributed import LocalCluster
+
+    from scalper.backtest.cluster import Cluster
+
+    points = grid(parse_sweep(["trading.strategy.enter_score=0.4,0.6"]))
+    local = run_sweep(points, settings_at, recording, workers=2)
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        remote = run_sweep(
+            points, settings_at, recording, cluster=Cluster(scheduler=cluster.scheduler_address)
+        )
+    assert msgspec.json.encode(remote) == msgspec.json.encode(local)
+
+
+def test_the_command_sweeps_on_a_dask_local_cluster_as_on_the_local_pool(
+    recording: Path, tmp_path: Path
+) -> None:
+    from scalper.cli import main
+
+    sweep = ["backtest", str(recording), "--sweep", "trading.strategy.entry=limit,market"]
+    assert main([*sweep, "--workers", "2", "--out", str(tmp_path / "pool")]) == 0
+    assert (
+        main([*sweep, "--cluster", "dask", "--workers", "2", "--out", str(tmp_path / "dask")]) == 0
+    )
+    pool, dask = (tmp_path / name / "sweep.json" for name in ("pool", "dask"))
+    assert dask.read_bytes() == pool.read_bytes()
+    with pytest.raises(SystemExit):
+        main([*sweep, "--cluster", "ray"])
+    assert main([*sweep, "--scheduler", "tcp://127.0.0.1:1"]) == 2

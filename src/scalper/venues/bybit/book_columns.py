@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from scalper.events import BookUpdate
 from scalper.venues.bybit.topics import BOOK, parse_topic
 from scalper.venues.bybit.wire import MAX_MILLIS, MAX_UPDATE_ID
 
@@ -58,6 +59,61 @@ class BookColumns(NamedTuple):
     def other_rows(self) -> np.ndarray:
         """Which rows are not book rows (a mask over the rows read)."""
         return self.book_row == 0
+
+    def rows(self, start: int, stop: int) -> BookColumns:
+        """Rows `start:stop` alone (views; the level arrays are shared, as their offsets
+        are)."""
+        return self._replace(**{name: getattr(self, name)[start:stop] for name in _ROW_FIELDS})
+
+
+_ROW_FIELDS: Final = (
+    "book_row",
+    "topic_of_row",
+    "is_snapshot",
+    "update_id",
+    "ts_event_ns",
+    "bid_start",
+    "bid_end",
+    "ask_start",
+    "ask_end",
+)
+"""The fields of `BookColumns` with one entry per row."""
+
+
+class BookEvents:
+    """`events(i)`: the `BookUpdate` of book row `offset + i` of `columns`, the event decoding
+    its frame gives (`Engine.apply_book_columns` asks for it only when a tap needs it)."""
+
+    def __init__(
+        self, table: pa.Table, rows: np.ndarray, columns: BookColumns, recv_ns: np.ndarray
+    ) -> None:
+        self.offset = 0
+        """Where the rows the engine is given start (a step of a row group)."""
+        self._table = table
+        self._rows = rows
+        self._columns = columns
+        self._recv_ns = recv_ns
+        self._seq: np.ndarray | None = None
+
+    def __call__(self, index: int) -> BookUpdate:
+        i = self.offset + index
+        if self._seq is None:
+            self._seq = _numpy(self._table["book_seq"], 0)[self._rows]
+        c = self._columns
+        topic = c.topic_of_row[i]
+        bids = slice(c.bid_start[i], c.bid_end[i])
+        asks = slice(c.ask_start[i], c.ask_end[i])
+        return BookUpdate(
+            c.topic_symbols[topic],
+            int(c.topic_depths[topic]),
+            bool(c.is_snapshot[i]),
+            list(zip(c.bid_prices[bids].tolist(), c.bid_sizes[bids].tolist(), strict=True)),
+            list(zip(c.ask_prices[asks].tolist(), c.ask_sizes[asks].tolist(), strict=True)),
+            int(c.update_id[i]),
+            int(self._seq[i]),
+            int(c.ts_event_ns[i]),
+            int(self._recv_ns[i]),
+        )
 
 
 def _numpy(values: pa.ChunkedArray | pa.Array, fill: object) -> np.ndarray:
