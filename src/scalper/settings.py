@@ -841,6 +841,10 @@ class ScaleoutSettings(_Section):
     """Durable name of the engine's consumer (a shard appends `-<index>`)."""
     fetch_batch: PositiveInt = 256
     """Messages the consumer pulls per request."""
+    fetch_wait_s: PositiveFloat = 0.02
+    """A pull returns after this long with what has arrived, full batch or not: the most it
+    adds to the receive-to-apply latency when the stream is quiet (at saturation batches fill
+    at once)."""
     ack_wait_s: PositiveFloat = 30.0
     """A delivered message not acknowledged within this long is delivered again."""
     max_ack_pending: PositiveInt = 20_000

@@ -146,6 +146,7 @@ class ScaleoutFeed(LiveFeed):
             self.nats_url,
         )
         self._supervisor = asyncio.create_task(self._run(), name="scale-out feed")
+        self._supervisor.add_done_callback(_log_failure)
 
     async def _run(self) -> None:
         async with asyncio.TaskGroup() as tasks:
@@ -163,11 +164,12 @@ class ScaleoutFeed(LiveFeed):
         worker_of = self._worker_of
         fetch = self._sub.fetch
         batch = self.scaleout.fetch_batch
+        wait = self.scaleout.fetch_wait_s
         while True:
             try:
-                messages = await fetch(batch, timeout=1.0)
-            except nats.errors.TimeoutError:
-                continue
+                messages = await fetch(batch, timeout=wait)
+            except (nats.errors.TimeoutError, TimeoutError):
+                continue  # nothing new meanwhile (nats-py raises either)
             for message in messages:
                 seq = message.metadata.sequence.stream
                 if seq <= self.applied_seq:
@@ -183,7 +185,8 @@ class ScaleoutFeed(LiveFeed):
                 if link is not None:
                     link.stats.applied_seq = seq
                     link.stats.apply_lag_ns = time.time_ns() - recv_ns
-            await messages[-1].ack()
+            if messages:  # nats-py may return none (a status reply)
+                await messages[-1].ack()
 
     async def _watch(self) -> None:
         """Every `status_every_s`: the consumer's backlog, and each worker's process state."""
@@ -241,14 +244,21 @@ class ScaleoutFeed(LiveFeed):
             if link.process is not None:
                 await link.process.stop()
         supervisor, self._supervisor = self._supervisor, None
-        if supervisor is not None:
-            supervisor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await supervisor
-        if self._nc is not None:
-            with contextlib.suppress(Exception):
-                await self._nc.close()
-            self._nc = None
-        if self.server is not None:
-            await self.server.stop()
-            self.server = None
+        try:
+            if supervisor is not None:
+                supervisor.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await supervisor  # a failure was logged when it happened
+            if self._nc is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self._nc.close(), 5.0)
+                self._nc = None
+        finally:
+            if self.server is not None:
+                await self.server.stop()
+                self.server = None
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("scale-out feed failed", exc_info=task.exception())

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from scalper.errors import ConfigError
+from scalper.scaleout.orphans import die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ class NatsServer:
             "--no_advertise",
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
+            preexec_fn=die_with_parent,
         )
         deadline = time.monotonic() + timeout_s
         while True:
