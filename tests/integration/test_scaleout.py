@@ -4,10 +4,15 @@ loopback port) -> the engine, against the local exchange simulator."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import pytest
 from tests.integration.support import wait_until
@@ -139,3 +144,59 @@ def test_a_killed_worker_is_restarted_and_its_books_heal() -> None:
             await wait_until(lambda: feed.applied_seq >= last, 20, "the backlog applied")
 
     asyncio.run(scenario())
+
+
+def test_a_consumer_killed_mid_stream_resumes_from_its_acknowledged_position(
+    tmp_path: Path,
+) -> None:
+    """kill -9 a journaling consumer mid-stream, start it again on the same durable consumer:
+    it rebuilds from its journal, resumes after its last ack, skips what it had applied but not
+    acknowledged, and ends with every frame applied once and the books of a run without the
+    kill."""
+    from bench.scaleout import market_batches, publish
+
+    batches, _, total = market_batches(8, 20.0, 4, seed=11)
+
+    def consumer(durable: str, fetch_batch: int) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "scalper.scaleout.journal",
+                server.url,
+                durable,
+                str(tmp_path / f"{durable}.journal"),
+                str(total),
+                str(tmp_path / f"{durable}.json"),
+                str(fetch_batch),
+            ]
+        )
+
+    server = NatsServer()
+
+    async def scenario() -> tuple[dict[str, object], dict[str, object]]:
+        await server.start()
+        try:
+            await publish(server.url, ScaleoutSettings(), batches)
+            assert await asyncio.to_thread(consumer("whole", 256).wait, 120) == 0
+            whole = json.loads((tmp_path / "whole.json").read_bytes())
+            first = consumer("killed", 2)
+            journal = tmp_path / "killed.journal"
+            deadline = time.monotonic() + 60
+            while not (journal.exists() and journal.stat().st_size > 20_000):
+                assert first.poll() is None, "finished before the kill: make the stream longer"
+                assert time.monotonic() < deadline, "the consumer never started"
+                await asyncio.sleep(0.005)
+            os.kill(first.pid, signal.SIGKILL)
+            assert await asyncio.to_thread(first.wait, 30) == -signal.SIGKILL
+            assert await asyncio.to_thread(consumer("killed", 256).wait, 120) == 0
+            return whole, json.loads((tmp_path / "killed.json").read_bytes())
+        finally:
+            await server.stop()
+
+    whole, killed = asyncio.run(scenario())
+    assert whole["frames"] == total and whole["skipped"] == 0
+    assert whole["last_seq"] == len(batches)
+    assert killed["frames"] == total, "a frame was lost or applied twice"
+    assert killed["last_seq"] == len(batches)
+    assert killed["books"] == whole["books"]

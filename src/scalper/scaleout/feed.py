@@ -27,10 +27,9 @@ from scalper.scaleout.stream import (
     RESYNC_SUBJECT,
     STATUS_SUBJECT,
     WorkerStatus,
-    consumer_config,
     decode_batch,
+    resume_consumer,
     stream_config,
-    subject_of,
 )
 from scalper.scaleout.supervisor import WorkerProcess
 from scalper.scaleout.worker import WorkerSpec
@@ -120,13 +119,7 @@ class ScaleoutFeed(LiveFeed):
         except nats.js.errors.BadRequestError:
             await js.update_stream(config)  # it exists with other limits: these settings win
         await self._nc.subscribe(f"{STATUS_SUBJECT}.*", cb=self._on_status)
-        durable = settings.consumer
-        self._sub = await js.pull_subscribe(
-            subject_of(settings, self.category, ">"),
-            durable=durable,
-            stream=settings.stream,
-            config=consumer_config(settings, self.category, durable),
-        )
+        self._sub = await resume_consumer(js, settings, self.category, settings.consumer)
         for link in self.workers:
             spec = WorkerSpec(
                 index=int(link.name.rsplit("-", 1)[1]),

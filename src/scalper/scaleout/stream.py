@@ -7,7 +7,8 @@ where `raw` is the venue's frame exactly as received and `recv_ns` the worker's 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import contextlib
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -57,17 +58,22 @@ def stream_config(settings: ScaleoutSettings, category: str) -> StreamConfig:
 
 
 def consumer_config(
-    settings: ScaleoutSettings, category: str, name: str, symbols: list[str] | None = None
+    settings: ScaleoutSettings,
+    category: str,
+    name: str,
+    symbols: list[str] | None = None,
+    after_seq: int = 0,
 ) -> ConsumerConfig:
-    """A durable pull consumer of every symbol (or of `symbols`, a shard): it acknowledges
-    everything up to a message at once (one ack per fetched batch), and a restart resumes after
-    the last acknowledged message."""
+    """A durable pull consumer of every symbol (or of `symbols`, a shard), delivering from the
+    message after `after_seq`: it acknowledges everything up to a message at once (one ack per
+    fetched batch)."""
     from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
     config = ConsumerConfig(
         name=name,
         durable_name=name,
-        deliver_policy=DeliverPolicy.ALL,
+        deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+        opt_start_seq=after_seq + 1,
         ack_policy=AckPolicy.ALL,
         ack_wait=settings.ack_wait_s,
         max_ack_pending=settings.max_ack_pending,
@@ -78,6 +84,38 @@ def consumer_config(
     else:
         config.filter_subjects = [subject_of(settings, category, s) for s in symbols]
     return config
+
+
+async def resume_consumer(
+    js: Any,
+    settings: ScaleoutSettings,
+    category: str,
+    name: str,
+    after_seq: int | None = None,
+) -> Any:
+    """The pull subscription of durable consumer `name`, delivering in stream order from the
+    message after `after_seq` (default: after the consumer's acknowledged position, its ack
+    floor; the stream's start if it is new).
+
+    The consumer is created anew at that position rather than reused: a reused one would first
+    deliver the messages after its last delivery and the ones a crashed process held unacked
+    only when `ack_wait_s` expires, out of order."""
+    import nats
+
+    if after_seq is None:
+        try:
+            info = await js.consumer_info(settings.stream, name)
+            after_seq = int(info.ack_floor.stream_seq or 0) if info.ack_floor else 0
+        except nats.js.errors.NotFoundError:
+            after_seq = 0
+    with contextlib.suppress(nats.js.errors.NotFoundError):
+        await js.delete_consumer(settings.stream, name)
+    return await js.pull_subscribe(
+        subject_of(settings, category, ">"),
+        durable=name,
+        stream=settings.stream,
+        config=consumer_config(settings, category, name, after_seq=after_seq),
+    )
 
 
 class WorkerStatus(msgspec.Struct):
