@@ -14,19 +14,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import pytest
 from tests.integration.support import wait_until
 from tests.integration.test_live_feed import all_in_sync, books_match_truth
 
 from scalper.engine import Engine
-from scalper.settings import ConnectionSettings, FeedSettings, ScaleoutSettings, SimulatorSettings
-from scalper.venues.simulator.exchange import ExchangeSimulator, serve_simulator
-
-pytest.importorskip("nats", reason="the scaleout extra (pip install -e '.[scaleout]')")
-
 from scalper.scaleout.feed import ScaleoutFeed
 from scalper.scaleout.server import NatsServer
 from scalper.scaleout.stream import decode_batch, encode_batch
+from scalper.settings import ConnectionSettings, FeedSettings, ScaleoutSettings, SimulatorSettings
+from scalper.venues.simulator.exchange import ExchangeSimulator, serve_simulator
 
 FEED = FeedSettings(
     max_symbols_per_connection=20,
