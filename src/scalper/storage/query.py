@@ -98,6 +98,12 @@ READABLE_VIEWS: Final = {
 """Views of the tables for people: times as UTC timestamps, frames as text."""
 
 
+def _one_line(exc: Exception) -> str:
+    """DuckDB's message on one line (it may add lines: the statement, a caret under it), so
+    that an error stays the one last line of what the command prints."""
+    return " ".join(str(exc).split())
+
+
 def _schemas(segments: list[Path]) -> list[tuple[Path, pa.Schema]]:
     """The schema of each segment still there (the disk budget may delete one meanwhile)."""
     schemas = []
@@ -129,7 +135,8 @@ def connect(data_dir: Path, codecs: Sequence[FrameCodec] = ()) -> duckdb.DuckDBP
                 connection.execute(f"CREATE VIEW {table} AS SELECT {columns} FROM {source}")
             except duckdb.Error as exc:
                 raise InputError(
-                    f"query failed: cannot read the {table} segments of {data_dir}: {exc} (a "
+                    f"query failed: cannot read the {table} segments of {data_dir}: "
+                    f"{_one_line(exc)} (a "
                     "segment the disk budget deleted meanwhile is gone if you run it again)"
                 ) from exc
         else:
@@ -209,7 +216,7 @@ def run_query(
     try:
         result = connection.execute(sql)
     except duckdb.Error as exc:
-        raise InputError(f"query failed: {exc}") from exc
+        raise InputError(f"query failed: {_one_line(exc)}") from exc
     if result.description is None:
         return [], []
     columns = [column[0] for column in result.description]
