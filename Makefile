@@ -27,13 +27,15 @@ $(COMPILED): $(STAMP) $(CYTHON_SOURCES)
 	touch $(COMPILED)
 
 demo: $(COMPILED)  ## simulator + live feed + engine + API/dashboard on :8090; Ctrl-C prints the summary
+	$(if $(findstring --workers,$(ARGS)),$(PY) -m pip install --quiet -e '.[dev,scaleout]')
 	$(VENV)/bin/scalper demo $(ARGS)
 
 # The peer benchmark's test compares cryptofeed's and nautilus_trader's books with ours, so the
 # test suite installs them (the `bench` extra) rather than passing on a "not installed" note;
-# likewise Dask (the `distributed` extra), which the sweep tests run on.
+# likewise Dask (the `distributed` extra), which the sweep tests run on, and NATS (the
+# `scaleout` extra) for the `--workers N` tests.
 $(PEERS): $(STAMP) pyproject.toml
-	$(PY) -m pip install --quiet -e '.[dev,bench,distributed]'
+	$(PY) -m pip install --quiet -e '.[dev,bench,distributed,scaleout]'
 	touch $(PEERS)
 
 system-test:

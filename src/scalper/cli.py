@@ -104,6 +104,7 @@ def _run_parser(commands: Any) -> None:
     _setting(run, "--rest-url", "venue.rest_url", help="REST base URL (overrides the venue's)")
     _setting(run, "--ws-url", "venue.ws_url", help="public WebSocket URL (overrides the venue's)")
     run.add_argument("--duration", type=float, help="stop after this many seconds")
+    _scaleout_arguments(run)
     _setting(
         run,
         "--stale-after",
@@ -127,12 +128,29 @@ def _run_parser(commands: Any) -> None:
     _settings_arguments(run)
 
 
+def _scaleout_arguments(parser: Any) -> None:
+    _setting(
+        parser,
+        "--workers",
+        "scaleout.workers",
+        type=int,
+        help="ingest worker processes publishing to NATS JetStream (0: one process, the default)",
+    )
+    _setting(
+        parser,
+        "--nats-url",
+        "scaleout.nats_url",
+        help="an existing NATS server for --workers (default: start nats-server on loopback)",
+    )
+
+
 def _demo_parser(commands: Any) -> None:
     demo = commands.add_parser(
         "demo", help="the local exchange simulator and the live feed against it, in one process"
     )
     _market_arguments(demo, symbols=50)
     demo.add_argument("--duration", type=float, help="stop after this many seconds")
+    _scaleout_arguments(demo)
     _setting(
         demo,
         "--no-trading",

@@ -33,6 +33,14 @@ class ConnectionStats(msgspec.Struct):
     resyncs_sent: int = 0
     control_messages: int = 0
     """Replies of the venue that are not market data (acks, pongs), consumed by the session."""
+    pid: int = 0
+    """The process behind it, when it is a scale-out worker (`--workers N`); 0 otherwise."""
+    stream_seq: int = 0
+    """Scale-out: stream sequence of the newest batch of this worker the stream stored."""
+    applied_seq: int = 0
+    """Scale-out: stream sequence of the newest batch of this worker the engine applied."""
+    apply_lag_ns: int = 0
+    """Scale-out: engine apply time minus worker receive time, newest frame applied."""
 
 
 class SymbolFeedStats(msgspec.Struct):

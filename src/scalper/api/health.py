@@ -45,6 +45,12 @@ class ConnectionHealth(msgspec.Struct):
     """Malformed frames attributed to this connection's symbols."""
     control_messages: int
     """Replies of the venue that are not market data (acks, pongs), consumed by its session."""
+    pid: int | None = None
+    """Scale-out worker (`--workers N`) only: its process, its stream position (newest batch
+    stored and newest applied by the engine) and the receive-to-apply lag of its newest frame."""
+    stream_seq: int | None = None
+    applied_seq: int | None = None
+    apply_lag_ms: float | None = None
 
 
 class DataDirHealth(msgspec.Struct):
@@ -218,4 +224,8 @@ class HealthReporter:
             resyncs_sent=stats.resyncs_sent,
             decode_errors=sum(state.counters.malformed for state in states),
             control_messages=stats.control_messages,
+            pid=stats.pid or None,
+            stream_seq=stats.stream_seq if stats.pid else None,
+            applied_seq=stats.applied_seq if stats.pid else None,
+            apply_lag_ms=stats.apply_lag_ns / 1e6 if stats.pid else None,
         )

@@ -17,7 +17,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from scalper.api.health import DataDirHealth, HealthReporter
+from scalper.api.health import ConnectionHealth, DataDirHealth, HealthReporter
 from scalper.api.trading_metrics import TradingCollector
 from scalper.engine import Engine
 from scalper.signals import REGIMES, SignalEngine
@@ -171,6 +171,7 @@ class EngineCollector(Collector):
             if connection.lag_ms is not None:
                 lag.add_metric(name, connection.lag_ms / 1000.0)
         yield from (up, reconnects, frames, lag)
+        yield from _workers(report.connections)
         yield from self._recorder(report.data_dir)
 
     def _recorder(self, data_dir: DataDirHealth) -> Iterator[Metric]:
@@ -203,6 +204,30 @@ class EngineCollector(Collector):
                 "The data dir's disk budget",
                 value=data_dir.max_bytes,
             )
+
+
+def _workers(connections: list[ConnectionHealth]) -> Iterator[Metric]:
+    """Scale-out workers (`--workers N`): stream position and receive-to-apply lag."""
+    workers = [c for c in connections if c.pid is not None]
+    if not workers:
+        return
+    stored = GaugeMetricFamily(
+        "scalper_worker_stream_seq", "Newest stream sequence stored", labels=["worker"]
+    )
+    applied = GaugeMetricFamily(
+        "scalper_worker_applied_seq", "Newest stream sequence applied", labels=["worker"]
+    )
+    apply_lag = GaugeMetricFamily(
+        "scalper_worker_apply_lag_seconds",
+        "Engine apply minus worker receive time of the newest frame",
+        labels=["worker"],
+    )
+    for worker in workers:
+        name = [worker.name]
+        stored.add_metric(name, worker.stream_seq or 0)
+        applied.add_metric(name, worker.applied_seq or 0)
+        apply_lag.add_metric(name, (worker.apply_lag_ms or 0.0) / 1000.0)
+    yield from (stored, applied, apply_lag)
 
 
 def exposition(
