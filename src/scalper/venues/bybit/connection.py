@@ -240,21 +240,26 @@ class _Receiver(WSListener):  # type: ignore[misc]
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         if not self.recv_ns:
             self.recv_ns = time.time_ns()
-        kind = frame.msg_type
-        if (kind is _TEXT or kind is _BINARY) and frame.fin and not self.pieces:
-            raw = frame.get_payload_as_bytes()
-            self.frames += 1
-            self.on_frame(raw, self.recv_ns, self.receive(raw, self.recv_ns))
-        else:
-            self._other(transport, frame, kind)
-        if frame.last_in_buffer:
-            stats = self.stats
-            if self.frames:
-                stats.frames += self.frames
-                stats.last_frame_ns = self.recv_ns
-                self.frames = 0
-            self.recv_ns = 0
-            self.on_batch_end()
+        try:
+            kind = frame.msg_type
+            if (kind is _TEXT or kind is _BINARY) and frame.fin and not self.pieces:
+                raw = frame.get_payload_as_bytes()
+                self.frames += 1
+                self.on_frame(raw, self.recv_ns, self.receive(raw, self.recv_ns))
+            else:
+                self._other(transport, frame, kind)
+        finally:  # a read ends even if its last frame's sink raised (picows then disconnects)
+            if frame.last_in_buffer:
+                self._end_read()
+
+    def _end_read(self) -> None:
+        stats = self.stats
+        if self.frames:
+            stats.frames += self.frames
+            stats.last_frame_ns = self.recv_ns
+            self.frames = 0
+        self.recv_ns = 0
+        self.on_batch_end()
 
     def _other(self, transport: WSTransport, frame: WSFrame, kind: WSMsgType) -> None:
         if kind is _TEXT or kind is _BINARY or kind is WSMsgType.CONTINUATION:
