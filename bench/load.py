@@ -70,6 +70,10 @@ _SIMULATOR_CODE: Final = (
     "import sys; from bench.load import serve_with_status; "
     "raise SystemExit(serve_with_status(sys.argv[1:]))"
 )
+_PUBLISHER_CODE: Final = (
+    "import sys; from bench.load_publisher import serve_publisher; "
+    "raise SystemExit(serve_publisher(sys.argv[1:]))"
+)
 
 
 # -- pure helpers ------------------------------------------------------------------------------
@@ -218,6 +222,9 @@ class SimulatorProcess:
     """The simulator subprocess: started, read, and always stopped (SIGTERM, wait, then SIGKILL
     for itself and any child of its still alive)."""
 
+    _code: str = _SIMULATOR_CODE
+    label = "simulator"
+
     def __init__(self, symbols: int, rate: float, seed: int) -> None:
         self.port = _free_port()
         self._argv = [
@@ -243,7 +250,7 @@ class SimulatorProcess:
         self._process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-c",
-            _SIMULATOR_CODE,
+            self._code,
             *self._argv,
             cwd=_REPO_ROOT,
             stdout=asyncio.subprocess.PIPE,
@@ -309,6 +316,49 @@ class SimulatorProcess:
         self._process = None
 
 
+class PublisherProcess(SimulatorProcess):
+    """The publisher subprocess (bench/load_publisher.py): pre-encoded frames, no REST API.
+    Ready once it prints its first status line (after encoding its window)."""
+
+    _code = _PUBLISHER_CODE
+    label = "publisher"
+    ready_timeout_s = 300.0
+
+    def __init__(
+        self, symbols: int, rate: float, seed: int, status_path: Path | None = None
+    ) -> None:
+        super().__init__(symbols, rate, seed)
+        if status_path is not None:
+            self._argv += ["--status", str(status_path)]
+
+    async def wait_until_ready(self) -> None:
+        deadline = time.monotonic() + self.ready_timeout_s
+        while self.latest is None:
+            if self._process is None or self._process.returncode is not None:
+                raise RuntimeError("the publisher exited before it served (see stderr)")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the publisher was not ready in {self.ready_timeout_s:g} s")
+            await asyncio.sleep(0.2)
+        assert self.server is not None
+        self._descendants = self.server.children(recursive=True)
+
+
+class StatusFile:
+    """A publisher's latest status line, read from the file it rewrites every second (for a
+    client run in a process of its own, `--url`)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._decode = msgspec.json.Decoder(SimulatorStatus).decode
+
+    @property
+    def latest(self) -> SimulatorStatus | None:
+        try:
+            return self._decode(self.path.read_bytes())
+        except (OSError, msgspec.DecodeError):
+            return None
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -323,6 +373,8 @@ class Sample(msgspec.Struct):
 
     mono_s: float
     engine_frames: int
+    cpu_s: float
+    """This process's CPU time (user + system, every thread)."""
     reconnects: int
     simulator: SimulatorStatus | None
     lag_ms: float | None
@@ -335,17 +387,18 @@ class Sample(msgspec.Struct):
 class LoadRun:
     """The feed, the engine and the instruments around them for one run."""
 
-    def __init__(self, simulator: SimulatorProcess, feed: LiveFeed) -> None:
+    def __init__(self, simulator: SimulatorProcess | StatusFile, feed: LiveFeed) -> None:
         self.simulator = simulator
         self.feed = feed
         self.histogram = LatencyHistogram()
         for connection in feed.connections:
             connection.on_frame = timed_sink(connection.on_frame, self.histogram.record)
         self.processes: dict[str, psutil.Process] = {"client": psutil.Process()}
-        if simulator.server is not None:
-            self.processes["simulator"] = simulator.server
-        if simulator.market is not None:
-            self.processes["sim market child"] = simulator.market
+        if isinstance(simulator, SimulatorProcess):
+            if simulator.server is not None:
+                self.processes[simulator.label] = simulator.server
+            if simulator.market is not None:
+                self.processes["sim market child"] = simulator.market
         for process in self.processes.values():
             process.cpu_percent(None)  # the first call only starts the interval
         psutil.cpu_percent(None)
@@ -365,6 +418,7 @@ class LoadRun:
         return Sample(
             time.monotonic(),
             self.feed.engine.frames,
+            time.process_time(),
             sum(connection.stats.reconnects for connection in self.feed.connections),
             self.simulator.latest,
             statistics.median(lags) / 1e6 if lags else None,
@@ -397,27 +451,80 @@ class LoadRun:
 
 
 async def measure(args: argparse.Namespace, console: Console) -> LoadResult:
-    """Start the simulator, run the feed against it, stop both; the figures of the run."""
+    """Start the simulator (or the publisher), run the feed against it, stop both; the figures
+    of the run. With `--url`, only the client: the server runs elsewhere (`bench.load_matrix`)."""
+    if args.url:
+        symbols = publisher_symbols(args.symbols, args.rate, args.seed)
+        status = StatusFile(Path(args.status)) if args.status else StatusFile(Path(os.devnull))
+        return await _measure_client(args, console, status, symbols, args.url, "?")
+    if args.publisher:
+        async with PublisherProcess(args.symbols, args.rate, args.seed) as publisher:
+            await publisher.wait_until_ready()
+            symbols = publisher_symbols(args.symbols, args.rate, args.seed)
+            return await _measure_client(
+                args, console, publisher, symbols, publisher.ws_url, _pid(publisher)
+            )
     async with SimulatorProcess(args.symbols, args.rate, args.seed) as simulator:
         await simulator.wait_until_ready()
         async with httpx.AsyncClient(base_url=simulator.rest_url, timeout=10.0) as client:
             instruments = await fetch_instruments(client)
         symbols = [instrument.symbol for instrument in instruments]
-        engine = Engine(EngineSettings())
-        feed = LiveFeed(engine, symbols, simulator.ws_url)
-        run = LoadRun(simulator, feed)
-        console.print(
-            f"running   {len(symbols)} symbols on {len(feed.connections)} connections; "
-            f"simulator pid {simulator.server.pid if simulator.server else '?'} on port "
-            f"{simulator.port}, client pid {os.getpid()}",
-            style="dim",
+        return await _measure_client(
+            args, console, simulator, symbols, simulator.ws_url, _pid(simulator)
         )
-        await feed.start()
-        try:
-            samples = await run.run(args.warmup, args.seconds, console)
-        finally:
-            await feed.stop()
-        return summarize(run, samples)
+
+
+def _pid(server: SimulatorProcess) -> str:
+    return str(server.server.pid) if server.server else "?"
+
+
+def publisher_symbols(symbols: int, rate: float, seed: int) -> list[str]:
+    """The symbols the publisher serves (its synthetic market's, in the same order)."""
+    market = synthetic_market(symbols, seed, rate, SimulatorSettings().depth, start_ms=0)
+    return sorted(market.instruments)
+
+
+async def _measure_client(
+    args: argparse.Namespace,
+    console: Console,
+    server: SimulatorProcess | StatusFile,
+    symbols: list[str],
+    ws_url: str,
+    server_pid: str,
+) -> LoadResult:
+    engine = Engine(EngineSettings())
+    feed = new_feed(args.client, engine, symbols, ws_url)
+    run = LoadRun(server, feed)
+    console.print(
+        f"running   {len(symbols)} symbols on {len(feed.connections)} connections "
+        f"({args.client}, {type(asyncio.get_running_loop()).__module__} loop); server pid "
+        f"{server_pid} at {ws_url}, client pid {os.getpid()}",
+        style="dim",
+    )
+    load_before = os.getloadavg()[0]
+    await feed.start()
+    try:
+        samples = await run.run(args.warmup, args.seconds, console)
+    finally:
+        await feed.stop()
+    return summarize(run, samples, (load_before, os.getloadavg()[0]))
+
+
+def new_feed(client: str, engine: Engine, symbols: list[str], ws_url: str) -> LiveFeed:
+    """The live feed on the WebSocket client asked for: "default" is the feed's own; the others
+    name a connection class (`bench.load_clients`)."""
+    if client == "default":
+        return LiveFeed(engine, symbols, ws_url)
+    from bench import load_clients
+    from scalper.venues.bybit import feed as feed_module
+
+    # The feed makes its connections itself: hand it the class to make them with, for this run.
+    original = feed_module.BybitConnection
+    feed_module.BybitConnection = load_clients.CLIENTS[client]  # type: ignore[misc]
+    try:
+        return LiveFeed(engine, symbols, ws_url)
+    finally:
+        feed_module.BybitConnection = original  # type: ignore[misc]
 
 
 class Usage(msgspec.Struct, frozen=True):
@@ -432,6 +539,8 @@ class LoadResult(msgspec.Struct, frozen=True):
 
     seconds: float
     client_fps: float
+    client_cpu_us: float
+    """The client process's CPU time (every thread) over the window, per frame applied."""
     client_fps_low: float
     client_fps_high: float
     sim_fps: float | None
@@ -451,6 +560,9 @@ class LoadResult(msgspec.Struct, frozen=True):
     books_in_sync: int
     symbols: int
     malformed: int
+    load_start: float
+    load_end: float
+    """The machine's 1-minute load average when the client started and when it stopped."""
 
 
 def _usage(cpu: Sequence[float], rss_mb: Sequence[float]) -> Usage:
@@ -460,9 +572,13 @@ def _usage(cpu: Sequence[float], rss_mb: Sequence[float]) -> Usage:
     return Usage(statistics.fmean(cpu), max(cpu), rss_mean, max(rss_mb, default=float("nan")))
 
 
-def summarize(run: LoadRun, samples: list[Sample]) -> LoadResult:
-    """`samples[0]` is taken at the end of the warm-up, the others at each measured second."""
+def summarize(
+    run: LoadRun, samples: list[Sample], load: tuple[float, float] = (0.0, 0.0)
+) -> LoadResult:
+    """`samples[0]` is taken at the end of the warm-up, the others at each measured second;
+    `load`: the machine's 1-minute load average at the start and at the end."""
     first, last = samples[0], samples[-1]
+    frames = last.engine_frames - first.engine_frames
     measured = samples[1:]
     elapsed = last.mono_s - first.mono_s
     per_second = [
@@ -489,7 +605,8 @@ def summarize(run: LoadRun, samples: list[Sample]) -> LoadResult:
     books = [s.book for s in feed.engine.symbols.values() if s.book is not None]
     return LoadResult(
         seconds=elapsed,
-        client_fps=(last.engine_frames - first.engine_frames) / elapsed,
+        client_fps=frames / elapsed,
+        client_cpu_us=(last.cpu_s - first.cpu_s) * 1e6 / frames if frames else 0.0,
         client_fps_low=min(per_second),
         client_fps_high=max(per_second),
         sim_fps=sim_fps,
@@ -508,6 +625,8 @@ def summarize(run: LoadRun, samples: list[Sample]) -> LoadResult:
         books_in_sync=sum(book.in_sync for book in books),
         symbols=len(feed.symbols),
         malformed=sum(feed.engine.malformed.values()),
+        load_start=load[0],
+        load_end=load[1],
     )
 
 
@@ -579,14 +698,12 @@ def results_table(args: argparse.Namespace, r: LoadResult, nominal: float) -> Ta
         f"max {r.latency_max_ms:.1f} ms, {r.latency_frames:,} frames; "
         f"target p99 <= {LATENCY_P99_TARGET_MS:g} ms",
     )
-    client = r.usage.get("client")
-    if client is not None and r.client_fps > 0:
-        table.add_row(
-            "client CPU per frame (µs)",
-            f"{client.cpu_mean / 100 * 1e6 / r.client_fps:.0f}",
-            f"of which receive-to-state (decode + engine + timing) {r.latency_mean_us:.0f} µs "
-            "mean; the rest is websockets + asyncio",
-        )
+    table.add_row(
+        "client CPU per frame (µs)",
+        f"{r.client_cpu_us:.1f}",
+        f"process CPU time / frames applied; of which receive-to-state (decode + engine + "
+        f"timing) {r.latency_mean_us:.1f} µs mean; the rest is the WebSocket client and the loop",
+    )
     growing = lag_grows(r.lag_first_ms, r.lag_last_ms)
     table.add_row(
         "exchange-to-receive lag first / last third (ms)",
@@ -613,6 +730,7 @@ def results_table(args: argparse.Namespace, r: LoadResult, nominal: float) -> Ta
         f"{r.reconnects} / {r.slow_clients_dropped} / {r.malformed}",
         f"books in sync at the end: {r.books_in_sync}/{r.symbols}",
     )
+    table.add_row("load average start / end", f"{r.load_start:.1f} / {r.load_end:.1f}", "1 min")
     outcome, limited = verdict(args.rate, r, nominal)
     table.add_row("limited by", "", limited)
     table.add_row(
@@ -633,21 +751,49 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=60, help="measured seconds")
     parser.add_argument("--warmup", type=int, default=10, help="seconds before measuring")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--publisher",
+        action="store_true",
+        help="serve pre-encoded frames (bench/load_publisher.py) instead of the simulator",
+    )
+    parser.add_argument(
+        "--client",
+        default="default",
+        help="the WebSocket client: default (the feed's own) or one of bench.load_clients",
+    )
+    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
+    parser.add_argument("--url", help="only the client, against this publisher URL")
+    parser.add_argument("--status", help="with --url: the publisher's status file")
+    parser.add_argument("--json", action="store_true", help="print the result as one JSON line")
     args = parser.parse_args(argv)
     if args.seconds < 3 or args.warmup < 1 or args.rate < 1.0 or args.symbols < 1:
         parser.error("need --seconds >= 3, --warmup >= 1, --rate >= 1 and --symbols >= 1")
-    console = Console(width=None if sys.stdout.isatty() else 140)
+    console = Console(width=None if sys.stdout.isatty() else 140, stderr=args.json)
     for key, value in machine().items():
         console.print(f"{key:9} {value}")
     nominal = nominal_frames_per_s(args.symbols, args.rate, args.seed)
     console.print(f"nominal   {nominal:,.0f} frames/s ({args.symbols} symbols x {args.rate:g}x)")
     try:
-        result = asyncio.run(_main(args, console))
+        with asyncio.Runner(loop_factory=loop_factory(args.loop)) as runner:
+            result = runner.run(_main(args, console))
     except (KeyboardInterrupt, asyncio.CancelledError):
         console.print("interrupted: feed and simulator stopped", style="yellow")
         return 130
-    console.print(results_table(args, result, nominal))
+    if args.json:
+        sys.stdout.buffer.write(msgspec.json.encode(result) + b"\n")
+        sys.stdout.flush()
+    else:
+        console.print(results_table(args, result, nominal))
     return 0
+
+
+def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """None for asyncio's own loop, else uvloop's."""
+    if name == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop
+    return None
 
 
 async def _main(args: argparse.Namespace, console: Console) -> LoadResult:

@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.websockets_floor [--frames 100000 --size 904 --rounds 3]
 
 A websockets server and a client in one process and one event loop, on loopback, opened as the
-live feed opens its connections (`compression=None`, no protocol ping, the feed's `max_queue`).
+live feed opens its connections (`compression=None`, no protocol ping, a 4096-frame queue).
 The server sends `--frames` text frames of `--size` bytes (904: about a Bybit `orderbook.50`
 delta of the synthetic market), as fast as the socket takes them; the client receives each as
 bytes (`recv(decode=False)`, as `BybitConnection` does) and does nothing else with it. CPU
@@ -19,8 +19,6 @@ import time
 
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
-
-from scalper.settings import ConnectionSettings
 
 
 async def one_round(frames: int, size: int) -> tuple[float, float]:
@@ -40,7 +38,7 @@ async def one_round(frames: int, size: int) -> tuple[float, float]:
             f"ws://127.0.0.1:{port}",
             compression=None,
             ping_interval=None,
-            max_queue=ConnectionSettings().max_queue,
+            max_queue=4096,
             proxy=None,
         ) as ws:
             cpu, wall = time.process_time(), time.perf_counter()

@@ -114,8 +114,6 @@ class ConnectionSettings(_Section):
     backoff_initial_s: PositiveFloat = 0.5
     backoff_max_s: PositiveFloat = 30.0
     open_timeout_s: PositiveFloat = 10.0
-    max_queue: PositiveInt = 4096
-    """Frames the WebSocket library buffers before it stops reading the socket (back-pressure)."""
 
 
 class FeedSettings(_Section):

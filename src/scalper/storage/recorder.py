@@ -15,7 +15,7 @@ import threading
 import time
 from array import array
 from collections.abc import Callable
-from itertools import accumulate
+from itertools import accumulate, repeat
 from pathlib import Path
 from typing import Final
 
@@ -268,6 +268,30 @@ class Recorder:
         columns.symbol.append(symbol)
         columns.payload.append(raw)
         self._seq += 1
+        if len(columns.seq) >= self.settings.chunk_rows:
+            self._hand_over(_RAW, columns)
+            self._raw = RawColumns()
+
+    def record_frames(
+        self,
+        raws: list[bytes],
+        recv_ns: int,
+        ts_ns: list[int],
+        topics: list[str],
+        symbols: list[str],
+    ) -> None:
+        """Keep the frames of one read of the socket, which share their receive time, as
+        `record_frame` keeps each: one call per read instead of one per frame (a chunk may
+        pass `chunk_rows` by the frames of one read)."""
+        count = len(raws)
+        columns = self._raw
+        columns.seq.extend(range(self._seq, self._seq + count))
+        columns.recv_ns.extend(repeat(recv_ns, count))
+        columns.ts_ns.extend(ts_ns)
+        columns.topic.extend(topics)
+        columns.symbol.extend(symbols)
+        columns.payload.extend(raws)
+        self._seq += count
         if len(columns.seq) >= self.settings.chunk_rows:
             self._hand_over(_RAW, columns)
             self._raw = RawColumns()

@@ -1,13 +1,20 @@
 """One Bybit v5 public WebSocket connection that heals itself: the I/O around a `BybitSession`.
 
-The connection opens the socket, lets its session (session.py) decide what to send, pings every
-`ping_interval_s` (/docs/v5/ws/connect), hands every frame to a sink with its local receive time
-and the session's decoded event, and is replaced with capped exponential backoff and full jitter
-when it closes, errors or goes silent for `stale_after_s`. Frames are handed over inline: the
-sink (engine, recorder) is fast and must never block; websockets' own receive queue is bounded
-(`max_queue` frames), and when it is full the library stops reading the socket, so TCP
-back-pressure, not memory, absorbs a burst. The receiver, the sender and the pinger of a session
-are one TaskGroup: when one ends or fails, the others are cancelled and awaited.
+The connection opens the socket (picows, a Cython WebSocket client), lets its session
+(session.py) decide what to send, pings every `ping_interval_s` (/docs/v5/ws/connect), hands
+every frame to a sink with its local receive time and the session's decoded event, and is
+replaced with capped exponential backoff and full jitter when it closes, errors or goes silent
+for `stale_after_s`.
+
+Frames are handed over inline, from picows' parser, as they are cut from each read of the
+socket: no receive queue, no task switch per frame. The sink (engine, recorder) is fast and must
+never block; while it runs, nothing reads the socket, so TCP back-pressure, not memory, absorbs
+a burst. The frames of one read share their receive time (they arrived together) and are
+followed by one `on_batch_end` call, where a sink flushes what it batches and the connection
+updates its figures. Staleness is a timer's job (every tenth of `stale_after_s`), not the
+receiver's. The pinger and the watchers of a session are one TaskGroup: when one ends or fails,
+the others are cancelled and awaited.
+`bench.load_matrix` measured this against the websockets library and uvloop (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -18,8 +25,7 @@ import random
 import time
 from collections.abc import Callable, Iterator
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import WebSocketException
+from picows import WSCloseCode, WSError, WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
 from scalper.events import Event
 from scalper.feed_status import ConnectionStats
@@ -34,6 +40,9 @@ FrameSink = Callable[[bytes, int, Event | None], None]
 """Called with (raw frame, local receive time in ns, decoded event or None for a control reply
 the session consumed) for every frame received."""
 
+_TEXT = WSMsgType.TEXT
+_BINARY = WSMsgType.BINARY
+
 
 def backoff_delays(initial: float, maximum: float, rng: random.Random) -> Iterator[float]:
     """Capped exponential backoff with full jitter: uniform(0, min(max, initial * 2**n))."""
@@ -44,7 +53,7 @@ def backoff_delays(initial: float, maximum: float, rng: random.Random) -> Iterat
 
 
 class _SessionEnded(Exception):
-    """The receiver's way to end a session's TaskGroup without an error."""
+    """The way to end a session's TaskGroup without an error (stale, or our own stop)."""
 
 
 class BybitConnection:
@@ -67,13 +76,14 @@ class BybitConnection:
         self.symbols = sorted({symbol_of(topic) for topic in topics})
         self.on_frame: FrameSink = on_frame or _discard
         """Where frames go; settable, so the owner can wire a sink that knows this connection."""
+        self.on_batch_end: Callable[[], None] = _nothing
+        """Called after the last frame of each read of the socket; settable like `on_frame`."""
         self._rng = rng or random.Random()
-        self._ws: ClientConnection | None = None
+        self._transport: WSTransport | None = None
         self._connected_at = 0.0
         """Event-loop time the current (or last) session's socket opened."""
         self._stopping = False
-        self._outgoing = asyncio.Event()
-        self.session.on_outgoing = self._outgoing.set
+        self.session.on_outgoing = self._flush
 
     @property
     def topics(self) -> list[str]:
@@ -101,7 +111,7 @@ class BybitConnection:
                 delays = backoff_delays(
                     settings.backoff_initial_s, settings.backoff_max_s, self._rng
                 )
-            except (OSError, WebSocketException, TimeoutError) as exc:
+            except (OSError, WSError, TimeoutError) as exc:
                 if self._stopping:  # our own close on shutdown: nothing was lost
                     break
                 self.stats.last_error = f"{type(exc).__name__}: {exc}"
@@ -124,86 +134,86 @@ class BybitConnection:
 
     async def stop(self) -> None:
         self._stopping = True
-        ws = self._ws
-        if ws is not None:
-            await ws.close()
+        transport = self._transport
+        if transport is not None:
+            transport.send_close(WSCloseCode.OK)
+            transport.disconnect()
+            await transport.wait_disconnected()
 
     def request_resync(self, topic: str) -> bool:
-        """Ask for a fresh snapshot of one topic (sent by this connection's sender)."""
-        if self._ws is None:
+        """Ask for a fresh snapshot of one topic (sent at once on the open socket)."""
+        if self._transport is None:
             return False
         return self.session.request_resync(topic)
+
+    def _flush(self) -> None:
+        """Send what the session queued (on the open socket; else it waits for the next)."""
+        transport = self._transport
+        if transport is None:
+            return
+        outbox = self.session.outbox
+        while outbox:
+            transport.send(_TEXT, outbox.popleft())
 
     async def _session(self) -> None:
         settings = self.settings
         self.stats.state = "connecting"
-        async with connect(
-            self.url,
-            ping_interval=None,  # Bybit wants its own JSON ping, not a protocol ping
-            open_timeout=settings.open_timeout_s,
-            max_queue=settings.max_queue,
-            compression=None,
-            proxy=None,
-        ) as ws:
-            self._ws = ws
-            self._connected_at = asyncio.get_running_loop().time()
-            self.stats.connects += 1
-            self.stats.state = "subscribing"
-            self.session.connected()
-            try:
-                await self._send_pending(ws)
-                self.stats.state = "open"
-                async with asyncio.TaskGroup() as tasks:
-                    tasks.create_task(self._send_forever(ws), name=f"{self.name}-send")
-                    tasks.create_task(self._ping_forever(), name=f"{self.name}-ping")
-                    tasks.create_task(self._receive(ws), name=f"{self.name}-receive")
-            except BaseExceptionGroup as group:
-                _raise_first_error(group)
-            finally:
-                self._ws = None
-
-    async def _receive(self, ws: ClientConnection) -> None:
-        """Hand every frame to the sink; end the session when the connection has been silent
-        for `stale_after_s` (between that and 1.1 times that after the last frame).
-
-        One deadline for the whole session, pushed back at most every tenth of `stale_after_s`,
-        not `asyncio.wait_for` around each `recv`, which made a task and a timer per frame
-        (bench/load.py measures the client's CPU per frame)."""
-        stale_after = self.settings.stale_after_s
-        step = stale_after / 10
-        receive = self.session.receive
-        on_frame = self.on_frame
-        stats = self.stats
-        loop = asyncio.get_running_loop()
-        pushed_at = loop.time()
+        transport, _ = await asyncio.wait_for(
+            ws_connect(
+                lambda: _Receiver(self),
+                self.url,
+                websocket_handshake_timeout=settings.open_timeout_s,
+                enable_auto_ping=False,  # Bybit wants its own JSON ping, not a protocol ping
+                enable_auto_pong=True,
+                logger_name=log,
+            ),
+            settings.open_timeout_s,
+        )
+        if transport.response is None:
+            # picows hands back a closed transport when the peer hangs up before its answer
+            transport.disconnect(graceful=False)
+            raise ConnectionError("closed before the WebSocket handshake")
+        if self._stopping:
+            transport.disconnect(graceful=False)
+            return
+        self._transport = transport
+        self._connected_at = asyncio.get_running_loop().time()
+        self.stats.connects += 1
+        self.stats.state = "subscribing"
         try:
-            async with asyncio.timeout_at(pushed_at + stale_after + step) as deadline:
-                while not self._stopping:
-                    raw: bytes = await ws.recv(decode=False)  # type: ignore[assignment]
-                    recv_ns = time.time_ns()
-                    stats.frames += 1
-                    stats.last_frame_ns = recv_ns
-                    on_frame(raw, recv_ns, receive(raw, recv_ns))
-                    now = loop.time()
-                    if now - pushed_at >= step:
-                        pushed_at = now
-                        deadline.reschedule(now + stale_after + step)
-        except TimeoutError:
-            stats.stale_timeouts += 1
-            stats.last_error = f"no frame for {stale_after:g} s"
-            log.warning("%s: stale (%s), reconnecting", self.name, stats.last_error)
-        raise _SessionEnded
+            self.session.connected()
+            self._flush()
+            self.stats.state = "open"
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._ping_forever(), name=f"{self.name}-ping")
+                tasks.create_task(self._watch_stale(), name=f"{self.name}-stale")
+                tasks.create_task(self._until_closed(transport), name=f"{self.name}-closed")
+        except BaseExceptionGroup as group:
+            _raise_first_error(group)
+        finally:
+            self._transport = None
+            transport.disconnect(graceful=False)
 
-    async def _send_forever(self, ws: ClientConnection) -> None:
+    async def _until_closed(self, transport: WSTransport) -> None:
+        await transport.wait_disconnected()
+        if self._stopping:
+            raise _SessionEnded
+        raise ConnectionError("closed by the venue")
+
+    async def _watch_stale(self) -> None:
+        """End the session once no frame came for `stale_after_s`: checked every tenth of it,
+        so it ends between that and 1.1 times that after the last frame (or the open)."""
+        stale_after = self.settings.stale_after_s
+        stale_ns = int(stale_after * 1e9)
+        stats = self.stats
+        opened_ns = time.time_ns()
         while True:
-            await self._outgoing.wait()
-            await self._send_pending(ws)
-
-    async def _send_pending(self, ws: ClientConnection) -> None:
-        self._outgoing.clear()
-        outbox = self.session.outbox
-        while outbox:
-            await ws.send(outbox.popleft(), text=True)
+            await asyncio.sleep(stale_after / 10)
+            if time.time_ns() - max(stats.last_frame_ns, opened_ns) >= stale_ns:
+                stats.stale_timeouts += 1
+                stats.last_error = f"no frame for {stale_after:g} s"
+                log.warning("%s: stale (%s), reconnecting", self.name, stats.last_error)
+                raise _SessionEnded
 
     async def _ping_forever(self) -> None:
         while True:
@@ -211,8 +221,61 @@ class BybitConnection:
             self.session.ping()
 
 
+class _Receiver(WSListener):  # type: ignore[misc]
+    """picows' callbacks for one session: frames to the sink, in the order they came."""
+
+    def __init__(self, owner: BybitConnection) -> None:
+        self.owner = owner
+        self.stats = owner.stats
+        self.receive = owner.session.receive
+        self.on_frame = owner.on_frame
+        self.on_batch_end = owner.on_batch_end
+        self.recv_ns = 0
+        """The receive time of the read being handed over (0 between reads)."""
+        self.frames = 0
+        """Frames of the read being handed over."""
+        self.pieces: list[bytes] = []
+        """A fragmented message's frames so far (Bybit sends none; the protocol allows them)."""
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        if not self.recv_ns:
+            self.recv_ns = time.time_ns()
+        try:
+            kind = frame.msg_type
+            if (kind is _TEXT or kind is _BINARY) and frame.fin and not self.pieces:
+                raw = frame.get_payload_as_bytes()
+                self.frames += 1
+                self.on_frame(raw, self.recv_ns, self.receive(raw, self.recv_ns))
+            else:
+                self._other(transport, frame, kind)
+        finally:  # a read ends even if its last frame's sink raised (picows then disconnects)
+            if frame.last_in_buffer:
+                self._end_read()
+
+    def _end_read(self) -> None:
+        stats = self.stats
+        if self.frames:
+            stats.frames += self.frames
+            stats.last_frame_ns = self.recv_ns
+            self.frames = 0
+        self.recv_ns = 0
+        self.on_batch_end()
+
+    def _other(self, transport: WSTransport, frame: WSFrame, kind: WSMsgType) -> None:
+        if kind is _TEXT or kind is _BINARY or kind is WSMsgType.CONTINUATION:
+            self.pieces.append(frame.get_payload_as_bytes())
+            if frame.fin:
+                raw = b"".join(self.pieces)
+                self.pieces.clear()
+                self.frames += 1
+                self.on_frame(raw, self.recv_ns, self.receive(raw, self.recv_ns))
+        elif kind is WSMsgType.CLOSE:
+            transport.send_close(frame.get_close_code())
+            transport.disconnect()
+
+
 def _raise_first_error(group: BaseExceptionGroup) -> None:
-    """End a session's TaskGroup: quietly if the receiver ended it, else with the first error
+    """End a session's TaskGroup: quietly if it ended by design, else with the first error
     (the socket's, which `run` turns into a reconnect)."""
     errors = [e for e in group.exceptions if not isinstance(e, _SessionEnded)]
     if errors:
@@ -221,3 +284,7 @@ def _raise_first_error(group: BaseExceptionGroup) -> None:
 
 def _discard(raw: bytes, recv_ns: int, event: Event | None) -> None:
     """The sink of a connection nobody wired yet."""
+
+
+def _nothing() -> None:
+    """The batch end of a connection nobody wired yet."""

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import random
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 from scalper.book import SyncState
@@ -34,6 +35,15 @@ class FrameRecorder(Protocol):
 
     def record_frame(
         self, raw: bytes, recv_ns: int, ts_ns: int, topic: str, symbol: str
+    ) -> None: ...
+
+    def record_frames(
+        self,
+        raws: list[bytes],
+        recv_ns: int,
+        ts_ns: list[int],
+        topics: list[str],
+        symbols: list[str],
     ) -> None: ...
 
     def record_clock(self, until_ns: int, now_ns: int) -> None: ...
@@ -74,7 +84,7 @@ class LiveFeed:
                 settings=connection,
                 rng=random.Random(rng.random()),
             )
-            link.on_frame = self._sink()
+            link.on_frame, link.on_batch_end = self._sink()
             self.connections.append(link)
             for topic in topics:
                 self._owner[topic] = link
@@ -83,28 +93,39 @@ class LiveFeed:
         self.started_ns = 0
         engine.subscribe(self._on_notification)
 
-    def _sink(self) -> FrameSink:
+    def _sink(self) -> tuple[FrameSink, Callable[[], None]]:
+        """(per frame, per read of the socket): the engine gets each frame at once; the
+        recorder gets the frames of a read in one call at its end, in the same order."""
         apply = self.engine.entry()
         stats_by_symbol = self.symbol_stats
         recorder = self.recorder
+        raws: list[bytes] = []
+        stamps: list[int] = []
+        topics: list[str] = []
+        symbols: list[str] = []
+        batch_ns = 0
 
         def on_frame(raw: bytes, recv_ns: int, event: Event | None) -> None:
+            nonlocal batch_ns
             if event is None:  # a control reply, consumed by the session
                 if recorder is not None:
-                    recorder.record_frame(raw, recv_ns, 0, "", "")
+                    batch_ns = recv_ns
+                    raws.append(raw)
+                    stamps.append(0)
+                    topics.append("")
+                    symbols.append("")
                 return
+            ts_ns: int = getattr(event, "ts_event_ns", 0)
             if recorder is not None:
-                recorder.record_frame(
-                    raw,
-                    recv_ns,
-                    getattr(event, "ts_event_ns", 0),
-                    topic_of_frame(raw),
-                    event.symbol or "",
-                )
+                batch_ns = recv_ns
+                raws.append(raw)
+                stamps.append(ts_ns)
+                topics.append(topic_of_frame(raw))
+                symbols.append(event.symbol or "")
             if type(event) is not MalformedFrame:
                 stats = stats_by_symbol.get(event.symbol)  # type: ignore[arg-type]
                 if stats is not None:
-                    lag = recv_ns - event.ts_event_ns  # type: ignore[union-attr]
+                    lag = recv_ns - ts_ns
                     stats.frames += 1
                     stats.last_recv_ns = recv_ns
                     stats.last_lag_ns = lag
@@ -112,7 +133,15 @@ class LiveFeed:
                         stats.max_lag_ns = lag
             apply(event)
 
-        return on_frame
+        def on_batch_end() -> None:
+            if raws and recorder is not None:
+                recorder.record_frames(raws, batch_ns, stamps, topics, symbols)
+                raws.clear()
+                stamps.clear()
+                topics.clear()
+                symbols.clear()
+
+        return on_frame, on_batch_end
 
     async def start(self) -> None:
         """Start every connection and the candle timer (one TaskGroup); returns at once."""
