@@ -8,12 +8,17 @@ Two processes (plus the simulator's market child) on one machine:
   simulator's own achieved publish rate is read from the simulator itself;
 - the client, this process: `LiveFeed` + `Engine` on every symbol, and the sampler.
 
-Receive-to-state latency wraps each connection's public `on_frame` sink: the time from the
-frame's `recv_ns` (taken right after `ws.recv`) to the end of decode + `engine.on_event`, counted
-for every frame in a fixed histogram. Exchange-to-receive lag is the feed's own `symbol_stats`;
-the simulator stamps frames with the wall-clock time they are due, so that lag grows when either
-side falls behind, and the simulator's achieved rate against the market model's nominal rate
-tells which one it was. Everything is sampled once a second after the warm-up.
+Receive-to-state latency: the time from a frame's receive time to the end of decode +
+`engine.on_event`, counted for every frame in a fixed histogram. A connection that reports the
+end of each read of its socket (`on_batch_end`, after its stats took the read's frames and
+receive time) is timed once per read, at its end, each of the read's frames counted with that
+latency (an upper bound for all but its last frame), so the measurement adds no work per frame;
+any other connection (the `before` variants: main's code) is timed per frame by a wrapper
+around its `on_frame` sink, which adds a Python call and a histogram update to every frame.
+Exchange-to-receive lag is the feed's own `symbol_stats`; the simulator stamps frames with the
+wall-clock time they are due, so that lag grows when either side falls behind, and the
+simulator's achieved rate against the market model's nominal rate tells which one it was.
+Everything is sampled once a second after the warm-up.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from rich.table import Table
 from bench.__main__ import machine
 from scalper.engine import Engine
 from scalper.events import Event
+from scalper.feed_status import ConnectionStats
 from scalper.settings import EngineSettings, SimulatorSettings
 from scalper.venues.bybit.connection import FrameSink
 from scalper.venues.bybit.feed import LiveFeed
@@ -94,15 +100,16 @@ class LatencyHistogram:
         self.max_ns = 0
         self.total_ns = 0
 
-    def record(self, ns: int) -> None:
+    def record(self, ns: int, count: int = 1) -> None:
+        """`count` samples of `ns`."""
         index = ns // self.bucket_ns
         if index >= self._last:
             index = self._last
         elif index < 0:  # the wall clock stepped back: count it as instant
             index = 0
-        self._counts[index] += 1
-        self.count += 1
-        self.total_ns += ns
+        self._counts[index] += count
+        self.count += count
+        self.total_ns += ns * count
         if ns > self.max_ns:
             self.max_ns = ns
 
@@ -152,6 +159,27 @@ def timed_sink(
         record(clock() - recv_ns)
 
     return on_frame
+
+
+def timed_batch_end(
+    batch_end: Callable[[], None],
+    stats: ConnectionStats,
+    record: Callable[[int, int], None],
+    clock: Callable[[], int] = time.time_ns,
+) -> Callable[[], None]:
+    """`batch_end`, recording after it, once per read of the socket, the ns from the read's
+    receive time (`stats.last_frame_ns`) for each of its frames (`stats.frames` grew by them)."""
+    seen = stats.frames
+
+    def on_batch_end() -> None:
+        nonlocal seen
+        batch_end()
+        frames = stats.frames - seen
+        if frames:
+            seen = stats.frames
+            record(clock() - stats.last_frame_ns, frames)
+
+    return on_batch_end
 
 
 def nominal_frames_per_s(symbols: int, rate: float, seed: int, sample_symbols: int = 10) -> float:
@@ -392,7 +420,12 @@ class LoadRun:
         self.feed = feed
         self.histogram = LatencyHistogram()
         for connection in feed.connections:
-            connection.on_frame = timed_sink(connection.on_frame, self.histogram.record)
+            if hasattr(connection, "on_batch_end"):
+                connection.on_batch_end = timed_batch_end(
+                    connection.on_batch_end, connection.stats, self.histogram.record
+                )
+            else:
+                connection.on_frame = timed_sink(connection.on_frame, self.histogram.record)
         self.processes: dict[str, psutil.Process] = {"client": psutil.Process()}
         if isinstance(simulator, SimulatorProcess):
             if simulator.server is not None:

@@ -153,7 +153,7 @@ class ScaleoutFeed(LiveFeed):
     async def _consume(self) -> None:
         import nats
 
-        sink = self._sink()
+        sink, end_read = self._sink()
         worker_of = self._worker_of
         fetch = self._sub.fetch
         batch = self.scaleout.fetch_batch
@@ -169,10 +169,14 @@ class ScaleoutFeed(LiveFeed):
                     self.duplicates += 1
                     continue
                 recv_ns = 0
-                for recv_ns, raw in decode_batch(message.data):
+                for stamp, raw in decode_batch(message.data):
+                    if stamp != recv_ns:  # frames of one read of the worker's socket share it
+                        end_read()
+                        recv_ns = stamp
                     event = decode_frame(raw, recv_ns)
                     if type(event) is not ControlMessage:
                         sink(raw, recv_ns, event)  # type: ignore[arg-type]
+                end_read()
                 self.applied_seq = seq
                 link = worker_of.get(message.subject.rsplit(".", 1)[-1])
                 if link is not None:
