@@ -28,7 +28,7 @@ from array import array
 from collections import Counter
 from collections.abc import Callable
 from multiprocessing.connection import Connection
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 from rich.console import Console
@@ -39,6 +39,10 @@ from bench import replay as replay_bench
 from bench.isolation import rss_bytes, run_forked
 from bench.seed_style import SeedStyleEngine
 from scalper.venues.simulator.market import MarketConfig, SyntheticMarket
+
+if TYPE_CHECKING:
+    from scalper.engine import Engine
+    from scalper.events import Instrument
 
 OnFrame = Callable[[bytes, int], Any]
 
@@ -166,16 +170,27 @@ def _engine_with_trading() -> OnFrame:
     """Engine + signals + the paper trader with the reference strategy, entries allowed while
     the regimes warm up (as in `make demo`), so that it places orders within the bench's
     minute of market time."""
+    from scalper.venues.bybit.frames import FrameApplier
+
+    return FrameApplier(trading_engine())
+
+
+def bench_instruments() -> dict[str, Instrument]:
+    """The bench market's instruments (`_MARKET`)."""
+    contracts = SyntheticMarket(_MARKET[0]).instruments.values()
+    return {c.symbol: c.instrument for c in contracts}
+
+
+def trading_engine() -> Engine:
+    """The engine of the `+trading` row, its taps added, before a feed takes its entry."""
     from scalper.engine import Engine
     from scalper.settings import EngineSettings, SignalSettings, StrategySettings, TradingSettings
     from scalper.signals import SignalEngine
     from scalper.trading.paper import PaperBroker
     from scalper.trading.strategy import ReferenceStrategy
     from scalper.trading.trader import Trader
-    from scalper.venues.bybit.frames import FrameApplier
 
-    contracts = SyntheticMarket(_MARKET[0]).instruments.values()
-    instruments = {c.symbol: c.instrument for c in contracts}
+    instruments = bench_instruments()
     strategy = StrategySettings(
         allowed_volatility=("warming_up", "low", "normal", "high"),
         allowed_volume=("warming_up", "quiet", "normal", "active", "surge"),
@@ -192,7 +207,7 @@ def _engine_with_trading() -> OnFrame:
         instruments,
         settings.paper.starting_equity,
     )
-    return FrameApplier(engine)
+    return engine
 
 
 def _seed_style() -> OnFrame:

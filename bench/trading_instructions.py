@@ -4,8 +4,11 @@ Wall-clock and CPU-time figures of `make bench` swing by tens of percent on a sh
 instruction counts do not. This generates `make bench`'s market once, then runs each case in
 its own interpreter under `valgrind --tool=cachegrind --cache-sim=no` over the same frames:
 the harness alone (decode and slicing excluded: it only slices), engine+signals, and
-engine+signals+trader (the `+trading` row of `make bench`). With `--other ROOT` the trading case
-also runs on another checkout's `src/` (built in place), for a before/after in one run.
+engine+signals+trader (the `+trading` row of `make bench`), and that with the footprints tapping
+the engine as well, as a Python tap (`+footprints py`, before) and through the compiled
+`TradeTap` (`+footprints C`, as `scalper run` does), each against `+trading`. With `--other ROOT`
+the trading case also runs on another checkout's `src/` (built in place), for a before/after in
+one run.
 
     .venv/bin/python -m bench.trading_instructions --seconds 10 [--other /path/to/checkout]
 
@@ -22,11 +25,12 @@ import subprocess
 import sys
 import tempfile
 from array import array
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CASES = ("harness", "engine+signals", "+trading")
+CASES = ("harness", "engine+signals", "+trading", "+footprints py", "+footprints C")
 
 
 def _run_case(case: str, frames_path: str) -> None:
@@ -44,10 +48,28 @@ def _run_case(case: str, frames_path: str) -> None:
         "harness": bench._harness,
         "engine+signals": bench._engine_with_signals,
         "+trading": bench._engine_with_trading,
+        "+footprints py": lambda: _with_footprints(compiled=False),
+        "+footprints C": lambda: _with_footprints(compiled=True),
     }[case]
     on_frame = factory()
     for i in range(len(recv)):
         on_frame(blob[offsets[i] : offsets[i + 1]], recv[i])
+
+
+def _with_footprints(compiled: bool) -> Callable[[bytes, int], None]:
+    """The `+trading` case with the footprints tapping the engine too: through a `TradeTap`
+    (compiled, as `scalper run` does) or as a Python tap (before)."""
+    import bench.__main__ as bench
+    from scalper.engine import TradeTap
+    from scalper.footprint import Footprints
+    from scalper.settings import FootprintSettings
+    from scalper.venues.bybit.frames import FrameApplier
+
+    ticks = {symbol: i.tick_size for symbol, i in bench.bench_instruments().items()}
+    footprints = Footprints(FootprintSettings(), ticks)
+    engine = bench.trading_engine()
+    engine.add_tap(TradeTap(footprints.on_trades) if compiled else footprints.on_event)
+    return FrameApplier(engine)
 
 
 def _instructions(case: str, frames_path: str, src_root: Path) -> int:
@@ -109,11 +131,16 @@ def main(argv: list[str] | None = None) -> int:
     n = len(frames)
     base = {name: count for name, where, count in rows if where == "this checkout"}
     signals = base["engine+signals"] - base["harness"]
+    trading = base["+trading"] - base["harness"]
     print(f"{n:,} frames ({args.symbols} symbols x {args.seconds:g} s, seed {args.seed})")
     print(f"{'case':16} {'checkout':32} {'instructions':>16} {'per frame':>10} {'added':>8}")
     for name, where, count in rows:
         own = count - base["harness"]
-        added = f"{(own - signals) / signals:+.1%}" if name == "+trading" else ""
+        added = ""
+        if name == "+trading":
+            added = f"{(own - signals) / signals:+.1%}"
+        elif name.startswith("+footprints"):  # over +trading
+            added = f"{(own - trading) / trading:+.1%}"
         print(f"{name:16} {where[-32:]:32} {count:>16,} {own / n:>10,.0f} {added:>8}")
     return 0
 

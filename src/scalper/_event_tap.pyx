@@ -5,8 +5,12 @@
 entry and by `EventRouter.apply_book_columns`. There a book row has no event object: the
 router first offers the tap the row's symbol, depth and event time (`on_book_row`), and only
 when the tap asks for it makes the row's `BookUpdate` and calls `on` with it. So a tap that
-settles most book updates from those three fields costs no event per update.
+settles most book updates from those three fields costs no event per update. Several
+compiled taps run as one (`EventTaps`), and a Python callable that wants only trade batches runs
+as a compiled tap (`TradeTap`), so the engine's entry stays compiled with all of them.
 """
+
+from scalper.events import TradeBatch
 
 
 cdef class EventTap:
@@ -24,3 +28,72 @@ cdef class EventTap:
 
     def __call__(self, event: object) -> None:
         self.on(event)
+
+
+cdef class TradeTap(EventTap):
+    """A tap for trade batches only (the footprints): `on_trades(batch)` for each `TradeBatch`,
+    called in C; every other event and every book row is settled here, doing nothing."""
+
+    cdef object on_trades
+
+    def __init__(self, object on_trades) -> None:
+        self.on_trades = on_trades
+
+    cdef int on(self, object event) except -1:
+        if type(event) is TradeBatch:
+            self.on_trades(event)
+        return 0
+
+    cdef int on_book_row(self, str symbol, long long depth, long long ts) except -1:
+        return 0
+
+
+cdef class EventTaps(EventTap):
+    """Several compiled taps as one, called in order. A book row is offered to each; when some
+    of them ask for its event, `on` with that event goes to those alone."""
+
+    cdef tuple taps
+    cdef list asked
+    """The taps that asked for the event of the book row just offered (empty otherwise)."""
+
+    def __init__(self, taps: tuple) -> None:
+        for tap in taps:
+            if not isinstance(tap, EventTap):
+                raise TypeError(f"not an EventTap: {type(tap).__name__}")
+        self.taps = tuple(taps)
+        self.asked = []
+
+    cdef int on(self, object event) except -1:
+        cdef EventTap tap
+        cdef list asked = self.asked
+        if asked:  # the event of the book row offered last
+            self.asked = []
+            for tap in asked:
+                tap.on(event)
+            return 0
+        for tap in self.taps:
+            tap.on(event)
+        return 0
+
+    cdef int on_book_row(self, str symbol, long long depth, long long ts) except -1:
+        cdef EventTap tap
+        for tap in self.taps:
+            if tap.on_book_row(symbol, depth, ts):
+                self.asked.append(tap)
+        return 1 if self.asked else 0
+
+
+cdef class ApplyThenTap:
+    """The engine's entry with compiled taps (`Engine.entry`): `apply(event)` (the engine),
+    then the tap, with no Python frame or argument tuple in between."""
+
+    cdef object apply
+    cdef EventTap tap
+
+    def __init__(self, object apply, EventTap tap) -> None:
+        self.apply = apply
+        self.tap = tap
+
+    def apply_then_tap(self, event: object) -> None:
+        self.apply(event)
+        self.tap.on(event)

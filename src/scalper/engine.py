@@ -16,6 +16,7 @@ from typing import Final
 
 import msgspec
 
+from scalper._event_tap import ApplyThenTap, EventTap, EventTaps, TradeTap
 from scalper._router import EventRouter
 from scalper._symbol import Counters, RecentTrades, SymbolObserver, SymbolState
 from scalper.aggregates import SymbolCounters
@@ -37,6 +38,7 @@ __all__ = [
     "SymbolCounters",
     "SymbolObserver",
     "SymbolState",
+    "TradeTap",
 ]
 
 log = logging.getLogger(__name__)
@@ -117,9 +119,10 @@ class Engine(EventRouter):
             state.observer = factory(state)
 
     def add_tap(self, tap: Callable[[Event], None]) -> None:
-        """Call `tap(event)` after the engine applied each event (the trading core). Taps are
-        bound when a feed or applier takes `entry()`: add them before building those. A tap
-        with an `after(apply)` method makes the entry itself when it is the only one."""
+        """Call `tap(event)` after the engine applied each event (the trading core, the
+        footprints). Taps are bound when a feed or applier takes `entry()`: add them before
+        building those. Compiled taps (`EventTap`, e.g. `TradeTap` around a Python callable
+        for trade batches) keep the entry compiled; any other callable makes it Python."""
         self._taps.append(tap)
 
     @property
@@ -132,17 +135,9 @@ class Engine(EventRouter):
         if not self._taps:
             return self.on_event
         on_event, taps = self.on_event, tuple(self._taps)
-        if len(taps) == 1:
-            (tap,) = taps
-            after = getattr(tap, "after", None)
-            if after is not None:  # the tap makes its own (compiled) apply-then-tap
-                return after(on_event)  # type: ignore[no-any-return]
-
-            def apply_and_tap(event: Event) -> None:
-                on_event(event)
-                tap(event)
-
-            return apply_and_tap
+        compiled = self._compiled_taps(taps)
+        if compiled is not None:  # no Python frame between the engine and its taps
+            return ApplyThenTap(on_event, compiled).apply_then_tap  # type: ignore[no-any-return]
 
         def apply_and_taps(event: Event) -> None:
             on_event(event)
@@ -153,17 +148,27 @@ class Engine(EventRouter):
 
     def column_tap(self) -> Callable[[Event], None] | None:
         """What `apply_book_columns` calls after each event it applies (its `tap`), as
-        `entry()` does: None without taps, the one tap (compiled: an `EventTap`), or all of
-        them in order."""
+        `entry()` does: None without taps, one `EventTap` when all of them are compiled, or
+        a Python call of each in order."""
         taps = tuple(self._taps)
-        if len(taps) <= 1:
-            return taps[0] if taps else None
+        if not taps:
+            return None
+        compiled = self._compiled_taps(taps)
+        if compiled is not None:
+            return compiled  # type: ignore[return-value]
 
         def all_taps(event: Event) -> None:
             for tap in taps:
                 tap(event)
 
         return all_taps
+
+    @staticmethod
+    def _compiled_taps(taps: tuple[Callable[[Event], None], ...]) -> EventTap | None:
+        """The taps as one `EventTap` when every one of them is compiled, else None."""
+        if not all(isinstance(tap, EventTap) for tap in taps):
+            return None
+        return taps[0] if len(taps) == 1 else EventTaps(taps)  # type: ignore[return-value]
 
     def _on_other(self, event: Event) -> None:
         """A malformed frame (EventRouter.on_event's rare path)."""

@@ -1,7 +1,7 @@
 """Footprint candles: per candle, the volume bought and sold by aggressors at each price level.
 
     footprints = Footprints(settings.footprint, {"BTCUSDT": "0.1"})   # tick sizes
-    engine.add_tap(footprints.on_event)                             # before a feed takes entry()
+    engine.add_tap(TradeTap(footprints.on_trades))                  # before a feed takes entry()
     footprints.view("BTCUSDT", limit=10)                            # FootprintsView
 
 Levels are `ticks_per_level` ticks of the symbol (the trade price rounded to the nearest level;
@@ -89,15 +89,30 @@ class SessionProfileView(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class _Span:
-    """Buy and sell volume of consecutive price levels, in one array of doubles."""
+    """Buy and sell volume of consecutive price levels, in one array of doubles, and in all."""
 
-    __slots__ = ("first", "volumes")
+    __slots__ = ("buy", "first", "sell", "volumes")
 
     def __init__(self) -> None:
         self.first = 0
         """The level index of `volumes[0:2]`."""
         self.volumes = array("d")
         """Buy, sell volume of level `first + i` at `2 * i`, `2 * i + 1` (empty levels: 0)."""
+        self.buy = 0.0
+        """Buy-aggressor volume of every trade added, in a level or not."""
+        self.sell = 0.0
+
+    def add(self, slot: int, side: int, qty: float) -> None:
+        """A trade of `side` (BUY or SELL): in the totals, and at the level whose buy volume
+        is at `slot` (`slot()`) unless `slot` is -1."""
+        if side == BUY:
+            self.buy += qty
+            if slot >= 0:
+                self.volumes[slot] += qty
+        else:
+            self.sell += qty
+            if slot >= 0:
+                self.volumes[slot + 1] += qty
 
     def slot(self, level: int, max_levels: int) -> int:
         """The index of `level`'s buy volume in `volumes`, the span widened to it; -1 when
@@ -158,27 +173,23 @@ class _Span:
 
 
 class _Candle(_Span):
-    __slots__ = ("buy", "end_ns", "overflow", "sell", "start_ns", "trades")
+    __slots__ = ("end_ns", "overflow", "start_ns", "trades")
 
     def __init__(self, start_ns: int, end_ns: int) -> None:
         super().__init__()
         self.start_ns = start_ns
         self.end_ns = end_ns
-        self.buy = 0.0
-        self.sell = 0.0
         self.overflow = 0.0
         self.trades = 0
 
 
 class _Session(_Span):
-    __slots__ = ("buy", "day", "evicted", "sell", "since_ns")
+    __slots__ = ("day", "evicted", "since_ns")
 
     def __init__(self, day: int, since_ns: int) -> None:
         super().__init__()
         self.day = day
         self.since_ns = since_ns
-        self.buy = 0.0
-        self.sell = 0.0
         self.evicted = 0.0
 
 
@@ -246,14 +257,7 @@ class Footprints:
             slot = candle.slot(level, max_levels)
             if slot < 0:
                 candle.overflow += qty
-            if side == BUY:
-                candle.buy += qty
-            else:
-                candle.sell += qty
-                if slot >= 0:
-                    slot += 1
-            if slot >= 0:
-                candle.volumes[slot] += qty
+            candle.add(slot, side, qty)
             candle.trades += 1
             if session.day == day:
                 _add_to_session(session, level, side, qty, session_levels)
@@ -306,12 +310,7 @@ def _add_to_session(session: _Session, level: int, side: int, qty: float, cap: i
     if slot < 0:
         session.evicted += session.move_to(level, cap)
         slot = session.slot(level, cap)
-    if side == BUY:
-        session.buy += qty
-    else:
-        session.sell += qty
-        slot += 1
-    session.volumes[slot] += qty
+    session.add(slot, side, qty)
 
 
 def _candle_view(candle: _Candle, entry: _Symbol, now_ns: int) -> FootprintCandle:

@@ -18,7 +18,7 @@ import msgspec
 from scalper.api import create_app, serve_api
 from scalper.api.access import TOKEN_FILE, load_or_create_token
 from scalper.backtest.runner import write_run_context
-from scalper.engine import Engine
+from scalper.engine import Engine, TradeTap
 from scalper.errors import ConfigError
 from scalper.events import Instrument
 from scalper.footprint import Footprints
@@ -287,7 +287,7 @@ def footprints_for(
         return None
     ticks = {symbol: instrument.tick_size for symbol, instrument in instruments.items()}
     footprints = Footprints(settings.footprint, ticks)
-    engine.add_tap(footprints.on_event)
+    engine.add_tap(TradeTap(footprints.on_trades))
     return footprints
 
 

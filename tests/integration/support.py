@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from scalper.api import ApiServer, create_app, serve_api
 from scalper.book import SyncState
-from scalper.engine import Engine
+from scalper.engine import Engine, TradeTap
 from scalper.footprint import Footprints
 from scalper.settings import (
     AlertSettings,
@@ -129,7 +129,7 @@ async def api_stack(
     footprints = None
     if footprint is not None:  # a tap too: before the feed
         footprints = Footprints(footprint, {s: i.tick_size for s, i in by_symbol.items()})
-        engine.add_tap(footprints.on_event)
+        engine.add_tap(TradeTap(footprints.on_trades))
     feed = LiveFeed(
         engine,
         simulator.symbols,

@@ -7,7 +7,7 @@ import asyncio
 import httpx
 
 from scalper.api import create_app, serve_api
-from scalper.engine import Engine
+from scalper.engine import Engine, TradeTap
 from scalper.events import BUY, SELL, Trade, TradeBatch
 from scalper.footprint import Footprints
 from scalper.settings import FootprintSettings
@@ -20,7 +20,7 @@ def test_the_route_serves_the_footprints_the_tap_counted() -> None:
     async def scenario() -> None:
         engine = Engine()
         footprints = Footprints(FootprintSettings(timeframe="1m"), {"BTCUSDT": "0.5"})
-        engine.add_tap(footprints.on_event)
+        engine.add_tap(TradeTap(footprints.on_trades))
         apply = engine.entry()
         trades = [
             (100.0, 2.0, BUY, T0),
@@ -79,7 +79,7 @@ def test_the_volume_profile_counts_the_session_at_each_price_and_starts_again_at
     async def scenario() -> None:
         engine = Engine()
         footprints = Footprints(FootprintSettings(session_levels=3), {"BTCUSDT": "0.5"})
-        engine.add_tap(footprints.on_event)
+        engine.add_tap(TradeTap(footprints.on_trades))
         apply = engine.entry()
         trades = [
             (100.0, 2.0, BUY, T0),

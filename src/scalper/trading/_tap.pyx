@@ -148,10 +148,6 @@ cdef class TraderTap(EventTap):
                 self.broker_clocks,
             ) = broker.fast_path_state()
 
-    def after(self, object apply) -> object:
-        """The engine's entry: `apply(event)` (the engine), then this tap (`Engine.entry`)."""
-        return ApplyThenTap(apply, self).apply_then_tap
-
     def __call__(self, event: object) -> None:
         self.on(event)
 
@@ -309,21 +305,3 @@ cdef class TraderTap(EventTap):
             clocks.clock_ns = ts
         clocks.market_ns = clocks.venue_ns = clocks.clock_ns
         return 0
-
-
-cdef class ApplyThenTap:
-    """The engine's entry with this one tap: `apply(event)` (the engine), then the tap, with no
-    Python frame or argument tuple in between (`TraderTap.after`)."""
-
-    cdef object apply
-    cdef TraderTap tap
-
-    def __init__(self, object apply, TraderTap tap) -> None:
-        self.apply = apply
-        self.tap = tap
-
-    def apply_then_tap(self, event: object) -> None:
-        self.apply(event)
-        self.tap.on(event)
-
-

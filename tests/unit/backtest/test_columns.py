@@ -18,7 +18,7 @@ from scalper.backtest.runner import (
     write_run_context,
 )
 from scalper.cli import main
-from scalper.engine import Engine
+from scalper.engine import Engine, TradeTap
 from scalper.replay import Decode
 from scalper.settings import RecorderSettings, Settings
 from scalper.settings_sources import load_settings
@@ -140,6 +140,28 @@ def test_an_uncompiled_tap_sees_the_same_events(recording: Path) -> None:
         runs.append(everything(trader, rows))
     assert runs[0] == runs[1]
     assert runs[1] == backtested(recording, "columns")[0]
+
+
+def test_a_second_compiled_tap_changes_nothing_and_sees_every_trade(recording: Path) -> None:
+    """The footprints' `TradeTap` beside the trader's tap: one compiled `EventTaps` on both
+    paths; the trader's run is the one it makes alone, and the footprints are the same."""
+    from scalper.footprint import Footprints
+
+    settings = demo_like()
+    instruments = recorded_instruments(recording)
+    ticks = {symbol: instrument.tick_size for symbol, instrument in instruments.items()}
+    alone = backtested(recording, "columns")[0]
+    footprints_by_path = []
+    for decode in ("json", "columns"):
+        trader = build_trader(settings, instruments)
+        footprints = Footprints(settings.footprint, ticks)
+        trader.engine.add_tap(TradeTap(footprints.on_trades))
+        _, rows = run_backtest(trader, recording, decode=decode)  # type: ignore[arg-type]
+        assert everything(trader, rows) == alone, decode
+        views = [footprints.view(symbol, 1_000, trader.now_ns) for symbol in sorted(ticks)]
+        assert all(view is not None and view.candles for view in views)
+        footprints_by_path.append(msgspec.json.encode(views))
+    assert footprints_by_path[0] == footprints_by_path[1]
 
 
 def test_the_command_writes_the_same_report_either_way(recording: Path, tmp_path: Path) -> None:
