@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from scalper.errors import ConfigError
-from scalper.scaleout.orphans import die_with_parent
+from scalper.scaleout.orphans import dying_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -62,19 +62,11 @@ class NatsServer:
     async def start(self, timeout_s: float = 20.0) -> None:
         """Start the server and return once it accepts connections."""
         binary = nats_server_binary()
+        command = [str(binary), "-js", "-a", self.host, "-p", str(self.port)]
         self._process = await asyncio.create_subprocess_exec(
-            str(binary),
-            "-js",
-            "-a",
-            self.host,
-            "-p",
-            str(self.port),
-            "-sd",
-            self.store_dir,
-            "--no_advertise",
+            *dying_with_parent([*command, "-sd", self.store_dir, "--no_advertise"]),
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
-            preexec_fn=die_with_parent,
         )
         deadline = time.monotonic() + timeout_s
         while True:

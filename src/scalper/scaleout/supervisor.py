@@ -10,7 +10,7 @@ import sys
 
 import msgspec
 
-from scalper.scaleout.orphans import die_with_parent
+from scalper.scaleout.orphans import dying_with_parent
 from scalper.scaleout.worker import WorkerSpec
 
 log = logging.getLogger(__name__)
@@ -46,11 +46,7 @@ class WorkerProcess:
         payload = msgspec.json.encode(self.spec).decode()
         while not self._stopping:
             self.process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "scalper.scaleout.worker",
-                payload,
-                preexec_fn=die_with_parent,
+                *dying_with_parent([sys.executable, "-m", "scalper.scaleout.worker", payload])
             )
             self.starts += 1
             self._started.set()
