@@ -23,9 +23,7 @@ cdef long long DAY_NS = 86_400_000_000_000
 
 cdef extern from "structmember.h":
     ctypedef struct PyMemberDef:
-        int type
         Py_ssize_t offset
-    int T_OBJECT_EX
 
 
 cdef extern from "Python.h":
@@ -34,15 +32,11 @@ cdef extern from "Python.h":
 
 
 cdef Py_ssize_t _offset(object struct, str name) except -1:
-    """Where `struct` (a msgspec Struct) keeps field `name` in its objects: the offset of its
-    object slot."""
+    """Where `struct` (a msgspec Struct) keeps field `name` in its objects: its slot's offset."""
     descriptor = struct.__dict__[name]
     if type(descriptor) is not MemberDescriptorType:
         raise TypeError(f"{struct.__name__}.{name} is not a slot")
-    cdef PyMemberDef* member = (<PyMemberDescrObject*><PyObject*>descriptor).d_member
-    if member.type != T_OBJECT_EX:
-        raise TypeError(f"{struct.__name__}.{name} is not an object slot")
-    return member.offset
+    return (<PyMemberDescrObject*><PyObject*>descriptor).d_member.offset
 
 
 cdef object _TRADE = Trade
