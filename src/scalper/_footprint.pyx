@@ -7,48 +7,16 @@ there); the spans are read by its views through their public attributes.
 """
 
 from collections import deque
-from types import MemberDescriptorType
 
 from cpython cimport array
-from cpython.object cimport PyObject
 from libc.math cimport floor
 from libc.string cimport memmove, memset
 
-from scalper.events import BUY, SELL, Trade, TradeBatch
+from scalper.events import BUY, SELL, TradeBatch
 
 cdef long long _BUY = BUY
 cdef long long _SELL = SELL
 cdef long long DAY_NS = 86_400_000_000_000
-
-
-cdef extern from "structmember.h":
-    ctypedef struct PyMemberDef:
-        Py_ssize_t offset
-
-
-cdef extern from "Python.h":
-    ctypedef struct PyMemberDescrObject:
-        PyMemberDef* d_member
-
-
-cdef Py_ssize_t _offset(object struct, str name) except -1:
-    """Where `struct` (a msgspec Struct) keeps field `name` in its objects: its slot's offset."""
-    descriptor = struct.__dict__[name]
-    if type(descriptor) is not MemberDescriptorType:
-        raise TypeError(f"{struct.__name__}.{name} is not a slot")
-    return (<PyMemberDescrObject*><PyObject*>descriptor).d_member.offset
-
-
-cdef object _TRADE = Trade
-cdef Py_ssize_t _PRICE = _offset(Trade, "price")
-cdef Py_ssize_t _SIZE = _offset(Trade, "size")
-cdef Py_ssize_t _SIDE = _offset(Trade, "side")
-cdef Py_ssize_t _TS = _offset(Trade, "ts_event_ns")
-
-
-cdef inline PyObject* _field(object trade, Py_ssize_t offset) noexcept:
-    """The field of a `Trade` at `offset`, borrowed (NULL: deleted)."""
-    return (<PyObject**>(<char*><PyObject*>trade + offset))[0]
 
 
 cdef class Span:
@@ -217,7 +185,7 @@ cdef class TradeCounter:
 
     def on_trades(self, batch: TradeBatch) -> None:
         """Count a batch's trades with a side: in their candle (by event time) and session."""
-        trades = batch.trades
+        cdef list trades = batch.trades
         cdef SymbolFootprints entry = self.symbols.get(batch.symbol)
         cdef Session session
         cdef Candle candle
@@ -233,20 +201,10 @@ cdef class TradeCounter:
         size = entry.level_size
         session = entry.session
         for trade in trades:
-            if type(trade) is _TRADE and _has_fields(trade):  # the slots read directly
-                side = <object>_field(trade, _SIDE)
-                if side != _BUY and side != _SELL:
-                    continue
-                ts = <object>_field(trade, _TS)
-                qty = <object>_field(trade, _SIZE)
-                price = <object>_field(trade, _PRICE)
-            else:
-                side = trade.side
-                if side != _BUY and side != _SELL:
-                    continue
-                ts = trade.ts_event_ns
-                qty = trade.size
-                price = trade.price
+            side = trade.side
+            if side != _BUY and side != _SELL:
+                continue
+            ts = trade.ts_event_ns
             day = ts // DAY_NS
             if session is None or session.day < day:
                 session = entry.session = Session(day, ts)
@@ -261,6 +219,8 @@ cdef class TradeCounter:
                 if candle is None:
                     self.late_trades += 1
                     continue
+            qty = trade.size
+            price = trade.price
             level = <long long>floor(price / size + 0.5)
             slot = candle.slot(level, self.max_levels)
             if slot < 0:
@@ -273,15 +233,6 @@ cdef class TradeCounter:
                     session.evicted += session.move_to(level, self.session_levels)
                     slot = session.slot(level, self.session_levels)
                 session.add(slot, side, qty)
-
-
-cdef inline bint _has_fields(object trade) noexcept:
-    return (
-        _field(trade, _SIDE) != NULL
-        and _field(trade, _TS) != NULL
-        and _field(trade, _SIZE) != NULL
-        and _field(trade, _PRICE) != NULL
-    )
 
 
 cdef Candle _kept(object candles, long long start):

@@ -21,10 +21,6 @@ T0 = 19_700 * DAY - 3 * MINUTE  # three minutes before a UTC midnight
 TICK = 0.5
 
 
-class OtherTrade(Trade):
-    """Not a `Trade` exactly: the compiled loop reads its fields as attributes."""
-
-
 @dataclass
 class Levels:
     """Volumes by level, over the span `low`..`high` (None: empty), as a dict."""
@@ -153,7 +149,6 @@ trades = st.lists(
     candles=st.integers(1, 4),
     max_levels=st.integers(1, 8),
     session_levels=st.integers(1, 12),
-    subclass=st.booleans(),
 )
 def test_compiled_footprints_match_the_model(
     stream: list[tuple[int, float, int, int]],
@@ -161,7 +156,6 @@ def test_compiled_footprints_match_the_model(
     candles: int,
     max_levels: int,
     session_levels: int,
-    subclass: bool,
 ) -> None:
     footprint = FootprintSettings(
         timeframe="1m", candles=candles, max_levels=max_levels, session_levels=session_levels
@@ -173,10 +167,7 @@ def test_compiled_footprints_match_the_model(
         chunk = rows[i : i + batch_size]
         batch = TradeBatch(
             symbol="X",
-            trades=[
-                (OtherTrade if subclass else Trade)("X", p, q, side, ts, ts)
-                for p, q, side, ts in chunk
-            ],
+            trades=[Trade("X", p, q, side, ts, ts) for p, q, side, ts in chunk],
             ts_event_ns=chunk[-1][3],
             recv_ns=chunk[-1][3],
         )
