@@ -10,6 +10,7 @@ COMPILED = [
     "_tickers",
     "_symbol",
     "_event_tap",
+    "_footprint",
     "_router",
     "signals/_book_factors",
     "signals/_tracker",

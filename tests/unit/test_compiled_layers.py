@@ -25,6 +25,7 @@ FACE = {
     "_symbol": "engine",
     "_router": "engine",
     "_event_tap": "engine",
+    "_footprint": "footprint",
     "signals._book_factors": "signals",
     "signals._tracker": "signals",
     "trading._tap": "trading",
