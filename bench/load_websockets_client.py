@@ -13,13 +13,8 @@ import time
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import WebSocketException
 
-from scalper.events import Event
-from scalper.feed_status import ConnectionStats
 from scalper.settings import ConnectionSettings
-from scalper.venues.bybit.connection import FrameSink, backoff_delays
-from scalper.venues.bybit.session import BybitSession
-from scalper.venues.bybit.subscriptions import SubscriptionBook
-from scalper.venues.bybit.topics import symbol_of
+from scalper.venues.bybit.connection import BybitConnection, FrameSink
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +26,10 @@ class _SessionEnded(Exception):
     """The receiver's way to end a session's TaskGroup without an error."""
 
 
-class WebsocketsConnection:
-    """Keeps one public connection alive and its topics subscribed."""
+class WebsocketsConnection(BybitConnection):
+    """`BybitConnection` (reconnects, backoff, session) with its socket on websockets."""
+
+    connection_errors = (OSError, WebSocketException, TimeoutError)
 
     def __init__(
         self,
@@ -44,69 +41,10 @@ class WebsocketsConnection:
         settings: ConnectionSettings | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        self.name = name
-        self.url = url
-        self.settings = settings or ConnectionSettings()
-        self.session = BybitSession(name, url, topics, category)
-        self.symbols = sorted({symbol_of(topic) for topic in topics})
-        self.on_frame: FrameSink = on_frame or _discard
-        self.on_batch_end = _nothing
-        """Called after each frame: websockets hands frames over one at a time."""
-        """Where frames go; settable, so the owner can wire a sink that knows this connection."""
-        self._rng = rng or random.Random()
+        super().__init__(name, url, topics, category, on_frame, settings, rng)
         self._ws: ClientConnection | None = None
-        self._connected_at = 0.0
-        """Event-loop time the current (or last) session's socket opened."""
-        self._stopping = False
         self._outgoing = asyncio.Event()
         self.session.on_outgoing = self._outgoing.set
-
-    @property
-    def topics(self) -> list[str]:
-        return self.session.topics
-
-    @property
-    def subscriptions(self) -> SubscriptionBook:
-        return self.session.subscriptions
-
-    @property
-    def stats(self) -> ConnectionStats:
-        return self.session.stats
-
-    async def run(self) -> None:
-        """Connect, serve and reconnect until `stop()`. The backoff starts again from
-        `backoff_initial_s` after a session that went stale or held for `backoff_max_s`; a
-        streak of failed connects or of connections lost at once keeps doubling it."""
-        settings = self.settings
-        delays = backoff_delays(settings.backoff_initial_s, settings.backoff_max_s, self._rng)
-        loop = asyncio.get_running_loop()
-        while not self._stopping:
-            connects = self.stats.connects
-            try:
-                await self._session()
-                delays = backoff_delays(
-                    settings.backoff_initial_s, settings.backoff_max_s, self._rng
-                )
-            except (OSError, WebSocketException, TimeoutError) as exc:
-                if self._stopping:  # our own close on shutdown: nothing was lost
-                    break
-                self.stats.last_error = f"{type(exc).__name__}: {exc}"
-                what = "connection lost" if self.stats.connects > connects else "cannot connect"
-                log.warning("%s: %s (%s)", self.name, what, self.stats.last_error)
-                if (
-                    self.stats.connects > connects
-                    and loop.time() - self._connected_at >= settings.backoff_max_s
-                ):
-                    # It held for as long as the longest wait: a new start, not a failing streak.
-                    delays = backoff_delays(
-                        settings.backoff_initial_s, settings.backoff_max_s, self._rng
-                    )
-            if self._stopping:
-                break
-            self.stats.state = "backoff"
-            self.stats.reconnects += 1
-            await asyncio.sleep(next(delays))
-        self.stats.state = "stopped"
 
     async def stop(self) -> None:
         self._stopping = True
@@ -205,11 +143,3 @@ def _raise_first_error(group: BaseExceptionGroup) -> None:
     errors = [e for e in group.exceptions if not isinstance(e, _SessionEnded)]
     if errors:
         raise errors[0]
-
-
-def _discard(raw: bytes, recv_ns: int, event: Event | None) -> None:
-    """The sink of a connection nobody wired yet."""
-
-
-def _nothing() -> None:
-    """No batches here."""

@@ -59,6 +59,9 @@ class _SessionEnded(Exception):
 class BybitConnection:
     """Keeps one public connection alive and its topics subscribed."""
 
+    connection_errors: tuple[type[BaseException], ...] = (OSError, WSError, TimeoutError)
+    """What a session raises when its socket failed or never opened: `run` reconnects."""
+
     def __init__(
         self,
         name: str,
@@ -111,7 +114,7 @@ class BybitConnection:
                 delays = backoff_delays(
                     settings.backoff_initial_s, settings.backoff_max_s, self._rng
                 )
-            except (OSError, WSError, TimeoutError) as exc:
+            except self.connection_errors as exc:
                 if self._stopping:  # our own close on shutdown: nothing was lost
                     break
                 self.stats.last_error = f"{type(exc).__name__}: {exc}"
