@@ -123,6 +123,10 @@ cdef class TraderTap(EventTap):
     cdef dict resting
     cdef dict taken
     cdef dict books
+    cdef long long now
+    """The trader time of the event `_quiet_entry` settled last."""
+    cdef int verdict
+    """Its scan verdict."""
 
     def __init__(self, object trader, object broker) -> None:
         """`trader` is a `Trader`; `broker` its paper broker, or None for an execution client
@@ -153,42 +157,25 @@ cdef class TraderTap(EventTap):
 
     cdef int on(self, object event) except -1:
         cdef object kind = type(event)
-        cdef long long ts, venue_ts, now
+        cdef long long ts
         cdef TradedSymbol entry
-        cdef object found
-        cdef int verdict
         if kind is BookUpdate:
             if self.on_book_row(event.symbol, event.depth, event.ts_event_ns):
                 self.on_event(event)
             return 0
         if kind is TradeBatch:
-            found = self.symbols.get(event.symbol)
             trades = event.trades
-            if found is None or self.pending or not trades:
-                self.on_event(event)
-                return 0
-            entry = <TradedSymbol>found
-            now = self._trader_time(event.ts_event_ns)
-            verdict = self._scan_verdict(entry, now)
-            if verdict == _BUSY:
-                self.on_event(event)
-                return 0
-            venue_ts = _latest(trades)
-            if not self._quiet_broker(event.symbol, venue_ts):
+            ts = _latest(trades) if trades else 0
+            entry = self._quiet_entry(event.symbol, event.ts_event_ns, event.symbol, ts)
+            if entry is None or not trades:
                 self.on_event(event)
                 return 0
             if self.broker is not None:
-                self._settle_clock(venue_ts)
+                self._settle_clock(ts)
         elif kind is TickerUpdate:
-            found = self.symbols.get(event.symbol)
-            if found is None or self.pending:
-                self.on_event(event)
-                return 0
-            entry = <TradedSymbol>found
             ts = event.ts_event_ns
-            now = self._trader_time(ts)
-            verdict = self._scan_verdict(entry, now)
-            if verdict == _BUSY or not self._quiet_broker(None, ts):
+            entry = self._quiet_entry(event.symbol, ts, None, ts)
+            if entry is None:
                 self.on_event(event)
                 return 0
             if self.broker is not None:
@@ -197,31 +184,42 @@ cdef class TraderTap(EventTap):
                 self._settle_clock(ts)
                 self.on_ticker_at(event, self.broker_clocks.clock_ns)
                 if self.pending:  # a funding payment delivered at once (no response latency)
-                    self.after_market_event(entry, event.symbol, event.ts_event_ns)
+                    self.after_market_event(entry, event.symbol, ts)
                     return 0
         else:
             self.on_event(event)
             return 0
-        return self._settled(entry, now, verdict)
+        return self._settled(entry, self.now, self.verdict)
 
     cdef int on_book_row(self, str symbol, long long depth, long long ts) except -1:
         """`on`'s BookUpdate case from the update's fields: 0 when settled here, 1 when the
         update must go to `Trader.on_event` (nothing was changed then)."""
-        cdef TradedSymbol entry
-        cdef long long now
-        cdef int verdict
-        found = self.symbols.get(symbol)
-        if found is None or self.pending:
-            return 1
-        entry = <TradedSymbol>found
-        now = self._trader_time(ts)
-        verdict = self._scan_verdict(entry, now)
-        if verdict == _BUSY or not self._quiet_broker(symbol, ts):
+        cdef TradedSymbol entry = self._quiet_entry(symbol, ts, symbol, ts)
+        if entry is None:
             return 1
         if self.broker is not None:
             self._settle_book(entry, symbol, depth, ts)
         entry.book_ns = ts
-        return self._settled(entry, now, verdict)
+        return self._settled(entry, self.now, self.verdict)
+
+    cdef TradedSymbol _quiet_entry(
+        self, str symbol, long long ts, object broker_symbol, long long broker_ts
+    ):
+        """The symbol's entry when its event at `ts` only moves clocks here and, at venue time
+        `broker_ts`, at the broker (`_quiet_broker(broker_symbol, ...)`), with its trader time in
+        `now` and its scan verdict in `verdict`; None when the event must go to
+        `Trader.on_event`. Changes nothing but those two."""
+        found = self.symbols.get(symbol)
+        if found is None or self.pending:
+            return None
+        cdef TradedSymbol entry = <TradedSymbol>found
+        cdef long long now = self._trader_time(ts)
+        cdef int verdict = self._scan_verdict(entry, now)
+        if verdict == _BUSY or not self._quiet_broker(broker_symbol, broker_ts):
+            return None
+        self.now = now
+        self.verdict = verdict
+        return entry
 
     cdef int _settled(self, TradedSymbol entry, long long now, int verdict) except -1:
         """The end of a settled event: the trader's clock, and a scanning symbol's new tick."""
