@@ -87,7 +87,7 @@ def record(frames: Iterator[tuple[int, bytes]], directory: Path) -> int:
 def record_isolated(frames: Iterator[tuple[int, bytes]], directory: Path) -> int:
     """`record` in a forked child. The passes fork from this process: had it recorded, they
     would inherit the heap the recording freed (hundreds of MB, scattered) and reuse it
-    copy-on-write, a page fault and a copy per page touched (a quarter of a columnar pass's CPU,
+    copy-on-write, a page fault and a copy per page touched (about a fifth of a columnar pass's CPU,
     in the kernel), which no replay run on its own pays."""
     result = run_forked(lambda: {"count": record(frames, directory)})
     if "error" in result:
