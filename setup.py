@@ -15,6 +15,7 @@ COMPILED = [
     "signals/_book_factors",
     "signals/_tracker",
     "trading/_tap",
+    "venues/bybit/_wire",
 ]
 """Modules under src/scalper/ written in Cython (`<path>.pyx`, with `<path>.pxd` when
 cimported)."""

@@ -36,6 +36,7 @@ from scalper.storage.reader import (
     iter_recorded_tables,
     table_records,
 )
+from scalper.venues.bybit._wire import decode_frames
 from scalper.venues.bybit.book_codec import BOOK_CODEC
 from scalper.venues.bybit.book_columns import BookEvents, book_columns, no_book_columns
 from scalper.venues.bybit.frames import CODECS, FrameApplier
@@ -324,7 +325,7 @@ def _decoded(table: pa.Table, codec: FrameCodec | None, rows: np.ndarray) -> lis
             for recv_ns, ts_ns, topic, payload in table_records(table, codec)
         ]
     payloads = frame_payloads(table, codec).to_pylist()
-    return list(map(decode_frame, payloads, table["recv_ns"].to_pylist()))
+    return decode_frames(payloads, table["recv_ns"].to_pylist())
 
 
 _WHOLE_FRAME_COLUMNS: Final = ("recv_ns", "ts_ns", "topic", "payload")

@@ -29,6 +29,7 @@ FACE = {
     "signals._book_factors": "signals",
     "signals._tracker": "signals",
     "trading._tap": "trading",
+    "venues.bybit._wire": "venues",
 }
 """Compiled module (its path under scalper/, dotted) -> the module whose layer it belongs to (its
 public import path, or for _symbol the engine, whose per-event work it does)."""

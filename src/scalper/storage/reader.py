@@ -82,7 +82,7 @@ def _tables_of(
 ) -> Iterator[RecordedTable]:
     try:
         codec = codec_of(pq.read_schema(path), codecs, RAW_SCHEMA.names, str(path))
-        for table in iter_segment_tables(path):
+        for table in iter_segment_tables(path, use_threads=False):
             rows = raw_order_indices(table).to_numpy()
             mask = _mask(table, from_ns, to_ns, symbols, topic_prefix)
             if mask is not None:

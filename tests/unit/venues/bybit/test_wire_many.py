@@ -1,0 +1,121 @@
+"""`_wire.decode_frames` (the compiled decoder of a replay's recorded frames) gives exactly
+`wire.decode_frame`'s events, frame by frame: on the docs' and the real frames, on the
+simulator's trades and tickers, and on every broken variant that must come out malformed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from itertools import islice
+from typing import Any
+
+import pytest
+
+from scalper.events import TickerUpdate, TradeBatch
+from scalper.venues.bybit import _wire
+from scalper.venues.bybit.wire import MAX_MILLIS, decode_frame
+from scalper.venues.simulator.market import MarketConfig, generate_frames
+
+RECV_NS = 1_733_011_200_999_000_123
+FIXTURES = (
+    "orderbook_delta_linear",
+    "orderbook_snapshot_linear",
+    "orderbook_snapshot_no_cts",
+    "pong_linear",
+    "pong_spot",
+    "subscribe_fail_linear",
+    "subscribe_ok_linear",
+    "subscribe_ok_spot",
+    "ticker_linear_delta",
+    "ticker_linear_empty_fields",
+    "ticker_linear_snapshot",
+    "ticker_spot_snapshot",
+    "trade_linear",
+    "trade_linear_several",
+    "trade_spot",
+)
+
+
+def _compact(raw: bytes) -> bytes:
+    """The frame as Bybit sends it live: one line, `topic` first (the fast path's prefix)."""
+    return json.dumps(json.loads(raw), separators=(",", ":")).encode()
+
+
+def _same_as_decode_frame(frames: list[bytes]) -> list[Any]:
+    recv = [RECV_NS + i for i in range(len(frames))]
+    events = _wire.decode_frames(frames, recv)
+    assert events == [decode_frame(frame, ns) for frame, ns in zip(frames, recv, strict=True)]
+    return events
+
+
+def test_docs_frames(bybit_fixture: Callable[[str], bytes]) -> None:
+    raws = [bybit_fixture(name) for name in FIXTURES]
+    events = _same_as_decode_frame(raws + [_compact(raw) for raw in raws])
+    kinds = {type(event) for event in events}
+    assert TradeBatch in kinds and TickerUpdate in kinds
+
+
+def test_real_book_frames(xrp_frames: list[bytes]) -> None:
+    _same_as_decode_frame(xrp_frames)
+
+
+def test_simulator_trades_and_tickers() -> None:
+    frames = [raw for _, raw in islice(generate_frames(MarketConfig(symbols=3, seed=2)), 3000)]
+    events = _same_as_decode_frame(frames)
+    assert sum(type(event) is TradeBatch for event in events) > 100
+    assert sum(type(event) is TickerUpdate for event in events) > 100
+
+
+def _trade(**changes: Any) -> dict[str, Any]:
+    row = {"T": 1672304486865, "s": "BTCUSDT", "S": "Buy", "v": "0.001", "p": "16578.50"}
+    row.update({"L": "PlusTick", "i": "20f43950-d8dd-5b31-9112-a178eb6023af", "BT": False})
+    return {**row, **changes}
+
+
+def _trade_frame(*rows: dict[str, Any], topic: str = "publicTrade.BTCUSDT") -> bytes:
+    frame = {"topic": topic, "type": "snapshot", "ts": 1672304486868, "data": list(rows)}
+    return json.dumps(frame, separators=(",", ":")).encode()
+
+
+def _ticker_frame(kind: str = "delta", ts: int = 1673853746003, **data: Any) -> bytes:
+    fields = {"symbol": "BTCUSDT", "lastPrice": "21109.77", "fundingRate": "-0.000212"}
+    frame = {"topic": "tickers.BTCUSDT", "type": kind, "ts": ts, "data": {**fields, **data}}
+    return json.dumps(frame, separators=(",", ":")).encode()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        _trade_frame(_trade()),
+        _trade_frame(_trade(), _trade(S="Sell", L=None, BT=True), _trade(S="Other")),
+        _trade_frame(),
+        _trade_frame(_trade(s="ETHUSDT")),
+        _trade_frame(_trade(), _trade(s="ETHUSDT")),
+        _trade_frame(_trade(T=-1)),
+        _trade_frame(_trade(T=MAX_MILLIS)),
+        _trade_frame(_trade(T=MAX_MILLIS + 1)),
+        _trade_frame(_trade(p="0")),
+        _trade_frame(_trade(v="-1")),
+        _trade_frame(_trade(), topic="publicTrade.ETHUSDT"),
+        _trade_frame(_trade(), topic="publicTrade.BTC USDT"),
+        _trade_frame(_trade(), topic="tickers.BTCUSDT"),
+        _ticker_frame(),
+        _ticker_frame("snapshot"),
+        _ticker_frame("partial"),
+        _ticker_frame(ts=MAX_MILLIS + 1),
+        _ticker_frame(symbol="ETHUSDT"),
+        _ticker_frame(fundingRate="", nextFundingTime=""),
+        _ticker_frame(lastPrice="abc"),
+        _trade_frame(_trade())[:-9],
+        b'{"topic":"publicTrade.BTCUSDT"',
+        b"",
+        b"not json",
+    ],
+)
+def test_broken_or_unusual_frames(raw: bytes) -> None:
+    _same_as_decode_frame([raw])
+
+
+def test_the_two_lists_must_match() -> None:
+    with pytest.raises(ValueError, match="2 frames but 1 receive times"):
+        _wire.decode_frames([b"", b""], [0])
