@@ -6,8 +6,9 @@ its peak RSS is its own) over the same frames: a throughput pass with no per-fra
 a fresh instance timing each frame with perf_counter_ns over the first `--timing-frames` frames.
 Throughput passes are repeated in `--rounds` interleaved rounds and each implementation's best
 counts (see run_rounds); what signals and trading add is judged round by round (the median of
-each round's ratio to the row below, run just before it: `added_by_round`). Every implementation pays the same harness cost (a slice of the blob
-and one call per frame); the "harness" row shows that cost alone.
+each round's ratio to the row below, run just before it: `added_by_round`). Every
+implementation pays the same harness cost (a slice of the blob and one call per frame); the
+"harness" row shows that cost alone.
 
 Then the recorder (bench/recording.py), the replay of a recording by the JSON frame path and by
 the columnar path (bench/replay.py), the book-structure comparison (bench/book_structures.py)

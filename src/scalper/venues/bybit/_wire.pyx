@@ -19,9 +19,17 @@ from scalper.venues.bybit.wire import (
     _TICK_DIRECTIONS,
     _TickerData,
     _TickerFrame,
+    _TradeData,
     _TradeFrame,
     decode_frame,
 )
+
+_TRADE_FIELDS = ("T", "s", "p", "v", "S", "L", "i", "BT")
+if (
+    _TradeData.__struct_fields__ != _TRADE_FIELDS
+    or _TickerData.__struct_fields__[1:] != TickerFields.__struct_fields__
+):  # `_trades` and `_ticker` take the fields by position
+    raise ImportError("wire.py's trade or ticker struct changed its fields: update _wire.pyx")
 
 cdef object _Trade = Trade
 cdef object _TradeBatch = TradeBatch
