@@ -131,11 +131,6 @@ class WebsocketsConnection(BybitConnection):
         while outbox:
             await ws.send(outbox.popleft(), text=True)
 
-    async def _ping_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.ping_interval_s)
-            self.session.ping()
-
 
 def _raise_first_error(group: BaseExceptionGroup) -> None:
     """End a session's TaskGroup: quietly if the receiver ended it, else with the first error

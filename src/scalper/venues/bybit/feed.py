@@ -107,21 +107,15 @@ class LiveFeed:
 
         def on_frame(raw: bytes, recv_ns: int, event: Event | None) -> None:
             nonlocal batch_ns
-            if event is None:  # a control reply, consumed by the session
-                if recorder is not None:
-                    batch_ns = recv_ns
-                    raws.append(raw)
-                    stamps.append(0)
-                    topics.append("")
-                    symbols.append("")
-                return
-            ts_ns: int = getattr(event, "ts_event_ns", 0)
+            ts_ns: int = getattr(event, "ts_event_ns", 0)  # 0: a control reply (event None)
             if recorder is not None:
                 batch_ns = recv_ns
                 raws.append(raw)
                 stamps.append(ts_ns)
-                topics.append(topic_of_frame(raw))
-                symbols.append(event.symbol or "")
+                topics.append("" if event is None else topic_of_frame(raw))
+                symbols.append("" if event is None else event.symbol or "")
+            if event is None:  # a control reply, consumed by the session
+                return
             if type(event) is not MalformedFrame:
                 stats = stats_by_symbol.get(event.symbol)  # type: ignore[arg-type]
                 if stats is not None:
