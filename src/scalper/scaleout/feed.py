@@ -40,6 +40,9 @@ from scalper.venues.bybit.wire import ControlMessage, decode_frame
 
 log = logging.getLogger(__name__)
 
+STOP_TIMEOUT_S = 10.0
+"""How long `stop` waits for the feed's tasks to end after cancelling them."""
+
 
 class WorkerLink:
     """A worker as the feed's health sees a connection: name, symbols, figures."""
@@ -158,10 +161,14 @@ class ScaleoutFeed(LiveFeed):
         fetch = self._sub.fetch
         batch = self.scaleout.fetch_batch
         wait = self.scaleout.fetch_wait_s
+        task = asyncio.current_task()
+        assert task is not None
         while True:
             try:
                 messages = await fetch(batch, timeout=wait)
             except (nats.errors.TimeoutError, TimeoutError):
+                if task.cancelling():  # nats-py turns a cancel during fetch into a timeout
+                    raise asyncio.CancelledError from None  # (nats-io/nats.py#373)
                 continue  # nothing new meanwhile (nats-py raises either)
             for message in messages:
                 seq = message.metadata.sequence.stream
@@ -244,8 +251,9 @@ class ScaleoutFeed(LiveFeed):
         try:
             if supervisor is not None:
                 supervisor.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await supervisor  # a failure was logged when it happened
+                done, _ = await asyncio.wait([supervisor], timeout=STOP_TIMEOUT_S)
+                if not done:  # a task that ignores its cancel must not hang the shutdown
+                    log.error("scale-out tasks still running %g s after stop", STOP_TIMEOUT_S)
             if self._nc is not None:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(self._nc.close(), 5.0)
