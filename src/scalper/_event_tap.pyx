@@ -2,12 +2,13 @@
 """What sees every event after the engine applied it, compiled: the base of a compiled tap.
 
 `Engine.add_tap` takes any callable; one that is an `EventTap` is called in C, by the engine's
-entry and by `EventRouter.apply_book_columns`. There a book row has no event object: the
-router first offers the tap the row's symbol, depth and event time (`on_book_row`), and only
-when the tap asks for it makes the row's `BookUpdate` and calls `on` with it. So a tap that
-settles most book updates from those three fields costs no event per update. Several
-compiled taps run as one (`EventTaps`), and a Python callable that wants only trade batches runs
-as a compiled tap (`TradeTap`), so the engine's entry stays compiled with all of them.
+entry (`EventRouter.on_event_then_tap`) and by `EventRouter.apply_book_columns`. Both offer a
+book update first by its symbol, depth and event time (`on_book_row`), and call `on` with its
+`BookUpdate` only when the tap asks for it (a columnar row has no event object until then). So
+a tap that settles most book updates from those three fields reads no event attribute and, in a
+columnar replay, costs no event per update. Several compiled taps run as one (`EventTaps`), and
+a Python callable that wants only trade batches runs as a compiled tap (`TradeTap`), so the
+engine's entry stays compiled with all of them.
 """
 
 from scalper.events import TradeBatch
@@ -81,19 +82,3 @@ cdef class EventTaps(EventTap):
             if tap.on_book_row(symbol, depth, ts):
                 self.asked.append(tap)
         return 1 if self.asked else 0
-
-
-cdef class ApplyThenTap:
-    """The engine's entry with compiled taps (`Engine.entry`): `apply(event)` (the engine),
-    then the tap, with no Python frame or argument tuple in between."""
-
-    cdef object apply
-    cdef EventTap tap
-
-    def __init__(self, object apply, EventTap tap) -> None:
-        self.apply = apply
-        self.tap = tap
-
-    def apply_then_tap(self, event: object) -> None:
-        self.apply(event)
-        self.tap.on(event)

@@ -31,17 +31,27 @@ cdef class EventRouter:
     """Events seen, malformed frames included."""
     cdef public long long clock_ns
     """The latest venue event time seen (ns): "now" for windows and metrics."""
+    cdef public EventTap entry_tap
+    """What `on_event_then_tap` calls after each event it applied (`Engine.entry` sets it
+    to the engine's compiled taps)."""
 
     def __cinit__(self, *args, **kwargs):
         self.symbols = {}
         self.frames = 0
         self.clock_ns = 0
+        self.entry_tap = None
 
     def on_event(self, event) -> None:
         """Apply one decoded event."""
-        self._dispatch(event)
+        self._dispatch(event, None)
 
-    cdef void _dispatch(self, object event) except *:
+    def on_event_then_tap(self, event) -> None:
+        """Apply one decoded event, then hand it to `entry_tap` in C, with no Python call in
+        between: a book update is offered by the fields the dispatch read already
+        (`EventTap.on_book_row`), and passed to `on` only when the tap asks for it."""
+        self._dispatch(event, self.entry_tap)
+
+    cdef void _dispatch(self, object event, EventTap tap) except *:
         cdef SymbolState state
         cdef long long ts
         self.frames += 1
@@ -55,6 +65,9 @@ cdef class EventRouter:
             state = found if found is not None else self.symbol(symbol)
             if kind is _BookUpdate:
                 state._apply_book(event)
+                if tap is not None and tap.on_book_row(symbol, event.depth, ts):
+                    tap.on(event)
+                return
             elif kind is _TradeBatch:
                 large = state._apply_trades(event)
                 if large is not None:
@@ -63,6 +76,8 @@ cdef class EventRouter:
                 state._apply_ticker(event)
         else:
             self._on_other(event)
+        if tap is not None:
+            tap.on(event)
 
     def apply_book_columns(
         self,
@@ -124,7 +139,7 @@ cdef class EventRouter:
                 if books_only:
                     apply_other(item)
                 elif kind is _TradeBatch or kind is _TickerUpdate or kind is _BookUpdate:
-                    self._dispatch(item)
+                    self._dispatch(item, None)
                     if fast_tap is not None:
                         fast_tap.on(item)
                     elif slow_tap is not None:

@@ -47,6 +47,7 @@ cdef class RecentTrades:
 
 
 cdef class SymbolObserver:
+    cdef readonly long long as_of_ns
     cdef void on_time(self, long long ts_ns) except *
     cdef void on_book(self, OrderBook book, object result) except *
     cdef void on_trades(self, list trades, list sides) except *

@@ -156,6 +156,9 @@ cdef class SymbolObserver:
     `on_trades(trades, sides)` after a trade batch, with the aggressor sides the flow used. A
     subclass overrides them in Cython; this base does nothing. One observer per symbol
     (`SymbolState.observer`), None by default: the engine then pays one pointer test per event.
+
+    `as_of_ns` is the event time its outputs are as of (0 before any), set by the subclass: a
+    compiled reader (the trading core's tap) sees a new output by it without a Python lookup.
     """
 
     cdef void on_time(self, long long ts_ns) except *:

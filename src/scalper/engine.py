@@ -16,7 +16,7 @@ from typing import Final
 
 import msgspec
 
-from scalper._event_tap import ApplyThenTap, EventTap, EventTaps, TradeTap
+from scalper._event_tap import EventTap, EventTaps, TradeTap
 from scalper._router import EventRouter
 from scalper._symbol import Counters, RecentTrades, SymbolObserver, SymbolState
 from scalper.aggregates import SymbolCounters
@@ -137,7 +137,8 @@ class Engine(EventRouter):
         on_event, taps = self.on_event, tuple(self._taps)
         compiled = self._compiled_taps(taps)
         if compiled is not None:  # no Python frame between the engine and its taps
-            return ApplyThenTap(on_event, compiled).apply_then_tap  # type: ignore[no-any-return]
+            self.entry_tap = compiled
+            return self.on_event_then_tap
 
         def apply_and_taps(event: Event) -> None:
             on_event(event)

@@ -3,7 +3,7 @@ which the taps see the events."""
 
 from __future__ import annotations
 
-from scalper._event_tap import ApplyThenTap, EventTap, EventTaps, TradeTap
+from scalper._event_tap import EventTap, EventTaps, TradeTap
 
 from scalper.engine import Engine
 from scalper.events import BUY, BookUpdate, Event, Trade, TradeBatch
@@ -33,7 +33,8 @@ def test_compiled_taps_keep_the_entry_compiled_and_see_trades_in_order() -> None
     engine.add_tap(TradeTap(lambda batch: seen.append(("first", batch.ts_event_ns))))
     engine.add_tap(TradeTap(lambda batch: seen.append(("second", batch.ts_event_ns))))
     entry = engine.entry()
-    assert isinstance(entry.__self__, ApplyThenTap)  # type: ignore[attr-defined]
+    assert entry == engine.on_event_then_tap
+    assert isinstance(engine.entry_tap, EventTaps)
     assert isinstance(engine.column_tap(), EventTaps)
     for event in events():
         entry(event)

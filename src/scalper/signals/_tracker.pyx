@@ -230,7 +230,6 @@ cdef class SymbolSignals(SymbolObserver):
     cdef double _bucket_volume
     cdef long long _first_event_ns
     cdef long long _sync_since
-    cdef readonly long long as_of_ns
     cdef readonly long long ticks
     cdef readonly str symbol
     # the current second's closed ticks, and the rings

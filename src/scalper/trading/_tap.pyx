@@ -17,6 +17,7 @@ It reads the paper broker's live containers and clocks (`PaperBroker.fast_path_s
 """
 
 from scalper._event_tap cimport EventTap
+from scalper._symbol cimport SymbolObserver
 
 from scalper.events import BookUpdate, TickerUpdate, TradeBatch
 from scalper.trading.machine import MachineState
@@ -68,6 +69,9 @@ cdef class TradedSymbol:
     """What the trading core keeps per traded symbol besides its machine."""
 
     cdef public object machine
+    cdef public object state
+    """The machine's state, kept equal to it by the machine (`SymbolMachine.mirror`): read
+    here in C."""
     cdef public object instrument
     cdef public double tick_size
     cdef public object book_ns
@@ -81,7 +85,7 @@ cdef class TradedSymbol:
     """The owned order a cancel was sent for (one per order)."""
     cdef public long long quiet_until_ns
     """No entry is looked for before this (after a risk refusal)."""
-    cdef public object tracker
+    cdef public SymbolObserver tracker
     """The symbol's signals (`SymbolSignals`), once it has them."""
     cdef public long long broker_depth
     """The depth of the book the paper broker was last given for the symbol (-1: none yet):
@@ -89,6 +93,8 @@ cdef class TradedSymbol:
 
     def __init__(self, machine: object, instrument: object) -> None:
         self.machine = machine
+        self.state = machine.state
+        machine.mirror = self
         self.instrument = instrument
         self.tick_size = float(instrument.tick_size)
         self.book_ns = None
@@ -228,7 +234,7 @@ cdef class TraderTap(EventTap):
             # Trader.on_event's look at a scanning symbol's new signals tick: the gate, then the
             # strategy (nothing else in on_event is due: _trader_time said so).
             tracker = entry.tracker
-            entry.evaluated_ns = tracker.as_of_ns
+            entry.evaluated_ns = entry.tracker.as_of_ns
             if self.entry_gate is None or self.entry_gate(tracker.score, tracker.confluence):
                 self.evaluate(entry, now)
         return 0
@@ -247,14 +253,15 @@ cdef class TraderTap(EventTap):
     cdef int _scan_verdict(self, TradedSymbol entry, long long now) except -1:
         """_QUIET: the event changes nothing at the symbol; _NEW_TICK: it is scanning and its
         signals closed a tick to look at; _BUSY: anything else (`Trader.on_event`)."""
+        cdef SymbolObserver tracker
         if now < 0:
             return _BUSY
-        state = entry.machine.state
+        state = entry.state
         if state is _SCANNING:
             tracker = entry.tracker
             if tracker is None:
                 return _BUSY
-            if <long long>tracker.as_of_ns != entry.evaluated_ns and now >= entry.quiet_until_ns:
+            if tracker.as_of_ns != entry.evaluated_ns and now >= entry.quiet_until_ns:
                 return _NEW_TICK
             return _QUIET
         if state is _IDLE:

@@ -37,7 +37,7 @@ import enum
 from collections import OrderedDict
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Final, NamedTuple
+from typing import Final, NamedTuple, Protocol
 
 from scalper.settings import StrategySettings
 from scalper.trading.audit import NO_INPUTS, AuditLog, AuditRecord, DecisionInputs
@@ -252,6 +252,12 @@ for _row in TRANSITIONS:
     )
 
 
+class StateMirror(Protocol):
+    """Something that holds a copy of a machine's state (`SymbolMachine.mirror`)."""
+
+    state: MachineState
+
+
 class SymbolMachine:
     """One symbol's trading state, the order it owns, its position and its stop.
 
@@ -278,6 +284,9 @@ class SymbolMachine:
         self._position = ZERO
         self._order: _OwnedOrder | None = None
         self._released: OrderedDict[str, _OwnedOrder] = OrderedDict()
+        self.mirror: StateMirror | None = None
+        """What keeps a copy of `state`, set with each transition (the trading core's
+        `TradedSymbol`, whose compiled tap reads the state in C)."""
 
     @classmethod
     def from_settings(
@@ -548,6 +557,8 @@ class SymbolMachine:
         if row.target is not previous:
             self.since_ns = ts_ns
         self.state = row.target
+        if self.mirror is not None:
+            self.mirror.state = row.target
         if self.flat and self._order is None:
             self.stop_price = None
             if row.target is not S.SIGNAL_DETECTED:

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 from fractions import Fraction
-from typing import Final
+from typing import Final, NamedTuple
 
 import msgspec
 
@@ -111,6 +111,24 @@ class TradeRecord(msgspec.Struct, frozen=True, kw_only=True):
     fills: int
 
 
+class _Account(NamedTuple):
+    """The account's closed P&L as floats, kept from the exact sums when they change."""
+
+    realised: float
+    fees: float
+    funding: float
+    closed: float
+    """Realised less fees and funding."""
+    equity: float
+    """Starting equity plus `closed`."""
+
+    @classmethod
+    def of(cls, start: Fraction, realised: Fraction, fees: Fraction, funding: Fraction) -> _Account:
+        closed = realised - fees - funding
+        equity = float(start + closed)
+        return cls(float(realised), float(fees), float(funding), float(closed), equity)
+
+
 class _Position:
     """One symbol's open quantity and cost basis (exact), with float copies for marking."""
 
@@ -130,7 +148,7 @@ class _Position:
         self.avg = float(self.cost / self.qty) if self.qty else 0.0
 
     def unrealised(self) -> float:
-        if not self.qty or self.mark is None:
+        if not self.qty_float or self.mark is None:
             return 0.0
         return self.qty_float * (self.mark - self.avg)
 
@@ -258,7 +276,9 @@ class Portfolio:
         self._funding = ZERO
         self._positions: dict[str, _Position] = {}
         self._open: dict[str, _OpenTrade] = {}
+        """The open trades: one per symbol whose position is not flat."""
         self._next_sample_ns: int | None = None
+        self._account = _Account.of(self.starting_equity, ZERO, ZERO, ZERO)
 
     @classmethod
     def from_settings(cls, settings: TradingSettings, starting_equity: float) -> Portfolio:
@@ -277,6 +297,12 @@ class Portfolio:
         """Book one execution; `decision_mid` is its order's mid at decision time (slippage is
         measured against it). Returns the trade it closed, if it closed one."""
         self.sample(fill.ts_ns)
+        try:
+            return self._book_fill(fill, decision_mid)
+        finally:
+            self._account_changed()
+
+    def _book_fill(self, fill: Fill, decision_mid: float | None) -> TradeRecord | None:
         if fill.side not in (BUY, SELL) or not fill.qty > 0:
             raise ValueError(f"a fill needs a side and a positive quantity: {fill}")
         position = self._positions.setdefault(fill.symbol, _Position())
@@ -328,12 +354,14 @@ class Portfolio:
             )
         self._realised, self._fees = _fraction(realised), _fraction(fees)
         self._funding = _fraction(funding)
+        self._account_changed()
 
     def apply_funding(self, payment: FundingPayment) -> None:
         """A funding settlement: a cost (or income) of the account and of the open trade."""
         self.sample(payment.ts_ns)
         amount = _fraction(payment.amount)
         self._funding += amount
+        self._account_changed()
         trade = self._open.get(payment.symbol)
         if trade is not None:
             trade.funding += amount
@@ -373,25 +401,34 @@ class Portfolio:
     # -- what the core reads ----------------------------------------------------------------
 
     def pnl(self) -> PnL:
-        unrealised = sum(position.unrealised() for position in self._positions.values())
-        closed = self._realised - self._fees - self._funding
+        unrealised = self._unrealised()
+        account = self._account
         return PnL(
-            realised=float(self._realised),
+            realised=account.realised,
             unrealised=unrealised,
-            fees=float(self._fees),
-            funding=float(self._funding),
-            net=float(closed) + unrealised,
-            equity=float(self.starting_equity + closed) + unrealised,
+            fees=account.fees,
+            funding=account.funding,
+            net=account.closed + unrealised,
+            equity=account.equity + unrealised,
         )
 
     @property
     def equity(self) -> float:
-        return self.pnl().equity
+        """`pnl().equity`. Hot (the risk engine reads it on every mark of an open position):
+        the closed part is kept as a float and only open positions are summed."""
+        return self._account.equity + self._unrealised()
+
+    def _unrealised(self) -> float:
+        positions = self._positions
+        return sum(positions[symbol].unrealised() for symbol in self._open)
+
+    def _account_changed(self) -> None:
+        self._account = _Account.of(self.starting_equity, self._realised, self._fees, self._funding)
 
     def position(self, symbol: str) -> float:
         """Signed position of `symbol` (0.0 when flat or unknown)."""
         position = self._positions.get(symbol)
-        return 0.0 if position is None else float(position.qty)
+        return 0.0 if position is None else position.qty_float
 
     def avg_entry_price(self, symbol: str) -> float | None:
         position = self._positions.get(symbol)
