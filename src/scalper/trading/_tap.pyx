@@ -129,6 +129,7 @@ cdef class TraderTap(EventTap):
     cdef dict resting
     cdef dict taken
     cdef dict books
+    cdef dict funding
     cdef long long now
     """The trader time of the event `_quiet_entry` settled last."""
     cdef int verdict
@@ -156,6 +157,7 @@ cdef class TraderTap(EventTap):
                 self.taken,
                 self.books,
                 self.broker_clocks,
+                self.funding,
             ) = broker.fast_path_state()
 
     def __call__(self, event: object) -> None:
@@ -188,10 +190,11 @@ cdef class TraderTap(EventTap):
                 # PaperBroker.on_ticker with nothing due before the ticker: the clocks move,
                 # the funding terms are taken, and what that delivers by now is handed over.
                 self._settle_clock(ts)
-                self.on_ticker_at(event, self.broker_clocks.clock_ns)
-                if self.pending:  # a funding payment delivered at once (no response latency)
-                    self.after_market_event(entry, event.symbol, ts)
-                    return 0
+                if not self._merge_quiet_funding(event, self.broker_clocks.clock_ns):
+                    self.on_ticker_at(event, self.broker_clocks.clock_ns)
+                    if self.pending:  # a funding payment delivered at once (no latency)
+                        self.after_market_event(entry, event.symbol, ts)
+                        return 0
         else:
             self.on_event(event)
             return 0
@@ -303,6 +306,35 @@ cdef class TraderTap(EventTap):
             entry.broker_depth = depth
         self._settle_clock(ts)
         return 0
+
+    cdef bint _merge_quiet_funding(self, object update, long long t) except -1:
+        """`PaperBroker.on_ticker_at(update, t)` when it settles no funding and has no new
+        funding time to schedule (most tickers): merge the ticker's rate and mark price into
+        the symbol's `FundingTerms` as `FundingTerms.update` does, and return True; else
+        change nothing and return False."""
+        terms = self.funding.get(update.symbol)
+        if terms is None:
+            return False
+        at = terms.next_funding_ns
+        if at is not None and <long long>at <= t and <long long>at > <long long>terms.settled_ns:
+            return False  # a funding time is due
+        fields = update.fields
+        snapshot = update.is_snapshot
+        next_ms = fields.next_funding_time_ms
+        if snapshot or next_ms is not None:
+            if (None if next_ms is None else next_ms * 1_000_000) != at:
+                return False  # the schedule changes
+        if snapshot:
+            terms.rate = fields.funding_rate
+            terms.mark_price = fields.mark_price
+        else:
+            rate = fields.funding_rate
+            if rate is not None:
+                terms.rate = rate
+            mark = fields.mark_price
+            if mark is not None:
+                terms.mark_price = mark
+        return True
 
     cdef int _settle_clock(self, long long ts) except -1:
         cdef BrokerClocks clocks = self.broker_clocks

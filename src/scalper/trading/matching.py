@@ -132,6 +132,12 @@ class MatchingEngine:
         path)."""
         return self._resting, self._consumed.levels
 
+    @property
+    def funding_terms(self) -> dict[str, FundingTerms]:
+        """The live funding terms by symbol (the broker's fast path merges quiet tickers into
+        them as `update_funding` would)."""
+        return self._funding
+
     def watches(self, symbol: str) -> bool:
         """Whether market data of `symbol` can change anything here: an open order or
         consumed liquidity there."""

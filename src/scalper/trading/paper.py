@@ -39,6 +39,7 @@ from scalper.events import BookUpdate, Instrument, TickerUpdate, TradeBatch
 from scalper.settings import PaperSettings
 from scalper.trading._tap import BrokerClocks
 from scalper.trading.execution import EventSink
+from scalper.trading.funding import FundingTerms
 from scalper.trading.latency import LatencyModel
 from scalper.trading.matching import MatchingEngine
 from scalper.trading.orders import ExecutionEvent, Order, OrderRequest
@@ -131,11 +132,14 @@ class PaperBroker:
         dict[Any, Any],
         dict[str, OrderBook],
         BrokerClocks,
+        dict[str, FundingTerms],
     ]:
         """The live containers `_quiet` reads, for the trading core's compiled tap
-        (`trading/_tap.pyx`), which settles quiet market events as `on_book` and `on_trades`
-        do: the action and delivery heaps, the shadow books, the venue's open orders and
-        consumed liquidity, and the book per symbol; and the clocks it moves (`BrokerClocks`)."""
+        (`trading/_tap.pyx`), which settles quiet market events as `on_book`, `on_trades` and
+        `on_ticker_at` do: the action and delivery heaps, the shadow books, the venue's open
+        orders and consumed liquidity, and the book per symbol; the clocks it moves
+        (`BrokerClocks`); and the venue's funding terms per symbol, which it merges tickers
+        into."""
         return (
             self._actions,
             self._outbox,
@@ -144,6 +148,7 @@ class PaperBroker:
             self._venue_taken,
             self._books,
             self._clocks,
+            self._venue.funding_terms,
         )
 
     # ------------------------------------------------------------------ market data and time

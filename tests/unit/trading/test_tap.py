@@ -29,6 +29,8 @@ from scalper.venues.bybit.frames import FrameApplier
 from scalper.venues.simulator.market import MarketConfig, SyntheticMarket, generate_frames
 
 S = 1_000_000_000
+FUNDING_AT_MS = 1_733_040_000_000
+"""A funding time of the simulator's 8-hour schedule."""
 SIGNALS = SignalSettings(
     regimes=RegimeSettings(
         timeframe="15s",
@@ -59,7 +61,15 @@ CASES = {
         {"entry_timeout_s": 1.0, "cooldown_s": 1.0},
         {"queue_model": "risk_averse", "entry_latency_ms": 40.0, "response_latency_ms": 15.0},
     ),
+    "market entries held across a funding time": (
+        # positions are open about 39 s in (its first entries come at 36-39 s)
+        MarketConfig(symbols=6, seconds=60, seed=13, start_ms=FUNDING_AT_MS - 38_900),
+        {"entry": "market", "cooldown_s": 1.0, "time_stop_s": 60.0},
+        {},
+    ),
 }
+FUNDING_CASES = {"market entries held across a funding time"}
+"""The cases that must pay funding (the others end before the first funding time)."""
 
 
 def _instruments(market: MarketConfig) -> dict[str, Instrument]:
@@ -115,6 +125,11 @@ def _state(trader: Trader) -> dict[str, Any]:
         "audit": [msgspec.structs.asdict(r) for r in trader.audit],
         "orders": sorted(repr(o) for o in [*trader.orders.values(), *trader.finished]),
         "fills": [repr(f) for f in trader.fills],
+        "funding": [repr(p) for p in trader.funding],
+        "funding terms": {
+            symbol: (t.rate, t.mark_price, t.next_funding_ns, t.settled_ns)
+            for symbol, t in broker._venue.funding_terms.items()
+        },
         "trades": [repr(t) for t in trader.portfolio.trades],
         "equity": [repr(p) for p in trader.portfolio.equity_curve],
         "now": trader.now_ns,
@@ -143,6 +158,7 @@ def test_the_tap_settles_quiet_events_exactly_as_on_event_would(case: str) -> No
     assert plain_calls == len(frames)  # every frame here is one market event
     expected, got = _state(plain), _state(tapped)
     assert len(expected["fills"]) > 0, "the case trades, or it tests nothing"
+    assert (len(expected["funding"]) > 0) == (case in FUNDING_CASES), "funding paid"
     for key in expected:
         assert got[key] == expected[key], key
     assert tapped_calls < 0.9 * plain_calls, (tapped_calls, plain_calls)
