@@ -3,18 +3,21 @@
 
 Every market event of every traded symbol reaches the trader, yet most change nothing there
 but clocks: a symbol scanning between its signals' ticks (or with a tick its strategy's entry
-gate turns down), no order or position, nothing due at the paper broker, no answer of the
-venue waiting. `TraderTap` settles exactly those events in C, with the same effects
-`Trader.on_event` has on them (the trader's and the broker's clocks, the symbol's last book
-time, the broker's book of the symbol, the gate's look at a new tick), and hands every other
-event to `Trader.on_event` untouched. It decides before it changes anything, so an event it
-hands on meets the state `Trader.on_event` would have met without it;
+gate turns down) or cooling down before its cooldown ends, no order or position, nothing due at
+the paper broker, no answer of the venue waiting. `TraderTap` settles exactly those events in
+C, with the same effects `Trader.on_event` has on them (the trader's and the broker's clocks,
+the symbol's last book time, the broker's book of the symbol, the gate's look at a new tick, a
+cooling machine's time, a quiet ticker's funding terms), and hands every other event to
+`Trader.on_event` untouched. It decides before it changes anything, so an event it hands on
+meets the state `Trader.on_event` would have met without it;
 `tests/unit/trading/test_tap.py` runs markets both ways and compares every record.
 
 It reads the paper broker's live containers and clocks (`PaperBroker.fast_path_state`), as
 `PaperBroker._quiet` does; the trader's and the broker's clocks are C structs shared with them
 (`TraderClock`, `BrokerClocks`), so reading and moving them costs no attribute lookups.
 """
+
+from libc.math cimport fabs
 
 from scalper._event_tap cimport EventTap
 from scalper._symbol cimport SymbolObserver
@@ -24,10 +27,12 @@ from scalper.trading.machine import MachineState
 
 cdef object _SCANNING = MachineState.SCANNING
 cdef object _IDLE = MachineState.IDLE
+cdef object _COOLDOWN = MachineState.COOLDOWN
 cdef enum:
     _QUIET = 0
     _NEW_TICK = 1
     _BUSY = 2
+    _COOLING = 3
 
 
 cdef long long _latest(object trades) except? -1:
@@ -39,6 +44,29 @@ cdef long long _latest(object trades) except? -1:
         if t > latest:
             latest = t
     return latest
+
+
+cdef class ScoreGate:
+    """An entry gate (`strategy.EntryGate`) on the score and confluence alone, compiled: the
+    tap calls it in C. True when the score (None while warming up) is at least `enter_score`
+    away from zero and the confluence at least `min_confluence`."""
+
+    cdef readonly double enter_score
+    cdef readonly long long min_confluence
+
+    def __init__(self, double enter_score, long long min_confluence) -> None:
+        self.enter_score = enter_score
+        self.min_confluence = min_confluence
+
+    def __call__(self, score: float | None, confluence: int) -> bool:
+        return self.allows(score, confluence)
+
+    cdef bint allows(self, object score, object confluence) except -1:
+        return (
+            score is not None
+            and fabs(<double>score) >= self.enter_score
+            and <long long>confluence >= self.min_confluence
+        )
 
 
 cdef class TraderClock:
@@ -118,6 +146,8 @@ cdef class TraderTap(EventTap):
     cdef dict engine_symbols
     cdef TraderClock clock
     cdef object entry_gate
+    cdef ScoreGate score_gate
+    """`entry_gate` when it is a `ScoreGate` (called in C), else None."""
     cdef object evaluate
     cdef object broker
     cdef BrokerClocks broker_clocks
@@ -144,6 +174,7 @@ cdef class TraderTap(EventTap):
         self.engine_symbols = trader.engine.symbols
         self.clock = trader.clock
         self.entry_gate = trader._entry_gate
+        self.score_gate = self.entry_gate if isinstance(self.entry_gate, ScoreGate) else None
         self.evaluate = trader._evaluate
         self.after_market_event = trader.after_market_event
         self.broker = broker
@@ -231,14 +262,24 @@ cdef class TraderTap(EventTap):
         return entry
 
     cdef int _settled(self, TradedSymbol entry, long long now, int verdict) except -1:
-        """The end of a settled event: the trader's clock, and a scanning symbol's new tick."""
+        """The end of a settled event: the trader's clock, a cooling symbol's machine time,
+        and a scanning symbol's new tick."""
         self.clock.now_ns = now
+        if verdict == _COOLING:
+            entry.machine.now_ns = now  # SymbolMachine.on_time before the cooldown is over
+            return 0
         if verdict == _NEW_TICK:
             # Trader.on_event's look at a scanning symbol's new signals tick: the gate, then the
             # strategy (nothing else in on_event is due: _trader_time said so).
             tracker = entry.tracker
             entry.evaluated_ns = entry.tracker.as_of_ns
-            if self.entry_gate is None or self.entry_gate(tracker.score, tracker.confluence):
+            if self.score_gate is not None:
+                allowed = self.score_gate.allows(tracker.score, tracker.confluence)
+            else:
+                allowed = self.entry_gate is None or self.entry_gate(
+                    tracker.score, tracker.confluence
+                )
+            if allowed:
                 self.evaluate(entry, now)
         return 0
 
@@ -255,7 +296,8 @@ cdef class TraderTap(EventTap):
 
     cdef int _scan_verdict(self, TradedSymbol entry, long long now) except -1:
         """_QUIET: the event changes nothing at the symbol; _NEW_TICK: it is scanning and its
-        signals closed a tick to look at; _BUSY: anything else (`Trader.on_event`)."""
+        signals closed a tick to look at; _COOLING: it cools down, and will still at `now`
+        (only its machine's time moves); _BUSY: anything else (`Trader.on_event`)."""
         cdef SymbolObserver tracker
         if now < 0:
             return _BUSY
@@ -269,6 +311,8 @@ cdef class TraderTap(EventTap):
             return _QUIET
         if state is _IDLE:
             return _QUIET
+        if state is _COOLDOWN and now < <long long>entry.machine.cooldown_until_ns:
+            return _COOLING
         return _BUSY
 
     cdef bint _quiet_broker(self, object symbol, long long ts) except -1:

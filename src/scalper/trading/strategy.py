@@ -19,6 +19,7 @@ from typing import Protocol
 import msgspec
 
 from scalper.settings import StrategySettings
+from scalper.trading._tap import ScoreGate
 from scalper.trading.machine import MachineState
 from scalper.trading.orders import BUY, SELL, OrderType, TimeInForce
 
@@ -122,15 +123,9 @@ class ReferenceStrategy:
         self.settings = settings = settings or StrategySettings()
         self._entry_timeout_ns = round(settings.entry_timeout_s * NS_PER_S)
         self._time_stop_ns = round(settings.time_stop_s * NS_PER_S)
-
-    def entry_gate(self, score: float | None, confluence: int) -> bool:
-        """Whether the signals alone allow an entry (the rest `decide` checks)."""
-        settings = self.settings
-        return (
-            score is not None
-            and abs(score) >= settings.enter_score
-            and confluence >= settings.min_confluence
-        )
+        self.entry_gate = ScoreGate(settings.enter_score, settings.min_confluence)
+        """Whether the signals alone allow an entry (the rest `decide` checks): a compiled
+        `EntryGate`, which the trading core's tap calls in C at the signals' cadence."""
 
     def decide(self, view: MarketView) -> Decision | None:
         state = view.state

@@ -81,6 +81,26 @@ def test_no_entry_without_a_strong_agreeing_score_in_allowed_regimes(changes: di
     assert ReferenceStrategy().decide(view(**changes)) is None
 
 
+@pytest.mark.parametrize(
+    ("score", "confluence", "allowed"),
+    [
+        (0.6, 4, True),
+        (-0.5, 3, True),  # at enter_score 0.5 and min_confluence 3, either side
+        (0.49, 4, False),
+        (-0.49, 4, False),
+        (0.6, 2, False),
+        (None, 7, False),  # warming up
+    ],
+)
+def test_the_entry_gate_passes_only_what_decide_could_enter_on(
+    score: float | None, confluence: int, allowed: bool
+) -> None:
+    strategy = ReferenceStrategy()
+    assert strategy.entry_gate(score, confluence) is allowed
+    if not allowed:
+        assert strategy.decide(view(score=score, confluence=confluence)) is None
+
+
 def test_without_atr_the_stop_falls_back_to_spreads_and_is_floored() -> None:
     strategy = ReferenceStrategy(StrategySettings(min_stop_bps=5.0))
     # spread 0.2 x 1.5 = 0.3 (30 bps of 100) is above the 5 bps floor (0.05)

@@ -145,6 +145,7 @@ def _state(trader: Trader) -> dict[str, Any]:
         ),
         "book times": {s: e.book_ns for s, e in trader.symbols.items()},
         "machines": trader.machine_states(),
+        "machine times": {s: e.machine.now_ns for s, e in trader.symbols.items()},
         "risk": repr(trader.risk.state),
     }
 
