@@ -7,7 +7,7 @@ import re
 from itertools import islice
 from pathlib import Path
 
-from bench import recording_columns, signals_baseline, state_read, websockets_floor
+from bench import ab_trading, recording_columns, signals_baseline, state_read, websockets_floor
 from bench.replay import record
 
 from scalper.venues.simulator.market import MarketConfig, SyntheticMarket
@@ -18,6 +18,18 @@ def test_websockets_floor_receives_every_frame(capsys) -> None:
     out = capsys.readouterr().out
     assert out.count("µs of CPU per frame (both ends)") == 2
     assert "websockets alone, 200-byte frames, best of 2:" in out
+
+
+def test_ab_trading_times_both_rows_of_both_checkouts_in_every_round(capsys) -> None:
+    """This checkout against itself: both children run both rows over the same frames."""
+    root = Path(__file__).resolve().parents[3]
+    assert ab_trading.main([str(root), "--symbols", "3", "--seconds", "3", "--rounds", "2"]) == 0
+    out = capsys.readouterr().out
+    for name in ("this", "other"):
+        for round_ in (1, 2):
+            assert re.search(rf"round {round_} {name}: {{'engine\+signals': \d", out), out
+    assert out.count(str(root)) >= 2  # both table rows name the checkout
+    assert re.search(r"[+-]\d+\.\d%", out), out
 
 
 def test_state_read_reads_every_symbol_in_sync(capsys) -> None:
