@@ -36,7 +36,7 @@ from scalper.storage.reader import (
     iter_recorded_tables,
     table_records,
 )
-from scalper.venues.bybit._wire import decode_frames
+from scalper.venues.bybit._wire import decode_rows
 from scalper.venues.bybit.book_codec import BOOK_CODEC
 from scalper.venues.bybit.book_columns import BookEvents, book_columns, no_book_columns
 from scalper.venues.bybit.frames import CODECS, FrameApplier
@@ -315,17 +315,53 @@ def _joined(table: pa.Table, codec: FrameCodec | None, rows: np.ndarray) -> pa.T
 
 def _decoded(table: pa.Table, codec: FrameCodec | None, rows: np.ndarray) -> list[object]:
     """Rows of a stored row group decoded from their JSON (or wall-clock candle closes)."""
-    table = _joined(table, codec, rows)
+    if codec is not None and _any_split(table, rows):
+        return _decoded_joined(table, codec, rows)
+    rows = np.ascontiguousarray(rows, np.int64)
+    data, offsets = _binary_buffers(table["payload"])
+    recv_ns = np.ascontiguousarray(table["recv_ns"].to_numpy(), np.int64)
+    clock = pc.equal(table["topic"], CLOCK_TOPIC).to_numpy(zero_copy_only=False)[rows]
+    if not clock.any():
+        return decode_rows(data, offsets, rows, recv_ns)  # type: ignore[no-any-return]
+    events = decode_rows(data, offsets, rows[~clock], recv_ns)
+    ts_ns = table["ts_ns"].to_numpy()
+    items: list[object] = []
+    taken = 0
+    for position in np.flatnonzero(clock).tolist():
+        frames = position - len(items)  # frame rows between the previous close and this one
+        items.extend(events[taken : taken + frames])
+        taken += frames
+        items.append(CandleClose(int(ts_ns[rows[position]])))
+    items.extend(events[taken:])
+    return items
+
+
+def _any_split(table: pa.Table, rows: np.ndarray) -> bool:
+    """Whether a frame split into the codec's columns is among `rows` (its `book_u` is set)."""
     if "book_u" not in table.column_names:
-        codec = None
-    topics = table["topic"]
-    if pc.any(pc.equal(topics, CLOCK_TOPIC)).as_py():
-        return [
-            CandleClose(ts_ns) if topic == CLOCK_TOPIC else decode_frame(payload, recv_ns)
-            for recv_ns, ts_ns, topic, payload in table_records(table, codec)
-        ]
-    payloads = frame_payloads(table, codec).to_pylist()
-    return decode_frames(payloads, table["recv_ns"].to_pylist())
+        return False
+    return not table["book_u"].is_null().to_numpy(zero_copy_only=False)[rows].all()
+
+
+def _binary_buffers(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """(values, offsets) of a binary column: row r's bytes are values[offsets[r]:offsets[r+1]],
+    read in place (copied only when the column comes in several chunks)."""
+    array = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+    _, offsets, values = array.buffers()
+    start = array.offset
+    return (
+        np.frombuffer(values, np.uint8) if values is not None else np.zeros(0, np.uint8),
+        np.frombuffer(offsets, np.int32)[start : start + len(array) + 1],
+    )
+
+
+def _decoded_joined(table: pa.Table, codec: FrameCodec, rows: np.ndarray) -> list[object]:
+    """`_decoded` of rows among which a split frame is joined back by `codec`."""
+    table = _joined(table, codec, rows)
+    return [
+        CandleClose(ts_ns) if topic == CLOCK_TOPIC else decode_frame(payload, recv_ns)
+        for recv_ns, ts_ns, topic, payload in table_records(table, codec)
+    ]
 
 
 _WHOLE_FRAME_COLUMNS: Final = ("recv_ns", "ts_ns", "topic", "payload")

@@ -1,12 +1,14 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
-"""Many Bybit frames decoded at once, compiled: `decode_frames` (a replay's recorded trades and
-tickers, tens of thousands a row group).
+"""Many Bybit frames decoded at once, compiled: `decode_rows` (a replay's recorded trades and
+tickers, tens of thousands a row group, read in place from their stored column).
 
 Exactly `wire.decode_frame`'s events: a trade or ticker frame that takes wire.py's fast path is
 built here, in C, from the same msgspec decode (no Python frame per frame or per trade); every
 other frame (book frames, control replies, anything the fast path would not take or that breaks
 a rule) goes to `wire.decode_frame` itself, which names what is wrong.
 """
+
+from cpython.bytes cimport PyBytes_FromStringAndSize
 
 import msgspec
 
@@ -50,15 +52,29 @@ cdef str _ticker_channel = TICKER
 cdef long long _MS_TO_NS = 1_000_000
 
 
-def decode_frames(list frames, list recv_ns):
-    """`[decode_frame(frame, recv) for frame, recv in zip(frames, recv_ns)]`, faster."""
-    cdef Py_ssize_t i, n = len(frames)
-    if len(recv_ns) != n:
-        raise ValueError(f"{n} frames but {len(recv_ns)} receive times")
+def decode_rows(
+    const unsigned char[::1] data,
+    const int[::1] offsets,
+    const long long[::1] rows,
+    const long long[::1] recv_ns,
+):
+    """`[decode_frame(data[offsets[r]:offsets[r + 1]], recv_ns[r]) for r in rows]`, faster: a
+    binary column's value and offset buffers read in place, each frame copied once, into its
+    bytes object (no gathered copy of the column, no list of frames)."""
+    cdef Py_ssize_t i, r, n = rows.shape[0]
+    cdef Py_ssize_t count = offsets.shape[0] - 1
+    cdef int start, stop
     cdef list events = [None] * n
     for i in range(n):
-        raw = frames[i]
-        recv = recv_ns[i]
+        r = rows[i]
+        if not 0 <= r < count or r >= recv_ns.shape[0]:
+            raise IndexError(f"row {r} out of range for {count} frames")
+        start = offsets[r]
+        stop = offsets[r + 1]
+        if not 0 <= start <= stop <= data.shape[0]:
+            raise ValueError(f"row {r}'s frame [{start}, {stop}) is outside the data buffer")
+        raw = PyBytes_FromStringAndSize(<const char*>&data[0] + start, stop - start)
+        recv = recv_ns[r]
         event = _fast(raw, recv)
         events[i] = event if event is not None else decode_frame(raw, recv)
     return events

@@ -1,6 +1,7 @@
-"""`_wire.decode_frames` (the compiled decoder of a replay's recorded frames) gives exactly
-`wire.decode_frame`'s events, frame by frame: on the docs' and the real frames, on the
-simulator's trades and tickers, and on every broken variant that must come out malformed."""
+"""`_wire.decode_rows` (the compiled decoder of a replay's recorded frames, read in place from
+their column) gives exactly `wire.decode_frame`'s events, frame by frame, in the order of the
+rows asked for: on the docs' and the real frames, on the simulator's trades and tickers, and on
+every broken variant that must come out malformed."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Callable
 from itertools import islice
 from typing import Any
 
+import numpy as np
 import pytest
 
 from scalper.events import TickerUpdate, TradeBatch
@@ -41,10 +43,20 @@ def _compact(raw: bytes) -> bytes:
     return json.dumps(json.loads(raw), separators=(",", ":")).encode()
 
 
+def _column(frames: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """(values, offsets) of the frames as a binary column's buffers."""
+    offsets = np.zeros(len(frames) + 1, np.int32)
+    np.cumsum([len(frame) for frame in frames], out=offsets[1:])
+    return np.frombuffer(b"".join(frames) or b"\0", np.uint8), offsets
+
+
 def _same_as_decode_frame(frames: list[bytes]) -> list[Any]:
     recv = [RECV_NS + i for i in range(len(frames))]
-    events = _wire.decode_frames(frames, recv)
-    assert events == [decode_frame(frame, ns) for frame, ns in zip(frames, recv, strict=True)]
+    expected = [decode_frame(frame, ns) for frame, ns in zip(frames, recv, strict=True)]
+    values, offsets = _column(frames)
+    backwards = np.arange(len(frames) - 1, -1, -1, dtype=np.int64)  # any order of rows
+    events = _wire.decode_rows(values, offsets, backwards, np.array(recv, np.int64))
+    assert events == expected[::-1]
     return events
 
 
@@ -116,6 +128,10 @@ def test_broken_or_unusual_frames(raw: bytes) -> None:
     _same_as_decode_frame([raw])
 
 
-def test_the_two_lists_must_match() -> None:
-    with pytest.raises(ValueError, match="2 frames but 1 receive times"):
-        _wire.decode_frames([b"", b""], [0])
+def test_rows_outside_the_column_are_refused() -> None:
+    values, offsets = _column([b"{}", b"[]"])
+    recv = np.zeros(2, np.int64)
+    with pytest.raises(IndexError, match="row 2 out of range for 2 frames"):
+        _wire.decode_rows(values, offsets, np.array([0, 2], np.int64), recv)
+    with pytest.raises(ValueError, match=r"row 1's frame \[2, 9\) is outside the data buffer"):
+        _wire.decode_rows(values, np.array([0, 2, 9], np.int32), np.array([1], np.int64), recv)
