@@ -264,23 +264,33 @@ def column_steps(
         columns = book_columns(table, rows) if split else no_book_columns(len(rows))
         recv_ns = table["recv_ns"].to_numpy()[rows]
         events = BookEvents(table, rows, columns, recv_ns) if tap is not None else None
+        others = OtherRows(table, codec, rows[columns.other_rows])
+        taken = np.concatenate(([0], np.cumsum(columns.other_rows)))
         with _collection_paused():
-            others = _decoded(table, codec, rows[columns.other_rows])
-            bounds = _step_bounds(applied, len(rows), every)
-            taken = (
-                np.concatenate(([0], np.cumsum(columns.other_rows))) if len(bounds) > 2 else None
-            )
-            for start, stop in itertools.pairwise(bounds):
-                part, items = columns, others
-                if taken is not None:
-                    part = columns.rows(start, stop)
-                    items = others[taken[start] : taken[stop]]
-                if events is not None:
-                    events.offset = start
-                engine.apply_book_columns(*part, items, apply_other, tap=tap, book_event=events)
+            for start, stop in itertools.pairwise(_step_bounds(applied, len(rows), every)):
+                for first, end in _pieces(start, stop):
+                    items = others.decoded(taken[first], taken[end])
+                    if events is not None:
+                        events.offset = first
+                    engine.apply_book_columns(
+                        *columns.rows(first, end), items, apply_other, tap=tap, book_event=events
+                    )
+                    del items
                 applied += stop - start
                 yield Step(stop - start, int(recv_ns[start]), int(recv_ns[stop - 1]))
-            del others, items
+
+
+_PIECE_ROWS: Final = 8192
+"""Rows decoded and applied at a time: the engine then reads the events while the decoder's
+objects are still in the CPU's caches (a whole row group's are tens of MB). Make bench's
+500,000 rows, six fresh processes each, median CPU s: 1.076 decoding each row group whole,
+1.002 in pieces of 4,096 rows, 0.974 of 8,192, 0.978 of 16,384."""
+
+
+def _pieces(start: int, stop: int) -> Iterator[tuple[int, int]]:
+    """[start, stop) in pieces of at most `_PIECE_ROWS` rows."""
+    for first in range(start, stop, _PIECE_ROWS):
+        yield first, min(first + _PIECE_ROWS, stop)
 
 
 def _step_bounds(applied: int, rows: int, every: int | None) -> list[int]:
@@ -313,27 +323,39 @@ def _joined(table: pa.Table, codec: FrameCodec | None, rows: np.ndarray) -> pa.T
     return table.select(_WHOLE_FRAME_COLUMNS).take(rows)
 
 
-def _decoded(table: pa.Table, codec: FrameCodec | None, rows: np.ndarray) -> list[object]:
-    """Rows of a stored row group decoded from their JSON (or wall-clock candle closes)."""
-    if codec is not None and _any_split(table, rows):
-        return _decoded_joined(table, codec, rows)
-    rows = np.ascontiguousarray(rows, np.int64)
-    data, offsets = _binary_buffers(table["payload"])
-    recv_ns = np.ascontiguousarray(table["recv_ns"].to_numpy(), np.int64)
-    clock = pc.equal(table["topic"], CLOCK_TOPIC).to_numpy(zero_copy_only=False)[rows]
-    if not clock.any():
-        return decode_rows(data, offsets, rows, recv_ns)  # type: ignore[no-any-return]
-    events = decode_rows(data, offsets, rows[~clock], recv_ns)
-    ts_ns = table["ts_ns"].to_numpy()
-    items: list[object] = []
-    taken = 0
-    for position in np.flatnonzero(clock).tolist():
-        frames = position - len(items)  # frame rows between the previous close and this one
-        items.extend(events[taken : taken + frames])
-        taken += frames
-        items.append(CandleClose(int(ts_ns[rows[position]])))
-    items.extend(events[taken:])
-    return items
+class OtherRows:
+    """The rows of a stored row group that are not applied from the book columns (`rows`, in
+    the order to apply them), decoded from their JSON (or wall-clock candle closes) a slice at
+    a time: `decoded(start, stop)` is rows[start:stop]'s events."""
+
+    def __init__(self, table: pa.Table, codec: FrameCodec | None, rows: np.ndarray) -> None:
+        self._joined = (
+            _decoded_joined(table, codec, rows) if codec and _any_split(table, rows) else None
+        )
+        self._rows = np.ascontiguousarray(rows, np.int64)
+        self._data, self._offsets = _binary_buffers(table["payload"])
+        self._recv_ns = np.ascontiguousarray(table["recv_ns"].to_numpy(), np.int64)
+        clock = pc.equal(table["topic"], CLOCK_TOPIC).to_numpy(zero_copy_only=False)[self._rows]
+        self._clock = clock if clock.any() else None
+        self._ts_ns = table["ts_ns"].to_numpy() if self._clock is not None else None
+
+    def decoded(self, start: int, stop: int) -> list[object]:
+        if self._joined is not None:  # a split frame among them, joined back by the codec
+            return self._joined[start:stop]
+        rows = self._rows[start:stop]
+        if self._clock is None:
+            return decode_rows(self._data, self._offsets, rows, self._recv_ns)  # type: ignore[no-any-return]
+        clock = self._clock[start:stop]
+        events = decode_rows(self._data, self._offsets, rows[~clock], self._recv_ns)
+        items: list[object] = []
+        taken = 0
+        for position in np.flatnonzero(clock).tolist():
+            frames = position - len(items)  # frame rows between the previous close and this one
+            items.extend(events[taken : taken + frames])
+            taken += frames
+            items.append(CandleClose(int(self._ts_ns[rows[position]])))
+        items.extend(events[taken:])
+        return items
 
 
 def _any_split(table: pa.Table, rows: np.ndarray) -> bool:
