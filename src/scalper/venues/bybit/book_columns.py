@@ -140,16 +140,15 @@ def _side(table: pa.Table, side: str, price_scale: np.ndarray, size_scale: np.nd
     np.cumsum(counts, out=offsets[1:])
     price_digits = pc.list_flatten(prices).to_numpy(zero_copy_only=False)
     size_digits = pc.list_flatten(sizes).to_numpy(zero_copy_only=False)
-    owner = np.repeat(np.arange(len(counts)), counts)
     bad = (price_digits <= 0) | (price_digits > _EXACT_DIGITS) | (size_digits > _EXACT_DIGITS)
-    refused = np.zeros(len(counts), bool)
-    refused[owner[bad]] = True
+    bad_before = np.zeros(len(bad) + 1, np.int64)  # bad levels before each level
+    np.cumsum(bad, out=bad_before[1:])
     return _Side(
         offsets[:-1],
         offsets[1:],
-        price_digits.astype(np.float64) / _POWERS_OF_TEN[price_scale[owner]],
-        size_digits.astype(np.float64) / _POWERS_OF_TEN[size_scale[owner]],
-        refused,
+        price_digits / np.repeat(_POWERS_OF_TEN[price_scale], counts),
+        size_digits / np.repeat(_POWERS_OF_TEN[size_scale], counts),
+        bad_before[offsets[1:]] != bad_before[offsets[:-1]],
     )
 
 
