@@ -264,7 +264,7 @@ def column_steps(
         columns = book_columns(table, rows) if split else no_book_columns(len(rows))
         recv_ns = table["recv_ns"].to_numpy()[rows]
         events = BookEvents(table, rows, columns, recv_ns) if tap is not None else None
-        others = OtherRows(table, codec, rows[columns.other_rows])
+        others = _OtherRows(table, codec, rows[columns.other_rows])
         taken = np.concatenate(([0], np.cumsum(columns.other_rows)))
         with _collection_paused():
             for start, stop in itertools.pairwise(_step_bounds(applied, len(rows), every)):
@@ -323,14 +323,16 @@ def _joined(table: pa.Table, codec: FrameCodec | None, rows: np.ndarray) -> pa.T
     return table.select(_WHOLE_FRAME_COLUMNS).take(rows)
 
 
-class OtherRows:
+class _OtherRows:
     """The rows of a stored row group that are not applied from the book columns (`rows`, in
     the order to apply them), decoded from their JSON (or wall-clock candle closes) a slice at
     a time: `decoded(start, stop)` is rows[start:stop]'s events."""
 
     def __init__(self, table: pa.Table, codec: FrameCodec | None, rows: np.ndarray) -> None:
         self._joined = (
-            _decoded_joined(table, codec, rows) if codec and _any_split(table, rows) else None
+            _decoded_joined(table, codec, rows)
+            if codec is not None and _any_split(table, rows)
+            else None
         )
         self._rows = np.ascontiguousarray(rows, np.int64)
         self._data, self._offsets = _binary_buffers(table["payload"])
@@ -378,7 +380,8 @@ def _binary_buffers(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _decoded_joined(table: pa.Table, codec: FrameCodec, rows: np.ndarray) -> list[object]:
-    """`_decoded` of rows among which a split frame is joined back by `codec`."""
+    """The events of `rows` (as `_OtherRows.decoded` gives them) when a split frame among them
+    is joined back by `codec`: all of them at once, each decoded on its own (a rare case)."""
     table = _joined(table, codec, rows)
     return [
         CandleClose(ts_ns) if topic == CLOCK_TOPIC else decode_frame(payload, recv_ns)
