@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from scalper import replay
 from scalper.engine import Engine, Notification
 from scalper.replay import Decode, replay_columns, replay_recording
 from scalper.settings import EngineSettings, RecorderSettings
@@ -117,7 +118,18 @@ def market_rows(count: int, symbols: int, seed: int) -> list[tuple[int, bytes | 
     return rows
 
 
-def test_synthetic_market_same_state_over_several_row_groups(tmp_path: Path) -> None:
+def small_pieces(monkeypatch: pytest.MonkeyPatch, rows: int | None) -> None:
+    """Have the columnar replay decode and apply `rows` rows at a time (None: as it does)."""
+    if rows is not None:
+        monkeypatch.setattr(replay, "_PIECE_ROWS", rows)
+
+
+@pytest.mark.parametrize("piece_rows", [None, 37])
+def test_synthetic_market_same_state_over_several_row_groups(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, piece_rows: int | None
+) -> None:
+    """Also in pieces smaller than a row group, with wall-clock candle closes among them."""
+    small_pieces(monkeypatch, piece_rows)
     rows = market_rows(6000, symbols=7, seed=11)
     record_all(tmp_path, rows, group_rows=1000)
     state = json.loads(assert_same_replays(tmp_path))
@@ -143,12 +155,20 @@ def _text(frame: dict[str, object]) -> bytes:
     return json.dumps(frame, separators=(",", ":")).encode()
 
 
-def test_real_frames_with_every_kind_of_row(tmp_path: Path, xrp_frames, bybit_fixture) -> None:
+@pytest.mark.parametrize("piece_rows", [None, 7])
+def test_real_frames_with_every_kind_of_row(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    xrp_frames,
+    bybit_fixture,
+    piece_rows: int | None,
+) -> None:
     """Real XRPUSDT orderbook.500 frames (stored split) among real trades, tickers and control
     replies, a wall-clock candle close, and book frames stored split that the columns must not
     shortcut: a type the decoder refuses, a zero price, a time beyond 2262, price digits beyond
     a double's exact integers; and one stored whole. Those are decoded from their JSON, as live
-    (malformed where they were malformed)."""
+    (malformed where they were malformed); also in pieces smaller than a row group."""
+    small_pieces(monkeypatch, piece_rows)
     first = json.loads(xrp_frames[0])
     odd = [
         _text({**first, "type": "update"}),
