@@ -282,9 +282,8 @@ def column_steps(
 
 _PIECE_ROWS: Final = 8192
 """Rows decoded and applied at a time: the engine then reads the events while the decoder's
-objects are still in the CPU's caches (a whole row group's are tens of MB). Make bench's
-500,000 rows, six fresh processes each, median CPU s: 1.076 decoding each row group whole,
-1.002 in pieces of 4,096 rows, 0.974 of 8,192, 0.978 of 16,384."""
+objects are still in the CPU's caches (a whole row group's are tens of MB). 8,192 was the
+fastest of 4,096, 8,192 and 16,384 on make bench's recording (commit 0f06506)."""
 
 
 def _pieces(start: int, stop: int) -> Iterator[tuple[int, int]]:
@@ -369,8 +368,11 @@ def _any_split(table: pa.Table, rows: np.ndarray) -> bool:
 
 def _binary_buffers(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     """(values, offsets) of a binary column: row r's bytes are values[offsets[r]:offsets[r+1]],
-    read in place (copied only when the column comes in several chunks)."""
+    read in place (copied only when the column comes in several chunks, or with 64-bit
+    offsets, which the recorder does not write)."""
     array = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+    if array.type != pa.binary():
+        array = array.cast(pa.binary())
     _, offsets, values = array.buffers()
     start = array.offset
     return (

@@ -8,6 +8,7 @@ from itertools import islice
 from pathlib import Path
 
 import msgspec
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -267,3 +268,17 @@ def test_frames_stored_whole_or_several_sources_take_the_json_path(tmp_path: Pat
     record_all(two, rows[::2], group_rows=400, source="a")
     record_all(two, rows[1::2], group_rows=400, source="b")
     assert_same_replays(two)
+
+
+def test_a_binary_column_is_read_as_values_and_offsets_whatever_its_layout() -> None:
+    """One chunk, several chunks, a slice of a longer array, 64-bit offsets: the same frames."""
+    frames = [b"ab", b"", b"cde"]
+    columns = (
+        pa.chunked_array([pa.array(frames, pa.binary())]),
+        pa.chunked_array([pa.array(frames[:1], pa.binary()), pa.array(frames[1:], pa.binary())]),
+        pa.chunked_array([pa.array([b"zz", *frames], pa.binary()).slice(1)]),
+        pa.chunked_array([pa.array(frames, pa.large_binary())]),
+    )
+    for column in columns:
+        values, offsets = replay._binary_buffers(column)
+        assert [bytes(values[offsets[r] : offsets[r + 1]]) for r in range(3)] == frames
