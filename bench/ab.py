@@ -20,7 +20,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from rich.console import Console
 from rich.table import Table
@@ -57,6 +59,27 @@ print(floor, engine)
 """
 
 
+Result = TypeVar("Result")
+
+
+def alternate(
+    rounds: int,
+    checkouts: dict[str, Path],
+    run: Callable[[Path], Result],
+    console: Console,
+) -> dict[str, list[Result]]:
+    """`run(path)` for each checkout in each of `rounds` rounds, in the given order in odd
+    rounds and reversed in even ones (a slow spell of the machine hits both alike): each
+    checkout's results by round."""
+    results: dict[str, list[Result]] = {name: [] for name in checkouts}
+    order = list(checkouts.items())
+    for round_ in range(rounds):
+        for name, path in order if round_ % 2 == 0 else reversed(order):
+            results[name].append(run(path))
+            console.print(f"round {round_ + 1} {name}: {results[name][-1]}", style="dim")
+    return results
+
+
 def run_child(src: Path, frames: Path, passes: int) -> tuple[float, float]:
     env = {**os.environ, "PYTHONPATH": str(src)}
     done = subprocess.run(
@@ -87,12 +110,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="scalper-ab-") as tmp:
         frames = Path(tmp) / "frames.marshal"
         frames.write_bytes(marshal.dumps(list(generate_frames(market))))
-        results: dict[str, list[tuple[float, float]]] = {"this": [], "other": []}
-        for round_ in range(args.rounds):
-            order = [("this", this), ("other", args.other)]
-            for name, src in order if round_ % 2 == 0 else reversed(order):
-                results[name].append(run_child(src, frames, args.passes))
-                console.print(f"round {round_ + 1} {name}: {results[name][-1]}", style="dim")
+        results = alternate(
+            args.rounds,
+            {"this": this, "other": args.other},
+            lambda src: run_child(src, frames, args.passes),
+            console,
+        )
     table = Table(
         title=f"{args.symbols} symbols x {args.seconds:g} s, µs/frame, best of {args.passes}"
     )

@@ -25,6 +25,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from bench.ab import alternate
+
 ROWS = ("engine+signals", "+trading")
 
 _CHILD = """
@@ -73,24 +75,20 @@ def main(argv: list[str] | None = None) -> int:
     config = MarketConfig(symbols=args.symbols, seconds=args.seconds, seed=args.seed)
     frames, _, _ = bench.generate(config)
     console = Console(width=140)
-    results: dict[str, list[dict[str, float]]] = {"this": [], "other": []}
     with tempfile.TemporaryDirectory(prefix="scalper-ab-trading-") as tmp:
         path = Path(tmp) / "frames.pickle"
         fields = {"symbols": args.symbols, "seconds": args.seconds, "seed": args.seed}
         path.write_bytes(
             pickle.dumps((frames.blob, frames.offsets.tolist(), frames.recv_ns.tolist(), fields))
         )
-        for round_ in range(args.rounds):
-            order = [("this", this), ("other", args.other.resolve())]
-            for name, root in order if round_ % 2 == 0 else reversed(order):
-                results[name].append(run_child(root, path))
-                console.print(f"round {round_ + 1} {name}: {results[name][-1]}", style="dim")
+        checkouts = {"this": this, "other": args.other.resolve()}
+        results = alternate(args.rounds, checkouts, lambda root: run_child(root, path), console)
     table = Table(
         title=f"{args.symbols} symbols x {args.seconds:g} s ({len(frames):,} frames), µs/frame"
     )
     for column in ("checkout", *ROWS, "trading: added by round", "median"):
         table.add_column(column, justify="left" if column == "checkout" else "right")
-    for name, root in (("this", this), ("other", args.other.resolve())):
+    for name, root in checkouts.items():
         rounds = results[name]
         added = [r["+trading"] / r["engine+signals"] - 1.0 for r in rounds]
         table.add_row(

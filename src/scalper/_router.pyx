@@ -139,10 +139,8 @@ cdef class EventRouter:
                 if books_only:
                     apply_other(item)
                 elif kind is _TradeBatch or kind is _TickerUpdate or kind is _BookUpdate:
-                    self._dispatch(item, None)
-                    if fast_tap is not None:
-                        fast_tap.on(item)
-                    elif slow_tap is not None:
+                    self._dispatch(item, fast_tap)
+                    if slow_tap is not None:
                         slow_tap(item)
                 else:
                     apply_other(item)

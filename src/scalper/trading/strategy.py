@@ -144,7 +144,7 @@ class ReferenceStrategy:
         score, mid = view.score, view.mid
         if score is None or mid is None or not view.in_sync or view.direction == 0:
             return None
-        if abs(score) < settings.enter_score or view.confluence < settings.min_confluence:
+        if not self.entry_gate(score, view.confluence):
             return None
         if view.regimes.get("volatility") not in settings.allowed_volatility:
             return None
