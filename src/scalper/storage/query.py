@@ -131,14 +131,7 @@ def connect(data_dir: Path, codecs: Sequence[FrameCodec] = ()) -> duckdb.DuckDBP
             source = (
                 f"read_parquet('{_quoted(glob)}', hive_partitioning = true, union_by_name = true)"
             )
-            try:
-                connection.execute(f"CREATE VIEW {table} AS SELECT {columns} FROM {source}")
-            except duckdb.Error as exc:
-                raise InputError(
-                    f"query failed: cannot read the {table} segments of {data_dir}: "
-                    f"{_one_line(exc)} (a "
-                    "segment the disk budget deleted meanwhile is gone if you run it again)"
-                ) from exc
+            _create_view(connection, table, f"SELECT {columns} FROM {source}", data_dir)
         else:
             missing.append(table)
             empty = schema.empty_table().append_column("date", pa.array([], pa.string()))  # noqa: F841 (read by DuckDB's replacement scan)
@@ -146,7 +139,7 @@ def connect(data_dir: Path, codecs: Sequence[FrameCodec] = ()) -> duckdb.DuckDBP
     for table in TRADING_TABLES:
         _trading_view(connection, data_dir, table)
     for view, sql in READABLE_VIEWS.items():
-        connection.execute(f"CREATE VIEW {view} AS {sql}")
+        _create_view(connection, view, sql, data_dir)
     if missing:
         log.warning(
             "%s holds no %s yet: those tables are empty%s",
@@ -155,6 +148,20 @@ def connect(data_dir: Path, codecs: Sequence[FrameCodec] = ()) -> duckdb.DuckDBP
             _elsewhere(data_dir),
         )
     return connection
+
+
+def _create_view(
+    connection: duckdb.DuckDBPyConnection, view: str, sql: str, data_dir: Path
+) -> None:
+    """CREATE VIEW `view` AS `sql`. DuckDB reads the segments' metadata as it binds the view,
+    so a segment the disk budget deletes meanwhile fails it: an InputError saying so."""
+    try:
+        connection.execute(f"CREATE VIEW {view} AS {sql}")
+    except duckdb.Error as exc:
+        raise InputError(
+            f"query failed: cannot read the {view} segments of {data_dir}: {_one_line(exc)} (a "
+            "segment the disk budget deleted meanwhile is gone if you run it again)"
+        ) from exc
 
 
 def _trading_view(connection: duckdb.DuckDBPyConnection, data_dir: Path, table: str) -> None:
