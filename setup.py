@@ -16,6 +16,8 @@ COMPILED = [
     "signals/_tracker",
     "trading/_tap",
     "venues/bybit/_wire",
+    "venues/bybit/_feed_sink",
+    "venues/bybit/_receiver",
 ]
 """Modules under src/scalper/ written in Cython (`<path>.pyx`, with `<path>.pxd` when
 cimported)."""

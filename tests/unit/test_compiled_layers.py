@@ -30,6 +30,8 @@ FACE = {
     "signals._tracker": "signals",
     "trading._tap": "trading",
     "venues.bybit._wire": "venues",
+    "venues.bybit._feed_sink": "venues",
+    "venues.bybit._receiver": "venues",
 }
 """Compiled module (its path under scalper/, dotted) -> the module whose layer it belongs to (its
 public import path, or for _symbol the engine, whose per-event work it does)."""

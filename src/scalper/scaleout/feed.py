@@ -34,9 +34,10 @@ from scalper.scaleout.stream import (
 from scalper.scaleout.supervisor import WorkerProcess
 from scalper.scaleout.worker import WorkerSpec
 from scalper.settings import ConnectionSettings, FeedSettings, ScaleoutSettings
+from scalper.venues.bybit._wire import decode_one
 from scalper.venues.bybit.feed import FrameRecorder, LiveFeed
 from scalper.venues.bybit.topics import symbol_of, topics_for
-from scalper.venues.bybit.wire import ControlMessage, decode_frame
+from scalper.venues.bybit.wire import ControlMessage
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +157,8 @@ class ScaleoutFeed(LiveFeed):
     async def _consume(self) -> None:
         import nats
 
-        sink, end_read = self._sink()
+        sink = self._sink()
+        end_read = sink.batch_end
         worker_of = self._worker_of
         fetch = self._sub.fetch
         batch = self.scaleout.fetch_batch
@@ -180,7 +182,7 @@ class ScaleoutFeed(LiveFeed):
                     if stamp != recv_ns:  # frames of one read of the worker's socket share it
                         end_read()
                         recv_ns = stamp
-                    event = decode_frame(raw, recv_ns)
+                    event = decode_one(raw, recv_ns)
                     if type(event) is not ControlMessage:
                         sink(raw, recv_ns, event)  # type: ignore[arg-type]
                 end_read()

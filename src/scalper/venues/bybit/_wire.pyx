@@ -1,24 +1,35 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
-"""Many Bybit frames decoded at once, compiled: `decode_rows` (a replay's recorded trades and
-tickers, tens of thousands a row group, read in place from their stored column).
+"""Bybit frames decoded in C: `decode_one` (the live receiver's frame) and `decode_rows` (a
+replay's recorded trades and tickers, tens of thousands a row group, read in place from their
+stored column).
 
-Exactly `wire.decode_frame`'s events: a trade or ticker frame that takes wire.py's fast path is
-built here, in C, from the same msgspec decode (no Python frame per frame or per trade); every
-other frame (book frames, control replies, anything the fast path would not take or that breaks
-a rule) goes to `wire.decode_frame` itself, which names what is wrong.
+Exactly `wire.decode_frame`'s events: a book, trade or ticker frame that takes wire.py's fast
+path is built here, in C, from the same msgspec decode (no Python frame per frame or per trade);
+every other frame (control replies, anything the fast path would not take or that breaks a rule)
+goes to `wire.decode_frame` itself, which names what is wrong.
 """
 
 from cpython.bytes cimport PyBytes_FromStringAndSize
 
 import msgspec
 
-from scalper.events import UNKNOWN_SIDE, TickerFields, TickerUpdate, Trade, TradeBatch
-from scalper.venues.bybit.topics import TICKER, TRADE, cached_route
+from scalper.events import (
+    UNKNOWN_SIDE,
+    BookUpdate,
+    TickerFields,
+    TickerUpdate,
+    Trade,
+    TradeBatch,
+)
+from scalper.venues.bybit.topics import BOOK, TICKER, TRADE, cached_route
 from scalper.venues.bybit.wire import (
     MAX_MILLIS,
     _FAST_DECODERS,
     _SIDES,
     _TICK_DIRECTIONS,
+    BookData,
+    BookFrame,
+    ControlMessage,
     _TickerData,
     _TickerFrame,
     _TradeData,
@@ -28,15 +39,20 @@ from scalper.venues.bybit.wire import (
 
 _TRADE_FIELDS = ("T", "s", "p", "v", "S", "L", "i", "BT")
 if (
-    _TradeData.__struct_fields__ != _TRADE_FIELDS
+    BookFrame.__struct_fields__ != ("topic", "type", "ts", "data", "cts")
+    or BookData.__struct_fields__ != ("s", "b", "a", "u", "seq")
+    or _TradeData.__struct_fields__ != _TRADE_FIELDS
     or _TickerData.__struct_fields__[1:] != TickerFields.__struct_fields__
-):  # `_trades` and `_ticker` take the fields by position
-    raise ImportError("wire.py's trade or ticker struct changed its fields: update _wire.pyx")
+):  # `_fast`, `_trades` and `_ticker` take the fields by position
+    raise ImportError("wire.py's frame structs changed their fields: update _wire.pyx")
 
 cdef object _Trade = Trade
 cdef object _TradeBatch = TradeBatch
 cdef object _TickerFields = TickerFields
 cdef object _TickerUpdate = TickerUpdate
+cdef object _BookUpdate = BookUpdate
+cdef object _ControlMessage = ControlMessage
+cdef object _BookFrameType = BookFrame
 cdef object _TradeFrameType = _TradeFrame
 cdef object _TickerFrameType = _TickerFrame
 cdef object _TickerDataType = _TickerData
@@ -47,6 +63,7 @@ cdef dict _sides = _SIDES
 cdef dict _ticks = _TICK_DIRECTIONS
 cdef object _unknown_side = UNKNOWN_SIDE
 cdef object _max_millis = MAX_MILLIS
+cdef str _book_channel = BOOK
 cdef str _trade_channel = TRADE
 cdef str _ticker_channel = TICKER
 cdef long long _MS_TO_NS = 1_000_000
@@ -74,17 +91,23 @@ def decode_rows(
         if not 0 <= start <= stop <= data.shape[0]:
             raise ValueError(f"row {r}'s frame [{start}, {stop}) is outside the data buffer")
         raw = PyBytes_FromStringAndSize(<const char*>&data[0] + start, stop - start)
-        recv = recv_ns[r]
-        event = _fast(raw, recv)
-        events[i] = event if event is not None else decode_frame(raw, recv)
+        events[i] = decode_one(raw, recv_ns[r])
     return events
 
 
-cdef object _fast(object raw, object recv):
-    """The trade or ticker event of a frame on wire.py's fast path, or None (the caller then
-    decodes it with `decode_frame`)."""
-    if type(raw) is not bytes:
-        return None
+cpdef object decode_one(object raw, object recv_ns):
+    """`wire.decode_frame(raw, recv_ns)`, with the fast path's book, trade and ticker events
+    built in C."""
+    if type(raw) is bytes:
+        event = _fast(raw, recv_ns)
+        if event is not None:
+            return event
+    return decode_frame(raw, recv_ns)
+
+
+cdef object _fast(bytes raw, object recv):
+    """The book, trade or ticker event of a frame on wire.py's fast path, or None (the caller
+    then decodes it with `decode_frame`)."""
     decoder = _decoders.get((<bytes>raw)[:14])
     if decoder is None:
         return None
@@ -93,17 +116,43 @@ cdef object _fast(object raw, object recv):
     except (_DecodeError, RecursionError):
         return None
     kind = type(frame)
-    if kind is not _TradeFrameType and kind is not _TickerFrameType:
+    if kind is not _BookFrameType and kind is not _TradeFrameType and kind is not _TickerFrameType:
         return None
     route = cached_route(frame.topic)
     if route is None:
         return None
     channel, depth, symbol = route
+    if kind is _BookFrameType and channel == _book_channel:
+        return _book(_astuple(frame), depth, symbol, recv)
     if kind is _TradeFrameType and channel == _trade_channel:
         return _trades(frame.data, symbol, recv)
     if kind is _TickerFrameType and channel == _ticker_channel:
         return _ticker(frame.type, frame.ts, frame.data, symbol, recv)
     return None
+
+
+cdef object _book(tuple frame, object depth, object symbol, object recv):
+    """wire._book of a fast-path BookFrame (topic, type, ts, data, cts), or None."""
+    kind = frame[1]
+    if kind != "delta" and kind != "snapshot":
+        return None
+    ts_ms = frame[4] if frame[4] is not None else frame[2]
+    if not 0 <= ts_ms <= _max_millis:
+        return None
+    data = _astuple(frame[3])  # s, b, a, u, seq
+    if data[0] != symbol:
+        return None
+    return _BookUpdate(
+        symbol,
+        depth,
+        kind == "snapshot",
+        data[1],
+        data[2],
+        data[3],
+        data[4],
+        (<long long>ts_ms) * _MS_TO_NS,
+        recv,
+    )
 
 
 cdef object _trades(list rows, object symbol, object recv):
@@ -146,3 +195,13 @@ cdef object _ticker(object kind, object ts_ms, object data, object symbol, objec
     return _TickerUpdate(
         symbol, kind == "snapshot", fields, (<long long>ts_ms) * _MS_TO_NS, recv
     )
+
+
+cpdef object receive_frame(object raw, object recv_ns, object on_control):
+    """`decode_one(raw, recv_ns)` for a connection's session: the event for the engine, or
+    None for a control reply, which goes to `on_control` (the session's)."""
+    event = decode_one(raw, recv_ns)
+    if type(event) is _ControlMessage:
+        on_control(event)
+        return None
+    return event

@@ -7,7 +7,8 @@ replaced with capped exponential backoff and full jitter when it closes, errors 
 for `stale_after_s`.
 
 Frames are handed over inline, from picows' parser, as they are cut from each read of the
-socket: no receive queue, no task switch per frame. The sink (engine, recorder) is fast and must
+socket, by a compiled listener (`_receiver.FrameReceiver`): no receive queue, no task switch
+and no Python frame per frame. The sink (engine, recorder) is fast and must
 never block; while it runs, nothing reads the socket, so TCP back-pressure, not memory, absorbs
 a burst. The frames of one read share their receive time (they arrived together) and are
 followed by one `on_batch_end` call, where a sink flushes what it batches and the connection
@@ -25,11 +26,12 @@ import random
 import time
 from collections.abc import Callable, Iterator
 
-from picows import WSCloseCode, WSError, WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
+from picows import WSCloseCode, WSError, WSMsgType, WSTransport, ws_connect
 
 from scalper.events import Event
 from scalper.feed_status import ConnectionStats
 from scalper.settings import ConnectionSettings
+from scalper.venues.bybit._receiver import FrameReceiver
 from scalper.venues.bybit.session import BybitSession
 from scalper.venues.bybit.subscriptions import SubscriptionBook
 from scalper.venues.bybit.topics import symbol_of
@@ -41,7 +43,6 @@ FrameSink = Callable[[bytes, int, Event | None], None]
 the session consumed) for every frame received."""
 
 _TEXT = WSMsgType.TEXT
-_BINARY = WSMsgType.BINARY
 
 
 def backoff_delays(initial: float, maximum: float, rng: random.Random) -> Iterator[float]:
@@ -163,7 +164,7 @@ class BybitConnection:
         self.stats.state = "connecting"
         transport, _ = await asyncio.wait_for(
             ws_connect(
-                lambda: _Receiver(self),
+                lambda: FrameReceiver(self),
                 self.url,
                 websocket_handshake_timeout=settings.open_timeout_s,
                 enable_auto_ping=False,  # Bybit wants its own JSON ping, not a protocol ping
@@ -222,59 +223,6 @@ class BybitConnection:
         while True:
             await asyncio.sleep(self.settings.ping_interval_s)
             self.session.ping()
-
-
-class _Receiver(WSListener):  # type: ignore[misc]
-    """picows' callbacks for one session: frames to the sink, in the order they came."""
-
-    def __init__(self, owner: BybitConnection) -> None:
-        self.owner = owner
-        self.stats = owner.stats
-        self.receive = owner.session.receive
-        self.on_frame = owner.on_frame
-        self.on_batch_end = owner.on_batch_end
-        self.recv_ns = 0
-        """The receive time of the read being handed over (0 between reads)."""
-        self.frames = 0
-        """Frames of the read being handed over."""
-        self.pieces: list[bytes] = []
-        """A fragmented message's frames so far (Bybit sends none; the protocol allows them)."""
-
-    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
-        if not self.recv_ns:
-            self.recv_ns = time.time_ns()
-        try:
-            kind = frame.msg_type
-            if (kind is _TEXT or kind is _BINARY) and frame.fin and not self.pieces:
-                raw = frame.get_payload_as_bytes()
-                self.frames += 1
-                self.on_frame(raw, self.recv_ns, self.receive(raw, self.recv_ns))
-            else:
-                self._other(transport, frame, kind)
-        finally:  # a read ends even if its last frame's sink raised (picows then disconnects)
-            if frame.last_in_buffer:
-                self._end_read()
-
-    def _end_read(self) -> None:
-        stats = self.stats
-        if self.frames:
-            stats.frames += self.frames
-            stats.last_frame_ns = self.recv_ns
-            self.frames = 0
-        self.recv_ns = 0
-        self.on_batch_end()
-
-    def _other(self, transport: WSTransport, frame: WSFrame, kind: WSMsgType) -> None:
-        if kind is _TEXT or kind is _BINARY or kind is WSMsgType.CONTINUATION:
-            self.pieces.append(frame.get_payload_as_bytes())
-            if frame.fin:
-                raw = b"".join(self.pieces)
-                self.pieces.clear()
-                self.frames += 1
-                self.on_frame(raw, self.recv_ns, self.receive(raw, self.recv_ns))
-        elif kind is WSMsgType.CLOSE:
-            transport.send_close(frame.get_close_code())
-            transport.disconnect()
 
 
 def _raise_first_error(group: BaseExceptionGroup) -> None:

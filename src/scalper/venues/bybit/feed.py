@@ -14,17 +14,17 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
 from typing import Protocol
 
 from scalper.book import SyncState
 from scalper.engine import Engine, Notification, ResyncNeeded
-from scalper.events import Event, Instrument, MalformedFrame
+from scalper.events import Instrument
 from scalper.feed_status import SymbolFeedStats
 from scalper.settings import ConnectionSettings, FeedSettings
-from scalper.venues.bybit.connection import BybitConnection, FrameSink
+from scalper.venues.bybit._feed_sink import FeedSink
+from scalper.venues.bybit.connection import BybitConnection
 from scalper.venues.bybit.subscriptions import shard
-from scalper.venues.bybit.topics import book_topic, symbol_of, topic_of_frame, topics_for
+from scalper.venues.bybit.topics import book_topic, symbol_of, topics_for
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,8 @@ class LiveFeed:
                 settings=connection,
                 rng=random.Random(rng.random()),
             )
-            link.on_frame, link.on_batch_end = self._sink()
+            sink = self._sink()
+            link.on_frame, link.on_batch_end = sink, sink.batch_end
             self.connections.append(link)
             for topic in topics:
                 self._owner[topic] = link
@@ -93,49 +94,11 @@ class LiveFeed:
         self.started_ns = 0
         engine.subscribe(self._on_notification)
 
-    def _sink(self) -> tuple[FrameSink, Callable[[], None]]:
-        """(per frame, per read of the socket): the engine gets each frame at once; the
-        recorder gets the frames of a read in one call at its end, in the same order."""
-        apply = self.engine.entry()
-        stats_by_symbol = self.symbol_stats
-        recorder = self.recorder
-        raws: list[bytes] = []
-        stamps: list[int] = []
-        topics: list[str] = []
-        symbols: list[str] = []
-        batch_ns = 0
-
-        def on_frame(raw: bytes, recv_ns: int, event: Event | None) -> None:
-            nonlocal batch_ns
-            ts_ns: int = getattr(event, "ts_event_ns", 0)  # 0: a control reply (event None)
-            if recorder is not None:
-                batch_ns = recv_ns
-                raws.append(raw)
-                stamps.append(ts_ns)
-                topics.append("" if event is None else topic_of_frame(raw))
-                symbols.append("" if event is None else event.symbol or "")
-            if event is None:  # a control reply, consumed by the session
-                return
-            if type(event) is not MalformedFrame:
-                stats = stats_by_symbol.get(event.symbol)  # type: ignore[arg-type]
-                if stats is not None:
-                    lag = recv_ns - ts_ns
-                    stats.frames += 1
-                    stats.last_recv_ns = recv_ns
-                    stats.last_lag_ns = lag
-                    if lag > stats.max_lag_ns:
-                        stats.max_lag_ns = lag
-            apply(event)
-
-        def on_batch_end() -> None:
-            if raws and recorder is not None:
-                recorder.record_frames(raws, batch_ns, stamps, topics, symbols)
-                raws.clear()
-                stamps.clear()
-                topics.clear()
-                symbols.clear()
-
-        return on_frame, on_batch_end
+    def _sink(self) -> FeedSink:
+        """Where the connections' frames go (compiled): the engine gets each frame at once,
+        the recorder the frames of a read in one call at its end (`batch_end`), in the same
+        order."""
+        return FeedSink(self.engine.entry(), self.symbol_stats, self.recorder)
 
     async def start(self) -> None:
         """Start every connection and the candle timer (one TaskGroup); returns at once."""

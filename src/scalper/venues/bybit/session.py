@@ -15,8 +15,9 @@ from collections.abc import Callable, Iterable
 
 from scalper.events import Event
 from scalper.feed_status import ConnectionStats
+from scalper.venues.bybit._wire import receive_frame
 from scalper.venues.bybit.subscriptions import SubscriptionBook
-from scalper.venues.bybit.wire import ControlMessage, decode_frame
+from scalper.venues.bybit.wire import ControlMessage
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +47,9 @@ class BybitSession:
 
     def receive(self, raw: bytes, recv_ns: int) -> Event | None:
         """Decode one received frame: the event for the engine, or None for a control reply
-        (consumed here)."""
-        event = decode_frame(raw, recv_ns)
-        if type(event) is ControlMessage:
-            self.on_control(event)  # type: ignore[arg-type]
-            return None
-        return event  # type: ignore[return-value]
+        (consumed here, by `on_control`). Compiled (`_wire.receive_frame`): the connection's
+        receiver calls that in C."""
+        return receive_frame(raw, recv_ns, self.on_control)  # type: ignore[no-any-return]
 
     def on_control(self, message: ControlMessage) -> None:
         """Feed an ack to the subscription book; queue what it asks to retry."""

@@ -1,7 +1,8 @@
 """`_wire.decode_rows` (the compiled decoder of a replay's recorded frames, read in place from
-their column) gives exactly `wire.decode_frame`'s events, frame by frame, in the order of the
-rows asked for: on the docs' and the real frames, on the simulator's trades and tickers, and on
-every broken variant that must come out malformed."""
+their column) and `_wire.decode_one` (the live receiver's) give exactly `wire.decode_frame`'s
+events, frame by frame, in the order of the rows asked for: on the docs' and the real frames,
+on the simulator's books, trades and tickers, and on every broken variant that must come out
+malformed."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from scalper.events import TickerUpdate, TradeBatch
+from scalper.events import BookUpdate, TickerUpdate, TradeBatch
 from scalper.venues.bybit import _wire
 from scalper.venues.bybit.wire import MAX_MILLIS, decode_frame
 from scalper.venues.simulator.market import MarketConfig, generate_frames
@@ -57,6 +58,8 @@ def _same_as_decode_frame(frames: list[bytes]) -> list[Any]:
     backwards = np.arange(len(frames) - 1, -1, -1, dtype=np.int64)  # any order of rows
     events = _wire.decode_rows(values, offsets, backwards, np.array(recv, np.int64))
     assert events == expected[::-1]
+    one_by_one = [_wire.decode_one(frame, ns) for frame, ns in zip(frames, recv, strict=True)]
+    assert one_by_one == expected
     return events
 
 
@@ -71,9 +74,10 @@ def test_real_book_frames(xrp_frames: list[bytes]) -> None:
     _same_as_decode_frame(xrp_frames)
 
 
-def test_simulator_trades_and_tickers() -> None:
+def test_simulator_books_trades_and_tickers() -> None:
     frames = [raw for _, raw in islice(generate_frames(MarketConfig(symbols=3, seed=2)), 3000)]
     events = _same_as_decode_frame(frames)
+    assert sum(type(event) is BookUpdate for event in events) > 100
     assert sum(type(event) is TradeBatch for event in events) > 100
     assert sum(type(event) is TickerUpdate for event in events) > 100
 
@@ -86,6 +90,12 @@ def _trade(**changes: Any) -> dict[str, Any]:
 
 def _trade_frame(*rows: dict[str, Any], topic: str = "publicTrade.BTCUSDT") -> bytes:
     frame = {"topic": topic, "type": "snapshot", "ts": 1672304486868, "data": list(rows)}
+    return json.dumps(frame, separators=(",", ":")).encode()
+
+
+def _book_frame(kind: str = "delta", ts: int = 1672304484978, **data: Any) -> bytes:
+    fields = {"s": "BTCUSDT", "b": [["16493.50", "0.006"]], "a": [], "u": 18521288, "seq": 7961}
+    frame = {"topic": "orderbook.50.BTCUSDT", "type": kind, "ts": ts, "data": {**fields, **data}}
     return json.dumps(frame, separators=(",", ":")).encode()
 
 
@@ -111,6 +121,18 @@ def _ticker_frame(kind: str = "delta", ts: int = 1673853746003, **data: Any) -> 
         _trade_frame(_trade(), topic="publicTrade.ETHUSDT"),
         _trade_frame(_trade(), topic="publicTrade.BTC USDT"),
         _trade_frame(_trade(), topic="tickers.BTCUSDT"),
+        _book_frame(),
+        _book_frame("snapshot"),
+        _book_frame("partial"),
+        _book_frame(ts=-1),
+        _book_frame(ts=MAX_MILLIS + 1),
+        _book_frame(s="ETHUSDT"),
+        _book_frame(b=[["0", "1"]]),
+        _book_frame(a=[["16493.5", "-1"]]),
+        _book_frame(u=-1),
+        _book_frame()[:-1] + b',"cts":1672304484976}',
+        _book_frame()[:-1] + b',"cts":-5}',
+        _book_frame().replace(b"orderbook.50", b"orderbook.7"),
         _ticker_frame(),
         _ticker_frame("snapshot"),
         _ticker_frame("partial"),
