@@ -8,7 +8,7 @@ PEERS    := $(VENV)/.peers-stamp
 COMPILED := $(VENV)/.compiled-stamp
 # The engine's hot path is Cython (src/scalper/*.pyx); pip builds it in place, and rebuilds it
 # here whenever a .pyx or .pxd changes.
-CYTHON_SOURCES := setup.py $(wildcard src/scalper/*.pyx src/scalper/*.pxd src/scalper/*/*.pyx src/scalper/*/*.pxd src/scalper/*/*/*.pyx)
+CYTHON_SOURCES := setup.py $(wildcard src/scalper/*.pyx src/scalper/*.pxd src/scalper/*/*.pyx src/scalper/*/*.pxd src/scalper/*/*/*.pyx src/scalper/*/*/*.pxd)
 ARGS     ?=
 
 .PHONY: demo test lint bench bench-extra bench-load soak clean system-test

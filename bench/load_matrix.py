@@ -10,7 +10,8 @@ carries over), run one after the other and, with `--rounds`, interleaved round a
 A variant is `client/loop` (client: `default` = the feed's own connection, or a name in
 `bench.load_clients`; loop: asyncio or uvloop); `before/<loop>` runs the feed's own connection
 with the `scalper` package of another checkout (`--before DIR`: its `src` goes first on the
-path), e.g. main's code for a before/after table in the same run.
+path), e.g. main's code for a before/after table in the same run. Several checkouts: `--before
+LABEL=DIR` once each, and `LABEL/<loop>` as their variants.
 """
 
 from __future__ import annotations
@@ -37,11 +38,14 @@ def run_variant(variant: str, url: str, status: Path, args: argparse.Namespace) 
     """One client process; its result, or its error output."""
     client, _, loop = variant.partition("/")
     env = dict(os.environ)
-    if client == "before":
-        if not args.before:
-            return "before/* needs --before DIR"
-        env["PYTHONPATH"] = os.pathsep.join([str(Path(args.before) / "src"), str(_REPO_ROOT)])
+    checkouts = dict(
+        entry.split("=", 1) if "=" in entry else ("before", entry) for entry in args.before or ()
+    )
+    if client in checkouts:
+        env["PYTHONPATH"] = os.pathsep.join([str(Path(checkouts[client]) / "src"), str(_REPO_ROOT)])
         client = "default"
+    elif client == "before":
+        return "before/* needs --before DIR"
     command = [
         sys.executable,
         *("-m", "bench.load", "--url", url, "--status", str(status), "--json"),
@@ -137,7 +141,11 @@ def main(argv: list[str] | None = None) -> int:
         default=["default/asyncio", "default/uvloop"],
         help="comma-separated client/loop pairs",
     )
-    parser.add_argument("--before", help="a checkout whose scalper the before/* variants run")
+    parser.add_argument(
+        "--before",
+        action="append",
+        help="a checkout whose scalper the before/* variants run (LABEL=DIR: the LABEL/* ones)",
+    )
     parser.add_argument("--json", type=Path, help="also write every result to this file")
     args = parser.parse_args(argv)
     console = Console(width=None if sys.stdout.isatty() else 160)

@@ -17,8 +17,12 @@ from array import array
 
 import msgspec
 
+from scalper._trade_fields cimport TradeOffsets, trade_field, trade_offsets
+
 from scalper.aggregates import Candle
-from scalper.events import BUY, SELL
+from scalper.events import BUY, SELL, Trade
+
+cdef TradeOffsets _AT = trade_offsets(Trade)
 
 cdef long _BUY = BUY
 cdef long _SELL = SELL
@@ -142,20 +146,20 @@ cdef Summary summarize_c(list trades, list sides) except *:
         s.open = s.high = s.low = s.close = 0.0
         return s
     first = trades[0]
-    s.first_ts_ns = s.last_ts_ns = first.ts_event_ns
-    s.open = s.high = s.low = price = first.price
+    s.first_ts_ns = s.last_ts_ns = trade_field(first, &_AT, _AT.ts_event_ns, "ts_event_ns")
+    s.open = s.high = s.low = price = trade_field(first, &_AT, _AT.price, "price")
     for i in range(n):
         trade = trades[i]
         side = sides[i]
-        ts = trade.ts_event_ns
+        ts = trade_field(trade, &_AT, _AT.ts_event_ns, "ts_event_ns")
         if ts >= s.last_ts_ns:
             s.last_ts_ns = ts
         else:
             s.ordered = False
             if ts < s.first_ts_ns:
                 s.first_ts_ns = ts
-        price = trade.price
-        size = trade.size
+        price = trade_field(trade, &_AT, _AT.price, "price")
+        size = trade_field(trade, &_AT, _AT.size, "size")
         if price > s.high:
             s.high = price
         elif price < s.low:
@@ -401,5 +405,12 @@ cdef class CandleSeries:
             raise ValueError(f"{len(trades)} trades but {len(sides)} sides")
         done = []
         for trade, side in zip(trades, sides):
-            done.extend(self._add_trade(trade.ts_event_ns, trade.price, trade.size, side))
+            done.extend(
+                self._add_trade(
+                    trade_field(trade, &_AT, _AT.ts_event_ns, "ts_event_ns"),
+                    trade_field(trade, &_AT, _AT.price, "price"),
+                    trade_field(trade, &_AT, _AT.size, "size"),
+                    side,
+                )
+            )
         return done or _NOTHING

@@ -12,8 +12,12 @@ import math
 
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 
+from scalper._trade_fields cimport TradeOffsets, trade_field, trade_offsets
+
 from scalper.aggregates import FlowTotals
-from scalper.events import BUY, SELL, UNKNOWN_SIDE
+from scalper.events import BUY, SELL, UNKNOWN_SIDE, Trade
+
+cdef TradeOffsets _AT = trade_offsets(Trade)
 
 cdef long _BUY = BUY
 cdef long _SELL = SELL
@@ -154,8 +158,8 @@ cdef class TradeFlow:
         return self._add(trade)
 
     cdef long _add(self, object trade) except? -2:
-        cdef long side = trade.side
-        cdef double price = trade.price
+        cdef long side = trade_field(trade, &_AT, _AT.side, "side")
+        cdef double price = trade_field(trade, &_AT, _AT.price, "price")
         cdef double size, notional
         cdef long long ts
         cdef Py_ssize_t index
@@ -168,10 +172,10 @@ cdef class TradeFlow:
             self.unclassified_trades += 1
             return side
         self._last_side = side
-        size = trade.size
+        size = trade_field(trade, &_AT, _AT.size, "size")
         notional = price * size
         _add_to(&self._totals, side, size, notional)
-        ts = trade.ts_event_ns
+        ts = trade_field(trade, &_AT, _AT.ts_event_ns, "ts_event_ns")
         index = self._slot(ts - ts % self.bucket_ns)
         if index >= 0:
             _add_to(&self._buckets[index], side, size, notional)

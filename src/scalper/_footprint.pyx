@@ -12,7 +12,11 @@ from cpython cimport array
 from libc.math cimport floor
 from libc.string cimport memmove, memset
 
-from scalper.events import BUY, SELL, TradeBatch
+from scalper._trade_fields cimport TradeOffsets, trade_field, trade_offsets
+
+from scalper.events import BUY, SELL, Trade, TradeBatch
+
+cdef TradeOffsets _AT = trade_offsets(Trade)
 
 cdef long long _BUY = BUY
 cdef long long _SELL = SELL
@@ -196,15 +200,17 @@ cdef class TradeCounter:
         if entry is None:
             if not trades:
                 return
-            entry = self._new_symbol(batch.symbol, trades[0].price)
+            entry = self._new_symbol(
+                batch.symbol, trade_field(trades[0], &_AT, _AT.price, "price")
+            )
             self.symbols[batch.symbol] = entry
         size = entry.level_size
         session = entry.session
         for trade in trades:
-            side = trade.side
+            side = trade_field(trade, &_AT, _AT.side, "side")
             if side != _BUY and side != _SELL:
                 continue
-            ts = trade.ts_event_ns
+            ts = trade_field(trade, &_AT, _AT.ts_event_ns, "ts_event_ns")
             day = ts // DAY_NS
             if session is None or session.day < day:
                 session = entry.session = Session(day, ts)
@@ -219,8 +225,8 @@ cdef class TradeCounter:
                 if candle is None:
                     self.late_trades += 1
                     continue
-            qty = trade.size
-            price = trade.price
+            qty = trade_field(trade, &_AT, _AT.size, "size")
+            price = trade_field(trade, &_AT, _AT.price, "price")
             level = <long long>floor(price / size + 0.5)
             slot = candle.slot(level, self.max_levels)
             if slot < 0:

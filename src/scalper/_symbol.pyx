@@ -15,10 +15,13 @@ from scalper._book cimport BookSide, OrderBook
 from scalper._candles cimport CandleSeries, Summary, summarize_c
 from scalper._flow cimport TradeFlow
 from scalper._tickers cimport TickerState
+from scalper._trade_fields cimport TradeFields, TradeOffsets, load_trade, trade_field, trade_offsets
 
 from scalper._book import ApplyResult, SyncState
 from scalper.aggregates import SymbolCounters
 from scalper.events import UNKNOWN_SIDE, Trade
+
+cdef TradeOffsets _AT = trade_offsets(Trade)
 
 cdef object _IN_SYNC = SyncState.IN_SYNC
 cdef object _APPLIED = ApplyResult.APPLIED
@@ -117,17 +120,12 @@ cdef class RecentTrades:
     cdef void _extend(self, list trades) except *:
         cdef TradeRow* row
         cdef Py_ssize_t slot
-        cdef double price, size
-        cdef long side
-        cdef long long ts_event_ns, recv_ns
-        cdef bint is_block_trade
+        cdef TradeFields fields
         for trade in trades:
             # Every field is read (and may raise) before the ring changes.
-            price, size, side = trade.price, trade.size, trade.side
-            ts_event_ns, recv_ns = trade.ts_event_ns, trade.recv_ns
-            is_block_trade = trade.is_block_trade
-            trade_id = trade.trade_id
-            tick_direction = trade.tick_direction
+            load_trade(trade, &_AT, &fields)
+            trade_id = trade_field(trade, &_AT, _AT.trade_id, "trade_id")
+            tick_direction = trade_field(trade, &_AT, _AT.tick_direction, "tick_direction")
             if self._len == self._maxlen:  # full: the oldest row's slot is reused
                 slot = self._head
                 self._head = (self._head + 1) % self._maxlen
@@ -138,9 +136,9 @@ cdef class RecentTrades:
                 slot = (self._head + self._len) % self._maxlen
                 self._len += 1
                 row = &self._rows[slot]
-            row.price, row.size, row.side = price, size, side
-            row.ts_event_ns, row.recv_ns = ts_event_ns, recv_ns
-            row.is_block_trade = is_block_trade
+            row.price, row.size, row.side = fields.price, fields.size, fields.side
+            row.ts_event_ns, row.recv_ns = fields.ts_event_ns, fields.recv_ns
+            row.is_block_trade = fields.is_block_trade
             Py_INCREF(trade_id)
             row.trade_id = <PyObject*>trade_id
             Py_INCREF(tick_direction)
@@ -337,7 +335,10 @@ cdef class SymbolState:
         for i in range(n):
             trade = trades[i]
             side = sides[i]
-            notional = trade.price * trade.size
+            notional = (
+                <double>trade_field(trade, &_AT, _AT.price, "price")
+                * <double>trade_field(trade, &_AT, _AT.size, "size")
+            )
             if notional >= threshold and side != _UNKNOWN:
                 counters.large_trades += 1
                 if large is None:

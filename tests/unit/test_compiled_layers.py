@@ -35,6 +35,9 @@ FACE = {
 }
 """Compiled module (its path under scalper/, dotted) -> the module whose layer it belongs to (its
 public import path, or for _symbol the engine, whose per-event work it does)."""
+DECLARATIONS = {"_trade_fields": "events"}
+"""Declarations without a module of their own (a .pxd of inline C, cimported) -> the module whose
+layer they belong to (_trade_fields: the layout of the events' Trade)."""
 
 
 def compiled_name(path: Path) -> str:
@@ -56,7 +59,7 @@ def layer_index(text: str | None = None) -> dict[str, int]:
 def face_of(module: str) -> str:
     """The public module of `scalper.<...>` (a compiled module's face, or its first part)."""
     name = module.split(".", 1)[1]
-    for compiled, face in FACE.items():
+    for compiled, face in (FACE | DECLARATIONS).items():
         if name == compiled or name.startswith(compiled + "."):
             return face
     return name.split(".")[0]
@@ -79,6 +82,12 @@ def imports_not_below(name: str, text: str, layers: dict[str, int]) -> list[str]
 
 def test_every_compiled_module_has_a_layer() -> None:
     assert {compiled_name(path) for path in SOURCES} == set(FACE)
+    declarations = [
+        path
+        for path in (ROOT / "src" / "scalper").glob("**/*.pxd")
+        if not path.with_suffix(".pyx").exists()
+    ]
+    assert {compiled_name(path) for path in declarations} == set(DECLARATIONS)
 
 
 def test_pattern_finds_imports_and_cimports() -> None:
