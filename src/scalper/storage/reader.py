@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import heapq
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -209,6 +209,29 @@ def _source_tables(
         )
         for source in raw_sources(data_dir)
     ]
+
+
+def holds_frame(
+    root: Path,
+    recv_ns: int,
+    payload_matches: Callable[[bytes], bool],
+    codecs: Sequence[FrameCodec] = (),
+    newest: int = 3,
+) -> bool:
+    """Whether one of the `newest` complete segments under a raw `root` holds a frame received
+    at `recv_ns` whose bytes `payload_matches` (only rows with that receive time are read)."""
+    for path in complete_segments(root)[-newest:]:
+        try:
+            codec = codec_of(pq.read_schema(path), codecs, RAW_SCHEMA.names, str(path))
+            table = pq.read_table(path, filters=[("recv_ns", "=", recv_ns)])
+        except (pa.ArrowInvalid, OSError) as exc:
+            log.warning("skipping unreadable segment %s: %s", path, exc)
+            continue
+        if table.num_rows and any(
+            payload_matches(raw) for raw in frame_payloads(table, codec).to_pylist()
+        ):
+            return True
+    return False
 
 
 def recorded_rows(data_dir: Path) -> int:

@@ -17,7 +17,7 @@ from array import array
 from collections.abc import Callable
 from itertools import accumulate, repeat
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal
 
 import msgspec
 import pyarrow as pa
@@ -134,6 +134,11 @@ def binary_array(values: list[bytes]) -> pa.Array:
 
 _Chunk = tuple[str, "RawColumns | list[tuple[object, ...]]"]
 
+RecordedStreams = Literal["all", "frames", "derived"]
+"""What a recorder writes: `all` (one process: frames, candles, metrics, trading tables),
+`frames` (the raw frames of its source only: the recorder consumer of `--workers N`) or
+`derived` (all but the raw frames: the engine's process when that consumer records them)."""
+
 
 def rows_to_batch(rows: list[tuple[object, ...]], schema: pa.Schema) -> pa.RecordBatch:
     """Row tuples (in the schema's column order) as one Arrow batch."""
@@ -149,7 +154,8 @@ class Recorder:
 
     `codec`: the venue's way to store its frames compactly (None: every frame whole, or when
     `settings.split_book_frames` is off). `flow_windows`: the engine's, recorded per second in
-    the metrics stream."""
+    the metrics stream. `streams`: what it writes (`RecordedStreams`); two recorders with
+    disjoint streams may share a data dir, each locking and recovering only its own part."""
 
     def __init__(
         self,
@@ -159,8 +165,10 @@ class Recorder:
         clock: Callable[[], int] = time.time_ns,
         codec: FrameCodec | None = None,
         flow_windows: tuple[str, ...] = EngineSettings().flow_windows,
+        streams: RecordedStreams = "all",
     ) -> None:
         self.data_dir = data_dir
+        self.streams = streams
         self.settings = settings or RecorderSettings()
         self.source = source
         self.stats = RecorderStats(queue_capacity=self.settings.queue_chunks)
@@ -180,7 +188,7 @@ class Recorder:
             _METRICS: metrics_format(flow_windows),
             **{stream_name(name): table.format() for name, table in TABLES.items()},
         }
-        self._writers = {
+        writers = {
             _RAW: SegmentWriter(raw_root(data_dir, source), self._formats[_RAW], cap),
             _CANDLES: SegmentWriter(candles_root(data_dir), CANDLE_FORMAT, cap),
             _METRICS: SegmentWriter(metrics_root(data_dir), self._formats[_METRICS], cap),
@@ -190,6 +198,11 @@ class Recorder:
                 )
                 for name in TABLES
             },
+        }
+        self._writers = {
+            stream: writer
+            for stream, writer in writers.items()
+            if streams == "all" or (stream == _RAW) == (streams == "frames")
         }
         self._usage = DiskUsage(0, 0, 0, self.settings.max_disk_bytes)
         self._thread: threading.Thread | None = None
@@ -201,8 +214,9 @@ class Recorder:
         """Take the data dir's lock, recover what a crash left, apply the budget, start the
         writer thread. ConfigError if another process records into the same dir: its open
         journals would look like a crash's and be "recovered" under it."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._lock = DataDirLock(self.data_dir)
+        root = self._root
+        root.mkdir(parents=True, exist_ok=True)
+        self._lock = DataDirLock(root)
         if self.settings.map_blocks_from_bytes is not None:
             map_large_blocks(self.settings.map_blocks_from_bytes)
         pa.set_memory_pool(_ARROW_POOLS[self.settings.arrow_memory_pool]())
@@ -229,10 +243,28 @@ class Recorder:
         if self._thread is not None:
             self._queue.join()
 
+    @property
+    def _root(self) -> Path:
+        """The folder this recorder locks and recovers: the data dir, or its source's raw
+        folder when it records the frames alone."""
+        if self.streams == "frames":
+            return raw_root(self.data_dir, self.source)
+        return self.data_dir
+
+    def _left_by_crash(self, suffix: str) -> list[Path]:
+        """Files of this recorder's streams with `suffix` (a `derived` recorder leaves the raw
+        folder to the process recording the frames)."""
+        raw = self.data_dir / _RAW
+        return sorted(
+            path
+            for path in self._root.rglob(f"*{suffix}")
+            if self.streams != "derived" or not path.is_relative_to(raw)
+        )
+
     def recover(self) -> int:
         """Turn journals left by a crash into segments; returns how many were recovered."""
         recovered = 0
-        for journal in sorted(self.data_dir.rglob(f"*{JOURNAL_SUFFIX}")):
+        for journal in self._left_by_crash(JOURNAL_SUFFIX):
             fmt = self._format_of(journal)
             segment, rows, torn = recover_journal(journal, fmt)
             recovered += segment is not None
@@ -242,7 +274,7 @@ class Recorder:
                 rows,
                 " (a torn last chunk was dropped)" if torn else "",
             )
-        for partial in self.data_dir.rglob(f"*{PARTIAL_SUFFIX}"):
+        for partial in self._left_by_crash(PARTIAL_SUFFIX):
             log.warning("removing %s: an unfinished segment without its journal", partial)
             partial.unlink(missing_ok=True)
         self.stats.segments_recovered += recovered
@@ -463,7 +495,8 @@ class Recorder:
         # (up to one cap more, briefly); candles and metrics segments close every 15 minutes
         # and stay small.
         cap = settings.segment_cap
-        raw = self._writers[_RAW].current
+        raw_writer = self._writers.get(_RAW)
+        raw = raw_writer.current if raw_writer is not None else None
         reserve = 0 if cap is None else max(0, 2 * cap - (raw.bytes_on_disk if raw else 0))
         retention = (
             None if settings.retention_days is None else int(settings.retention_days * _NS_PER_DAY)

@@ -10,7 +10,10 @@ While a segment is open its rows go two ways:
 At the end of its period (or when the segment reaches `max_segment_bytes`, or on stop) the
 segment is closed, fsynced and renamed to `*.parquet`: only then is it visible, complete. The
 journal is then deleted. `recover_journal` turns a journal left by a crash into a segment.
-File names start with the segment's first time key in ns, so names sort in time order.
+File names start with the segment's first time key in ns, so names sort in time order; a new
+segment whose first key is not later than its stream's newest segment (time keys of several
+ingest workers interleave in a stream's order) is named just after that one instead, so reading
+by name keeps the order the rows were written in.
 """
 
 from __future__ import annotations
@@ -127,12 +130,14 @@ def _fsync_dir(path: Path) -> None:
 class OpenSegment:
     """The segment being written: journal + partial Parquet file + rows not yet in a row group."""
 
-    def __init__(self, directory: Path, first_ns: int, fmt: SegmentFormat) -> None:
+    def __init__(
+        self, directory: Path, first_ns: int, fmt: SegmentFormat, name_ns: int | None = None
+    ) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.fmt = fmt
         self.directory = directory
         self.period_ns = fmt.period_of(first_ns)
-        base = directory / segment_name(first_ns)
+        base = directory / segment_name(first_ns if name_ns is None else name_ns)
         self.final_path = base.with_suffix(SEGMENT_SUFFIX)
         self.partial_path = base.with_suffix(PARTIAL_SUFFIX)
         self.journal_path = base.with_suffix(JOURNAL_SUFFIX)
@@ -217,6 +222,8 @@ class SegmentWriter:
         self.fmt = fmt
         self.max_segment_bytes = max_segment_bytes
         self.current: OpenSegment | None = None
+        self._newest_name_ns: int | None = None
+        """Name of the stream's newest segment (read from `root` when the first one opens)."""
         self._last_growth = 0
         self.segments_written = 0
         self.rows_written = 0
@@ -237,13 +244,26 @@ class SegmentWriter:
         ):
             closed = self.close()
         if self.current is None:
-            self.current = OpenSegment(self.root / date_partition(first_ns), first_ns, self.fmt)
+            self.current = OpenSegment(
+                self.root / date_partition(first_ns), first_ns, self.fmt, self._name_ns(first_ns)
+            )
         before = self.current.bytes_on_disk
         self.current.append(batch)
         # The next chunk is expected to add as much: close before it would pass the cap.
         self._last_growth = self.current.bytes_on_disk - before
         self.rows_written += batch.num_rows
         return closed
+
+    def _name_ns(self, first_ns: int) -> int:
+        """A new segment's name: its first time key, or just after the stream's newest segment
+        when that key is not later (an equal name would replace that segment)."""
+        newest = self._newest_name_ns
+        if newest is None:
+            existing = complete_segments(self.root)
+            newest = segment_first_ns(existing[-1]) if existing else -1
+        name = max(first_ns, newest + 1)
+        self._newest_name_ns = name
+        return name
 
     def sync(self) -> None:
         if self.current is not None:
