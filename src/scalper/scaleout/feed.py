@@ -31,7 +31,7 @@ from scalper.scaleout.stream import (
     resume_consumer,
     stream_config,
 )
-from scalper.scaleout.supervisor import WorkerProcess
+from scalper.scaleout.supervisor import SupervisedProcess
 from scalper.scaleout.worker import WorkerSpec
 from scalper.settings import ConnectionSettings, FeedSettings, ScaleoutSettings
 from scalper.venues.bybit._wire import decode_one
@@ -52,7 +52,7 @@ class WorkerLink:
         self.name = f"worker-{index}"
         self.symbols = symbols
         self.stats = ConnectionStats(self.name, url, topics)
-        self.process: WorkerProcess | None = None
+        self.process: SupervisedProcess | None = None
         self.reported_reconnects = 0
 
 
@@ -135,7 +135,9 @@ class ScaleoutFeed(LiveFeed):
                 connection=self.connection_settings,
                 scaleout=settings,
             )
-            link.process = WorkerProcess(spec, settings.restart_backoff_s)
+            link.process = SupervisedProcess(
+                link.name, "scalper.scaleout.worker", spec, settings.restart_backoff_s
+            )
         log.info(
             "scale-out: %d workers publish to stream %s on %s",
             len(self.workers),

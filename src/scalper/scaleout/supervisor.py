@@ -1,5 +1,6 @@
-"""Keeps the ingest worker processes running: one task per worker starts it, waits for it to
-exit and, unless scalper is stopping, starts it again after `restart_backoff_s`."""
+"""Keeps the scale-out processes running (the ingest workers, the recorder consumer): one task
+per process starts it, waits for it to exit and, unless scalper is stopping, starts it again
+after `restart_backoff_s`."""
 
 from __future__ import annotations
 
@@ -11,15 +12,17 @@ import sys
 import msgspec
 
 from scalper.scaleout.orphans import dying_with_parent
-from scalper.scaleout.worker import WorkerSpec
 
 log = logging.getLogger(__name__)
 
 
-class WorkerProcess:
-    """One worker slot: its spec, its current process and how often it was restarted."""
+class SupervisedProcess:
+    """One process slot: `python -m MODULE SPEC_JSON`, its current process and how often it
+    was restarted."""
 
-    def __init__(self, spec: WorkerSpec, backoff_s: float) -> None:
+    def __init__(self, name: str, module: str, spec: msgspec.Struct, backoff_s: float) -> None:
+        self.name = name
+        self.module = module
         self.spec = spec
         self.backoff_s = backoff_s
         self.process: asyncio.subprocess.Process | None = None
@@ -46,7 +49,7 @@ class WorkerProcess:
         payload = msgspec.json.encode(self.spec).decode()
         while not self._stopping:
             self.process = await asyncio.create_subprocess_exec(
-                *dying_with_parent([sys.executable, "-m", "scalper.scaleout.worker", payload])
+                *dying_with_parent([sys.executable, "-m", self.module, payload])
             )
             self.starts += 1
             self._started.set()
@@ -55,8 +58,8 @@ class WorkerProcess:
                 break
             self.exits = [*self.exits[-9:], code]
             log.warning(
-                "worker %d (pid %d) exited with %d; restarting in %g s",
-                self.spec.index,
+                "%s (pid %d) exited with %d; restarting in %g s",
+                self.name,
                 self.process.pid,
                 code,
                 self.backoff_s,
