@@ -24,12 +24,17 @@ from scalper.events import Instrument
 from scalper.feed_status import ConnectionStats
 from scalper.scaleout.server import NatsServer
 from scalper.scaleout.stream import (
+    CLOCK_SUBJECT_TOKEN,
     RESYNC_SUBJECT,
     STATUS_SUBJECT,
     WorkerStatus,
     decode_batch,
+    decode_clock,
+    encode_clock,
+    is_clock,
     resume_consumer,
     stream_config,
+    subject_of,
 )
 from scalper.scaleout.supervisor import SupervisedProcess
 from scalper.scaleout.worker import WorkerSpec
@@ -102,6 +107,9 @@ class ScaleoutFeed(LiveFeed):
         self.pending = 0
         """Messages in the stream not yet delivered to the engine (the consumer's backlog)."""
         self._publishes: set[asyncio.Task[None]] = set()
+        self._js: Any = None
+        self.clock_errors = 0
+        """Candle closes by the wall clock that could not be put in the stream."""
 
     async def start(self) -> None:
         """Start the server (if none is given), the stream, the consumer and the workers."""
@@ -116,7 +124,7 @@ class ScaleoutFeed(LiveFeed):
         self._nc = await nats.connect(
             self.nats_url, name="scalper-engine", max_reconnect_attempts=-1
         )
-        js = self._nc.jetstream()
+        js = self._js = self._nc.jetstream()
         config = stream_config(settings, self.category)
         try:
             await js.add_stream(config)
@@ -179,6 +187,11 @@ class ScaleoutFeed(LiveFeed):
                 if seq <= self.applied_seq:
                     self.duplicates += 1
                     continue
+                if is_clock(message.subject):
+                    end_read()
+                    self._close_candles(*decode_clock(message.data))
+                    self.applied_seq = seq
+                    continue
                 recv_ns = 0
                 for stamp, raw in decode_batch(message.data):
                     if stamp != recv_ns:  # frames of one read of the worker's socket share it
@@ -195,6 +208,28 @@ class ScaleoutFeed(LiveFeed):
                     link.stats.apply_lag_ns = time.time_ns() - recv_ns
             if messages:  # nats-py may return none (a status reply)
                 await messages[-1].ack()
+
+    async def _close_candles_on_time(self) -> None:
+        """The wall-clock edge through the stream: a candle close is published there and done
+        when consumed (`_close_candles`), so the engine and any recorder consumer see it at the
+        same place among the frames; books still out of sync are retried."""
+        grace_ns = int(self.settings.candle_grace_s * 1e9)
+        subject = subject_of(self.scaleout, self.category, CLOCK_SUBJECT_TOKEN)
+        while True:
+            await asyncio.sleep(self.settings.candle_timer_s)
+            now_ns = time.time_ns()
+            try:
+                await self._js.publish(subject, encode_clock(now_ns - grace_ns, now_ns))
+            except Exception as exc:  # the next close catches up (it closes *until* a time)
+                self.clock_errors += 1
+                log.warning("candle close not published to the stream: %s", exc)
+            self._heal_books()
+            self._update_rates(now_ns)
+
+    def _close_candles(self, until_ns: int, now_ns: int) -> None:
+        if self.recorder is not None:
+            self.recorder.record_clock(until_ns, now_ns)
+        self.engine.close_candles_until(until_ns)
 
     async def _watch(self) -> None:
         """Every `status_every_s`: the consumer's backlog, and each worker's process state."""

@@ -3,6 +3,9 @@ configuration from `ScaleoutSettings`.
 
 A message is one batch of one symbol's frames, oldest first: msgpack of `[[recv_ns, raw], ...]`,
 where `raw` is the venue's frame exactly as received and `recv_ns` the worker's receive time.
+The engine's wall-clock candle closes go into the stream too (`<prefix>.<category>._clock`,
+msgpack `[until_ns, now_ns]`), so every consumer applies or records them at the same place
+among the frames.
 """
 
 from __future__ import annotations
@@ -22,6 +25,10 @@ Frames = list[tuple[int, bytes]]
 
 _ENCODER = msgspec.msgpack.Encoder()
 _DECODER = msgspec.msgpack.Decoder(list[tuple[int, bytes]])
+_CLOCK_DECODER = msgspec.msgpack.Decoder(tuple[int, int])
+
+CLOCK_SUBJECT_TOKEN = "_clock"
+"""Last token of the subject of the engine's wall-clock candle closes (no symbol has it)."""
 
 STATUS_SUBJECT = "scalper.worker.status"
 """Workers publish their figures (`WorkerStatus`) here, core NATS, not stored."""
@@ -35,6 +42,20 @@ def encode_batch(frames: Frames) -> bytes:
 
 def decode_batch(payload: bytes) -> Frames:
     return _DECODER.decode(payload)
+
+
+def encode_clock(until_ns: int, now_ns: int) -> bytes:
+    """A candle close by the wall clock: close every candle that ends by `until_ns`."""
+    return _ENCODER.encode((until_ns, now_ns))
+
+
+def decode_clock(payload: bytes) -> tuple[int, int]:
+    """(until_ns, now_ns) of a clock message."""
+    return _CLOCK_DECODER.decode(payload)
+
+
+def is_clock(subject: str) -> bool:
+    return subject.endswith("." + CLOCK_SUBJECT_TOKEN)
 
 
 def subject_of(settings: ScaleoutSettings, category: str, symbol: str) -> str:
@@ -136,3 +157,4 @@ class WorkerStatus(msgspec.Struct):
     connects: int
     reconnects: int
     last_error: str = ""
+
