@@ -107,7 +107,7 @@ async def run_live(
     rows = _trading_rows(settings, recorder, trader)
     if recorder is not None:
         write_run_context(recorder.data_dir, settings, by_symbol)
-    feed = _feed(settings, engine, symbols, target.ws_url, by_symbol, recorder)
+    feed = _feed(settings, engine, symbols, target.ws_url, by_symbol, recorder, target.source)
     feeds.append(feed)
     api = None
     if execution is not None:
@@ -174,15 +174,28 @@ def _feed(
     ws_url: str,
     instruments: dict[str, Instrument],
     recorder: Recorder | None,
+    source: str,
 ) -> LiveFeed:
     """The feed in this process, or with `scaleout.workers` > 0, worker processes publishing to
-    NATS JetStream and this process consuming (scalper.scaleout)."""
+    NATS JetStream and this process consuming (scalper.scaleout), the frames recorded by the
+    recorder consumer's process when `scaleout.recorder_consumer` is on."""
     args = (engine, symbols, ws_url, settings.venue.category, settings.feed, settings.connection)
     if settings.scaleout.workers == 0:
         return LiveFeed(*args, instruments, recorder)
     from scalper.scaleout.feed import ScaleoutFeed
+    from scalper.scaleout.recording import RecordingSpec
 
-    return ScaleoutFeed(*args, instruments, recorder, settings.scaleout)
+    if recorder is None or recorder.streams != "derived":
+        return ScaleoutFeed(*args, instruments, recorder, settings.scaleout)
+    recording = RecordingSpec(
+        nats_url="",
+        category=settings.venue.category,
+        source=source,
+        data_dir=str(recorder.data_dir),
+        recorder=settings.recorder,
+        scaleout=settings.scaleout,
+    )
+    return ScaleoutFeed(*args, instruments, None, settings.scaleout, recording)
 
 
 def exchange_for(
@@ -323,12 +336,15 @@ def _open_recorder(
     if not options.enabled:
         return None
     data_dir = Path(options.data_dir)
+    scaleout = settings.scaleout
     recorder = Recorder(
         data_dir,
         options,
         source,
         codec=BOOK_CODEC,
         flow_windows=settings.engine.flow_windows,
+        # the recorder consumer's process records the frames (scalper.scaleout.recording)
+        streams="derived" if scaleout.workers and scaleout.recorder_consumer else "all",
     )
     recorder.start()
     if settings.feed.warm_start:

@@ -856,6 +856,13 @@ class ScaleoutSettings(_Section):
     """Workers report their figures this often (health's per-worker state)."""
     restart_backoff_s: PositiveFloat = 0.5
     """The supervisor waits this long before restarting a worker that exited."""
+    recorder_consumer: bool = True
+    """With workers and the recorder on, the raw frames are recorded by a process of their own,
+    a durable consumer of the stream restarted by the supervisor (scaleout/recording.py); the
+    engine's process records candles, metrics and trading rows only. Off: the engine's process
+    records the frames it applies, as one process does."""
+    recorder_durable: str = "recorder"
+    """Durable consumer name of the recorder consumer."""
 
 
 class Settings(_Section):

@@ -22,11 +22,14 @@ import msgspec
 from scalper.engine import Engine
 from scalper.events import Instrument
 from scalper.feed_status import ConnectionStats
+from scalper.scaleout.recording import RecordingSpec
 from scalper.scaleout.server import NatsServer
 from scalper.scaleout.stream import (
     CLOCK_SUBJECT_TOKEN,
+    RECORDER_STATUS_SUBJECT,
     RESYNC_SUBJECT,
     STATUS_SUBJECT,
+    RecorderStatus,
     WorkerStatus,
     decode_batch,
     decode_clock,
@@ -81,7 +84,10 @@ class ScaleoutFeed(LiveFeed):
         instruments: dict[str, Instrument],
         recorder: FrameRecorder | None,
         scaleout: ScaleoutSettings,
+        recording: RecordingSpec | None = None,
     ) -> None:
+        """`recorder` records the frames in this process; `recording` (its `nats_url` is set
+        on start) runs the recorder consumer instead (`scaleout.recorder_consumer`)."""
         super().__init__(
             engine, symbols, ws_url, category, settings, connection, instruments, recorder
         )
@@ -108,6 +114,11 @@ class ScaleoutFeed(LiveFeed):
         """Messages in the stream not yet delivered to the engine (the consumer's backlog)."""
         self._publishes: set[asyncio.Task[None]] = set()
         self._js: Any = None
+        self._recording_spec = recording
+        self.recording: SupervisedProcess | None = None
+        """The recorder consumer's process slot, when it records the frames."""
+        self.recording_status: RecorderStatus | None = None
+        """Its newest report."""
         self.clock_errors = 0
         """Candle closes by the wall clock that could not be put in the stream."""
 
@@ -131,6 +142,7 @@ class ScaleoutFeed(LiveFeed):
         except nats.js.errors.BadRequestError:
             await js.update_stream(config)  # it exists with other limits: these settings win
         await self._nc.subscribe(f"{STATUS_SUBJECT}.*", cb=self._on_status)
+        await self._nc.subscribe(RECORDER_STATUS_SUBJECT, cb=self._on_recording_status)
         self._sub = await resume_consumer(js, settings, self.category, settings.consumer)
         for link in self.workers:
             spec = WorkerSpec(
@@ -146,6 +158,11 @@ class ScaleoutFeed(LiveFeed):
             link.process = SupervisedProcess(
                 link.name, "scalper.scaleout.worker", spec, settings.restart_backoff_s
             )
+        if self._recording_spec is not None:
+            spec = msgspec.structs.replace(self._recording_spec, nats_url=self.nats_url)
+            self.recording = SupervisedProcess(
+                "recorder", "scalper.scaleout.recording", spec, settings.restart_backoff_s
+            )
         log.info(
             "scale-out: %d workers publish to stream %s on %s",
             len(self.workers),
@@ -160,6 +177,8 @@ class ScaleoutFeed(LiveFeed):
             for link in self.workers:
                 assert link.process is not None
                 tasks.create_task(link.process.run(), name=link.name)
+            if self.recording is not None:
+                tasks.create_task(self.recording.run(), name="recorder consumer")
             tasks.create_task(self._consume(), name="consumer")
             tasks.create_task(self._close_candles_on_time(), name="candles")
             tasks.create_task(self._watch(), name="stream watch")
@@ -263,6 +282,12 @@ class ScaleoutFeed(LiveFeed):
         stats.reconnects = status.reconnects + restarts
         stats.last_error = status.last_error
 
+    async def _on_recording_status(self, message: Any) -> None:
+        status = msgspec.json.decode(message.data, type=RecorderStatus)
+        recording = self.recording
+        if recording is not None and recording.pid == status.pid:  # not a replaced process's
+            self.recording_status = status
+
     def _request_resync(self, topic: str) -> None:
         """Ask the worker that holds the topic for a fresh snapshot (rate-limited per topic)."""
         if self._nc is None:
@@ -282,10 +307,13 @@ class ScaleoutFeed(LiveFeed):
             stats.resyncs_sent += 1
 
     async def stop(self) -> None:
-        """Stop the workers (they flush), the tasks, the connection, and the server we started."""
+        """Stop the workers (they flush), the recorder consumer (it records what the stream
+        holds), the tasks, the connection, and the server we started."""
         for link in self.workers:
             if link.process is not None:
                 await link.process.stop()
+        if self.recording is not None:  # after the workers: it records what they flushed
+            await self.recording.stop()
         supervisor, self._supervisor = self._supervisor, None
         try:
             if supervisor is not None:

@@ -158,3 +158,23 @@ class WorkerStatus(msgspec.Struct):
     reconnects: int
     last_error: str = ""
 
+
+RECORDER_STATUS_SUBJECT = "scalper.recorder.status"
+"""The recorder consumer publishes its figures (`RecorderStatus`) here, core NATS."""
+
+
+class RecorderStatus(msgspec.Struct):
+    """What the recorder consumer (scaleout/recording.py) reports every `status_every_s`."""
+
+    pid: int
+    recorded_seq: int
+    """Stream sequence of the newest message whose frames are on disk (acknowledged after)."""
+    stream_seq: int
+    """The stream's newest sequence, as of the report."""
+    pending: int
+    """Messages in the stream not yet delivered to the recorder consumer."""
+    frames: int
+    """Frames this process recorded."""
+    frames_dropped: int
+    write_errors: int
+    last_error: str = ""
