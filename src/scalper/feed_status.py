@@ -43,6 +43,26 @@ class ConnectionStats(msgspec.Struct):
     """Scale-out: engine apply time minus worker receive time, newest frame applied."""
 
 
+class RecordingProcessStats(msgspec.Struct):
+    """The process recording a scale-out run's raw frames (the recorder consumer, `--workers N`
+    with `scaleout.recorder_consumer`), as its newest report and its supervisor see it."""
+
+    pid: int | None
+    """None while it is being restarted."""
+    restarts: int
+    recorded_seq: int
+    """Stream sequence of the newest message on disk."""
+    stream_seq: int
+    """The stream's newest sequence at its last report."""
+    pending: int
+    """Messages in the stream not yet delivered to it: its lag."""
+    frames: int
+    """Frames the current process recorded."""
+    frames_dropped: int
+    write_errors: int
+    last_error: str
+
+
 class SymbolFeedStats(msgspec.Struct):
     """Receive-side figures of one symbol."""
 
@@ -82,6 +102,11 @@ class MarketFeed(Protocol):
 
     @property
     def connections(self) -> Sequence[FeedConnection]: ...
+
+    @property
+    def recording_process(self) -> RecordingProcessStats | None:
+        """The process recording the frames when it is not this one (None otherwise)."""
+        ...
 
     @property
     def instruments(self) -> Mapping[str, Instrument]:

@@ -436,6 +436,7 @@ class ReplayFeed:
         self.connections = [_ReplayConnection(str(data_dir))]
         self.instruments: dict[str, Instrument] = {}
         """Not recorded: prices are shown with the decimals they carry."""
+        self.recording_process = None
 
     def saw(self, symbol: str, recv_ns: int, ts_event_ns: int) -> None:
         """Account one replayed market row."""

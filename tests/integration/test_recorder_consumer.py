@@ -17,6 +17,7 @@ from tests.integration.support import wait_until
 from tests.integration.test_live_feed import all_in_sync
 from tests.integration.test_scaleout import CONNECTION, FEED
 
+from scalper.api.health import HealthReporter
 from scalper.engine import Engine
 from scalper.scaleout.feed import ScaleoutFeed
 from scalper.scaleout.position import POSITION_FILE, PositionState
@@ -237,6 +238,15 @@ def test_killed_worker_and_recorder_consumer_leave_every_stream_frame_recorded_o
             )
             before = recorded_seq(tmp_path)
             await wait_until(lambda: recorded_seq(tmp_path) > before + 50, 30, "more recorded")
+            health = HealthReporter(engine, feed, 0, 3.0)
+            await wait_until(
+                lambda: (health.report().data_dir.frames_process or _NONE).recorded_seq > before,
+                20,
+                "the restarted recorder's report in health",
+            )
+            shown = health.report().data_dir.frames_process
+            assert shown is not None and shown.pid == recording.pid and shown.restarts == 1
+            assert shown.stream_seq >= shown.recorded_seq and shown.frames > 0
             await feed.stop()
             return await stream_messages(server.url, scaleout), feed
         finally:

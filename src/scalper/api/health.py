@@ -15,7 +15,7 @@ import msgspec
 import psutil
 
 from scalper.engine import Engine
-from scalper.feed_status import FeedConnection, MarketFeed
+from scalper.feed_status import FeedConnection, MarketFeed, RecordingProcessStats
 from scalper.storage.budget import WARN_AT
 from scalper.storage.recorder import Recorder, RecorderStats
 
@@ -64,6 +64,9 @@ class DataDirHealth(msgspec.Struct):
     files: int | None = None
     segments: int | None = None
     recorder: RecorderStats | None = None
+    frames_process: RecordingProcessStats | None = None
+    """Scale-out with the recorder consumer: the process that records the raw frames (the
+    `recorder` figures above then count candles, metrics and trading rows only)."""
 
 
 class HealthView(msgspec.Struct):
@@ -146,8 +149,9 @@ class HealthReporter:
 
     def _data_dir(self) -> DataDirHealth:
         recorder = self.recorder
+        frames_process = self.feed.recording_process if self.feed is not None else None
         if recorder is None:
-            return DataDirHealth()
+            return DataDirHealth(frames_process=frames_process)
         usage = recorder.usage
         stats = recorder.refresh_stats()
         share = usage.share
@@ -163,6 +167,8 @@ class HealthReporter:
             )
         if stats.write_errors:
             warnings.append(f"{stats.write_errors} write errors, last: {stats.last_error}")
+        if frames_process is not None and frames_process.pid is None:
+            warnings.append("the recorder consumer is restarting")
         return DataDirHealth(
             path=str(recorder.data_dir),
             recording=True,
@@ -173,6 +179,7 @@ class HealthReporter:
             files=usage.files,
             segments=usage.segments,
             recorder=stats,
+            frames_process=frames_process,
         )
 
     def _connections(self) -> Sequence[FeedConnection]:

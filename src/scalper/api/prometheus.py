@@ -20,6 +20,7 @@ from prometheus_client.registry import Collector
 from scalper.api.health import ConnectionHealth, DataDirHealth, HealthReporter
 from scalper.api.trading_metrics import TradingCollector
 from scalper.engine import Engine
+from scalper.feed_status import RecordingProcessStats
 from scalper.signals import REGIMES, SignalEngine
 from scalper.trading.trader import Trader
 
@@ -173,6 +174,7 @@ class EngineCollector(Collector):
         yield from (up, reconnects, frames, lag)
         yield from _workers(report.connections)
         yield from self._recorder(report.data_dir)
+        yield from _recording_process(report.data_dir.frames_process)
 
     def _recorder(self, data_dir: DataDirHealth) -> Iterator[Metric]:
         """What health reports of the data dir, once it records (nothing otherwise)."""
@@ -204,6 +206,27 @@ class EngineCollector(Collector):
                 "The data dir's disk budget",
                 value=data_dir.max_bytes,
             )
+
+
+def _recording_process(process: RecordingProcessStats | None) -> Iterator[Metric]:
+    """The recorder consumer (`--workers N`), when it records the frames."""
+    if process is None:
+        return
+    yield GaugeMetricFamily(
+        "scalper_recorder_consumer_recorded_seq",
+        "Newest stream sequence the recorder consumer has on disk",
+        value=process.recorded_seq,
+    )
+    yield GaugeMetricFamily(
+        "scalper_recorder_consumer_pending",
+        "Stream messages not yet delivered to the recorder consumer",
+        value=process.pending,
+    )
+    yield CounterMetricFamily(
+        "scalper_recorder_consumer_restarts",
+        "Times the supervisor restarted the recorder consumer",
+        value=process.restarts,
+    )
 
 
 def _workers(connections: list[ConnectionHealth]) -> Iterator[Metric]:

@@ -21,7 +21,7 @@ import msgspec
 
 from scalper.engine import Engine
 from scalper.events import Instrument
-from scalper.feed_status import ConnectionStats
+from scalper.feed_status import ConnectionStats, RecordingProcessStats
 from scalper.scaleout.recording import RecordingSpec
 from scalper.scaleout.server import NatsServer
 from scalper.scaleout.stream import (
@@ -281,6 +281,24 @@ class ScaleoutFeed(LiveFeed):
         stats.connects = status.connects
         stats.reconnects = status.reconnects + restarts
         stats.last_error = status.last_error
+
+    @property
+    def recording_process(self) -> RecordingProcessStats | None:
+        """The recorder consumer as health shows it (None when this process records)."""
+        process = self.recording
+        if process is None:
+            return None
+        stats = RecordingProcessStats(process.pid, process.restarts, 0, 0, 0, 0, 0, 0, "")
+        status = self.recording_status
+        if status is not None:  # its newest report (a replaced process's are ignored)
+            stats.recorded_seq = status.recorded_seq
+            stats.stream_seq = status.stream_seq
+            stats.pending = status.pending
+            stats.frames = status.frames
+            stats.frames_dropped = status.frames_dropped
+            stats.write_errors = status.write_errors
+            stats.last_error = status.last_error
+        return stats
 
     async def _on_recording_status(self, message: Any) -> None:
         status = msgspec.json.decode(message.data, type=RecorderStatus)

@@ -14,7 +14,7 @@ from scalper.api.health import HealthReporter
 from scalper.api.prometheus import exposition
 from scalper.engine import Engine
 from scalper.events import BUY, SELL, BookUpdate, Level, MalformedFrame, Trade, TradeBatch
-from scalper.feed_status import ConnectionStats, SymbolFeedStats
+from scalper.feed_status import ConnectionStats, RecordingProcessStats, SymbolFeedStats
 
 MS = 1_000_000
 T0_MS = 1_700_000_100_000
@@ -172,6 +172,7 @@ class FakeFeed:
     symbols: Sequence[str]
     symbol_stats: Mapping[str, SymbolFeedStats]
     connections: Sequence[FakeConnection]
+    recording_process: RecordingProcessStats | None = None
 
 
 def test_connections_of_a_feed() -> None:
@@ -213,6 +214,20 @@ def test_connections_of_a_feed() -> None:
     assert per_connection("scalper_connection_reconnects_total") == {"linear-0": 2, "linear-1": 0}
     assert per_connection("scalper_connection_frames_total") == {"linear-0": 7, "linear-1": 0}
     assert per_connection("scalper_connection_lag_seconds") == {"linear-0": 0.025}
+    assert not [name for name, _ in samples if name.startswith("scalper_recorder_consumer")]
+
+
+def test_the_recorder_consumer_of_a_scaleout_run() -> None:
+    """Its stream position, lag and restarts, also without a recorder in this process."""
+    engine = fed_engine()
+    process = RecordingProcessStats(42, 2, 900, 1000, 100, 5000, 0, 0, "")
+    feed = FakeFeed(symbols=[], symbol_stats={}, connections=[], recording_process=process)
+    health = HealthReporter(engine, feed, time.time_ns(), 10.0)
+    assert health.report().data_dir.frames_process == process
+    _, samples = scrape(engine, health)
+    assert samples[("scalper_recorder_consumer_recorded_seq", ())] == 900
+    assert samples[("scalper_recorder_consumer_pending", ())] == 100
+    assert samples[("scalper_recorder_consumer_restarts_total", ())] == 2
 
 
 def test_signal_regime_counts_and_score_distribution() -> None:

@@ -20,7 +20,7 @@ import pytest
 from scalper.api.stream import MAX_SYMBOLS_PER_CLIENT, StreamClient, StreamHub
 from scalper.engine import Engine
 from scalper.events import BUY, SELL, BookUpdate, Level, Trade, TradeBatch
-from scalper.feed_status import FeedConnection, SymbolFeedStats
+from scalper.feed_status import FeedConnection, RecordingProcessStats, SymbolFeedStats
 
 MS = 1_000_000
 T0_MS = 1_700_000_100_000
@@ -71,6 +71,7 @@ class FakeFeed:
     symbols: Sequence[str]
     symbol_stats: Mapping[str, SymbolFeedStats] = field(default_factory=dict)
     connections: Sequence[FeedConnection] = ()
+    recording_process: RecordingProcessStats | None = None
 
     @classmethod
     def of(cls, symbols: Sequence[str]) -> FakeFeed:

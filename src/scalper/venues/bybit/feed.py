@@ -19,7 +19,7 @@ from typing import Protocol
 from scalper.book import SyncState
 from scalper.engine import Engine, Notification, ResyncNeeded
 from scalper.events import Instrument
-from scalper.feed_status import SymbolFeedStats
+from scalper.feed_status import RecordingProcessStats, SymbolFeedStats
 from scalper.settings import ConnectionSettings, FeedSettings
 from scalper.venues.bybit._feed_sink import FeedSink
 from scalper.venues.bybit.connection import BybitConnection
@@ -99,6 +99,11 @@ class LiveFeed:
         the recorder the frames of a read in one call at its end (`batch_end`), in the same
         order."""
         return FeedSink(self.engine.entry(), self.symbol_stats, self.recorder)
+
+    @property
+    def recording_process(self) -> RecordingProcessStats | None:
+        """None: the frames are recorded in this process (`recorder`), if at all."""
+        return None
 
     async def start(self) -> None:
         """Start every connection and the candle timer (one TaskGroup); returns at once."""
