@@ -1,6 +1,8 @@
 """The engine's side of `--workers N`: the live feed's engine wiring (`LiveFeed`: recorder,
 per-symbol statistics, candle timer, book healing) fed from the JetStream stream instead of
-sockets, plus the ingest workers it supervises and, unless `nats_url` is set, the NATS server.
+sockets, plus the processes it supervises (the ingest workers and, with
+`scaleout.recorder_consumer`, the recorder consumer that records the frames instead of this
+process) and, unless `nats_url` is set, the NATS server.
 
 The consumer is durable and acknowledges a fetched batch of messages once all of them are
 applied, so after a restart of this process it resumes after the last batch it applied; a
