@@ -167,8 +167,14 @@ class HealthReporter:
             )
         if stats.write_errors:
             warnings.append(f"{stats.write_errors} write errors, last: {stats.last_error}")
-        if frames_process is not None and frames_process.pid is None:
-            warnings.append("the recorder consumer is restarting")
+        if frames_process is not None:
+            if frames_process.pid is None:
+                warnings.append("the recorder consumer is restarting")
+            if frames_process.frames_dropped or frames_process.write_errors:
+                warnings.append(
+                    f"recorder consumer: {frames_process.frames_dropped} frames dropped, "
+                    f"{frames_process.write_errors} write errors ({frames_process.last_error})"
+                )
         return DataDirHealth(
             path=str(recorder.data_dir),
             recording=True,
