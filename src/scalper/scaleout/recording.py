@@ -165,6 +165,13 @@ async def resume_position(js: Any, spec: RecordingSpec, position: StreamPosition
     state = position.load(settings.stream, created)
     root = raw_root(Path(spec.data_dir), spec.source)
     after = 0 if state is None else recorded_after(state, root)
+    if state is not None and state.pending_seq:
+        log.warning(
+            "messages %d-%d were being recorded when the last process ended: %s",
+            state.recorded_seq + 1,
+            state.pending_seq,
+            "on disk" if after == state.pending_seq else "not on disk, recording them again",
+        )
     first = int(info.state.first_seq or 1)
     if after + 1 < first:
         log.error(
