@@ -24,6 +24,10 @@ cdef class Counters:
     cdef public long long large_trades
 
 
+cdef enum:
+    TRADE_ID_CHARS = 40  # an ASCII trade id up to this long is kept in its row (Bybit's: 36)
+
+
 cdef struct TradeRow:
     double price
     double size
@@ -31,8 +35,11 @@ cdef struct TradeRow:
     long long recv_ns
     long side
     bint is_block_trade
-    PyObject* trade_id
-    PyObject* tick_direction
+    signed char id_length  # -1: the id is the object `trade_id`
+    unsigned char tick  # 0: None, k: the k-th tick direction seen, 255: the object `tick_direction`
+    char id_chars[TRADE_ID_CHARS]
+    PyObject* trade_id  # NULL unless id_length is -1
+    PyObject* tick_direction  # NULL unless tick is 255
 
 
 cdef class RecentTrades:
@@ -40,10 +47,12 @@ cdef class RecentTrades:
     cdef Py_ssize_t _maxlen
     cdef Py_ssize_t _head
     cdef Py_ssize_t _len
+    cdef Py_ssize_t _holding
     cdef readonly str symbol
 
     cdef void _extend(self, list trades) except *
     cdef object _trade(self, Py_ssize_t position)
+    cdef void _release(self, TradeRow* row) noexcept
 
 
 cdef class SymbolObserver:

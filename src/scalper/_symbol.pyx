@@ -10,6 +10,8 @@ back to the engine through the two callbacks given at construction, in event ord
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_DECREF, Py_INCREF
+from cpython.unicode cimport PyUnicode_DecodeASCII
+from libc.string cimport memcpy
 
 from scalper._book cimport BookSide, OrderBook
 from scalper._candles cimport CandleSeries, Summary, summarize_c
@@ -22,6 +24,38 @@ from scalper.aggregates import SymbolCounters
 from scalper.events import UNKNOWN_SIDE, Trade
 
 cdef TradeOffsets _AT = trade_offsets(Trade)
+
+
+cdef extern from "Python.h":
+    bint PyUnicode_IS_COMPACT_ASCII(object text)
+    void* PyUnicode_DATA(object text)
+    Py_ssize_t PyUnicode_GET_LENGTH(object text)
+
+
+cdef list _TICKS = []
+"""The tick directions the rings have seen, in order (code k in a row is _TICKS[k - 1]); at
+most _MAX_TICKS, any other is held by its row as an object."""
+cdef Py_ssize_t _MAX_TICKS = 16
+cdef unsigned char _TICK_OBJECT = 255
+
+
+cdef int _tick_code(object tick):
+    """A trade's tick direction as a row's code (0: None; _TICK_OBJECT: held as an object)."""
+    cdef Py_ssize_t i, n = len(_TICKS)
+    if tick is None:
+        return 0
+    for i in range(n):
+        if _TICKS[i] is tick:  # the decoder shares one string per name: found by identity
+            return i + 1
+    if type(tick) is not str:
+        return _TICK_OBJECT
+    for i in range(n):
+        if _TICKS[i] == tick:
+            return i + 1
+    if n < _MAX_TICKS:
+        _TICKS.append(tick)
+        return n + 1
+    return _TICK_OBJECT
 
 cdef object _IN_SYNC = SyncState.IN_SYNC
 cdef object _APPLIED = ApplyResult.APPLIED
@@ -50,9 +84,12 @@ cdef class RecentTrades:
     """The last `maxlen` trades of one symbol, oldest first, in a ring of C rows.
 
     Rows rather than a deque of Trade objects: evicting a Trade object and the cyclic GC visiting
-    every kept one touch memory on each trade of 300 symbols. Here a trade is a row of numbers plus its id and tick-direction strings, held by reference
-    outside the GC's view (strings make no cycles); reads build new Trade objects. Full policy:
-    the oldest is dropped. len and indexing are O(1), iteration O(len).
+    every kept one touch memory on each trade of 300 symbols. Here a trade is a row of numbers,
+    its id's characters (an ASCII id of up to TRADE_ID_CHARS; any other id is held by
+    reference) and its tick direction's code, so dropping the oldest row writes it and reads
+    nothing: no cold string to release (it was the ring's largest cost, perf annotate). Reads
+    build new Trade objects, with equal strings. Full policy: the oldest is dropped. len and
+    indexing are O(1), iteration O(len).
     """
 
     def __cinit__(self, str symbol, Py_ssize_t maxlen):
@@ -62,6 +99,7 @@ cdef class RecentTrades:
         self._maxlen = maxlen
         self._head = 0
         self._len = 0
+        self._holding = 0
         self._rows = <TradeRow*>PyMem_Malloc(maxlen * sizeof(TradeRow))
         if self._rows == NULL:
             raise MemoryError()
@@ -72,9 +110,9 @@ cdef class RecentTrades:
         if self._rows == NULL:
             return
         for k in range(self._len):
-            row = &self._rows[(self._head + k) % self._maxlen]
-            Py_DECREF(<object>row.trade_id)
-            Py_DECREF(<object>row.tick_direction)
+            if not self._holding:
+                break
+            self._release(&self._rows[(self._head + k) % self._maxlen])
         PyMem_Free(self._rows)
 
     @property
@@ -105,6 +143,16 @@ cdef class RecentTrades:
 
     cdef object _trade(self, Py_ssize_t position):
         cdef TradeRow* row = &self._rows[(self._head + position) % self._maxlen]
+        if row.id_length >= 0:
+            trade_id = PyUnicode_DecodeASCII(row.id_chars, row.id_length, NULL)
+        else:
+            trade_id = <object>row.trade_id
+        if row.tick == 0:
+            tick_direction = None
+        elif row.tick == _TICK_OBJECT:
+            tick_direction = <object>row.tick_direction
+        else:
+            tick_direction = _TICKS[row.tick - 1]
         return Trade(
             self.symbol,
             row.price,
@@ -112,26 +160,44 @@ cdef class RecentTrades:
             row.side,
             row.ts_event_ns,
             row.recv_ns,
-            <object>row.trade_id,
-            <object>row.tick_direction,
+            trade_id,
+            tick_direction,
             row.is_block_trade,
         )
 
+    cdef void _release(self, TradeRow* row) noexcept:
+        """Drop the objects a row holds (its id or tick direction, when not in the row)."""
+        if row.trade_id == NULL and row.tick_direction == NULL:
+            return
+        if row.trade_id != NULL:
+            Py_DECREF(<object>row.trade_id)
+            row.trade_id = NULL
+        if row.tick_direction != NULL:
+            Py_DECREF(<object>row.tick_direction)
+            row.tick_direction = NULL
+        self._holding -= 1
+
     cdef void _extend(self, list trades) except *:
         cdef TradeRow* row
-        cdef Py_ssize_t slot
+        cdef Py_ssize_t slot, id_length
         cdef TradeFields fields
+        cdef int tick
         for trade in trades:
             # Every field is read (and may raise) before the ring changes.
             load_trade(trade, &_AT, &fields)
             trade_id = trade_field(trade, &_AT, _AT.trade_id, "trade_id")
             tick_direction = trade_field(trade, &_AT, _AT.tick_direction, "tick_direction")
+            tick = _tick_code(tick_direction)
+            id_length = -1
+            if type(trade_id) is str and PyUnicode_IS_COMPACT_ASCII(trade_id):
+                if PyUnicode_GET_LENGTH(trade_id) <= TRADE_ID_CHARS:
+                    id_length = PyUnicode_GET_LENGTH(trade_id)
             if self._len == self._maxlen:  # full: the oldest row's slot is reused
                 slot = self._head
                 self._head = (self._head + 1) % self._maxlen
                 row = &self._rows[slot]
-                Py_DECREF(<object>row.trade_id)
-                Py_DECREF(<object>row.tick_direction)
+                if self._holding:  # else the row holds nothing: not read at all
+                    self._release(row)
             else:
                 slot = (self._head + self._len) % self._maxlen
                 self._len += 1
@@ -139,10 +205,20 @@ cdef class RecentTrades:
             row.price, row.size, row.side = fields.price, fields.size, fields.side
             row.ts_event_ns, row.recv_ns = fields.ts_event_ns, fields.recv_ns
             row.is_block_trade = fields.is_block_trade
-            Py_INCREF(trade_id)
-            row.trade_id = <PyObject*>trade_id
-            Py_INCREF(tick_direction)
-            row.tick_direction = <PyObject*>tick_direction
+            row.id_length = id_length
+            row.tick = tick
+            row.trade_id = NULL
+            row.tick_direction = NULL
+            if id_length >= 0:
+                memcpy(row.id_chars, PyUnicode_DATA(trade_id), id_length)
+            else:
+                Py_INCREF(trade_id)
+                row.trade_id = <PyObject*>trade_id
+            if tick == _TICK_OBJECT:
+                Py_INCREF(tick_direction)
+                row.tick_direction = <PyObject*>tick_direction
+            if row.trade_id != NULL or row.tick_direction != NULL:
+                self._holding += 1
 
 
 cdef class SymbolObserver:

@@ -21,7 +21,7 @@ trades_st = st.builds(
     side=st.sampled_from([BUY, SELL, UNKNOWN_SIDE]),
     ts_event_ns=st.integers(0, 2**62),
     recv_ns=st.integers(0, 2**62),
-    trade_id=st.text(max_size=40),
+    trade_id=st.text(max_size=50),  # ids of up to 40 ASCII characters are kept in the row
     tick_direction=st.sampled_from([None, "PlusTick", "MinusTick", "", "Other"]),
     is_block_trade=st.booleans(),
 )
@@ -50,18 +50,42 @@ def test_index_out_of_range_and_bad_maxlen() -> None:
         RecentTrades("X", 0)
 
 
-def test_strings_are_released_when_dropped_and_with_the_ring() -> None:
-    trade_id = "".join(["unique-", "id"])  # a fresh string, not interned
-    before = sys.getrefcount(trade_id)
+@pytest.mark.parametrize(
+    "trade_id",
+    [
+        "".join(["a-long-id-", "x" * 40]),  # longer than a row holds: held by reference
+        "".join(["non-ascii-", "\u00e9"]),
+    ],
+)
+def test_strings_are_released_when_dropped_and_with_the_ring(trade_id: str) -> None:
+    tick = "".join(["Rare", "Tick"])
+    rare = _RareTick(tick)
+    before = (sys.getrefcount(trade_id), sys.getrefcount(rare))
     ring = RecentTrades("X", 1)
-    ring.extend([Trade("X", 1.0, 1.0, BUY, 1, 1, trade_id)])
-    assert sys.getrefcount(trade_id) == before + 1
+    ring.extend([Trade("X", 1.0, 1.0, BUY, 1, 1, trade_id, rare)])
+    assert (sys.getrefcount(trade_id), sys.getrefcount(rare)) == (before[0] + 1, before[1] + 1)
+    assert ring[0].tick_direction is rare
     ring.extend([Trade("X", 1.0, 1.0, BUY, 2, 2, "other")])  # drops the first
-    assert sys.getrefcount(trade_id) == before
+    assert (sys.getrefcount(trade_id), sys.getrefcount(rare)) == before
     ring.extend([Trade("X", 1.0, 1.0, BUY, 3, 3, trade_id)])
+    assert ring[0].trade_id is trade_id
     del ring
     gc.collect()
-    assert sys.getrefcount(trade_id) == before
+    assert (sys.getrefcount(trade_id), sys.getrefcount(rare)) == before
+
+
+class _RareTick(str):
+    """Not exactly a str: a row holds it by reference."""
+
+
+def test_short_ascii_ids_are_kept_in_the_row_and_read_back_equal() -> None:
+    trade_id = "".join(["20f43950-d8dd-5b31-9112-", "a178eb6023af"])
+    before = sys.getrefcount(trade_id)
+    ring = RecentTrades("X", 2)
+    ring.extend([Trade("X", 1.0, 1.0, BUY, 1, 1, trade_id, "PlusTick")])
+    assert sys.getrefcount(trade_id) == before  # copied, not held
+    (kept,) = list(ring)
+    assert kept.trade_id == trade_id and kept.tick_direction == "PlusTick"
 
 
 def test_a_bad_trade_leaves_the_ring_as_it_was() -> None:
