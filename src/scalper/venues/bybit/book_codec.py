@@ -25,32 +25,38 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from scalper.venues.bybit.decimal_columns import (
+    INT64,
+    SCALE,
+    canonical_int64,
+    decimal_sql,
+    decimal_text,
+    decimals,
+    list_offsets,
+    quoted_sql,
+    row_max,
+    set_column,
+)
 from scalper.venues.bybit.topics import BOOK
 
 BOOK_TOPIC_PREFIX: Final = f"{BOOK}."
 
-_INT64: Final = pa.int64()
-_SCALE: Final = pa.int8()
-_LEVELS: Final = pa.list_(_INT64)
+_LEVELS: Final = pa.list_(INT64)
 
 SPLIT_FIELDS: Final = (
     pa.field("book_type", pa.string()),
-    pa.field("book_ts", _INT64),
-    pa.field("book_u", _INT64),
-    pa.field("book_seq", _INT64),
-    pa.field("book_cts", _INT64),
-    pa.field("price_scale", _SCALE),
-    pa.field("size_scale", _SCALE),
+    pa.field("book_ts", INT64),
+    pa.field("book_u", INT64),
+    pa.field("book_seq", INT64),
+    pa.field("book_cts", INT64),
+    pa.field("price_scale", SCALE),
+    pa.field("size_scale", SCALE),
     pa.field("bid_prices", _LEVELS),
     pa.field("bid_sizes", _LEVELS),
     pa.field("ask_prices", _LEVELS),
     pa.field("ask_sizes", _LEVELS),
 )
 """The columns of a split book frame (null in every other row)."""
-
-_DECIMAL_PATTERN: Final = r"^[0-9]{1,17}(\.[0-9]{1,16})?$"
-_MAX_DECIMAL_CHARS: Final = 18
-"""At most 18 characters, so at most 17 digits: an int64 holds them."""
 
 
 _HOLE: Final = "\0"
@@ -86,36 +92,17 @@ FIELD_COLUMNS: Final = {
 # -- joining -----------------------------------------------------------------------------------
 
 
-def _decimal_text(digits: pa.Array, scale: pa.Array) -> pa.Array:
-    """ "132602" at scale 9 -> "0.000132602": integer part, point, fraction padded to `scale`.
-    Zero is "0" at any scale (Bybit's size of a deleted level)."""
-    scale = pc.if_else(pc.equal(digits, 0), 0, scale.cast(_INT64))
-    unit = pc.power(pa.scalar(10, _INT64), scale)
-    whole = pc.divide(digits, unit)  # integer division
-    fraction = pc.subtract(digits, pc.multiply(whole, unit))
-    # unit + fraction is "1" followed by the fraction zero-padded to `scale` digits.
-    padded = pc.utf8_slice_codeunits(pc.add(unit, fraction).cast(pa.string()), 1, 64)
-    # At scale 0 the fraction is empty: trimming the point leaves the integer.
-    return pc.utf8_rtrim(pc.binary_join_element_wise(whole.cast(pa.string()), padded, "."), ".")
-
-
-def _offsets(lengths: pa.Array) -> np.ndarray:
-    """List offsets of rows of `lengths` items (a null row has none)."""
-    counts = pc.fill_null(lengths, 0).to_numpy(zero_copy_only=False)
-    return np.concatenate(([0], np.cumsum(counts, dtype=np.int64))).astype(np.int32)
-
-
 def _levels_text(prices: pa.ListArray, sizes: pa.ListArray, table: pa.Table) -> pa.Array:
     """`["p","q"],...` of each row's levels (null where the row is not split)."""
-    offsets = _offsets(pc.list_value_length(prices))
+    offsets = list_offsets(pc.list_value_length(prices))
     parents = pa.array(np.repeat(np.arange(len(prices)), np.diff(offsets)))
     price_scale = table["price_scale"].combine_chunks().take(parents)
     size_scale = table["size_scale"].combine_chunks().take(parents)
     level = pc.binary_join_element_wise(
         '["',
-        _decimal_text(pc.list_flatten(prices), price_scale),
+        decimal_text(pc.list_flatten(prices), price_scale),
         '","',
-        _decimal_text(pc.list_flatten(sizes), size_scale),
+        decimal_text(pc.list_flatten(sizes), size_scale),
         '"]',
         "",
     )
@@ -161,7 +148,6 @@ _FIELD_PIECES: Final = {
 }
 """field -> (piece index, characters before it in the piece, characters after it), for the
 fields the split stores."""
-_NUMBER_PATTERN: Final = r"^[1-9][0-9]{0,17}$|^0$"
 _TYPE_PATTERN: Final = r"^[a-z]{1,16}$"
 
 
@@ -178,37 +164,6 @@ def _fields(payload: pa.Array) -> dict[str, pa.Array]:
     return fields
 
 
-def _int64(text: pa.Array) -> pa.Array:
-    """Canonical decimal integers as int64 (null for any other text)."""
-    valid = pc.match_substring_regex(text, _NUMBER_PATTERN)
-    return pc.if_else(valid, text, None).cast(_INT64)
-
-
-def _decimals(text: pa.Array) -> tuple[pa.Array, pa.Array]:
-    """(digits, scale) of decimal strings; anything else counts as "0" (and fails the join)."""
-    valid = pc.and_(
-        pc.match_substring_regex(text, _DECIMAL_PATTERN),
-        pc.less_equal(pc.binary_length(text), _MAX_DECIMAL_CHARS),
-    )
-    text = pc.if_else(valid, text, b"0").cast(pa.string())
-    point = pc.find_substring(text, ".")
-    scale = pc.if_else(
-        pc.less(point, 0), 0, pc.subtract(pc.subtract(pc.utf8_length(text), point), 1)
-    )
-    digits = pc.replace_substring(text, ".", "").cast(_INT64)
-    return digits, scale.cast(_SCALE)
-
-
-def _row_max(values: pa.Array, offsets: np.ndarray) -> pa.Array:
-    """The largest of each row's values (0 for a row without any)."""
-    lengths = np.diff(offsets)
-    out = np.zeros(len(lengths), np.int8)
-    rows = lengths > 0
-    if rows.any():
-        out[rows] = np.maximum.reduceat(values.to_numpy(zero_copy_only=False), offsets[:-1][rows])
-    return pa.array(out, _SCALE)
-
-
 def _split_levels(text: pa.Array) -> tuple[pa.ListArray, pa.ListArray, pa.Array, pa.Array]:
     """(prices, sizes, price scale, size scale) of level texts `["p","q"],...` (binary: a frame
     need not be UTF-8). A row's scale is the largest of its levels'; a text that is not all
@@ -223,15 +178,15 @@ def _split_levels(text: pa.Array) -> tuple[pa.ListArray, pa.ListArray, pa.Array,
         tokens = pc.if_else(odd, None, tokens)
         lengths = pc.if_else(odd, 0, lengths)
     flat = pc.list_flatten(tokens)
-    offsets = _offsets(pc.divide(lengths, 2))
+    offsets = list_offsets(pc.divide(lengths, 2))
     offsets_array = pa.array(offsets)
-    prices, price_scales = _decimals(flat.take(pa.array(np.arange(0, len(flat), 2))))
-    sizes, size_scales = _decimals(flat.take(pa.array(np.arange(1, len(flat), 2))))
+    prices, price_scales = decimals(flat.take(pa.array(np.arange(0, len(flat), 2))))
+    sizes, size_scales = decimals(flat.take(pa.array(np.arange(1, len(flat), 2))))
     return (
         pa.ListArray.from_arrays(offsets_array, prices),
         pa.ListArray.from_arrays(offsets_array, sizes),
-        _row_max(price_scales, offsets),
-        _row_max(size_scales, offsets),
+        row_max(price_scales, offsets),
+        row_max(size_scales, offsets),
     )
 
 
@@ -240,7 +195,7 @@ def split_book_frames(table: pa.Table) -> pa.Table:
     columns and their payload emptied, where joining gives back exactly the same bytes."""
     if len(table) == 0:
         for spec in SPLIT_FIELDS:
-            table = _set_column(table, spec, pa.array([], spec.type))
+            table = set_column(table, spec, pa.array([], spec.type))
         return table
     payload = table["payload"].combine_chunks()
     books = pc.starts_with(table["topic"].combine_chunks(), BOOK_TOPIC_PREFIX)
@@ -250,10 +205,10 @@ def split_book_frames(table: pa.Table) -> pa.Table:
     kind = fields["type"]
     columns = {
         "book_type": pc.if_else(pc.match_substring_regex(kind, _TYPE_PATTERN), kind, None),
-        "book_ts": _int64(fields["ts"]),
-        "book_u": _int64(fields["u"]),
-        "book_seq": _int64(fields["seq"]),
-        "book_cts": _int64(fields["cts"]),
+        "book_ts": canonical_int64(fields["ts"]),
+        "book_u": canonical_int64(fields["u"]),
+        "book_seq": canonical_int64(fields["seq"]),
+        "book_cts": canonical_int64(fields["cts"]),
         "price_scale": pc.max_element_wise(bid_price_scale, ask_price_scale),
         "size_scale": pc.max_element_wise(bid_size_scale, ask_size_scale),
         "bid_prices": bid_prices,
@@ -263,7 +218,7 @@ def split_book_frames(table: pa.Table) -> pa.Table:
     }
     candidate = table
     for spec in SPLIT_FIELDS:
-        candidate = _set_column(candidate, spec, columns[spec.name])
+        candidate = set_column(candidate, spec, columns[spec.name])
     split = pc.fill_null(pc.equal(join_book_frames(candidate), payload), False)
     kept = pc.invert(split)
     result = table
@@ -273,44 +228,22 @@ def split_book_frames(table: pa.Table) -> pa.Table:
             values = pa.ListArray.from_arrays(values.offsets, values.values, mask=kept)
         else:
             values = pc.if_else(split, values, None)
-        result = _set_column(result, spec, values)
+        result = set_column(result, spec, values)
     empty = pa.scalar(b"", payload.type)
-    return _set_column(result, table.schema.field("payload"), pc.if_else(split, empty, payload))
-
-
-def _set_column(table: pa.Table, spec: pa.Field, values: pa.Array) -> pa.Table:
-    values = values.cast(spec.type)
-    index = table.schema.get_field_index(spec.name)
-    if index < 0:
-        return table.append_column(spec, values)
-    return table.set_column(index, spec, values)
+    return set_column(result, table.schema.field("payload"), pc.if_else(split, empty, payload))
 
 
 # -- SQL (scalper query) -----------------------------------------------------------------------
 
 
-def _decimal_sql(digits: str, scale: str) -> str:
-    """SQL of _decimal_text: digits at a scale as text ("0" for zero)."""
-    unit = f"CAST(pow(10, {scale}) AS BIGINT)"
-    return (
-        f"CASE WHEN {digits} = 0 OR {scale} = 0 THEN CAST({digits} AS VARCHAR) ELSE "
-        f"CAST({digits} // {unit} AS VARCHAR) || '.' || "
-        f"substr(CAST({digits} % {unit} + {unit} AS VARCHAR), 2) END"
-    )
-
-
 def _levels_sql(side: str) -> str:
     """SQL of _levels_text: `["p","q"],...` of one side's levels."""
-    price = _decimal_sql("level[1]", "price_scale")
-    size = _decimal_sql("level[2]", "size_scale")
+    price = decimal_sql("level[1]", "price_scale")
+    size = decimal_sql("level[2]", "size_scale")
     return (
         f"array_to_string(list_transform(list_zip({side}_prices, {side}_sizes), "
         f"""lambda level: '["' || {price} || '","' || {size} || '"]'), ',')"""
     )
-
-
-def _quoted(text: str) -> str:
-    return text.replace("'", "''")
 
 
 def frame_sql() -> str:
@@ -320,9 +253,9 @@ def frame_sql() -> str:
     parts = [
         part
         for field, literal in zip(FRAME_FIELDS, FRAME_LITERALS[:-1], strict=True)
-        for part in (f"'{_quoted(literal)}'", values[field])
+        for part in (quoted_sql(literal), values[field])
     ]
-    return " || ".join([*parts, f"'{_quoted(FRAME_LITERALS[-1])}'"])
+    return " || ".join([*parts, quoted_sql(FRAME_LITERALS[-1])])
 
 
 # -- the codec ---------------------------------------------------------------------------------
