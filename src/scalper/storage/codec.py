@@ -28,6 +28,12 @@ class FrameCodec(Protocol):
         ...
 
     @property
+    def supersedes(self) -> tuple[str, ...]:
+        """Names of the codecs whose segments this one's `payload_sql` reads too (older layouts
+        of the same venue: their rows have none of its new columns)."""
+        ...
+
+    @property
     def fields(self) -> tuple[pa.Field, ...]:
         """The columns the codec adds to a raw segment (null in rows it did not split)."""
         ...

@@ -64,15 +64,18 @@ def _quoted(text: str) -> str:
 
 def _frame_columns(segments: list[Path], codecs: Sequence[FrameCodec]) -> str:
     """The frames view's columns: `payload` joined back by the codec the segments were written
-    with (InputError for a segment that needs a codec not given, or for two codecs at once)."""
-    used = {
-        codec_of(schema, codecs, RAW_SCHEMA.names, str(path)) for path, schema in _schemas(segments)
-    }
-    used.discard(None)
-    if len(used) > 1:
-        names = ", ".join(sorted(codec.name for codec in used if codec is not None))
-        raise InputError(f"the frames of this data dir were stored by several codecs ({names})")
-    payload = used.pop().payload_sql() if used else "payload"  # type: ignore[union-attr]
+    with, or by the one that supersedes the others (InputError for a segment that needs a codec
+    not given, or for two codecs neither of which reads the other's segments)."""
+    found = (codec_of(schema, codecs, RAW_SCHEMA.names, str(p)) for p, schema in _schemas(segments))
+    used = {codec for codec in found if codec is not None}
+    names = {codec.name for codec in used}
+    reading = [codec for codec in used if names <= {codec.name, *codec.supersedes}]
+    if used and not reading:
+        raise InputError(
+            "the frames of this data dir were stored by several codecs"
+            f" ({', '.join(sorted(names))})"
+        )
+    payload = reading[0].payload_sql() if reading else "payload"
     return f"seq, recv_ns, ts_ns, topic, symbol, {payload} AS payload, date"
 
 

@@ -273,6 +273,7 @@ class BybitBookCodec:
     """Bybit v5 book frames (`orderbook.{depth}.{symbol}`) as integer columns."""
 
     name: Final = "bybit-book/1"
+    supersedes: Final = ()
     fields: Final = SPLIT_FIELDS
     dictionary_columns: Final = ("book_type", "price_scale", "size_scale")
     column_encoding: Final = {
@@ -293,4 +294,5 @@ class BybitBookCodec:
 
 
 BOOK_CODEC: Final = BybitBookCodec()
-"""The codec of every Bybit source (and the simulator's, which speaks Bybit's wire format)."""
+"""The codec Bybit sources recorded with before trade frames were split too (`frame_codec.py`):
+their segments read with it."""
