@@ -75,7 +75,7 @@ def measure(path: Path, settings: dict[str, Any]) -> dict[str, Any]:
     from scalper.memory_report import rss_bytes
     from scalper.settings import RecorderSettings
     from scalper.storage.recorder import Recorder
-    from scalper.venues.bybit.book_codec import BOOK_CODEC
+    from scalper.venues.bybit.frame_codec import FRAME_CODEC
     from scalper.venues.bybit.frames import record_frame
 
     engine = Engine()
@@ -83,7 +83,7 @@ def measure(path: Path, settings: dict[str, Any]) -> dict[str, Any]:
     now = [0]
     directory = Path(tempfile.mkdtemp(prefix="scalper-bench-recmem-"))
     options = RecorderSettings(max_disk_bytes=100 * 10**6, retention_days=None, **settings)
-    recorder = Recorder(directory, options, clock=lambda: now[0], codec=BOOK_CODEC)
+    recorder = Recorder(directory, options, clock=lambda: now[0], codec=FRAME_CODEC)
     recorder.start()
     engine.subscribe(recorder.on_notification)
     samples: list[dict[str, Any]] = []

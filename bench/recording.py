@@ -31,7 +31,7 @@ from scalper.storage.layout import raw_root
 from scalper.storage.reader import iter_recorded
 from scalper.storage.recorder import Recorder
 from scalper.storage.segments import complete_segments
-from scalper.venues.bybit.book_codec import BOOK_CODEC
+from scalper.venues.bybit.frame_codec import FRAME_CODEC
 from scalper.venues.bybit.frames import CODECS, FrameApplier
 from scalper.venues.bybit.topics import topic_of_frame
 from scalper.venues.bybit.wire import decode_frame
@@ -49,8 +49,8 @@ VARIANTS: Final[dict[str, RecorderSettings]] = {
     "books whole": RecorderSettings(retention_days=None, split_book_frames=False),
     "plain": RecorderSettings(retention_days=None, split_book_frames=False, sort_by_topic=False),
 }
-"""default: zstd 6, rows grouped by topic, book frames split into integer columns (see
-scalper.venues.bybit.book_codec); "plain": zstd 6 Parquet of the frames in arrival order."""
+"""default: zstd 6, rows grouped by topic, book and trade frames split into columns (see
+scalper.venues.bybit.frame_codec); "plain": zstd 6 Parquet of the frames in arrival order."""
 
 
 def _warped(frames: Frames, warp: float, limit: int) -> list[int]:
@@ -82,7 +82,7 @@ def _measure(
         decode_frame(blob[offsets[i] : offsets[i + 1]], recv[i])
     decode_s = time.perf_counter() - started
 
-    recorder = Recorder(directory, settings, source="bench", codec=BOOK_CODEC)
+    recorder = Recorder(directory, settings, source="bench", codec=FRAME_CODEC)
     recorder.start()
     cpu = time.process_time()
     started = time.perf_counter()
@@ -143,7 +143,7 @@ def files_per_hour(frames: Frames, count: int = 60_000, hours: float = 3.0) -> f
     directory = Path(tempfile.mkdtemp(prefix="scalper-bench-files-"))
     try:
         settings = RecorderSettings(retention_days=None)
-        recorder = Recorder(directory, settings, source="bench", codec=BOOK_CODEC)
+        recorder = Recorder(directory, settings, source="bench", codec=FRAME_CODEC)
         recorder.start()
         recv = _warped(frames, warp, count)
         blob, offsets = frames.blob, frames.offsets

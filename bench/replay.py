@@ -2,11 +2,12 @@
 
 `python -m bench.replay` (and a section of `make bench`): the first `--frames` frames of the
 bench's synthetic market (300 symbols x 60 s, seed 1) are recorded with the default recorder
-settings (book frames split into integer columns), then replayed through a fresh engine by both
+settings (book and trade frames split into columns), then replayed through a fresh engine by both
 paths of `scalper.replay.replay_recording`:
 
 - `json`: every row joined back to its frame bytes and decoded (`--decode json`), as before;
-- `columns`: book frames applied from their level columns, the rest decoded (the default);
+- `columns`: book frames applied from their level columns, trade batches built from their
+  columns, the rest decoded (the default);
 - `backtest json` and `backtest columns`: what `scalper backtest` runs (the engine with the
   signals and the paper trader: reference strategy, entries allowed while regimes warm up, as
   in the demo) by each path (`--decode`); the trader sees every book update either way.
@@ -49,7 +50,7 @@ from scalper.settings import EngineSettings, RecorderSettings, Settings
 from scalper.settings_sources import load_settings
 from scalper.storage.reader import recorded_span
 from scalper.storage.recorder import Recorder
-from scalper.venues.bybit.book_codec import BOOK_CODEC
+from scalper.venues.bybit.frame_codec import FRAME_CODEC
 from scalper.venues.bybit.frames import FrameApplier, record_frame
 from scalper.venues.simulator.market import MarketConfig, SyntheticMarket
 from scalper.views import engine_view
@@ -60,7 +61,7 @@ BACKTEST_TARGET_FPS: Final = 150_000
 """Issue 20: with signals, strategy and broker."""
 PATHS: Final[dict[str, str]] = {
     "json": "every frame joined back and decoded (--decode json)",
-    "columns": "book frames from their integer columns, the rest decoded (default)",
+    "columns": "book and trade frames from their columns, the rest decoded (default)",
     "backtest json": "json + signals + paper trader (scalper backtest --decode json)",
     "backtest columns": "columns + signals + paper trader (scalper backtest, default)",
 }
@@ -73,7 +74,7 @@ DEMO_LIKE_TRADING: Final[dict[str, object]] = {
 def record(frames: Iterator[tuple[int, bytes]], directory: Path) -> int:
     """Record frames as the live feed does, with the default settings; returns the count."""
     recorder = Recorder(
-        directory, RecorderSettings(retention_days=None), source="bench", codec=BOOK_CODEC
+        directory, RecorderSettings(retention_days=None), source="bench", codec=FRAME_CODEC
     )
     recorder.start()
     count = 0

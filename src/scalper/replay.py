@@ -37,10 +37,10 @@ from scalper.storage.reader import (
     table_records,
 )
 from scalper.venues.bybit._wire import decode_rows
-from scalper.venues.bybit.book_codec import BOOK_CODEC
 from scalper.venues.bybit.book_columns import BookEvents, book_columns, no_book_columns
 from scalper.venues.bybit.frames import CODECS, FrameApplier
 from scalper.venues.bybit.topics import BOOK
+from scalper.venues.bybit.trade_columns import TradeColumns, has_trade_columns
 from scalper.venues.bybit.wire import Decoded, decode_frame
 
 ProgressCallback = Callable[[int], None]
@@ -121,9 +121,10 @@ def recorded_records(
 
 
 Decode = Literal["columns", "json"]
-"""How recorded book frames reach the engine: `columns` applies the integer level columns the
-recorder split them into (`venues.bybit.book_columns`; every other row is decoded from its
-JSON), `json` joins every frame back to its bytes and decodes it, as the live feed did."""
+"""How recorded frames reach the engine: `columns` applies the book frames' integer level columns
+and builds the trade frames' batches from their columns, as the recorder split them
+(`venues.bybit.book_columns`, `trade_columns`; every other row is decoded from its JSON),
+`json` joins every frame back to its bytes and decodes it, as the live feed did."""
 
 
 def preroll_books(
@@ -155,8 +156,9 @@ def _preroll_columns(
     count = 0
     parts = iter_recorded_tables(data_dir, None, until_ns, symbols, CODECS, topic_prefix=prefix)
     for table, codec, rows in parts:
-        split = codec is BOOK_CODEC and table["book_u"].null_count < len(table)
-        columns = book_columns(table, rows) if split else no_book_columns(len(rows))
+        columns = (
+            book_columns(table, rows) if _has_book_columns(table) else no_book_columns(len(rows))
+        )
         others = _joined(table, codec, rows[columns.other_rows])
         payloads = frame_payloads(others, codec).to_pylist()
         frames = list(zip(payloads, others["recv_ns"].to_pylist(), strict=True))
@@ -260,8 +262,9 @@ def column_steps(
     for table, codec, rows in iter_recorded_tables(data_dir, from_ns, to_ns, symbols, CODECS):
         if not len(rows):
             continue
-        split = codec is BOOK_CODEC and table["book_u"].null_count < len(table)
-        columns = book_columns(table, rows) if split else no_book_columns(len(rows))
+        columns = (
+            book_columns(table, rows) if _has_book_columns(table) else no_book_columns(len(rows))
+        )
         recv_ns = table["recv_ns"].to_numpy()[rows]
         events = BookEvents(table, rows, columns, recv_ns) if tap is not None else None
         others = _OtherRows(table, codec, rows[columns.other_rows])
@@ -315,27 +318,37 @@ def _collection_paused() -> Iterator[None]:
         gc.enable()
 
 
+def _has_book_columns(table: pa.Table) -> bool:
+    """Whether a stored raw row group holds a book frame split into columns."""
+    return "book_u" in table.column_names and table["book_u"].null_count < len(table)
+
+
 def _joined(table: pa.Table, codec: FrameCodec | None, rows: np.ndarray) -> pa.Table:
     """Rows of a stored row group with what it takes to join their frames (with `codec`)."""
-    if codec is not None and table["book_u"].take(rows).null_count < len(rows):
+    if codec is not None and _any_split(table, rows):
         return table.take(rows)  # a split frame among them: all its columns, to join it
     return table.select(_WHOLE_FRAME_COLUMNS).take(rows)
 
 
 class _OtherRows:
     """The rows of a stored row group that are not applied from the book columns (`rows`, in
-    the order to apply them), decoded from their JSON (or wall-clock candle closes) a slice at
-    a time: `decoded(start, stop)` is rows[start:stop]'s events."""
+    the order to apply them): trade batches built from their columns, events decoded from their
+    JSON, wall-clock candle closes, a slice at a time: `decoded(start, stop)` is
+    rows[start:stop]'s items."""
 
     def __init__(self, table: pa.Table, codec: FrameCodec | None, rows: np.ndarray) -> None:
+        self._rows = np.ascontiguousarray(rows, np.int64)
+        self._recv_ns = np.ascontiguousarray(table["recv_ns"].to_numpy(), np.int64)
+        self._trades = TradeColumns(table, self._recv_ns) if has_trade_columns(table) else None
+        built = self._trades.applied[self._rows] if self._trades is not None else None
+        self._built = built if built is not None and built.any() else None
+        rest = self._rows[~built] if self._built is not None else self._rows
         self._joined = (
             _decoded_joined(table, codec, rows)
-            if codec is not None and _any_split(table, rows)
+            if codec is not None and _any_split(table, rest)
             else None
         )
-        self._rows = np.ascontiguousarray(rows, np.int64)
         self._data, self._offsets = _binary_buffers(table["payload"])
-        self._recv_ns = np.ascontiguousarray(table["recv_ns"].to_numpy(), np.int64)
         clock = pc.equal(table["topic"], CLOCK_TOPIC).to_numpy(zero_copy_only=False)[self._rows]
         self._clock = clock if clock.any() else None
         self._ts_ns = table["ts_ns"].to_numpy() if self._clock is not None else None
@@ -344,26 +357,34 @@ class _OtherRows:
         if self._joined is not None:  # a split frame among them, joined back by the codec
             return self._joined[start:stop]
         rows = self._rows[start:stop]
-        if self._clock is None:
+        if self._clock is None and self._built is None:
             return decode_rows(self._data, self._offsets, rows, self._recv_ns)  # type: ignore[no-any-return]
-        clock = self._clock[start:stop]
-        events = decode_rows(self._data, self._offsets, rows[~clock], self._recv_ns)
-        items: list[object] = []
-        taken = 0
-        for position in np.flatnonzero(clock).tolist():
-            frames = position - len(items)  # frame rows between the previous close and this one
-            items.extend(events[taken : taken + frames])
-            taken += frames
-            items.append(CandleClose(int(self._ts_ns[rows[position]])))
-        items.extend(events[taken:])
+        items: list[object] = [None] * len(rows)
+        positions = np.arange(len(rows), dtype=np.int64)
+        decoded = np.ones(len(rows), bool)
+        if self._built is not None:
+            built = self._built[start:stop]
+            self._trades.place(items, positions[built], rows[built])  # type: ignore[union-attr]
+            decoded &= ~built
+        if self._clock is not None:
+            clock = self._clock[start:stop]
+            for position in np.flatnonzero(clock).tolist():
+                items[position] = CandleClose(int(self._ts_ns[rows[position]]))  # type: ignore[index]
+            decoded &= ~clock
+        decode_rows(
+            self._data, self._offsets, rows[decoded], self._recv_ns, items, positions[decoded]
+        )
         return items
 
 
 def _any_split(table: pa.Table, rows: np.ndarray) -> bool:
-    """Whether a frame split into the codec's columns is among `rows` (its `book_u` is set)."""
-    if "book_u" not in table.column_names:
-        return False
-    return not table["book_u"].is_null().to_numpy(zero_copy_only=False)[rows].all()
+    """Whether a frame split into the codec's columns (its `book_u` or its `trade_times` set)
+    is among `rows`."""
+    return any(
+        not table[column].is_null().to_numpy(zero_copy_only=False)[rows].all()
+        for column in ("book_u", "trade_times")
+        if column in table.column_names
+    )
 
 
 def _binary_buffers(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:

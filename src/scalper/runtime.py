@@ -41,8 +41,8 @@ from scalper.trading.paper import PaperBroker
 from scalper.trading.store import STORE_FILE, TradingStore
 from scalper.trading.strategy import ReferenceStrategy
 from scalper.trading.trader import Trader
-from scalper.venues.bybit.book_codec import BOOK_CODEC
 from scalper.venues.bybit.feed import LiveFeed
+from scalper.venues.bybit.frame_codec import FRAME_CODEC
 from scalper.venues.bybit.frames import FrameApplier
 from scalper.venues.bybit.private import BybitExecution
 from scalper.venues.bybit.private.market_watch import market_watch
@@ -341,7 +341,7 @@ def _open_recorder(
         data_dir,
         options,
         source,
-        codec=BOOK_CODEC,
+        codec=FRAME_CODEC,
         flow_windows=settings.engine.flow_windows,
         # the recorder consumer's process records the frames (scalper.scaleout.recording)
         streams="derived" if scaleout.workers and scaleout.recorder_consumer else "all",

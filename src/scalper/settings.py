@@ -152,8 +152,8 @@ class RecorderSettings(_Section):
     sort_by_topic: bool = True
     """Store a raw row group's rows grouped by topic (smaller; `seq` keeps the receive order)."""
     split_book_frames: bool = True
-    """Store book frames split into columns by the venue's codec (smaller; joined back byte
-    for byte on reading)."""
+    """Store book and trade frames split into columns by the venue's codec (smaller, and a
+    replay reads them without JSON; joined back byte for byte on reading)."""
     chunk_rows: PositiveInt = 4096
     """Frames handed to the writer at once (also handed over by `flush`)."""
     queue_chunks: PositiveInt = 256

@@ -1,5 +1,6 @@
-"""The columnar replay (book frames from their integer columns) leaves the engine exactly as the
-JSON path does: every book of every depth, candles, flows, tickers, counters, notifications."""
+"""The columnar replay (book frames from their integer columns, trade batches from theirs) leaves
+the engine exactly as the JSON path does: every book of every depth, candles, flows, tickers,
+counters, notifications; for recordings of either codec, and of both in one data dir."""
 
 from __future__ import annotations
 
@@ -17,11 +18,16 @@ from scalper import replay
 from scalper.engine import Engine, Notification
 from scalper.replay import Decode, replay_columns, replay_recording
 from scalper.settings import EngineSettings, RecorderSettings
+from scalper.storage.codec import FrameCodec
+from scalper.storage.layout import CLOCK_TOPIC
+from scalper.storage.query import run_query
 from scalper.storage.reader import iter_recorded_tables
 from scalper.storage.recorder import Recorder
 from scalper.venues.bybit.book_codec import BOOK_CODEC
 from scalper.venues.bybit.book_columns import book_columns
+from scalper.venues.bybit.frame_codec import FRAME_CODEC
 from scalper.venues.bybit.frames import CODECS, FrameApplier, record_frame
+from scalper.venues.bybit.trade_columns import TradeColumns
 from scalper.venues.bybit.wire import BookData, decode_frame
 from scalper.venues.simulator.market import MarketConfig, SyntheticMarket
 from scalper.views import engine_view
@@ -40,10 +46,11 @@ def record_all(
     group_rows: int,
     source: str = "test",
     settings: RecorderSettings | None = None,
+    codec: FrameCodec = FRAME_CODEC,
 ) -> None:
     """Record frames (bytes) and wall-clock candle closes (int: the close time) as the live feed
-    does, in row groups of `group_rows`."""
-    recorder = Recorder(data_dir, settings or settings_small(), source=source, codec=BOOK_CODEC)
+    does, in row groups of `group_rows`, with `codec` (the recorder's, or an older one)."""
+    recorder = Recorder(data_dir, settings or settings_small(), source=source, codec=codec)
     recorder._writers["raw"].fmt.row_group_rows = group_rows
     recorder.start()
     for recv_ns, row in rows:
@@ -125,14 +132,15 @@ def small_pieces(monkeypatch: pytest.MonkeyPatch, rows: int | None) -> None:
         monkeypatch.setattr(replay, "_PIECE_ROWS", rows)
 
 
+@pytest.mark.parametrize("codec", [FRAME_CODEC, BOOK_CODEC], ids=lambda codec: codec.name)
 @pytest.mark.parametrize("piece_rows", [None, 37])
 def test_synthetic_market_same_state_over_several_row_groups(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, piece_rows: int | None
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, piece_rows: int | None, codec: FrameCodec
 ) -> None:
     """Also in pieces smaller than a row group, with wall-clock candle closes among them."""
     small_pieces(monkeypatch, piece_rows)
     rows = market_rows(6000, symbols=7, seed=11)
-    record_all(tmp_path, rows, group_rows=1000)
+    record_all(tmp_path, rows, group_rows=1000, codec=codec)
     state = json.loads(assert_same_replays(tmp_path))
     assert len(state["symbol_order"]) == 7
     assert any(
@@ -167,8 +175,10 @@ def test_real_frames_with_every_kind_of_row(
     """Real XRPUSDT orderbook.500 frames (stored split) among real trades, tickers and control
     replies, a wall-clock candle close, and book frames stored split that the columns must not
     shortcut: a type the decoder refuses, a zero price, a time beyond 2262, price digits beyond
-    a double's exact integers; and one stored whole. Those are decoded from their JSON, as live
-    (malformed where they were malformed); also in pieces smaller than a row group."""
+    a double's exact integers; and one stored whole. Trade frames stored split that the columns
+    must not shortcut either: a zero price, a time beyond 2262, price digits beyond a double's
+    exact integers. Those are decoded from their JSON, as live (malformed where they were
+    malformed); also in pieces smaller than a row group."""
     small_pieces(monkeypatch, piece_rows)
     first = json.loads(xrp_frames[0])
     odd = [
@@ -189,21 +199,36 @@ def test_real_frames_with_every_kind_of_row(
             "subscribe_ok_linear",
         )
     ]
-    sequence = [*xrp_frames[:20], *others[:3], *xrp_frames[20:], *odd, *others[3:]]
+    several = json.loads(others[1])
+    trade = several["data"][0]
+    odd_trades = [
+        _text(several),  # the fixture less its newline: split, and built from the columns
+        _text({**several, "data": [{**trade, "p": "0"}]}),
+        _text({**several, "data": [{**trade, "T": 10**17}]}),
+        _text({**several, "data": [{**trade, "p": "12345678901234567"}]}),
+    ]
+    sequence = [*xrp_frames[:20], *others[:3], *xrp_frames[20:], *odd, *odd_trades, *others[3:]]
     rows: list[tuple[int, bytes | int]] = [(T0 + k * 1000, raw) for k, raw in enumerate(sequence)]
     rows.insert(30, (T0 + 29 * 1000 + 1, 1_733_011_205_000_000_000))
     record_all(tmp_path, rows, group_rows=40)
     state = json.loads(assert_same_replays(tmp_path))
-    split = shortcut = 0
+    split = shortcut = trades_split = trades_built = 0
     for table, _, rows_read in iter_recorded_tables(tmp_path, codecs=CODECS):
         split += len(rows_read) - table["book_u"].null_count
         shortcut += int(book_columns(table, rows_read).book_row.sum())
+        trades_split += len(rows_read) - table["trade_times"].null_count
+        recv_ns = table["recv_ns"].to_numpy()
+        trades_built += int(TradeColumns(table, recv_ns).applied.sum())
     assert (split, shortcut) == (len(xrp_frames) + 4, len(xrp_frames))
-    assert state["view"]["malformed"] == {"bad_book_data": 1, "bad_time": 1, "bad_type": 1}
+    assert (trades_split, trades_built) == (4, 1)  # the fixture files (indented, or ending in a
+    # newline) are stored whole
+    malformed = {"bad_book_data": 1, "bad_time": 2, "bad_type": 1, "bad_trade_data": 1}
+    assert state["view"]["malformed"] == malformed
     assert state["control_messages"] == 2
     book = state["view"]["symbols"]["XRPUSDT"]["book"]
     assert (book["state"], book["bids"][0][0]) == ("in_sync", 1.2345678901234567)
-    assert state["view"]["symbols"]["BTCUSDT"]["counters"]["trades"] == 4
+    assert state["view"]["symbols"]["BTCUSDT"]["counters"]["trades"] == 8
+    assert state["symbols"]["BTCUSDT"]["recent_trades"][-1]["price"] == float("12345678901234567")
 
 
 _DECIMAL = st.builds(
@@ -282,3 +307,25 @@ def test_a_binary_column_is_read_as_values_and_offsets_whatever_its_layout() -> 
     for column in columns:
         values, offsets = replay._binary_buffers(column)
         assert [bytes(values[offsets[r] : offsets[r + 1]]) for r in range(3)] == frames
+
+
+def test_a_data_dir_of_both_codecs_replays_and_queries_exactly(tmp_path: Path) -> None:
+    """Segments of bybit-book/1 (recorded before trades were split), then of bybit/2, in one
+    data dir: both replays reach the state of the same frames recorded whole, and `scalper
+    query` gives every frame's exact bytes."""
+    rows = market_rows(3000, symbols=4, seed=21)
+    mixed = tmp_path / "mixed"
+    record_all(mixed, rows[:1500], group_rows=500, codec=BOOK_CODEC)
+    record_all(mixed, rows[1500:], group_rows=500, codec=FRAME_CODEC)
+    whole = tmp_path / "whole"
+    unsplit = RecorderSettings(
+        chunk_rows=64, max_disk_bytes=None, retention_days=None, split_book_frames=False
+    )
+    record_all(whole, rows, group_rows=500, settings=unsplit)
+    codecs = {codec.name for _, codec, _ in iter_recorded_tables(mixed, codecs=CODECS)}
+    assert codecs == {BOOK_CODEC.name, FRAME_CODEC.name}
+    assert assert_same_replays(mixed) == assert_same_replays(whole)
+    sql = f"select payload from frames where topic <> '{CLOCK_TOPIC}'"
+    _, payloads = run_query(mixed, sql, CODECS)
+    frames = [row for _, row in rows if isinstance(row, bytes)]
+    assert sorted(payload for (payload,) in payloads) == sorted(frames)

@@ -1,7 +1,8 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
-"""Bybit frames decoded in C: `decode_one` (the live receiver's frame) and `decode_rows` (a
-replay's recorded trades and tickers, tens of thousands a row group, read in place from their
-stored column).
+"""Bybit frames decoded in C: `decode_one` (the live receiver's frame), `decode_rows` (a
+replay's recorded frames that are stored whole, tens of thousands a row group, read in place from
+their stored column), and `trade_batches` (trade frames stored as columns, `trade_codec.py`: no
+JSON at all).
 
 Exactly `wire.decode_frame`'s events: a book, trade or ticker frame that takes wire.py's fast
 path is built here, in C, from the same msgspec decode (no Python frame per frame or per trade);
@@ -10,10 +11,13 @@ goes to `wire.decode_frame` itself, which names what is wrong.
 """
 
 from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.unicode cimport PyUnicode_DecodeASCII
 
 import msgspec
 
 from scalper.events import (
+    BUY,
+    SELL,
     UNKNOWN_SIDE,
     BookUpdate,
     TickerFields,
@@ -22,6 +26,7 @@ from scalper.events import (
     TradeBatch,
 )
 from scalper.venues.bybit.topics import BOOK, TICKER, TRADE, cached_route
+from scalper.venues.bybit.trade_codec import SIDES, TICK_DIRECTIONS
 from scalper.venues.bybit.wire import (
     MAX_MILLIS,
     _FAST_DECODERS,
@@ -67,6 +72,12 @@ cdef str _book_channel = BOOK
 cdef str _trade_channel = TRADE
 cdef str _ticker_channel = TICKER
 cdef long long _MS_TO_NS = 1_000_000
+cdef tuple _side_of_code = tuple(_SIDES[name] for name in SIDES)
+cdef tuple _tick_of_code = tuple(_TICK_DIRECTIONS[name] for name in TICK_DIRECTIONS)
+cdef Py_ssize_t _SIDE_CODES = len(_side_of_code)
+cdef Py_ssize_t _TICK_CODES = len(_tick_of_code)
+if set(_side_of_code) != {BUY, SELL}:
+    raise ImportError("trade_codec.SIDES no longer names the two sides: update _wire.pyx")
 
 
 def decode_rows(
@@ -74,14 +85,17 @@ def decode_rows(
     const int[::1] offsets,
     const long long[::1] rows,
     const long long[::1] recv_ns,
+    list out=None,
+    const long long[::1] positions=None,
 ):
     """`[decode_frame(data[offsets[r]:offsets[r + 1]], recv_ns[r]) for r in rows]`, faster: a
     binary column's value and offset buffers read in place, each frame copied once, into its
-    bytes object (no gathered copy of the column, no list of frames)."""
+    bytes object (no gathered copy of the column, no list of frames). With `out`, row
+    `rows[i]`'s event goes to `out[positions[i]]` instead (and `out` is returned)."""
     cdef Py_ssize_t i, r, n = rows.shape[0]
     cdef Py_ssize_t count = offsets.shape[0] - 1
     cdef int start, stop
-    cdef list events = [None] * n
+    cdef list events = _placed(out, positions, n)
     for i in range(n):
         r = rows[i]
         if not 0 <= r < count or r >= recv_ns.shape[0]:
@@ -91,7 +105,7 @@ def decode_rows(
         if not 0 <= start <= stop <= data.shape[0]:
             raise ValueError(f"row {r}'s frame [{start}, {stop}) is outside the data buffer")
         raw = PyBytes_FromStringAndSize(<const char*>&data[0] + start, stop - start)
-        events[i] = decode_one(raw, recv_ns[r])
+        events[i if out is None else positions[i]] = decode_one(raw, recv_ns[r])
     return events
 
 
@@ -103,6 +117,90 @@ cpdef object decode_one(object raw, object recv_ns):
         if event is not None:
             return event
     return decode_frame(raw, recv_ns)
+
+
+cdef list _placed(list out, const long long[::1] positions, Py_ssize_t n):
+    """The list the events go to: `out` (every position checked), or a new one of `n`."""
+    cdef Py_ssize_t i
+    if out is None:
+        return [None] * n
+    if positions is None or positions.shape[0] != n:
+        raise ValueError("`out` needs one position per row")
+    for i in range(n):
+        if not 0 <= positions[i] < len(out):
+            raise IndexError(f"position {positions[i]} out of range for {len(out)} items")
+    return out
+
+
+def trade_batches(
+    list out,
+    const long long[::1] positions,
+    const long long[::1] rows,
+    const int[::1] topic_of_row,
+    list topic_symbols,
+    const long long[::1] starts,
+    const long long[::1] ts_event_ns,
+    const double[::1] prices,
+    const double[::1] sizes,
+    const signed char[::1] sides,
+    const signed char[::1] ticks,
+    const unsigned char[::1] block,
+    const unsigned char[::1] id_data,
+    const int[::1] id_offsets,
+    const long long[::1] recv_ns,
+):
+    """Put the TradeBatch of stored row `rows[i]` at `out[positions[i]]`: the event decoding its
+    frame gives, built from columns (`trade_columns.TradeColumns`, which checked the values:
+    only frames the decoder would take, codes within SIDES and TICK_DIRECTIONS, ASCII ids).
+
+    Row r's symbol is `topic_symbols[topic_of_row[r]]`; its trades are items
+    `starts[r]:starts[r + 1]` of the flat arrays (times in ns, prices and sizes as floats,
+    side and tick codes, block flags, ids as `id_data[id_offsets[j]:id_offsets[j + 1]]`)."""
+    cdef Py_ssize_t i, r, j, first, end, n = rows.shape[0]
+    cdef Py_ssize_t row_count = starts.shape[0] - 1
+    cdef Py_ssize_t item_count = ts_event_ns.shape[0]
+    cdef const char* ids = ""
+    cdef list trades
+    _placed(out, positions, n)
+    if id_data.shape[0]:
+        ids = <const char*>&id_data[0]
+    if (
+        prices.shape[0] != item_count or sizes.shape[0] != item_count
+        or sides.shape[0] != item_count or ticks.shape[0] != item_count
+        or block.shape[0] != item_count or id_offsets.shape[0] != item_count + 1
+        or topic_of_row.shape[0] != row_count or recv_ns.shape[0] != row_count
+    ):
+        raise ValueError("the trade columns differ in length")
+    for i in range(n):
+        r = rows[i]
+        if not 0 <= r < row_count:
+            raise IndexError(f"row {r} out of range for {row_count} rows")
+        first = starts[r]
+        end = starts[r + 1]
+        if not 0 <= first < end <= item_count:
+            raise ValueError(f"row {r}'s trades [{first}, {end}) are not in the columns")
+        symbol = topic_symbols[topic_of_row[r]]
+        recv = recv_ns[r]
+        trades = [None] * (end - first)
+        for j in range(first, end):
+            if not (
+                0 <= sides[j] < _SIDE_CODES and 0 <= ticks[j] < _TICK_CODES
+                and 0 <= id_offsets[j] <= id_offsets[j + 1] <= id_data.shape[0]
+            ):
+                raise ValueError(f"trade {j}: a side, tick or id outside the columns")
+            trades[j - first] = _Trade(
+                symbol,
+                prices[j],
+                sizes[j],
+                _side_of_code[sides[j]],
+                ts_event_ns[j],
+                recv,
+                PyUnicode_DecodeASCII(ids + id_offsets[j], id_offsets[j + 1] - id_offsets[j], NULL),
+                _tick_of_code[ticks[j]],
+                block[j] != 0,
+            )
+        out[positions[i]] = _TradeBatch(symbol, trades, ts_event_ns[end - 1], recv)
+
 
 
 cdef object _fast(bytes raw, object recv):

@@ -8,11 +8,13 @@ from scalper.engine import Engine
 from scalper.events import BookUpdate
 from scalper.venues.bybit.book_codec import BOOK_CODEC
 from scalper.venues.bybit.feed import FrameRecorder
+from scalper.venues.bybit.frame_codec import FRAME_CODEC
 from scalper.venues.bybit.topics import topic_of_frame
 from scalper.venues.bybit.wire import ControlMessage, Decoded, decode_frame
 
-CODECS = (BOOK_CODEC,)
-"""The codecs of Bybit's recorded sources, for readers of a data dir."""
+CODECS = (FRAME_CODEC, BOOK_CODEC)
+"""The codecs of Bybit's recorded sources, for readers of a data dir (FRAME_CODEC records; a
+segment names the one it was written with)."""
 
 
 class FrameApplier:
