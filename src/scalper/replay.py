@@ -39,6 +39,8 @@ from scalper.storage.reader import (
 from scalper.venues.bybit._wire import decode_rows
 from scalper.venues.bybit.book_columns import BookEvents, book_columns, no_book_columns
 from scalper.venues.bybit.frames import CODECS, FrameApplier
+from scalper.venues.bybit.row_topics import RowTopics, row_topics
+from scalper.venues.bybit.ticker_columns import TickerColumns, has_ticker_columns
 from scalper.venues.bybit.topics import BOOK
 from scalper.venues.bybit.trade_columns import TradeColumns, has_trade_columns
 from scalper.venues.bybit.wire import Decoded, decode_frame
@@ -122,8 +124,9 @@ def recorded_records(
 
 Decode = Literal["columns", "json"]
 """How recorded frames reach the engine: `columns` applies the book frames' integer level columns
-and builds the trade frames' batches from their columns, as the recorder split them
-(`venues.bybit.book_columns`, `trade_columns`; every other row is decoded from its JSON),
+and builds the trade and ticker frames' events from their columns, as the recorder split them
+(`venues.bybit.book_columns`, `trade_columns`, `ticker_columns`; every other row is decoded from
+its JSON),
 `json` joins every frame back to its bytes and decodes it, as the live feed did."""
 
 
@@ -262,12 +265,15 @@ def column_steps(
     for table, codec, rows in iter_recorded_tables(data_dir, from_ns, to_ns, symbols, CODECS):
         if not len(rows):
             continue
+        topics = row_topics(table)
         columns = (
-            book_columns(table, rows) if _has_book_columns(table) else no_book_columns(len(rows))
+            book_columns(table, rows, topics)
+            if _has_book_columns(table)
+            else no_book_columns(len(rows))
         )
         recv_ns = table["recv_ns"].to_numpy()[rows]
         events = BookEvents(table, rows, columns, recv_ns) if tap is not None else None
-        others = _OtherRows(table, codec, rows[columns.other_rows])
+        others = _OtherRows(table, codec, rows[columns.other_rows], topics)
         taken = np.concatenate(([0], np.cumsum(columns.other_rows)))
         with _collection_paused():
             for start, stop in itertools.pairwise(_step_bounds(applied, len(rows), every)):
@@ -332,17 +338,28 @@ def _joined(table: pa.Table, codec: FrameCodec | None, rows: np.ndarray) -> pa.T
 
 class _OtherRows:
     """The rows of a stored row group that are not applied from the book columns (`rows`, in
-    the order to apply them): trade batches built from their columns, events decoded from their
-    JSON, wall-clock candle closes, a slice at a time: `decoded(start, stop)` is
+    the order to apply them): trade and ticker events built from their columns, events decoded
+    from their JSON, wall-clock candle closes, a slice at a time: `decoded(start, stop)` is
     rows[start:stop]'s items."""
 
-    def __init__(self, table: pa.Table, codec: FrameCodec | None, rows: np.ndarray) -> None:
+    def __init__(
+        self, table: pa.Table, codec: FrameCodec | None, rows: np.ndarray, topics: RowTopics
+    ) -> None:
         self._rows = np.ascontiguousarray(rows, np.int64)
         self._recv_ns = np.ascontiguousarray(table["recv_ns"].to_numpy(), np.int64)
-        self._trades = TradeColumns(table, self._recv_ns) if has_trade_columns(table) else None
-        built = self._trades.applied[self._rows] if self._trades is not None else None
-        self._built = built if built is not None and built.any() else None
-        rest = self._rows[~built] if self._built is not None else self._rows
+        builders = (
+            TradeColumns(table, self._recv_ns, topics) if has_trade_columns(table) else None,
+            TickerColumns(table, self._recv_ns, topics) if has_ticker_columns(table) else None,
+        )
+        self._builders = [
+            (builder, applied)
+            for builder in builders
+            if builder is not None and (applied := builder.applied[self._rows]).any()
+        ]
+        built = np.zeros(len(self._rows), bool)
+        for _, applied in self._builders:
+            built |= applied
+        rest = self._rows[~built]
         self._joined = (
             _decoded_joined(table, codec, rows)
             if codec is not None and _any_split(table, rest)
@@ -357,14 +374,14 @@ class _OtherRows:
         if self._joined is not None:  # a split frame among them, joined back by the codec
             return self._joined[start:stop]
         rows = self._rows[start:stop]
-        if self._clock is None and self._built is None:
+        if self._clock is None and not self._builders:
             return decode_rows(self._data, self._offsets, rows, self._recv_ns)  # type: ignore[no-any-return]
         items: list[object] = [None] * len(rows)
         positions = np.arange(len(rows), dtype=np.int64)
         decoded = np.ones(len(rows), bool)
-        if self._built is not None:
-            built = self._built[start:stop]
-            self._trades.place(items, positions[built], rows[built])  # type: ignore[union-attr]
+        for builder, applied in self._builders:
+            built = applied[start:stop]
+            builder.place(items, positions[built], rows[built])
             decoded &= ~built
         if self._clock is not None:
             clock = self._clock[start:stop]
@@ -378,11 +395,11 @@ class _OtherRows:
 
 
 def _any_split(table: pa.Table, rows: np.ndarray) -> bool:
-    """Whether a frame split into the codec's columns (its `book_u` or its `trade_times` set)
-    is among `rows`."""
+    """Whether a frame split into the codec's columns (its `book_u`, `trade_times` or
+    `ticker_keys` set) is among `rows`."""
     return any(
         not table[column].is_null().to_numpy(zero_copy_only=False)[rows].all()
-        for column in ("book_u", "trade_times")
+        for column in ("book_u", "trade_times", "ticker_keys")
         if column in table.column_names
     )
 

@@ -27,6 +27,7 @@ from scalper.venues.bybit.book_codec import BOOK_CODEC
 from scalper.venues.bybit.book_columns import book_columns
 from scalper.venues.bybit.frame_codec import FRAME_CODEC
 from scalper.venues.bybit.frames import CODECS, FrameApplier, record_frame
+from scalper.venues.bybit.ticker_columns import TickerColumns
 from scalper.venues.bybit.trade_columns import TradeColumns
 from scalper.venues.bybit.wire import BookData, decode_frame
 from scalper.venues.simulator.market import MarketConfig, SyntheticMarket
@@ -177,8 +178,9 @@ def test_real_frames_with_every_kind_of_row(
     shortcut: a type the decoder refuses, a zero price, a time beyond 2262, price digits beyond
     a double's exact integers; and one stored whole. Trade frames stored split that the columns
     must not shortcut either: a zero price, a time beyond 2262, price digits beyond a double's
-    exact integers. Those are decoded from their JSON, as live (malformed where they were
-    malformed); also in pieces smaller than a row group."""
+    exact integers; ticker frames stored split with an empty value (the decoder's lenient path)
+    or a value that is no number. Those are decoded from their JSON, as live (malformed where
+    they were malformed); also in pieces smaller than a row group."""
     small_pieces(monkeypatch, piece_rows)
     first = json.loads(xrp_frames[0])
     odd = [
@@ -202,33 +204,61 @@ def test_real_frames_with_every_kind_of_row(
     several = json.loads(others[1])
     trade = several["data"][0]
     odd_trades = [
-        _text(several),  # the fixture less its newline: split, and built from the columns
         _text({**several, "data": [{**trade, "p": "0"}]}),
         _text({**several, "data": [{**trade, "T": 10**17}]}),
         _text({**several, "data": [{**trade, "p": "12345678901234567"}]}),
     ]
-    sequence = [*xrp_frames[:20], *others[:3], *xrp_frames[20:], *odd, *odd_trades, *others[3:]]
+    ticker = json.loads(others[2])
+    odd_tickers = [
+        _text({**ticker, "type": "delta", "data": {"symbol": "BTCUSDT", "fundingRate": ""}}),
+        _text({**ticker, "data": {**ticker["data"], "markPrice": "x"}}),  # malformed
+        # (the first goes the decoder's lenient way, both are decoded from their JSON)
+    ]
+    # The fixtures less their spaces and newline: split, and built from the columns (in the
+    # last row group: one with a split frame refused is all decoded from its JSON).
+    built = [_text(several), _text(ticker)]
+    sequence = [
+        *xrp_frames[:20],
+        *others[:3],
+        *xrp_frames[20:],
+        *odd,
+        *odd_trades,
+        *odd_tickers,
+        *others[3:],
+        *built,
+    ]
     rows: list[tuple[int, bytes | int]] = [(T0 + k * 1000, raw) for k, raw in enumerate(sequence)]
     rows.insert(30, (T0 + 29 * 1000 + 1, 1_733_011_205_000_000_000))
-    record_all(tmp_path, rows, group_rows=40)
+    record_all(tmp_path, rows, group_rows=40)  # row groups of 64 rows (the recorder's chunks)
     state = json.loads(assert_same_replays(tmp_path))
-    split = shortcut = trades_split = trades_built = 0
+    split = shortcut = trades_split = trades_built = tickers_split = tickers_built = 0
     for table, _, rows_read in iter_recorded_tables(tmp_path, codecs=CODECS):
         split += len(rows_read) - table["book_u"].null_count
         shortcut += int(book_columns(table, rows_read).book_row.sum())
         trades_split += len(rows_read) - table["trade_times"].null_count
+        tickers_split += len(rows_read) - table["ticker_keys"].null_count
         recv_ns = table["recv_ns"].to_numpy()
         trades_built += int(TradeColumns(table, recv_ns).applied.sum())
+        tickers_built += int(TickerColumns(table, recv_ns).applied.sum())
     assert (split, shortcut) == (len(xrp_frames) + 4, len(xrp_frames))
-    assert (trades_split, trades_built) == (4, 1)  # the fixture files (indented, or ending in a
-    # newline) are stored whole
-    malformed = {"bad_book_data": 1, "bad_time": 2, "bad_type": 1, "bad_trade_data": 1}
+    # The fixture files (indented, or ending in a newline) are stored whole.
+    assert (trades_split, trades_built) == (4, 1)
+    assert (tickers_split, tickers_built) == (3, 1)
+    malformed = {
+        "bad_book_data": 1,
+        "bad_time": 2,
+        "bad_type": 1,
+        "bad_trade_data": 1,
+        "bad_ticker_data": 1,
+    }
     assert state["view"]["malformed"] == malformed
     assert state["control_messages"] == 2
     book = state["view"]["symbols"]["XRPUSDT"]["book"]
     assert (book["state"], book["bids"][0][0]) == ("in_sync", 1.2345678901234567)
     assert state["view"]["symbols"]["BTCUSDT"]["counters"]["trades"] == 8
-    assert state["symbols"]["BTCUSDT"]["recent_trades"][-1]["price"] == float("12345678901234567")
+    prices = [trade["price"] for trade in state["symbols"]["BTCUSDT"]["recent_trades"]]
+    assert prices[-4:] == [float("12345678901234567"), 16578.0, 16577.5, 16580.0]
+    assert state["view"]["symbols"]["BTCUSDT"]["ticker"]["last_price"] == 17216.0
 
 
 _DECIMAL = st.builds(

@@ -1,8 +1,8 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
 """Bybit frames decoded in C: `decode_one` (the live receiver's frame), `decode_rows` (a
 replay's recorded frames that are stored whole, tens of thousands a row group, read in place from
-their stored column), and `trade_batches` (trade frames stored as columns, `trade_codec.py`: no
-JSON at all).
+their stored column), and `trade_batches` and `ticker_updates` (trade and ticker frames stored
+as columns, `trade_codec.py`, `ticker_codec.py`: no JSON at all).
 
 Exactly `wire.decode_frame`'s events: a book, trade or ticker frame that takes wire.py's fast
 path is built here, in C, from the same msgspec decode (no Python frame per frame or per trade);
@@ -11,6 +11,7 @@ goes to `wire.decode_frame` itself, which names what is wrong.
 """
 
 from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.object cimport PyObject
 from cpython.unicode cimport PyUnicode_DecodeASCII
 
 import msgspec
@@ -51,6 +52,9 @@ if (
 ):  # `_fast`, `_trades` and `_ticker` take the fields by position
     raise ImportError("wire.py's frame structs changed their fields: update _wire.pyx")
 
+cdef extern from "Python.h":
+    double PyOS_string_to_double(const char* s, char** endptr, PyObject* overflow) except? -1.0
+
 cdef object _Trade = Trade
 cdef object _TradeBatch = TradeBatch
 cdef object _TickerFields = TickerFields
@@ -74,6 +78,13 @@ cdef str _ticker_channel = TICKER
 cdef long long _MS_TO_NS = 1_000_000
 cdef tuple _side_of_code = tuple(_SIDES[name] for name in SIDES)
 cdef tuple _tick_of_code = tuple(_TICK_DIRECTIONS[name] for name in TICK_DIRECTIONS)
+cdef Py_ssize_t _TICKER_FIELDS = len(TickerFields.__struct_fields__)
+cdef Py_ssize_t _NEXT_FUNDING = TickerFields.__struct_fields__.index("next_funding_time_ms")
+if _NEXT_FUNDING != _TICKER_FIELDS - 1:  # ticker_updates: the one integer field is the last
+    raise ImportError("TickerFields changed its integer field: update _wire.pyx")
+cdef double _POWERS_OF_TEN[18]
+for _k in range(18):
+    _POWERS_OF_TEN[_k] = 10.0 ** _k
 cdef Py_ssize_t _SIDE_CODES = len(_side_of_code)
 cdef Py_ssize_t _TICK_CODES = len(_tick_of_code)
 if set(_side_of_code) != {BUY, SELL}:
@@ -303,3 +314,156 @@ cpdef object receive_frame(object raw, object recv_ns, object on_control):
         on_control(event)
         return None
     return event
+
+
+def ticker_updates(
+    list out,
+    const long long[::1] positions,
+    const long long[::1] rows,
+    const int[::1] topic_of_row,
+    list topic_symbols,
+    const long long[::1] starts,
+    const signed char[::1] fields,
+    const double[::1] numbers,
+    const long long[::1] integers,
+    const unsigned char[::1] is_snapshot,
+    const long long[::1] ts_event_ns,
+    const long long[::1] recv_ns,
+):
+    """Put the TickerUpdate of stored row `rows[i]` at `out[positions[i]]`: the event decoding
+    its frame gives, built from columns (`ticker_columns.TickerColumns`, which checked the
+    values: only frames the decoder would take, each field at most once).
+
+    Row r's items are `starts[r]:starts[r + 1]` of the flat arrays: item j sets TickerFields'
+    field `fields[j]` (none if negative) to `numbers[j]`, or `integers[j]` for the last field
+    (next_funding_time_ms); row r's symbol is `topic_symbols[topic_of_row[r]]`."""
+    cdef Py_ssize_t i, r, j, f, first, end, n = rows.shape[0]
+    cdef Py_ssize_t row_count = starts.shape[0] - 1
+    cdef Py_ssize_t item_count = fields.shape[0]
+    cdef list values
+    _placed(out, positions, n)
+    if (
+        numbers.shape[0] != item_count or integers.shape[0] != item_count
+        or topic_of_row.shape[0] != row_count or is_snapshot.shape[0] != row_count
+        or ts_event_ns.shape[0] != row_count or recv_ns.shape[0] != row_count
+    ):
+        raise ValueError("the ticker columns differ in length")
+    for i in range(n):
+        r = rows[i]
+        if not 0 <= r < row_count:
+            raise IndexError(f"row {r} out of range for {row_count} rows")
+        first = starts[r]
+        end = starts[r + 1]
+        if not 0 <= first <= end <= item_count:
+            raise ValueError(f"row {r}'s fields [{first}, {end}) are not in the columns")
+        values = [None] * _TICKER_FIELDS
+        for j in range(first, end):
+            f = fields[j]
+            if f < 0:
+                continue
+            if f >= _TICKER_FIELDS:
+                raise ValueError(f"item {j}: field {f} out of range")
+            values[f] = integers[j] if f == _NEXT_FUNDING else numbers[j]
+        symbol = topic_symbols[topic_of_row[r]]
+        out[positions[i]] = _TickerUpdate(
+            symbol, is_snapshot[r] != 0, _TickerFields(*values), ts_event_ns[r], recv_ns[r]
+        )
+
+
+def ticker_values(
+    const unsigned char[::1] data,
+    const int[::1] offsets,
+    const long long[::1] starts,
+    const signed char[::1] fields,
+    Py_ssize_t integer_field,
+    double[::1] numbers,
+    long long[::1] integers,
+    unsigned char[::1] refused,
+):
+    """Parse item j's text `data[offsets[j]:offsets[j + 1]]` as the strict decoder parses a
+    TickerFields value: into `integers[j]` for `integer_field` (1 to 18 digits, no leading
+    zero), else into `numbers[j]` (a plain decimal: an optional "-", 1 to 17 digits without a
+    leading zero, optionally a point and 1 to 17 more; parsed correctly rounded, as msgspec
+    does). Row r (items `starts[r]:starts[r + 1]`) is `refused` where a text is not that or a
+    field comes twice (the row then goes the JSON way). Items of a negative field are
+    skipped."""
+    cdef Py_ssize_t r, j, k, start, stop, whole, fraction, n = fields.shape[0]
+    cdef Py_ssize_t rows = starts.shape[0] - 1
+    cdef bint point
+    cdef long long value
+    cdef unsigned long long seen
+    cdef signed char f
+    cdef unsigned char c
+    cdef char text[40]
+    if (
+        offsets.shape[0] != n + 1 or numbers.shape[0] != n or integers.shape[0] != n
+        or refused.shape[0] != rows or not 0 <= integer_field < 64
+    ):
+        raise ValueError("the ticker values differ in length")
+    for r in range(rows):
+        refused[r] = 0
+        seen = 0
+        if not 0 <= starts[r] <= starts[r + 1] <= n:
+            raise ValueError(f"row {r}'s items are not in the columns")
+        for j in range(starts[r], starts[r + 1]):
+            f = fields[j]
+            if f < 0:
+                continue
+            if f >= 64 or seen & (1ULL << f):
+                refused[r] = 1
+                break
+            seen |= 1ULL << f
+            start = offsets[j]
+            stop = offsets[j + 1]
+            if not 0 <= start <= stop <= data.shape[0]:
+                raise ValueError(f"item {j}'s text [{start}, {stop}) is outside the data buffer")
+            if f == integer_field:
+                if not 1 <= stop - start <= 18 or (stop - start > 1 and data[start] == 48):
+                    refused[r] = 1
+                    break
+                value = 0
+                for k in range(start, stop):
+                    c = data[k]
+                    if not 48 <= c <= 57:
+                        refused[r] = 1
+                        break
+                    value = value * 10 + (c - 48)
+                if refused[r]:
+                    break
+                integers[j] = value
+                continue
+            k = start + (1 if stop > start and data[start] == 45 else 0)  # "-"
+            if k < stop - 1 and data[k] == 48 and data[k + 1] != 46:  # a leading zero
+                refused[r] = 1
+                break
+            whole = fraction = 0
+            point = False
+            value = 0
+            while k < stop:
+                c = data[k]
+                if c == 46 and not point:  # "."
+                    point = True
+                elif 48 <= c <= 57:
+                    if point:
+                        fraction += 1
+                    else:
+                        whole += 1
+                    if whole + fraction <= 15:
+                        value = value * 10 + (c - 48)
+                else:
+                    break
+                k += 1
+            if k != stop or not 1 <= whole <= 17 or (point and not 1 <= fraction <= 17):
+                refused[r] = 1
+                break
+            if whole + fraction <= 15:
+                # Both exact doubles: the division rounds the decimal's value once, as the
+                # parse does (book_columns.py); 3x faster than parsing the text again.
+                numbers[j] = value / _POWERS_OF_TEN[fraction]
+                if data[start] == 45:
+                    numbers[j] = -numbers[j]
+                continue
+            for k in range(start, stop):
+                text[k - start] = <char>data[k]
+            text[stop - start] = 0
+            numbers[j] = PyOS_string_to_double(text, NULL, NULL)

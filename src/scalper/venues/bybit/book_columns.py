@@ -24,7 +24,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from scalper.events import BookUpdate
-from scalper.venues.bybit.topics import BOOK, parse_topic
+from scalper.venues.bybit.row_topics import RowTopics, row_topics
+from scalper.venues.bybit.topics import BOOK
 from scalper.venues.bybit.wire import MAX_MILLIS, MAX_UPDATE_ID
 
 _MS_TO_NS: Final = 1_000_000
@@ -152,28 +153,25 @@ def _side(table: pa.Table, side: str, price_scale: np.ndarray, size_scale: np.nd
     )
 
 
-def book_columns(table: pa.Table, rows: np.ndarray) -> BookColumns:
+def book_columns(table: pa.Table, rows: np.ndarray, topics: RowTopics | None = None) -> BookColumns:
     """The rows `rows` (indices, in the order to apply them) of a stored raw row group with the
-    book codec's columns."""
-    topics = pc.dictionary_encode(table["topic"].combine_chunks())
-    routes = [parse_topic(topic) for topic in topics.dictionary.to_pylist()]
-    books = [route if route is not None and route.channel == BOOK else None for route in routes]
-    topic_symbols = [route.symbol if route is not None else "" for route in books]
+    book codec's columns (`topics`: its topics, if read already)."""
+    topics = topics or row_topics(table)
+    books = [r if r is not None and r.channel == BOOK else None for r in topics.routes]
+    topic_symbols = topics.symbols(BOOK)
     topic_depths = np.array([route.depth if route is not None else 0 for route in books], np.int64)
-    topic_of_row = topics.indices.to_numpy(zero_copy_only=False).astype(np.int32)
+    topic_of_row = topics.of_row
     kind = table["book_type"].combine_chunks()
     snapshot = _numpy(pc.equal(kind, "snapshot"), False)
     cts = _numpy(table["book_cts"], -1)
     update_id = _numpy(table["book_u"], -1)
-    topic_symbol = pa.array(topic_symbols, pa.string()).take(topics.indices)
-    symbol_matches = pc.equal(topic_symbol, table["symbol"])
     price_scale = _numpy(table["price_scale"], 0).astype(np.int64)
     size_scale = _numpy(table["size_scale"], 0).astype(np.int64)
     bids = _side(table, "bid", price_scale, size_scale)
     asks = _side(table, "ask", price_scale, size_scale)
     wanted = (
-        np.array([route is not None for route in books], bool)[topic_of_row]
-        & _numpy(symbol_matches, False)
+        topics.of_channel(BOOK)
+        & topics.symbol_matches
         & (snapshot | _numpy(pc.equal(kind, "delta"), False))
         & (cts >= 0)
         & (cts <= MAX_MILLIS)

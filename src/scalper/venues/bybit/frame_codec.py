@@ -1,6 +1,7 @@
 """The codec of every Bybit source (and the simulator's, which speaks Bybit's wire format):
-book frames as integer columns (`book_codec.py`) and trade frames as typed columns
-(`trade_codec.py`), each joined back byte for byte; ticker frames and anything else stay whole.
+book frames as integer columns (`book_codec.py`), trade frames as typed columns
+(`trade_codec.py`) and ticker frames as their keys and value texts (`ticker_codec.py`), each
+joined back byte for byte; anything else stays whole.
 
 Segments written before trades were split name `bybit-book/1` (BOOK_CODEC) and read as before;
 this codec reads them too where one view spans both (`scalper query`): their rows have no trade
@@ -15,6 +16,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from scalper.venues.bybit.book_codec import BOOK_CODEC, SPLIT_FIELDS, frame_sql, split_book_frames
+from scalper.venues.bybit.ticker_codec import (
+    TICKER_FIELDS,
+    join_ticker_frames,
+    split_ticker_frames,
+    ticker_frame_sql,
+)
 from scalper.venues.bybit.trade_codec import (
     TRADE_FIELDS,
     join_trade_frames,
@@ -22,18 +29,24 @@ from scalper.venues.bybit.trade_codec import (
     trade_frame_sql,
 )
 
-_DELTAS: Final = ("trade_ts", "trade_times.list.element", "trade_seqs.list.element")
+_DELTAS: Final = (
+    "trade_ts",
+    "trade_times.list.element",
+    "trade_seqs.list.element",
+    "ticker_cs",
+    "ticker_ts",
+)
 """Times and sequence numbers grow by small steps from trade to trade of a topic."""
 _DIGITS: Final = ("trade_prices.list.element", "trade_sizes.list.element")
 
 
 class BybitCodec:
-    """Bybit v5 book and trade frames as columns."""
+    """Bybit v5 book, trade and ticker frames as columns."""
 
     name: Final = "bybit/2"
     supersedes: Final = (BOOK_CODEC.name,)
-    fields: Final = (*SPLIT_FIELDS, *TRADE_FIELDS)
-    dictionary_columns: Final = (*BOOK_CODEC.dictionary_columns, "trade_type")
+    fields: Final = (*SPLIT_FIELDS, *TRADE_FIELDS, *TICKER_FIELDS)
+    dictionary_columns: Final = (*BOOK_CODEC.dictionary_columns, "trade_type", "ticker_type")
     column_encoding: Final = {
         **BOOK_CODEC.column_encoding,
         **dict.fromkeys(_DELTAS, "DELTA_BINARY_PACKED"),
@@ -41,21 +54,24 @@ class BybitCodec:
     }
 
     def split(self, table: pa.Table) -> pa.Table:
-        return split_trade_frames(split_book_frames(table))
+        return split_ticker_frames(split_trade_frames(split_book_frames(table)))
 
     def join(self, table: pa.Table) -> pa.Array | None:
-        books = BOOK_CODEC.join(table)
-        if "trade_times" not in table.column_names:
-            return books
-        if table["trade_times"].null_count == len(table):
-            return books
-        trades = join_trade_frames(table)
-        return trades if books is None else pc.coalesce(books, trades)
+        joined = [BOOK_CODEC.join(table)]
+        for column, join in (
+            ("trade_times", join_trade_frames),
+            ("ticker_keys", join_ticker_frames),
+        ):
+            if column in table.column_names and table[column].null_count < len(table):
+                joined.append(join(table))
+        frames = [frames for frames in joined if frames is not None]
+        return pc.coalesce(*frames) if frames else None
 
     def payload_sql(self) -> str:
         return (
             f"CASE WHEN book_u IS NOT NULL THEN encode({frame_sql()}) "
-            f"WHEN trade_times IS NOT NULL THEN encode({trade_frame_sql()}) ELSE payload END"
+            f"WHEN trade_times IS NOT NULL THEN encode({trade_frame_sql()}) "
+            f"WHEN ticker_keys IS NOT NULL THEN encode({ticker_frame_sql()}) ELSE payload END"
         )
 
 

@@ -21,7 +21,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from scalper.venues.bybit._wire import trade_batches
-from scalper.venues.bybit.topics import TRADE, parse_topic
+from scalper.venues.bybit.row_topics import RowTopics, row_topics
+from scalper.venues.bybit.topics import TRADE
 from scalper.venues.bybit.trade_codec import SIDES, TICK_DIRECTIONS
 from scalper.venues.bybit.wire import MAX_MILLIS
 
@@ -44,7 +45,9 @@ def _flat(column: pa.ChunkedArray) -> np.ndarray:
 class TradeColumns:
     """A stored raw row group's split trade frames, ready for `place`."""
 
-    def __init__(self, table: pa.Table, recv_ns: np.ndarray) -> None:
+    def __init__(
+        self, table: pa.Table, recv_ns: np.ndarray, topics: RowTopics | None = None
+    ) -> None:
         times = table["trade_times"].combine_chunks()
         counts = pc.fill_null(pc.list_value_length(times), 0).to_numpy(zero_copy_only=False)
         self._starts = np.zeros(len(table) + 1, np.int64)
@@ -75,24 +78,13 @@ class TradeColumns:
         self._ts_ns = np.where(bad, 0, millis) * _MS_TO_NS
         block = pc.list_flatten(table["trade_block"].combine_chunks())
         self._block = block.to_numpy(zero_copy_only=False).astype(np.uint8)
-        self._id_data, self._id_offsets = _string_buffers(
+        self._id_data, self._id_offsets = string_buffers(
             pc.list_flatten(table["trade_ids"].combine_chunks())
         )
-        topics = pc.dictionary_encode(table["topic"].combine_chunks())
-        routes = [parse_topic(topic) for topic in topics.dictionary.to_pylist()]
-        trades = [
-            route if route is not None and route.channel == TRADE else None for route in routes
-        ]
-        self._topic_symbols = [route.symbol if route is not None else "" for route in trades]
-        self._topic_of_row = topics.indices.to_numpy(zero_copy_only=False).astype(np.int32)
-        topic_symbol = pa.array(self._topic_symbols, pa.string()).take(topics.indices)
-        symbol_matches = pc.fill_null(pc.equal(topic_symbol, table["symbol"]), False)
-        self.applied = (
-            np.array([route is not None for route in trades], bool)[self._topic_of_row]
-            & symbol_matches.to_numpy(zero_copy_only=False)
-            & (counts > 0)
-            & ~refused
-        )
+        topics = topics or row_topics(table)
+        self._topic_symbols = topics.symbols(TRADE)
+        self._topic_of_row = topics.of_row
+        self.applied = topics.of_channel(TRADE) & topics.symbol_matches & (counts > 0) & ~refused
         """Per stored row: built from its columns (a split trade frame the decoder takes)."""
         self._recv_ns = np.ascontiguousarray(recv_ns, np.int64)
 
@@ -118,7 +110,7 @@ class TradeColumns:
         )
 
 
-def _string_buffers(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+def string_buffers(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """(values, offsets) of a string array: item j is values[offsets[j]:offsets[j + 1]]."""
     if array.null_count:
         array = pc.fill_null(array, "")

@@ -122,6 +122,8 @@ _TICKER_NAMES: Final = {"next_funding_time_ms": "nextFundingTime"}
 _TickerData = _ticker_data("_TickerData", None)
 _LenientTickerData = _ticker_data("_LenientTickerData", str | None)
 """The fallback when a ticker carries empty strings where numbers belong ("" means no value)."""
+TICKER_KEYS_OF_FIELDS: Final = _TickerData.__struct_encode_fields__[1:]
+"""Bybit's key of each TickerFields field, in TickerFields' order."""
 
 
 class BookFrame(msgspec.Struct, gc=False):
