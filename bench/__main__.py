@@ -21,8 +21,6 @@ from __future__ import annotations
 import argparse
 import gc
 import multiprocessing
-import os
-import platform
 import resource
 import statistics
 import sys
@@ -40,6 +38,7 @@ from rich.table import Table
 from bench import book_structures, memory, peers, recording
 from bench import replay as replay_bench
 from bench.isolation import rss_bytes, run_forked
+from bench.machine import machine
 from bench.seed_style import SeedStyleEngine
 from scalper.venues.simulator.market import MarketConfig, SyntheticMarket
 
@@ -311,24 +310,6 @@ def run_rounds(
 
 
 # -- reporting ---------------------------------------------------------------------------------
-
-
-def machine() -> dict[str, str]:
-    cpu = "unknown"
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    cpu = line.partition(":")[2].strip()
-                    break
-    except OSError:
-        pass
-    return {
-        "cpu": f"{cpu} ({os.cpu_count()} logical cpus)",
-        "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "msgspec": msgspec.__version__,
-        "platform": platform.platform(),
-    }
 
 
 def _verdict(ok: bool) -> str:

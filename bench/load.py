@@ -43,7 +43,7 @@ import psutil
 from rich.console import Console
 from rich.table import Table
 
-from bench.__main__ import machine
+from bench.machine import machine
 from scalper.engine import Engine
 from scalper.events import Event
 from scalper.feed_status import ConnectionStats

@@ -28,8 +28,8 @@ import msgspec
 from rich.console import Console
 from rich.table import Table
 
-from bench.__main__ import machine
 from bench.load import LoadResult, PublisherProcess
+from bench.machine import machine
 
 _REPO_ROOT = Path(__file__).resolve().parents[1]
 
