@@ -32,6 +32,7 @@ from scalper.venues.bybit.decimal_columns import (
     decimal_sql,
     decimal_text,
     decimals,
+    keep_exact,
     list_offsets,
     quoted_sql,
     row_max,
@@ -216,21 +217,7 @@ def split_book_frames(table: pa.Table) -> pa.Table:
         "ask_prices": ask_prices,
         "ask_sizes": ask_sizes,
     }
-    candidate = table
-    for spec in SPLIT_FIELDS:
-        candidate = set_column(candidate, spec, columns[spec.name])
-    split = pc.fill_null(pc.equal(join_book_frames(candidate), payload), False)
-    kept = pc.invert(split)
-    result = table
-    for spec in SPLIT_FIELDS:
-        values = columns[spec.name]
-        if isinstance(values, pa.ListArray):
-            values = pa.ListArray.from_arrays(values.offsets, values.values, mask=kept)
-        else:
-            values = pc.if_else(split, values, None)
-        result = set_column(result, spec, values)
-    empty = pa.scalar(b"", payload.type)
-    return set_column(result, table.schema.field("payload"), pc.if_else(split, empty, payload))
+    return keep_exact(table, payload, columns, SPLIT_FIELDS, join_book_frames)
 
 
 # -- SQL (scalper query) -----------------------------------------------------------------------

@@ -9,6 +9,7 @@ stays whole.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Sequence
 from typing import Final
 
 import numpy as np
@@ -81,6 +82,37 @@ def set_column(table: pa.Table, spec: pa.Field, values: pa.Array) -> pa.Table:
     if index < 0:
         return table.append_column(spec, values)
     return table.set_column(index, spec, values)
+
+
+def keep_exact(
+    table: pa.Table,
+    payload: pa.Array,
+    columns: dict[str, pa.Array],
+    specs: Sequence[pa.Field],
+    join: Callable[[pa.Table], pa.Array],
+    shared: Collection[str] = (),
+) -> pa.Table:
+    """`table` with a codec's `columns` (one per field of `specs`) set where `join` gives back
+    exactly the frame's bytes, there with its payload emptied; elsewhere the columns are null
+    (a column in `shared`, which another codec's split may have set, keeps its value) and the
+    payload whole. The one rule of every split: lossless by construction."""
+    candidate = table
+    for spec in specs:
+        candidate = set_column(candidate, spec, columns[spec.name])
+    split = pc.fill_null(pc.equal(join(candidate), payload), False)
+    kept = pc.invert(split)
+    result = table
+    for spec in specs:
+        values = columns[spec.name]
+        if isinstance(values, pa.ListArray):
+            values = pa.ListArray.from_arrays(values.offsets, values.values, mask=kept)
+        else:
+            values = pc.if_else(split, values, None)
+        if spec.name in shared and spec.name in table.column_names:
+            values = pc.if_else(split, values, table[spec.name].combine_chunks())
+        result = set_column(result, spec, values)
+    empty = pa.scalar(b"", payload.type)
+    return set_column(result, table.schema.field("payload"), pc.if_else(split, empty, payload))
 
 
 def decimal_sql(digits: str, scale: str) -> str:

@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 from scalper.venues.bybit.decimal_columns import (
     INT64,
     canonical_int64,
+    keep_exact,
     list_offsets,
     quoted_sql,
     set_column,
@@ -165,21 +166,7 @@ def split_ticker_frames(table: pa.Table) -> pa.Table:
         "ticker_keys": keys,
         "ticker_values": values,
     }
-    candidate = table
-    for spec in TICKER_FIELDS:
-        candidate = set_column(candidate, spec, columns[spec.name])
-    split = pc.fill_null(pc.equal(join_ticker_frames(candidate), payload), False)
-    kept = pc.invert(split)
-    result = table
-    for spec in TICKER_FIELDS:
-        values = columns[spec.name]
-        if isinstance(values, pa.ListArray):
-            values = pa.ListArray.from_arrays(values.offsets, values.values, mask=kept)
-        else:
-            values = pc.if_else(split, values, None)
-        result = set_column(result, spec, values)
-    empty = pa.scalar(b"", payload.type)
-    return set_column(result, table.schema.field("payload"), pc.if_else(split, empty, payload))
+    return keep_exact(table, payload, columns, TICKER_FIELDS, join_ticker_frames)
 
 
 # -- SQL (scalper query) -----------------------------------------------------------------------

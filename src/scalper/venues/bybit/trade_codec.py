@@ -30,6 +30,7 @@ from scalper.venues.bybit.decimal_columns import (
     decimal_sql,
     decimal_text,
     decimals,
+    keep_exact,
     list_offsets,
     quoted_sql,
     row_max,
@@ -212,23 +213,8 @@ def split_trade_frames(table: pa.Table) -> pa.Table:
         "size_scale": size_scale,
     }
     specs = (*TRADE_FIELDS, *SCALE_FIELDS)
-    candidate = table
-    for spec in specs:
-        candidate = set_column(candidate, spec, columns[spec.name])
-    split = pc.fill_null(pc.equal(join_trade_frames(candidate), payload), False)
-    kept = pc.invert(split)
-    result = table
-    for spec in specs:
-        values = columns[spec.name]
-        if isinstance(values, pa.ListArray):
-            values = pa.ListArray.from_arrays(values.offsets, values.values, mask=kept)
-        else:
-            values = pc.if_else(split, values, None)
-        if spec in SCALE_FIELDS and spec.name in table.column_names:
-            values = pc.if_else(split, values, table[spec.name].combine_chunks())
-        result = set_column(result, spec, values)
-    empty = pa.scalar(b"", payload.type)
-    return set_column(result, table.schema.field("payload"), pc.if_else(split, empty, payload))
+    shared = {spec.name for spec in SCALE_FIELDS}  # the book split's too
+    return keep_exact(table, payload, columns, specs, join_trade_frames, shared=shared)
 
 
 # -- SQL (scalper query) -----------------------------------------------------------------------
