@@ -12,30 +12,17 @@ import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.unit.test_recent_trades import trades_st
 
 from scalper.candles import summarize
 from scalper.engine import RecentTrades
-from scalper.events import BUY, SELL, UNKNOWN_SIDE, Trade, TradeBatch
+from scalper.events import BUY, Trade, TradeBatch
 from scalper.flow import TradeFlow
 from scalper.footprint import Footprints
 
 
 class _TradeSubclass(Trade):
     """Not exactly a Trade: read by attribute."""
-
-
-trades_st = st.builds(
-    Trade,
-    symbol=st.just("BTCUSDT"),
-    price=st.floats(0.01, 1e6),
-    size=st.floats(0.0, 1e4),
-    side=st.sampled_from([BUY, SELL, UNKNOWN_SIDE]),
-    ts_event_ns=st.integers(0, 2**62),
-    recv_ns=st.integers(0, 2**62),
-    trade_id=st.text(max_size=10),
-    tick_direction=st.sampled_from([None, "PlusTick", "MinusTick"]),
-    is_block_trade=st.booleans(),
-)
 
 
 def _as(kind: str, trade: Trade) -> Any:

@@ -46,9 +46,10 @@ from scalper.settings import RecorderSettings, ScaleoutSettings
 from scalper.storage.layout import raw_root
 from scalper.storage.reader import holds_frame
 from scalper.storage.recorder import Recorder
+from scalper.venues.bybit._wire import decode_one
 from scalper.venues.bybit.book_codec import BOOK_CODEC
 from scalper.venues.bybit.topics import topic_of_frame
-from scalper.venues.bybit.wire import ControlMessage, decode_frame
+from scalper.venues.bybit.wire import ControlMessage
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ class StreamRecorder:
                 probe = Probe.of(now_ns, b"")  # a clock row: its time, no bytes
                 continue
             for recv_ns, raw in decode_batch(payload):
-                event = decode_frame(raw, recv_ns)
+                event = decode_one(raw, recv_ns)
                 if type(event) is ControlMessage:  # not recorded, as by the engine's feed
                     continue
                 recorder.record_frame(
